@@ -1,0 +1,133 @@
+// Package cinder holds the domain words every service shares: volumes,
+// services, volume types, hosts, request contexts and Cinder's exceptions.
+// It imports nothing of the project, so every package may import it.
+package cinder
+
+import "time"
+
+// Volume statuses, as Cinder names them.
+const (
+	StatusCreating    = "creating"
+	StatusAvailable   = "available"
+	StatusInUse       = "in-use"
+	StatusDeleting    = "deleting"
+	StatusDeleted     = "deleted"
+	StatusError       = "error"
+	StatusErrorDelete = "error_deleting"
+	StatusExtending   = "extending"
+	StatusErrorExtend = "error_extending"
+	StatusMaintenance = "maintenance"
+	StatusAttaching   = "attaching"
+	StatusDetaching   = "detaching"
+	StatusReserved    = "reserved"
+)
+
+// Migration statuses; a migration target row carries MigrationTarget(sourceID).
+const (
+	MigrationStarting   = "starting"
+	MigrationMigrating  = "migrating"
+	MigrationCompleting = "completing"
+	MigrationSuccess    = "success"
+	MigrationError      = "error"
+	MigrationDeleting   = "deleting"
+)
+
+// MigrationTarget is the migration_status of the temporary destination row of
+// a migration of volume sourceID.
+func MigrationTarget(sourceID string) string { return "target:" + sourceID }
+
+// Service binaries and their RPC topics.
+const (
+	BinaryAPI       = "cinder-api"
+	BinaryScheduler = "cinder-scheduler"
+	BinaryVolume    = "cinder-volume"
+
+	TopicScheduler = "cinder-scheduler"
+	TopicVolume    = "cinder-volume"
+)
+
+// DefaultVolumeType is the name of the volume type Cinder creates at install.
+const DefaultVolumeType = "__DEFAULT__"
+
+// DefaultAvailabilityZone is storage_availability_zone's default.
+const DefaultAvailabilityZone = "nova"
+
+// Volume is one row of the volumes table. JSON names are those of the RPC
+// payload, close to Cinder's versioned object fields.
+type Volume struct {
+	ID                 string            `json:"id"`
+	NameID             string            `json:"_name_id,omitempty"` // where the data lives when it differs from ID (after a migration)
+	UserID             string            `json:"user_id"`
+	ProjectID          string            `json:"project_id"`
+	Size               int               `json:"size"` // GiB
+	AvailabilityZone   string            `json:"availability_zone"`
+	Status             string            `json:"status"`
+	PreviousStatus     string            `json:"previous_status,omitempty"`
+	AttachStatus       string            `json:"attach_status"`
+	MigrationStatus    string            `json:"migration_status,omitempty"`
+	Host               string            `json:"host,omitempty"` // host@backend#pool once scheduled
+	ClusterName        string            `json:"cluster_name,omitempty"`
+	ServiceUUID        string            `json:"service_uuid,omitempty"`
+	DisplayName        string            `json:"display_name,omitempty"`
+	DisplayDescription string            `json:"display_description,omitempty"`
+	VolumeTypeID       string            `json:"volume_type_id"`
+	Metadata           map[string]string `json:"metadata"`
+	ProviderLocation   string            `json:"provider_location,omitempty"`
+	SnapshotID         string            `json:"snapshot_id,omitempty"`
+	SourceVolID        string            `json:"source_volid,omitempty"`
+	Bootable           bool              `json:"bootable"`
+	Multiattach        bool              `json:"multiattach"`
+	UseQuota           bool              `json:"use_quota"`
+	ReplicationStatus  string            `json:"replication_status,omitempty"`
+	CreatedAt          time.Time         `json:"created_at"`
+	UpdatedAt          *time.Time        `json:"updated_at,omitempty"`
+	DeletedAt          *time.Time        `json:"deleted_at,omitempty"`
+	Deleted            bool              `json:"deleted"`
+}
+
+// Name is the volume's storage name, volume-<name_id>, as volume_name_template.
+func (v *Volume) Name() string { return "volume-" + v.DataID() }
+
+// DataID is the id naming the volume's data: _name_id when set, else id.
+func (v *Volume) DataID() string {
+	if v.NameID != "" {
+		return v.NameID
+	}
+	return v.ID
+}
+
+// Service is one row of the services table: a running binary on a host.
+type Service struct {
+	ID               int64      `json:"id"`
+	UUID             string     `json:"uuid"`
+	Host             string     `json:"host"` // host, or host@backend for cinder-volume
+	Binary           string     `json:"binary"`
+	Topic            string     `json:"topic"`
+	AvailabilityZone string     `json:"availability_zone"`
+	Disabled         bool       `json:"disabled"`
+	DisabledReason   string     `json:"disabled_reason,omitempty"`
+	ReportCount      int64      `json:"report_count"`
+	ClusterName      string     `json:"cluster_name,omitempty"`
+	CreatedAt        time.Time  `json:"created_at"`
+	UpdatedAt        *time.Time `json:"updated_at,omitempty"`
+}
+
+// Up reports whether the service has heartbeaten within downTime of now.
+func (s *Service) Up(now time.Time, downTime time.Duration) bool {
+	last := s.CreatedAt
+	if s.UpdatedAt != nil {
+		last = *s.UpdatedAt
+	}
+	return now.Sub(last) <= downTime
+}
+
+// VolumeType is a volume type with its extra specs.
+type VolumeType struct {
+	ID          string            `json:"id"`
+	Name        string            `json:"name"`
+	Description string            `json:"description,omitempty"`
+	IsPublic    bool              `json:"is_public"`
+	ExtraSpecs  map[string]string `json:"extra_specs"`
+	CreatedAt   time.Time         `json:"created_at"`
+	UpdatedAt   *time.Time        `json:"updated_at,omitempty"`
+}

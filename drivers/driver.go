@@ -1,0 +1,39 @@
+// Package drivers defines what a volume driver does for a cinder-volume
+// manager, and builds the driver a backend section names.
+package drivers
+
+import (
+	"context"
+
+	"github.com/cinder-go/cinder"
+)
+
+// Driver owns a backend's bytes: it creates, deletes, grows and exposes
+// volumes and reports the backend's capabilities.
+type Driver interface {
+	// Setup prepares the backend and checks it is usable (check_for_setup_error).
+	Setup(ctx context.Context) error
+	// CreateVolume allocates storage for v.Size GiB under v.Name().
+	CreateVolume(ctx context.Context, v *cinder.Volume) error
+	// DeleteVolume releases v's storage; deleting a volume with no storage succeeds.
+	DeleteVolume(ctx context.Context, v *cinder.Volume) error
+	// ExtendVolume grows v to newSize GiB, keeping its bytes.
+	ExtendVolume(ctx context.Context, v *cinder.Volume, newSize int) error
+	// InitializeConnection exposes v to a connector and says where its bytes are.
+	InitializeConnection(ctx context.Context, v *cinder.Volume, connector map[string]any) (*ConnectionInfo, error)
+	// TerminateConnection withdraws what InitializeConnection exposed.
+	TerminateConnection(ctx context.Context, v *cinder.Volume, connector map[string]any) error
+	// Stats reports the backend's capabilities and pools, as get_volume_stats.
+	Stats(ctx context.Context) (Stats, error)
+}
+
+// ConnectionInfo is what os-initialize_connection returns.
+type ConnectionInfo struct {
+	DriverVolumeType string         `json:"driver_volume_type"`
+	Data             map[string]any `json:"data"`
+}
+
+// Stats is a driver's get_volume_stats answer: top-level capabilities
+// (volume_backend_name, vendor_name, driver_version, storage_protocol,
+// sparse_copy_volume, …) and "pools", a list of pool dicts.
+type Stats map[string]any
