@@ -131,3 +131,18 @@ type VolumeType struct {
 	CreatedAt   time.Time         `json:"created_at"`
 	UpdatedAt   *time.Time        `json:"updated_at,omitempty"`
 }
+
+// Message is a user message (GET /v3/{project_id}/messages): how Cinder
+// tells a user why an asynchronous request failed.
+type Message struct {
+	ID           string    `json:"id"`
+	ProjectID    string    `json:"project_id"`
+	RequestID    string    `json:"request_id"`
+	ResourceType string    `json:"resource_type"` // VOLUME
+	ResourceUUID string    `json:"resource_uuid"`
+	EventID      string    `json:"event_id"` // VOLUME_<resource>_<action>_<detail>
+	Level        string    `json:"message_level"`
+	UserMessage  string    `json:"user_message"`
+	CreatedAt    time.Time `json:"created_at"`
+	ExpiresAt    time.Time `json:"expires_at"`
+}

@@ -2,6 +2,8 @@ package manager
 
 import (
 	"context"
+	"fmt"
+	"strings"
 
 	"github.com/cinder-go/cinder"
 	"github.com/cinder-go/cinder/drivers"
@@ -10,36 +12,116 @@ import (
 
 // Client calls cinder-volume managers over RPC, as cinder/volume/rpcapi.py:
 // topic cinder-volume.<host@backend>, server <host>.
-type Client struct{ /* owner: manager helper */ }
+type Client struct {
+	rpc    *rpc.Client // topic cinder-volume; prepared per backend
+	fanout *rpc.Client // every backend
+}
 
 // NewClient returns a client sending on t.
-func NewClient(t *rpc.Transport) *Client { panic("manager: TODO") }
+func NewClient(t *rpc.Transport) *Client {
+	return &Client{
+		rpc:    rpc.NewClient(t, rpc.Target{Topic: cinder.TopicVolume, Version: "3.0"}, 0),
+		fanout: rpc.NewClient(t, rpc.Target{Topic: cinder.TopicVolume, Fanout: true, Version: "3.0"}, 0),
+	}
+}
+
+// to returns the client addressed to the backend of host (host@backend, a
+// #pool ignored), as VolumeAPI._get_cctxt from version 3.6.
+func (c *Client) to(host string) (*rpc.Client, error) {
+	backend := cinder.ExtractHost(host, cinder.LevelBackend)
+	if !strings.Contains(backend, "@") {
+		return nil, cinder.InvalidHost("%q is not a host@backend", host)
+	}
+	return c.rpc.Prepare(cinder.TopicVolume+"."+backend, cinder.ExtractHost(host, cinder.LevelHost), "", 0), nil
+}
+
+// cast casts method with args to the backend of v.
+func (c *Client) cast(ctx context.Context, v *cinder.Volume, method string, args map[string]any) error {
+	cl, err := c.to(v.Host)
+	if err == nil {
+		err = cl.Cast(ctx, method, args)
+	}
+	if err != nil {
+		return fmt.Errorf("cast %s of volume %s to %q: %w", method, v.ID, v.Host, err)
+	}
+	return nil
+}
+
+// call calls method with args on the backend of host, decoding into reply.
+func (c *Client) call(ctx context.Context, host, method string, args map[string]any, reply any) error {
+	cl, err := c.to(host)
+	if err == nil {
+		err = cl.Call(ctx, method, args, reply)
+	}
+	if err != nil {
+		return fmt.Errorf("call %s on %q: %w", method, host, err)
+	}
+	return nil
+}
 
 // CreateVolume casts create_volume to the backend of v.Host.
 func (c *Client) CreateVolume(ctx context.Context, v *cinder.Volume, spec map[string]any) error {
-	panic("manager: TODO")
+	return c.cast(ctx, v, "create_volume", map[string]any{
+		"volume":            v,
+		"request_spec":      spec,
+		"filter_properties": map[string]any{},
+		"allow_reschedule":  true,
+	})
 }
 
 // DeleteVolume casts delete_volume to the backend of v.Host.
-func (c *Client) DeleteVolume(ctx context.Context, v *cinder.Volume) error { panic("manager: TODO") }
+func (c *Client) DeleteVolume(ctx context.Context, v *cinder.Volume) error {
+	return c.cast(ctx, v, "delete_volume", map[string]any{
+		"volume":        v,
+		"unmanage_only": false,
+		"cascade":       false,
+	})
+}
 
 // ExtendVolume casts extend_volume to the backend of v.Host.
 func (c *Client) ExtendVolume(ctx context.Context, v *cinder.Volume, newSize int) error {
-	panic("manager: TODO")
+	return c.cast(ctx, v, "extend_volume", map[string]any{
+		"volume":       v,
+		"new_size":     newSize,
+		"reservations": nil,
+	})
 }
 
 // InitializeConnection calls initialize_connection on the backend of v.Host.
 func (c *Client) InitializeConnection(ctx context.Context, v *cinder.Volume, connector map[string]any) (*drivers.ConnectionInfo, error) {
-	panic("manager: TODO")
+	var info drivers.ConnectionInfo
+	err := c.call(ctx, v.Host, "initialize_connection", map[string]any{"volume": v, "connector": connector}, &info)
+	if err != nil {
+		return nil, err
+	}
+	return &info, nil
 }
 
 // TerminateConnection calls terminate_connection on the backend of v.Host.
+// As Cinder's rpcapi it names the volume by volume_id.
 func (c *Client) TerminateConnection(ctx context.Context, v *cinder.Volume, connector map[string]any) error {
-	panic("manager: TODO")
+	return c.call(ctx, v.Host, "terminate_connection", map[string]any{
+		"volume_id": v.ID,
+		"connector": connector,
+		"force":     false,
+	}, nil)
 }
 
 // GetCapabilities calls get_capabilities on backend host (host@backend,
 // a #pool is ignored).
 func (c *Client) GetCapabilities(ctx context.Context, host string, discover bool) (map[string]any, error) {
-	panic("manager: TODO")
+	var caps map[string]any
+	if err := c.call(ctx, host, "get_capabilities", map[string]any{"discover": discover}, &caps); err != nil {
+		return nil, err
+	}
+	return caps, nil
+}
+
+// PublishServiceCapabilities fanout-casts publish_service_capabilities:
+// every backend reports its stats now, as a starting scheduler asks.
+func (c *Client) PublishServiceCapabilities(ctx context.Context) error {
+	if err := c.fanout.Cast(ctx, "publish_service_capabilities", map[string]any{}); err != nil {
+		return fmt.Errorf("fanout publish_service_capabilities: %w", err)
+	}
+	return nil
 }

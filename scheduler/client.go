@@ -2,16 +2,26 @@ package scheduler
 
 import (
 	"context"
+	"fmt"
+	"time"
 
 	"github.com/cinder-go/cinder"
 	"github.com/cinder-go/cinder/rpc"
 )
 
 // Client calls cinder-scheduler over RPC, as cinder/scheduler/rpcapi.py.
-type Client struct{ /* owner: scheduler helper */ }
+type Client struct {
+	rpc    *rpc.Client // topic cinder-scheduler, any scheduler
+	fanout *rpc.Client // every scheduler
+}
 
 // NewClient returns a client sending on t.
-func NewClient(t *rpc.Transport) *Client { panic("scheduler: TODO") }
+func NewClient(t *rpc.Transport) *Client {
+	return &Client{
+		rpc:    rpc.NewClient(t, rpc.Target{Topic: cinder.TopicScheduler, Version: "3.0"}, 0),
+		fanout: rpc.NewClient(t, rpc.Target{Topic: cinder.TopicScheduler, Fanout: true, Version: "3.3"}, 0),
+	}
+}
 
 // RequestSpec is what create_volume asks of the scheduler.
 type RequestSpec struct {
@@ -25,7 +35,18 @@ type RequestSpec struct {
 // as the volume's host and casts create_volume to that backend; with no valid
 // backend it sets the volume to error.
 func (c *Client) CreateVolume(ctx context.Context, v *cinder.Volume, spec RequestSpec) error {
-	panic("scheduler: TODO")
+	args := map[string]any{
+		"volume":            v,
+		"snapshot_id":       nil,
+		"image_id":          nil,
+		"request_spec":      spec,
+		"filter_properties": map[string]any{},
+		"backup_id":         nil,
+	}
+	if err := c.rpc.Cast(ctx, "create_volume", args); err != nil {
+		return fmt.Errorf("cast create_volume of volume %s to the scheduler: %w", v.ID, err)
+	}
+	return nil
 }
 
 // Pool is one entry of get_pools.
@@ -35,4 +56,26 @@ type Pool struct {
 }
 
 // GetPools calls get_pools: the latest stats of every pool whose backend is up.
-func (c *Client) GetPools(ctx context.Context) ([]Pool, error) { panic("scheduler: TODO") }
+func (c *Client) GetPools(ctx context.Context) ([]Pool, error) {
+	var pools []Pool
+	if err := c.rpc.Call(ctx, "get_pools", map[string]any{"filters": nil}, &pools); err != nil {
+		return nil, fmt.Errorf("call get_pools on the scheduler: %w", err)
+	}
+	return pools, nil
+}
+
+// UpdateServiceCapabilities fanout-casts update_service_capabilities: the
+// stats of volume backend host (host@backend) to every scheduler, stamped now.
+func (c *Client) UpdateServiceCapabilities(ctx context.Context, host string, caps map[string]any) error {
+	args := map[string]any{
+		"service_name": "volume",
+		"host":         host,
+		"capabilities": caps,
+		"cluster_name": nil,
+		"timestamp":    time.Now().UTC().Format(timeFormat),
+	}
+	if err := c.fanout.Cast(ctx, "update_service_capabilities", args); err != nil {
+		return fmt.Errorf("fanout update_service_capabilities of %s: %w", host, err)
+	}
+	return nil
+}

@@ -1,0 +1,113 @@
+// Package api is cinder-api: Cinder's REST API v3 with its microversions,
+// faults and views, over the database and the scheduler and volume RPC
+// clients. Every route answers with and without the project id in the URL.
+package api
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/gorilla/mux"
+
+	"github.com/cinder-go/cinder"
+	"github.com/cinder-go/cinder/conf"
+	"github.com/cinder-go/cinder/db"
+	"github.com/cinder-go/cinder/drivers"
+	"github.com/cinder-go/cinder/scheduler"
+)
+
+// Scheduler is what the API needs of cinder-scheduler (*scheduler.Client).
+type Scheduler interface {
+	CreateVolume(ctx context.Context, v *cinder.Volume, spec scheduler.RequestSpec) error
+	GetPools(ctx context.Context) ([]scheduler.Pool, error)
+}
+
+// Volumes is what the API needs of the cinder-volume managers (*manager.Client).
+type Volumes interface {
+	DeleteVolume(ctx context.Context, v *cinder.Volume) error
+	ExtendVolume(ctx context.Context, v *cinder.Volume, newSize int) error
+	InitializeConnection(ctx context.Context, v *cinder.Volume, connector map[string]any) (*drivers.ConnectionInfo, error)
+	TerminateConnection(ctx context.Context, v *cinder.Volume, connector map[string]any) error
+	GetCapabilities(ctx context.Context, host string, discover bool) (map[string]any, error)
+}
+
+// Migrator is the scheduler's migrate_volume. os-migrate_volume works when
+// the Scheduler given to New also implements it, and answers 501 otherwise.
+type Migrator interface {
+	MigrateVolume(ctx context.Context, v *cinder.Volume, backend string, forceCopy bool, spec scheduler.RequestSpec) error
+}
+
+// MigrationCompleter is the volume manager's migrate_volume_completion,
+// returning the id to keep. os-migrate_volume_completion works when the
+// Volumes given to New also implements it, and answers 501 otherwise.
+type MigrationCompleter interface {
+	MigrateVolumeCompletion(ctx context.Context, v, newVolume *cinder.Volume, hasError bool) (string, error)
+}
+
+// server holds what the handlers share.
+type server struct {
+	cfg     *conf.Config
+	store   *db.DB
+	sched   Scheduler
+	volumes Volumes
+}
+
+// New returns the cinder-api HTTP handler.
+func New(cfg *conf.Config, store *db.DB, sched Scheduler, volumes Volumes) http.Handler {
+	s := &server{cfg: cfg, store: store, sched: sched, volumes: volumes}
+	r := mux.NewRouter()
+	r.Handle("/", versionsDoc(http.StatusMultipleChoices)).Methods(http.MethodGet)
+	r.Handle("/v3/", versionsDoc(http.StatusOK)).Methods(http.MethodGet)
+	r.HandleFunc("/v3", redirectV3).Methods(http.MethodGet)
+	// The project-less form first: its literal segments never match a
+	// project id. Full paths, not subrouters: a mux subrouter's prefix
+	// match forgets an earlier method mismatch, turning 405s into 404s.
+	s.routes(r, "/v3")
+	s.routes(r, "/v3/{project_id}")
+	r.NotFoundHandler = negotiateVersion(serve(func(r *http.Request) (reply, error) {
+		return reply{}, newFault(http.StatusNotFound, "The resource could not be found.")
+	}))
+	r.MethodNotAllowedHandler = negotiateVersion(serve(func(r *http.Request) (reply, error) {
+		return reply{}, newFault(http.StatusMethodNotAllowed, "The method %s is not allowed for this resource.", r.Method)
+	}))
+	return withRequestID(logRequests(recoverPanics(limitBody(r))))
+}
+
+// routes registers the API under prefix, /v3 or /v3/{project_id}.
+func (s *server) routes(r *mux.Router, prefix string) {
+	handle := func(path string, h handler, methods ...string) {
+		r.Handle(prefix+path, s.api(h)).Methods(methods...)
+	}
+	get, post, put, del := http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete
+
+	handle("/volumes", s.listVolumes, get)
+	handle("/volumes", s.createVolume, post)
+	handle("/volumes/detail", s.listVolumesDetail, get)
+	handle("/volumes/{id}", s.showVolume, get)
+	handle("/volumes/{id}", s.updateVolume, put)
+	handle("/volumes/{id}", s.deleteVolume, del)
+	handle("/volumes/{id}/action", s.volumeAction, post)
+
+	handle("/types", s.listTypes, get)
+	handle("/types", s.createType, post)
+	handle("/types/{id}", s.showType, get)
+	handle("/types/{id}", s.updateType, put)
+	handle("/types/{id}", s.deleteType, del)
+	handle("/types/{id}/extra_specs", s.listExtraSpecs, get)
+	handle("/types/{id}/extra_specs", s.createExtraSpecs, post)
+	handle("/types/{id}/extra_specs/{key}", s.showExtraSpec, get)
+	handle("/types/{id}/extra_specs/{key}", s.updateExtraSpec, put)
+	handle("/types/{id}/extra_specs/{key}", s.deleteExtraSpec, del)
+
+	handle("/os-services", s.listServices, get)
+	handle("/os-services/{action}", s.updateService, put)
+	handle("/scheduler-stats/get_pools", s.getPools, get)
+	handle("/capabilities/{host}", s.showCapabilities, get)
+	handle("/os-availability-zone", s.listAvailabilityZones, get)
+}
+
+// api wraps an API handler with authentication and microversion
+// negotiation, and writes its reply or fault.
+func (s *server) api(h handler) http.Handler {
+	return s.authenticate(negotiateVersion(serve(h)))
+}

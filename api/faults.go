@@ -1,0 +1,161 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+
+	"github.com/cinder-go/cinder"
+	"github.com/cinder-go/cinder/rpc"
+)
+
+// serverErrorMessage is webob's explanation of a 500.
+const serverErrorMessage = "The server has either erred or is incapable of performing the requested operation."
+
+// fault is an API error answered as Cinder's fault body
+// {"<kind>": {"code": N, "message": "…"}}.
+type fault struct {
+	code       int
+	message    string
+	retryAfter string // overLimit's retryAfter, when set
+}
+
+func (f *fault) Error() string { return f.message }
+
+// newFault returns a fault of HTTP status code.
+func newFault(code int, format string, args ...any) *fault {
+	return &fault{code: code, message: fmt.Sprintf(format, args...)}
+}
+
+// faultKinds are Cinder's fault names by status; any other is computeFault.
+var faultKinds = map[int]string{
+	http.StatusBadRequest:            "badRequest",
+	http.StatusUnauthorized:          "unauthorized",
+	http.StatusForbidden:             "forbidden",
+	http.StatusNotFound:              "itemNotFound",
+	http.StatusMethodNotAllowed:      "badMethod",
+	http.StatusConflict:              "conflictingRequest",
+	http.StatusRequestEntityTooLarge: "overLimit",
+	http.StatusUnsupportedMediaType:  "badMediaType",
+	http.StatusNotImplemented:        "notImplemented",
+	http.StatusServiceUnavailable:    "serviceUnavailable",
+}
+
+// toFault maps any handler error to the fault to answer: Cinder exceptions
+// keep their code, an RPC timeout is 502 (as Cinder's RPCTimeout), a remote
+// failure or anything unexpected is a logged 500.
+func toFault(r *http.Request, err error) *fault {
+	var f *fault
+	var ce *cinder.Error
+	var timeout *rpc.TimeoutError
+	var remote *rpc.RemoteError
+	switch {
+	case errors.As(err, &f):
+		return f
+	case errors.As(err, &ce):
+		if ce.Code == http.StatusRequestEntityTooLarge {
+			// Cinder's QuotaError is "safe": its class prefixes the message.
+			return &fault{code: ce.Code, message: ce.Class + ": " + ce.Message, retryAfter: "0"}
+		}
+		if ce.Code < 400 || ce.Code > 599 {
+			slog.Error("api: cinder error with no HTTP code", "request_id", requestID(r), "class", ce.Class, "err", err)
+			return &fault{code: http.StatusInternalServerError, message: ce.Message}
+		}
+		if ce.Code >= 500 {
+			slog.Error("api: request failed", "request_id", requestID(r), "class", ce.Class, "err", err)
+		}
+		return &fault{code: ce.Code, message: ce.Message}
+	case errors.As(err, &timeout):
+		slog.Error("api: RPC timed out", "request_id", requestID(r), "err", err)
+		return newFault(http.StatusBadGateway, "Timeout while waiting on RPC response: %s.", timeout.Error())
+	case errors.As(err, &remote):
+		slog.Error("api: remote failure", "request_id", requestID(r), "err", err)
+		return newFault(http.StatusInternalServerError, "%s: %s", remote.Class, remote.Message)
+	default:
+		slog.Error("api: request failed", "request_id", requestID(r), "err", err)
+		return newFault(http.StatusInternalServerError, serverErrorMessage)
+	}
+}
+
+// unreachable says that an RPC could not be sent: a Cinder exception, timeout
+// or remote failure stays as it is, any other error is a 503 naming what.
+func unreachable(err error, format string, args ...any) error {
+	var ce *cinder.Error
+	var timeout *rpc.TimeoutError
+	var remote *rpc.RemoteError
+	if errors.As(err, &ce) || errors.As(err, &timeout) || errors.As(err, &remote) {
+		return err
+	}
+	slog.Error("api: RPC failed", "what", fmt.Sprintf(format, args...), "err", err)
+	return newFault(http.StatusServiceUnavailable, format+": %v", append(args, err)...)
+}
+
+// backendFailure reports whether err is the backend's own failure: a
+// Cinder exception of code 500 or a remote error.
+func backendFailure(err error) bool {
+	var ce *cinder.Error
+	var remote *rpc.RemoteError
+	return errors.As(err, &ce) && ce.Code == http.StatusInternalServerError || errors.As(err, &remote)
+}
+
+// reply is a handler's answer: status and a body to encode as JSON (none
+// when nil).
+type reply struct {
+	status int
+	body   any
+}
+
+// handler serves one API route.
+type handler func(r *http.Request) (reply, error)
+
+// serve runs h and writes its reply or its error as a fault.
+func serve(h handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rep, err := h(r)
+		if err != nil {
+			writeFault(w, r, toFault(r, err))
+			return
+		}
+		writeJSON(w, r, rep.status, rep.body)
+	})
+}
+
+// writeFault writes f as Cinder's fault body.
+func writeFault(w http.ResponseWriter, r *http.Request, f *fault) {
+	kind, ok := faultKinds[f.code]
+	if !ok {
+		kind = "computeFault"
+	}
+	detail := object{{"code", f.code}, {"message", f.message}}
+	if f.retryAfter != "" {
+		detail = append(detail, member{"retryAfter", f.retryAfter})
+	}
+	writeJSON(w, r, f.code, object{{kind, detail}})
+}
+
+// writeJSON writes a controller response: request id and microversion
+// headers, Content-Type application/json, and body unless nil.
+func writeJSON(w http.ResponseWriter, r *http.Request, status int, body any) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	if id := requestID(r); id != "" {
+		h.Set("X-Compute-Request-Id", id)
+	}
+	if v, ok := versionOf(r); ok {
+		h.Set("OpenStack-API-Version", "volume "+v.String())
+		h.Set("Vary", "OpenStack-API-Version")
+	}
+	if body == nil {
+		w.WriteHeader(status)
+		return
+	}
+	b, err := json.Marshal(body)
+	if err != nil {
+		slog.Error("api: encode response", "request_id", requestID(r), "err", err)
+		status, b = http.StatusInternalServerError, []byte(`{"computeFault": {"code": 500, "message": "`+serverErrorMessage+`"}}`)
+	}
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+}

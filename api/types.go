@@ -1,0 +1,368 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+
+	"github.com/gorilla/mux"
+
+	"github.com/cinder-go/cinder"
+	"github.com/cinder-go/cinder/db"
+)
+
+// Cinder's policies guarding volume type writes (all admin).
+const (
+	policyTypesManage     = "volume_extension:types_manage"
+	policyExtraSpecCreate = "volume_extension:types_extra_specs:create"
+	policyExtraSpecUpdate = "volume_extension:types_extra_specs:update"
+	policyExtraSpecDelete = "volume_extension:types_extra_specs:delete"
+)
+
+// defaultTypeName is default_volume_type.
+func (s *server) defaultTypeName() string {
+	if s.cfg.DefaultVolumeType != "" {
+		return s.cfg.DefaultVolumeType
+	}
+	return cinder.DefaultVolumeType
+}
+
+// listTypes answers GET /types: public types, or for an admin those that
+// is_public selects (true by default, "none" for all).
+func (s *server) listTypes(r *http.Request) (reply, error) {
+	public := true
+	all := false
+	if cinder.FromContext(r.Context()).IsAdmin && r.URL.Query().Has("is_public") {
+		p := r.URL.Query().Get("is_public")
+		if strings.EqualFold(p, "none") {
+			all = true
+		} else if b, ok := parseBool(p); ok {
+			public = b
+		} else {
+			return reply{}, newFault(http.StatusBadRequest, "Invalid is_public filter [%s]", p)
+		}
+	}
+	types, err := s.store.ListVolumeTypes(r.Context())
+	if err != nil {
+		return reply{}, err
+	}
+	items := []object{}
+	for _, t := range types {
+		if all || t.IsPublic == public {
+			items = append(items, typeView(r, t))
+		}
+	}
+	return reply{http.StatusOK, object{{"volume_types", items}}}, nil
+}
+
+// getType returns the type of the URL: by id, or "default" for
+// default_volume_type; a non-admin sees public types only.
+func (s *server) getType(r *http.Request) (*cinder.VolumeType, error) {
+	id := mux.Vars(r)["id"]
+	var t *cinder.VolumeType
+	var err error
+	if id == "default" {
+		t, err = s.store.GetVolumeTypeByName(r.Context(), s.defaultTypeName())
+		if cinder.IsNotFound(err) {
+			return nil, cinder.Errorf("VolumeTypeNotFound", http.StatusNotFound, "Default volume type can not be found.")
+		}
+	} else {
+		t, err = s.store.GetVolumeType(r.Context(), id)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !t.IsPublic && !cinder.FromContext(r.Context()).IsAdmin {
+		return nil, cinder.VolumeTypeNotFound(id)
+	}
+	return t, nil
+}
+
+// showType answers GET /types/{id}.
+func (s *server) showType(r *http.Request) (reply, error) {
+	t, err := s.getType(r)
+	if err != nil {
+		return reply{}, err
+	}
+	return reply{http.StatusOK, object{{"volume_type", typeView(r, t)}}}, nil
+}
+
+// createType answers POST /types (admin) {"volume_type": {"name", …}}.
+func (s *server) createType(r *http.Request) (reply, error) {
+	vt, err := readMember(r, "volume_type")
+	if err != nil {
+		return reply{}, err
+	}
+	if err := vt.only("volume_type", "name", "description", "extra_specs", "os-volume-type-access:is_public"); err != nil {
+		return reply{}, err
+	}
+	if err := vt.required("volume_type", "name"); err != nil {
+		return reply{}, err
+	}
+	t := &cinder.VolumeType{IsPublic: true}
+	if t.Name, err = typeName(vt["name"], false); err != nil {
+		return reply{}, err
+	}
+	if raw, ok := vt["description"]; ok {
+		if t.Description, err = stringOf("description", raw, true, maxNameLen); err != nil {
+			return reply{}, err
+		}
+	}
+	if raw, ok := vt["extra_specs"]; ok {
+		if t.ExtraSpecs, err = specsOf("extra_specs", raw, specKey, true); err != nil {
+			return reply{}, err
+		}
+	}
+	if raw, ok := vt["os-volume-type-access:is_public"]; ok {
+		if t.IsPublic, err = boolOf("os-volume-type-access:is_public", raw); err != nil {
+			return reply{}, err
+		}
+	}
+	if err := requireAdmin(r, policyTypesManage); err != nil {
+		return reply{}, err
+	}
+	if err := s.store.CreateVolumeType(r.Context(), t); err != nil {
+		return reply{}, err
+	}
+	return reply{http.StatusOK, object{{"volume_type", typeManageView(r, t, true)}}}, nil
+}
+
+// typeName decodes a volume type name: 1 to 255 characters, not blank;
+// null is "" when nullable.
+func typeName(raw json.RawMessage, nullable bool) (string, error) {
+	name, err := stringOf("name", raw, nullable, maxNameLen)
+	if err != nil {
+		return "", err
+	}
+	if kind(raw) == "string" && strings.TrimSpace(name) == "" {
+		return "", newFault(http.StatusBadRequest, "Volume type name can not be empty.")
+	}
+	return name, nil
+}
+
+// updateType answers PUT /types/{id} (admin): name, description, is_public.
+func (s *server) updateType(r *http.Request) (reply, error) {
+	vt, err := readMember(r, "volume_type")
+	if err != nil {
+		return reply{}, err
+	}
+	if err := vt.only("volume_type", "name", "description", "is_public"); err != nil {
+		return reply{}, err
+	}
+	var set []func(t *cinder.VolumeType)
+	if raw, ok := vt["name"]; ok {
+		name, err := typeName(raw, true)
+		if err != nil {
+			return reply{}, err
+		}
+		if name != "" {
+			set = append(set, func(t *cinder.VolumeType) { t.Name = name })
+		}
+	}
+	if vt.present("description") {
+		desc, err := stringOf("description", vt["description"], false, maxNameLen)
+		if err != nil {
+			return reply{}, err
+		}
+		set = append(set, func(t *cinder.VolumeType) { t.Description = desc })
+	}
+	if vt.present("is_public") {
+		public, err := boolOf("is_public", vt["is_public"])
+		if err != nil {
+			return reply{}, err
+		}
+		set = append(set, func(t *cinder.VolumeType) { t.IsPublic = public })
+	}
+	if len(set) == 0 {
+		return reply{}, newFault(http.StatusBadRequest, "Specify volume type name, description, is_public or a combination thereof.")
+	}
+	if err := requireAdmin(r, policyTypesManage); err != nil {
+		return reply{}, err
+	}
+	defaultName := s.defaultTypeName()
+	t, err := s.store.UpdateVolumeType(r.Context(), mux.Vars(r)["id"], func(t *cinder.VolumeType) error {
+		old := t.Name
+		for _, f := range set {
+			f(t)
+		}
+		if old == defaultName && t.Name != old {
+			return cinder.Invalid("The volume type %s is the default volume type %s; its name cannot change.", t.ID, old)
+		}
+		return nil
+	})
+	if err != nil {
+		return reply{}, err
+	}
+	return reply{http.StatusOK, object{{"volume_type", typeManageView(r, t, false)}}}, nil
+}
+
+// deleteType answers DELETE /types/{id} (admin): not the default type, nor
+// one volumes use. 202.
+func (s *server) deleteType(r *http.Request) (reply, error) {
+	if err := requireAdmin(r, policyTypesManage); err != nil {
+		return reply{}, err
+	}
+	t, err := s.store.GetVolumeType(r.Context(), mux.Vars(r)["id"])
+	if err != nil {
+		return reply{}, err
+	}
+	if t.Name == s.defaultTypeName() {
+		return reply{}, cinder.Invalid("The volume type %s is a default volume type and cannot be deleted.", t.ID)
+	}
+	if err := s.store.DeleteVolumeType(r.Context(), t.ID); err != nil {
+		if cinder.Code(err) == http.StatusBadRequest {
+			return reply{}, newFault(http.StatusBadRequest, "Target volume type is still in use.")
+		}
+		return reply{}, err
+	}
+	return reply{status: http.StatusAccepted}, nil
+}
+
+// listExtraSpecs answers GET /types/{id}/extra_specs.
+func (s *server) listExtraSpecs(r *http.Request) (reply, error) {
+	t, err := s.getType(r)
+	if err != nil {
+		return reply{}, err
+	}
+	return reply{http.StatusOK, object{{"extra_specs", visibleSpecs(r, t)}}}, nil
+}
+
+// showExtraSpec answers GET /types/{id}/extra_specs/{key}: {key: value}.
+func (s *server) showExtraSpec(r *http.Request) (reply, error) {
+	t, err := s.getType(r)
+	if err != nil {
+		return reply{}, err
+	}
+	key := mux.Vars(r)["key"]
+	v, ok := visibleSpecs(r, t)[key]
+	if !ok {
+		return reply{}, specNotFound(t.ID, key)
+	}
+	return reply{http.StatusOK, object{{key, v}}}, nil
+}
+
+func specNotFound(typeID, key string) error {
+	return cinder.Errorf("VolumeTypeExtraSpecsNotFound", http.StatusNotFound,
+		"Volume Type %s has no extra specs with key %s.", typeID, key)
+}
+
+// createExtraSpecs answers POST /types/{id}/extra_specs (admin)
+// {"extra_specs": {…}}: sets those specs, echoing them.
+func (s *server) createExtraSpecs(r *http.Request) (reply, error) {
+	body, err := readObject(r, "extra_specs")
+	if err != nil {
+		return reply{}, err
+	}
+	if err := body.only("", "extra_specs"); err != nil {
+		return reply{}, err
+	}
+	raw, ok := body["extra_specs"]
+	if !ok {
+		return reply{}, missingElement("extra_specs")
+	}
+	specs, err := specsOf("extra_specs", raw, noSpaceKey, true)
+	if err != nil {
+		return reply{}, err
+	}
+	if err := s.setSpecs(r, policyExtraSpecCreate, func(t *cinder.VolumeType) error {
+		for k, v := range specs {
+			t.ExtraSpecs[k] = v
+		}
+		return nil
+	}); err != nil {
+		return reply{}, err
+	}
+	return reply{http.StatusOK, object{{"extra_specs", specs}}}, nil
+}
+
+// updateExtraSpec answers PUT /types/{id}/extra_specs/{key} (admin)
+// {key: value}, echoing it.
+func (s *server) updateExtraSpec(r *http.Request) (reply, error) {
+	body, err := readObject(r, mux.Vars(r)["key"])
+	if err != nil {
+		return reply{}, err
+	}
+	raw, _ := json.Marshal(body)
+	switch {
+	case len(body) == 0:
+		return reply{}, newFault(http.StatusBadRequest, "%s does not have enough properties", pyRepr(raw))
+	case len(body) > 1:
+		return reply{}, newFault(http.StatusBadRequest, "%s has too many properties", pyRepr(raw))
+	}
+	specs, err := specsOf("extra_specs", raw, noSpaceKey, true)
+	if err != nil {
+		return reply{}, err
+	}
+	key := mux.Vars(r)["key"]
+	value, ok := specs[key]
+	if !ok {
+		return reply{}, newFault(http.StatusBadRequest, "Request body and URI mismatch")
+	}
+	if err := s.setSpecs(r, policyExtraSpecUpdate, func(t *cinder.VolumeType) error {
+		t.ExtraSpecs[key] = value
+		return nil
+	}); err != nil {
+		return reply{}, err
+	}
+	return reply{http.StatusOK, object{{key, value}}}, nil
+}
+
+// deleteExtraSpec answers DELETE /types/{id}/extra_specs/{key} (admin). 202.
+func (s *server) deleteExtraSpec(r *http.Request) (reply, error) {
+	key := mux.Vars(r)["key"]
+	err := s.setSpecs(r, policyExtraSpecDelete, func(t *cinder.VolumeType) error {
+		if _, ok := t.ExtraSpecs[key]; !ok {
+			return specNotFound(t.ID, key)
+		}
+		delete(t.ExtraSpecs, key)
+		return nil
+	})
+	return reply{status: http.StatusAccepted}, err
+}
+
+// setSpecs changes the extra specs of the URL's type with change, as the
+// admin policy allows, while no volume uses the type; as Cinder, cacheable
+// and multiattach cannot both be set.
+func (s *server) setSpecs(r *http.Request, policy string, change func(t *cinder.VolumeType) error) error {
+	if err := requireAdmin(r, policy); err != nil {
+		return err
+	}
+	ctx := r.Context()
+	id := mux.Vars(r)["id"]
+	if _, err := s.store.GetVolumeType(ctx, id); err != nil {
+		return err
+	}
+	if inUse, err := s.typeInUse(ctx, id); err != nil {
+		return err
+	} else if inUse {
+		return newFault(http.StatusBadRequest, "Volume Type is currently in use.")
+	}
+	_, err := s.store.UpdateVolumeType(ctx, id, func(t *cinder.VolumeType) error {
+		if t.ExtraSpecs == nil {
+			t.ExtraSpecs = map[string]string{}
+		}
+		if err := change(t); err != nil {
+			return err
+		}
+		if t.ExtraSpecs["multiattach"] == "<is> True" && t.ExtraSpecs["cacheable"] == "<is> True" {
+			return newFault(http.StatusBadRequest, "cacheable cannot be set with multiattach.")
+		}
+		return nil
+	})
+	return err
+}
+
+// typeInUse reports whether a volume of any project has type id.
+func (s *server) typeInUse(ctx context.Context, id string) (bool, error) {
+	vols, err := s.store.ListVolumes(ctx, db.VolumeFilter{})
+	if err != nil {
+		return false, err
+	}
+	for _, v := range vols {
+		if v.VolumeTypeID == id {
+			return true, nil
+		}
+	}
+	return false, nil
+}

@@ -1,0 +1,95 @@
+// Command cinder-manage administers a Cinder deployment: schema migrations
+// and the services table, as Cinder's cinder-manage.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/cinder-go/cinder/conf"
+	"github.com/cinder-go/cinder/db"
+	"github.com/cinder-go/cinder/service"
+)
+
+const usage = `usage: cinder-manage [--config-file PATH]... CATEGORY ACTION
+  db sync        apply every pending schema migration
+  db version     print the applied schema version
+  service list   list the services and whether they are up`
+
+func main() {
+	cfg, args, err := service.Flags("cinder-manage", os.Args[1:], os.Stderr)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "cinder-manage: %v\n", err)
+		os.Exit(1)
+	}
+	if err := run(context.Background(), cfg, args, os.Stdout); err != nil {
+		fmt.Fprintf(os.Stderr, "cinder-manage: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, cfg *conf.Config, args []string, out io.Writer) error {
+	cmd := strings.Join(args, " ")
+	switch cmd {
+	case "db sync", "db version", "service list":
+	default:
+		return fmt.Errorf("unknown command %q\n%s", cmd, usage)
+	}
+	store, err := db.Open(ctx, cfg.DatabaseConnection)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	switch cmd {
+	case "db sync":
+		v, err := store.Sync(ctx)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "database schema at version %d\n", v)
+	case "db version":
+		v, err := store.Version(ctx)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(out, v)
+	case "service list":
+		return listServices(ctx, cfg, store, out)
+	}
+	return nil
+}
+
+// listServices prints the services table as Cinder's cinder-manage does.
+func listServices(ctx context.Context, cfg *conf.Config, store *db.DB, out io.Writer) error {
+	services, err := store.ListServices(ctx, "", "")
+	if err != nil {
+		return err
+	}
+	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "Binary\tHost\tZone\tStatus\tState\tUpdated At\tCluster")
+	now := time.Now()
+	for _, s := range services {
+		status, state := "enabled", ":-)"
+		if s.Disabled {
+			status = "disabled"
+		}
+		if !s.Up(now, cfg.ServiceDownTime) {
+			state = "XXX"
+		}
+		updated := "None"
+		if s.UpdatedAt != nil {
+			updated = s.UpdatedAt.UTC().Format("2006-01-02 15:04:05")
+		}
+		cluster := s.ClusterName
+		if cluster == "" {
+			cluster = "None"
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.Binary, s.Host, s.AvailabilityZone, status, state, updated, cluster)
+	}
+	return w.Flush()
+}

@@ -1,0 +1,168 @@
+package db
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/cinder-go/cinder"
+	"github.com/cinder-go/cinder/internal/testenv"
+)
+
+// each runs test against a fresh SQLite file and a fresh PostgreSQL database.
+func each(t *testing.T, test func(t *testing.T, url string)) {
+	t.Run("sqlite", func(t *testing.T) {
+		test(t, "sqlite:///"+filepath.Join(t.TempDir(), "cinder.db"))
+	})
+	t.Run("postgresql", func(t *testing.T) { test(t, testenv.PostgresURL(t)) })
+}
+
+// open opens url, closed when t ends.
+func open(t *testing.T, url string) *DB {
+	t.Helper()
+	db, err := Open(context.Background(), url)
+	if err != nil {
+		t.Fatalf("Open(%s): %v", url, err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// synced opens url and applies the migrations.
+func synced(t *testing.T, url string) *DB {
+	t.Helper()
+	db := open(t, url)
+	if _, err := db.Sync(context.Background()); err != nil {
+		t.Fatalf("Sync: %v", err)
+	}
+	return db
+}
+
+// wantCode fails t unless err is a *cinder.Error with this code and class.
+func wantCode(t *testing.T, err error, code int, class string) {
+	t.Helper()
+	var ce *cinder.Error
+	if !errors.As(err, &ce) || ce.Code != code || ce.Class != class {
+		t.Fatalf("error %v (%T), want %s %d", err, err, class, code)
+	}
+}
+
+func TestParseConnection(t *testing.T) {
+	for _, c := range []struct{ in, driver, dsnPrefix, what string }{
+		{"sqlite:////var/lib/cinder/cinder.db", "sqlite", "/var/lib/cinder/cinder.db?_pragma=busy_timeout(5000)", "/var/lib/cinder/cinder.db"},
+		{"sqlite:///cinder.db", "sqlite", "cinder.db?", "cinder.db"},
+		{"/tmp/x/cinder.db", "sqlite", "/tmp/x/cinder.db?", "/tmp/x/cinder.db"},
+		{"state/cinder.db", "sqlite", "state/cinder.db?", "state/cinder.db"},
+		{"postgresql://cinder:secret@db:5432/cinder", "pgx", "postgresql://cinder:secret@db:5432/cinder", "postgresql://cinder:xxxxx@db:5432/cinder"},
+		{"postgres://db/cinder", "pgx", "postgresql://db/cinder", "postgresql://db/cinder"},
+		{"postgresql+psycopg2://cinder:secret@db/cinder", "pgx", "postgresql://cinder:secret@db/cinder", "postgresql://cinder:xxxxx@db/cinder"},
+	} {
+		_, driver, dsn, what, err := parseConnection(c.in)
+		if err != nil || driver != c.driver || !strings.HasPrefix(dsn, c.dsnPrefix) || what != c.what {
+			t.Errorf("parseConnection(%q) = %q, %q, %q, %v; want %q, %q…, %q", c.in, driver, dsn, what, err, c.driver, c.dsnPrefix, c.what)
+		}
+	}
+	for _, bad := range []string{"mysql+pymysql://cinder@db/cinder", "sqlite://", "sqlite:///"} {
+		if _, _, _, _, err := parseConnection(bad); err == nil {
+			t.Errorf("parseConnection(%q) succeeded, want an error", bad)
+		}
+	}
+}
+
+func TestOpenCreatesParentDirectory(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state", "sub", "cinder.db")
+	synced(t, "sqlite:///"+path)
+	if _, err := os.Stat(path); err != nil {
+		t.Fatalf("database file: %v", err)
+	}
+}
+
+func TestSyncIsIdempotent(t *testing.T) {
+	each(t, func(t *testing.T, url string) {
+		ctx := context.Background()
+		db := open(t, url)
+		if v, err := db.Version(ctx); err != nil || v != 0 {
+			t.Fatalf("Version of an empty database = %d, %v; want 0", v, err)
+		}
+		ms, err := loadMigrations()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 2 {
+			v, err := db.Sync(ctx)
+			if err != nil || v != len(ms) {
+				t.Fatalf("Sync = %d, %v; want %d", v, err, len(ms))
+			}
+		}
+		if v, err := db.Version(ctx); err != nil || v != len(ms) {
+			t.Fatalf("Version = %d, %v; want %d", v, err, len(ms))
+		}
+		types, err := db.ListVolumeTypes(ctx)
+		if err != nil || len(types) != 1 {
+			t.Fatalf("ListVolumeTypes after two Syncs = %v, %v; want only the default type", types, err)
+		}
+		def := types[0]
+		if def.Name != cinder.DefaultVolumeType || def.Description != "Default Volume Type" || !def.IsPublic || len(def.ExtraSpecs) != 0 || def.ID == "" {
+			t.Fatalf("default type = %+v", def)
+		}
+	})
+}
+
+func TestConcurrentSync(t *testing.T) {
+	each(t, func(t *testing.T, url string) {
+		ctx := context.Background()
+		dbs := []*DB{open(t, url), open(t, url), open(t, url)}
+		versions := make([]int, len(dbs))
+		errs := make([]error, len(dbs))
+		var wg sync.WaitGroup
+		for i, db := range dbs {
+			wg.Go(func() { versions[i], errs[i] = db.Sync(ctx) })
+		}
+		wg.Wait()
+		for i := range dbs {
+			if errs[i] != nil || versions[i] != versions[0] || versions[0] == 0 {
+				t.Fatalf("concurrent Syncs returned %v, %v", versions, errs)
+			}
+		}
+		var applied int
+		if err := dbs[0].sql.QueryRowContext(ctx, "SELECT count(*) FROM schema_migrations").Scan(&applied); err != nil || applied != versions[0] {
+			t.Fatalf("schema_migrations has %d rows (%v), want %d", applied, err, versions[0])
+		}
+		if types, err := dbs[1].ListVolumeTypes(ctx); err != nil || len(types) != 1 {
+			t.Fatalf("volume types after concurrent Syncs: %d, %v; want the default only", len(types), err)
+		}
+	})
+}
+
+func TestTwoHandlesShareTheDatabase(t *testing.T) {
+	each(t, func(t *testing.T, url string) {
+		ctx := context.Background()
+		a, b := synced(t, url), open(t, url)
+		va := &cinder.Volume{Size: 1, Status: cinder.StatusCreating}
+		if err := a.CreateVolume(ctx, va); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := b.UpdateVolume(ctx, va.ID, func(v *cinder.Volume) error {
+			v.Status = cinder.StatusAvailable
+			return nil
+		}); err != nil {
+			t.Fatalf("second handle does not see the first's volume: %v", err)
+		}
+		if got, err := a.GetVolume(ctx, va.ID); err != nil || got.Status != cinder.StatusAvailable {
+			t.Fatalf("first handle reads %+v, %v; want the second's update", got, err)
+		}
+	})
+}
+
+func TestErrorsSayWhatFailed(t *testing.T) {
+	db := synced(t, "sqlite:///"+filepath.Join(t.TempDir(), "cinder.db"))
+	db.Close()
+	_, err := db.GetVolume(context.Background(), "1234")
+	if err == nil || !strings.HasPrefix(err.Error(), "get volume 1234: ") {
+		t.Fatalf("GetVolume on a closed database: %v", err)
+	}
+}

@@ -1,0 +1,294 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+
+	"github.com/cinder-go/cinder"
+)
+
+// volumeColumns are the volumes table's columns, id first, in the order
+// volumeValues and scanVolume use.
+var volumeColumns = []string{
+	"id", "name_id", "user_id", "project_id", "size", "availability_zone",
+	"status", "previous_status", "attach_status", "migration_status", "host",
+	"cluster_name", "service_uuid", "display_name", "display_description",
+	"volume_type_id", "metadata", "provider_location", "snapshot_id",
+	"source_volid", "bootable", "multiattach", "use_quota",
+	"replication_status", "created_at", "updated_at", "deleted", "deleted_at",
+}
+
+var selectVolumes = "SELECT " + strings.Join(volumeColumns, ", ") + " FROM volumes"
+
+func volumeValues(v *cinder.Volume) []any {
+	return []any{
+		v.ID, v.NameID, v.UserID, v.ProjectID, v.Size, v.AvailabilityZone,
+		v.Status, v.PreviousStatus, v.AttachStatus, v.MigrationStatus, v.Host,
+		v.ClusterName, v.ServiceUUID, v.DisplayName, v.DisplayDescription,
+		v.VolumeTypeID, encodeMap(v.Metadata), v.ProviderLocation, v.SnapshotID,
+		v.SourceVolID, v.Bootable, v.Multiattach, v.UseQuota,
+		v.ReplicationStatus, formatTime(v.CreatedAt), formatTimePtr(v.UpdatedAt), v.Deleted, formatTimePtr(v.DeletedAt),
+	}
+}
+
+func scanVolume(row scanner) (*cinder.Volume, error) {
+	var v cinder.Volume
+	var metadata, created string
+	var updated, deleted sql.NullString
+	err := row.Scan(
+		&v.ID, &v.NameID, &v.UserID, &v.ProjectID, &v.Size, &v.AvailabilityZone,
+		&v.Status, &v.PreviousStatus, &v.AttachStatus, &v.MigrationStatus, &v.Host,
+		&v.ClusterName, &v.ServiceUUID, &v.DisplayName, &v.DisplayDescription,
+		&v.VolumeTypeID, &metadata, &v.ProviderLocation, &v.SnapshotID,
+		&v.SourceVolID, &v.Bootable, &v.Multiattach, &v.UseQuota,
+		&v.ReplicationStatus, &created, &updated, &v.Deleted, &deleted,
+	)
+	if err != nil {
+		return nil, err
+	}
+	if v.Metadata, err = decodeMap(metadata); err != nil {
+		return nil, err
+	}
+	if v.CreatedAt, err = parseTime(created); err != nil {
+		return nil, err
+	}
+	if v.UpdatedAt, err = parseTimePtr(updated); err != nil {
+		return nil, err
+	}
+	v.DeletedAt, err = parseTimePtr(deleted)
+	return &v, err
+}
+
+// CreateVolume inserts v; an empty ID gets a new UUID, a zero CreatedAt now.
+func (db *DB) CreateVolume(ctx context.Context, v *cinder.Volume) error {
+	if v.ID == "" {
+		v.ID = uuid.NewString()
+	}
+	if v.CreatedAt.IsZero() {
+		v.CreatedAt = now()
+	}
+	normalizeVolumeTimes(v)
+	if v.Metadata == nil {
+		v.Metadata = map[string]string{}
+	}
+	_, err := db.sql.ExecContext(ctx, db.dialect.rebind(insertSQL("volumes", volumeColumns)), volumeValues(v)...)
+	if duplicate(err) {
+		return cinder.Conflict("Volume %s already exists.", v.ID)
+	}
+	return wrap(err, "create volume %s", v.ID)
+}
+
+// normalizeVolumeTimes rounds v's times to what the database keeps.
+func normalizeVolumeTimes(v *cinder.Volume) {
+	v.CreatedAt = dbTime(v.CreatedAt)
+	if v.UpdatedAt != nil {
+		v.UpdatedAt = timePtr(dbTime(*v.UpdatedAt))
+	}
+	if v.DeletedAt != nil {
+		v.DeletedAt = timePtr(dbTime(*v.DeletedAt))
+	}
+}
+
+// GetVolume returns the volume id (not deleted), or cinder.VolumeNotFound.
+func (db *DB) GetVolume(ctx context.Context, id string) (*cinder.Volume, error) {
+	v, err := db.getVolume(ctx, db.sql, id, "")
+	return v, wrap(err, "get volume %s", id)
+}
+
+// getVolume reads volume id through q, the query ending with lock.
+func (db *DB) getVolume(ctx context.Context, q querier, id, lock string) (*cinder.Volume, error) {
+	row := q.QueryRowContext(ctx, db.dialect.rebind(selectVolumes+" WHERE id = ? AND deleted = FALSE"+lock), id)
+	v, err := scanVolume(row)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, cinder.VolumeNotFound(id)
+	}
+	return v, err
+}
+
+// VolumeFilter selects volumes for ListVolumes; zero values select all.
+type VolumeFilter struct {
+	ProjectID      string   // only this project's volumes
+	Host           string   // host@backend: volumes on that backend, any pool
+	Statuses       []string // only these statuses
+	HideTargets    bool     // leave out migration targets (migration_status target:…)
+	Name           string   // display_name equals
+	Marker         string   // id after which to start, in the sort order
+	Limit          int      // at most this many; 0 = no limit
+	SortKey        string   // a column: created_at (default), id, size, status, display_name, updated_at
+	SortDescending bool     // descending; Cinder's API defaults to it, false sorts ascending
+}
+
+// sortColumns maps VolumeFilter.SortKey to the expression sorted on; NULL
+// updated_at sorts as the earliest.
+var sortColumns = map[string]string{
+	"created_at":   "created_at",
+	"id":           "id",
+	"size":         "size",
+	"status":       "status",
+	"display_name": "display_name",
+	"updated_at":   "COALESCE(updated_at, '')",
+}
+
+// where returns the WHERE clause selecting f's volumes, and its arguments.
+func (f *VolumeFilter) where() (string, []any) {
+	conds := []string{"deleted = FALSE"}
+	var args []any
+	if f.ProjectID != "" {
+		conds = append(conds, "project_id = ?")
+		args = append(args, f.ProjectID)
+	}
+	if f.Host != "" {
+		cond, hostArgs := onBackend(f.Host)
+		conds = append(conds, cond)
+		args = append(args, hostArgs...)
+	}
+	if len(f.Statuses) > 0 {
+		conds = append(conds, "status IN ("+strings.TrimSuffix(strings.Repeat("?, ", len(f.Statuses)), ", ")+")")
+		for _, s := range f.Statuses {
+			args = append(args, s)
+		}
+	}
+	if f.HideTargets {
+		conds = append(conds, "migration_status NOT LIKE 'target:%'")
+	}
+	if f.Name != "" {
+		conds = append(conds, "display_name = ?")
+		args = append(args, f.Name)
+	}
+	return " WHERE " + strings.Join(conds, " AND "), args
+}
+
+// onBackend selects volumes whose host is backend (host@backend) or one of
+// its pools; substr rather than LIKE since host names may hold _ and %.
+func onBackend(backend string) (string, []any) {
+	prefix := backend + "#"
+	return "(host = ? OR substr(host, 1, ?) = ?)", []any{backend, utf8.RuneCountInString(prefix), prefix}
+}
+
+// ListVolumes returns the volumes (not deleted) that f selects, sorted by
+// f.SortKey then id.
+func (db *DB) ListVolumes(ctx context.Context, f VolumeFilter) ([]*cinder.Volume, error) {
+	key := f.SortKey
+	if key == "" {
+		key = "created_at"
+	}
+	col, ok := sortColumns[key]
+	if !ok {
+		return nil, cinder.InvalidInput("sort key %q is not one of created_at, id, size, status, display_name, updated_at.", key)
+	}
+	if f.Limit < 0 {
+		return nil, cinder.InvalidInput("limit %d is negative.", f.Limit)
+	}
+	dir, after := "ASC", ">"
+	if f.SortDescending {
+		dir, after = "DESC", "<"
+	}
+	where, args := f.where()
+	if f.Marker != "" {
+		var mark any
+		err := db.sql.QueryRowContext(ctx, db.dialect.rebind("SELECT "+col+" FROM volumes WHERE id = ? AND deleted = FALSE"), f.Marker).Scan(&mark)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, cinder.Errorf("MarkerNotFound", 400, "Marker %s could not be found.", f.Marker)
+		}
+		if err != nil {
+			return nil, wrap(err, "list volumes: read marker %s", f.Marker)
+		}
+		where += " AND (" + col + " " + after + " ? OR (" + col + " = ? AND id " + after + " ?))"
+		args = append(args, mark, mark, f.Marker)
+	}
+	query := selectVolumes + where + " ORDER BY " + col + " " + dir + ", id " + dir
+	if f.Limit > 0 {
+		query += " LIMIT ?"
+		args = append(args, f.Limit)
+	}
+	rows, err := db.sql.QueryContext(ctx, db.dialect.rebind(query), args...)
+	if err != nil {
+		return nil, wrap(err, "list volumes")
+	}
+	defer rows.Close()
+	vs := []*cinder.Volume{}
+	for rows.Next() {
+		v, err := scanVolume(rows)
+		if err != nil {
+			return nil, wrap(err, "list volumes")
+		}
+		vs = append(vs, v)
+	}
+	return vs, wrap(rows.Err(), "list volumes")
+}
+
+// CountVolumes returns how many volumes ListVolumes would return without
+// Marker and Limit.
+func (db *DB) CountVolumes(ctx context.Context, f VolumeFilter) (int, error) {
+	where, args := f.where()
+	var n int
+	err := db.sql.QueryRowContext(ctx, db.dialect.rebind("SELECT count(*) FROM volumes"+where), args...).Scan(&n)
+	return n, wrap(err, "count volumes")
+}
+
+// UpdateVolume reads volume id in a transaction, lets fn change it and
+// writes it back (UpdatedAt set to now) unless fn returns an error, which
+// UpdateVolume then returns unchanged. This is Cinder's conditional_update:
+// fn checks preconditions and fails with e.g. cinder.InvalidVolume. Returns
+// the volume as written. fn may run again if the transaction is retried.
+func (db *DB) UpdateVolume(ctx context.Context, id string, fn func(v *cinder.Volume) error) (*cinder.Volume, error) {
+	return modify(ctx, db, "update volume "+id,
+		func(tx *sql.Tx) (*cinder.Volume, error) { return db.getVolume(ctx, tx, id, db.dialect.forUpdate) },
+		fn,
+		func(tx *sql.Tx, v *cinder.Volume) error {
+			v.ID = id
+			v.UpdatedAt = timePtr(now())
+			normalizeVolumeTimes(v)
+			_, err := tx.ExecContext(ctx, db.dialect.rebind(updateSQL("volumes", volumeColumns)), keyLast(volumeValues(v))...)
+			return err
+		})
+}
+
+// DestroyVolume soft-deletes volume id: deleted, status deleted, deleted_at
+// now, and as Cinder clears migration_status.
+func (db *DB) DestroyVolume(ctx context.Context, id string) error {
+	t := formatTime(now())
+	res, err := db.sql.ExecContext(ctx, db.dialect.rebind(`UPDATE volumes
+		SET deleted = TRUE, status = ?, migration_status = '', deleted_at = ?, updated_at = ?
+		WHERE id = ? AND deleted = FALSE`), cinder.StatusDeleted, t, t, id)
+	if err == nil {
+		err = mustAffect(res, cinder.VolumeNotFound(id))
+	}
+	return wrap(err, "destroy volume %s", id)
+}
+
+// mustAffect returns notFound when res changed no row.
+func mustAffect(res sql.Result, notFound error) error {
+	n, err := res.RowsAffected()
+	if err == nil && n == 0 {
+		return notFound
+	}
+	return err
+}
+
+// AllocatedCapacity returns the sum of sizes (GiB) of the volumes on each
+// host@backend#pool, for a backend's stats (allocated_capacity_gb).
+func (db *DB) AllocatedCapacity(ctx context.Context, backend string) (map[string]int, error) {
+	cond, args := onBackend(backend)
+	rows, err := db.sql.QueryContext(ctx, db.dialect.rebind(
+		"SELECT host, SUM(size) FROM volumes WHERE deleted = FALSE AND "+cond+" GROUP BY host"), args...)
+	if err != nil {
+		return nil, wrap(err, "allocated capacity of %s", backend)
+	}
+	defer rows.Close()
+	sums := map[string]int{}
+	for rows.Next() {
+		var host string
+		var gb int
+		if err := rows.Scan(&host, &gb); err != nil {
+			return nil, wrap(err, "allocated capacity of %s", backend)
+		}
+		sums[host] = gb
+	}
+	return sums, wrap(rows.Err(), "allocated capacity of %s", backend)
+}

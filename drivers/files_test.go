@@ -1,0 +1,140 @@
+package drivers
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/cinder-go/cinder"
+	"github.com/cinder-go/cinder/conf"
+)
+
+const id = "0d5f6c1e-8a43-4c5e-9d2b-3f1a7e6b9c20"
+
+func newFiles(t *testing.T) *Files {
+	t.Helper()
+	dir := t.TempDir()
+	f := &Files{
+		Backend:  &conf.Backend{Name: "b1", VolumeBackendName: "b1", VolumesDir: filepath.Join(dir, "volumes"), TotalCapacityGB: 10},
+		Host:     "node@b1",
+		Released: filepath.Join(dir, "volumes", ".free"),
+	}
+	if err := f.Setup(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+func TestPathRefusesNonUUIDs(t *testing.T) {
+	f := newFiles(t)
+	for _, bad := range []string{"", "../x", "a/b", "not-a-uuid", "../../../../etc/passwd00000000000000",
+		"0d5f6c1e-8a43-4c5e-9d2b-3f1a7e6b9c2/", "0d5f6c1e_8a43_4c5e_9d2b_3f1a7e6b9c20", "0d5f6c1e-8a43-4c5e-9d2b-3f1a7e6b9c2g"} {
+		_, err := f.Path(&cinder.Volume{ID: bad})
+		var ce *cinder.Error
+		if !errors.As(err, &ce) || ce.Class != "InvalidVolume" {
+			t.Errorf("Path(id %q) error %v, want InvalidVolume", bad, err)
+		}
+	}
+	if _, err := f.Path(&cinder.Volume{ID: id, NameID: "../" + id[3:]}); err == nil {
+		t.Error("Path accepted a hostile _name_id")
+	}
+	if _, err := f.Path(nil); err == nil {
+		t.Error("Path(nil) succeeded")
+	}
+}
+
+func TestPathUsesNameID(t *testing.T) {
+	f := newFiles(t)
+	other := "9b1f0c2e-1111-4c5e-9d2b-3f1a7e6b9c20"
+	got, err := f.Path(&cinder.Volume{ID: id, NameID: other})
+	if want := filepath.Join(f.Backend.VolumesDir, "volume-"+other); err != nil || got != want {
+		t.Errorf("Path = %q, %v; want %q", got, err, want)
+	}
+}
+
+func TestBytes(t *testing.T) {
+	if n, err := Bytes(3); err != nil || n != 3<<30 {
+		t.Errorf("Bytes(3) = %d, %v", n, err)
+	}
+	for _, bad := range []int{0, -1, 1 << 31} {
+		if _, err := Bytes(bad); err == nil {
+			t.Errorf("Bytes(%d) succeeded", bad)
+		}
+	}
+}
+
+func TestSetupCreatesDirectories(t *testing.T) {
+	f := newFiles(t)
+	for _, dir := range []string{f.Backend.VolumesDir, f.Released} {
+		if info, err := os.Stat(dir); err != nil || !info.IsDir() {
+			t.Errorf("%s: %v, want a directory", dir, err)
+		}
+	}
+	blocked := &Files{Backend: &conf.Backend{Name: "x", VolumesDir: filepath.Join(f.Backend.VolumesDir, "file", "sub")}}
+	if err := os.WriteFile(filepath.Join(f.Backend.VolumesDir, "file"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := blocked.Setup(context.Background()); err == nil {
+		t.Error("Setup under a regular file succeeded")
+	}
+}
+
+func TestCapacityCountsVolumesAndReleased(t *testing.T) {
+	f := newFiles(t)
+	write := func(path string, size int64, data int) {
+		t.Helper()
+		file, err := os.Create(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer file.Close()
+		if err := file.Truncate(size); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := file.WriteAt(make([]byte, data), 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(filepath.Join(f.Backend.VolumesDir, "volume-"+id), 2*GiB, 1<<20)
+	write(filepath.Join(f.Backend.VolumesDir, "stray"), GiB, 1<<20) // not a volume
+	write(filepath.Join(f.Released, "extent-1"), GiB, 1<<20)
+
+	c, err := f.Capacity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Total != 10*GiB || c.Provisioned != 2*GiB || c.Volumes != 1 || c.Allocated < 1<<20 || c.Allocated > 2<<20 {
+		t.Errorf("Capacity = %+v", c)
+	}
+	if c.Free != 8*GiB {
+		t.Errorf("thick free = %d, want 8 GiB (full size of the volume used)", c.Free)
+	}
+	f.Thin = true
+	if c, _ = f.Capacity(); c.Free != 10*GiB-c.Allocated {
+		t.Errorf("thin free = %d, want total minus allocated %d", c.Free, 10*GiB-c.Allocated)
+	}
+}
+
+func TestInitializeConnection(t *testing.T) {
+	f := newFiles(t)
+	v := &cinder.Volume{ID: id, Size: 1}
+	if _, err := f.InitializeConnection(context.Background(), v, nil); err == nil {
+		t.Error("InitializeConnection of a volume without a file succeeded")
+	}
+	path := filepath.Join(f.Backend.VolumesDir, v.Name())
+	if err := os.WriteFile(path, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	info, err := f.InitializeConnection(context.Background(), v, map[string]any{"host": "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.DriverVolumeType != "local" || info.Data["device_path"] != path {
+		t.Errorf("connection info %+v, want local %s", info, path)
+	}
+	if err := f.TerminateConnection(context.Background(), v, nil); err != nil {
+		t.Errorf("TerminateConnection: %v", err)
+	}
+}

@@ -1,0 +1,128 @@
+// Package testenv gives tests the external services they need: RabbitMQ and
+// PostgreSQL. A test skips when a service is unreachable, unless
+// CINDER_TEST_REQUIRE_SERVICES=1 (as in CI), where it fails instead.
+package testenv
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"golang.org/x/sys/unix"
+	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
+)
+
+// Required reports whether external services are mandatory for this run.
+func Required() bool { return os.Getenv("CINDER_TEST_REQUIRE_SERVICES") == "1" }
+
+// unavailable skips or fails t because a service cannot be reached.
+func unavailable(t testing.TB, what string, err error) {
+	t.Helper()
+	if Required() {
+		t.Fatalf("%s is required (CINDER_TEST_REQUIRE_SERVICES=1) but unreachable: %v", what, err)
+	}
+	t.Skipf("SKIP: %s unreachable (%v); set CINDER_TEST_REQUIRE_SERVICES=1 to make this fail", what, err)
+}
+
+func reachable(addr string) error {
+	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+	if err != nil {
+		return err
+	}
+	return c.Close()
+}
+
+// RabbitURL returns the transport_url of the local RabbitMQ
+// (CINDER_TEST_RABBIT_URL, default rabbit://guest:guest@127.0.0.1:5672/).
+// The test holds the broker shared until it ends: a test that restarts the
+// broker (RabbitURLExclusive) waits for it, whichever package it is in.
+func RabbitURL(t testing.TB) string {
+	t.Helper()
+	lockBroker(t, unix.LOCK_SH)
+	return rabbitURL(t)
+}
+
+// RabbitURLExclusive is RabbitURL for a test that stops or restarts the
+// broker: it waits until no other test of any package uses it.
+func RabbitURLExclusive(t testing.TB) string {
+	t.Helper()
+	lockBroker(t, unix.LOCK_EX)
+	return rabbitURL(t)
+}
+
+// lockBroker takes how (LOCK_SH or LOCK_EX) on a lock file every test
+// process shares, released when t ends.
+func lockBroker(t testing.TB, how int) {
+	t.Helper()
+	f, err := os.OpenFile(filepath.Join(os.TempDir(), "cinder-go-test-rabbitmq.lock"), os.O_CREATE|os.O_RDWR, 0o666)
+	if err != nil {
+		t.Fatalf("open broker lock: %v", err)
+	}
+	if err := unix.Flock(int(f.Fd()), how); err != nil {
+		f.Close()
+		t.Fatalf("lock broker: %v", err)
+	}
+	t.Cleanup(func() { f.Close() }) // closing releases the lock
+}
+
+func rabbitURL(t testing.TB) string {
+	t.Helper()
+	url := os.Getenv("CINDER_TEST_RABBIT_URL")
+	if url == "" {
+		url = "rabbit://guest:guest@127.0.0.1:5672/"
+	}
+	host := strings.TrimPrefix(url, "rabbit://")
+	if i := strings.LastIndex(host, "@"); i >= 0 {
+		host = host[i+1:]
+	}
+	host, _, _ = strings.Cut(host, "/")
+	if err := reachable(host); err != nil {
+		unavailable(t, "RabbitMQ at "+host, err)
+	}
+	return url
+}
+
+// PostgresURL creates a throwaway database on the local PostgreSQL
+// (CINDER_TEST_POSTGRES_URL, default postgresql://postgres@127.0.0.1:5432/postgres),
+// drops it when the test ends, and returns its connection URL.
+func PostgresURL(t testing.TB) string {
+	t.Helper()
+	admin := os.Getenv("CINDER_TEST_POSTGRES_URL")
+	if admin == "" {
+		admin = "postgresql://postgres@127.0.0.1:5432/postgres"
+	}
+	if err := reachable("127.0.0.1:5432"); err != nil && os.Getenv("CINDER_TEST_POSTGRES_URL") == "" {
+		unavailable(t, "PostgreSQL at 127.0.0.1:5432", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	db, err := sql.Open("pgx", admin)
+	if err == nil {
+		err = db.PingContext(ctx)
+	}
+	if err != nil {
+		unavailable(t, "PostgreSQL", err)
+	}
+	name := "cinder_test_" + strings.ReplaceAll(uuid.NewString()[:13], "-", "")
+	if _, err := db.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
+		db.Close()
+		t.Fatalf("create test database %s: %v", name, err)
+	}
+	t.Cleanup(func() {
+		defer db.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if _, err := db.ExecContext(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
+			t.Logf("drop test database %s: %v", name, err)
+		}
+	})
+	i := strings.LastIndex(admin, "/")
+	return fmt.Sprintf("%s/%s", admin[:i], name)
+}

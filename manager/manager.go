@@ -1,0 +1,502 @@
+// Package manager is cinder-volume's volume manager, one per enabled
+// backend: it serves the backend's RPC API, drives its driver, recovers
+// interrupted work at start and reports the backend's stats to the
+// schedulers, as cinder/volume/manager.py.
+package manager
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"sync"
+	"time"
+
+	"github.com/cinder-go/cinder"
+	"github.com/cinder-go/cinder/conf"
+	"github.com/cinder-go/cinder/db"
+	"github.com/cinder-go/cinder/drivers"
+	"github.com/cinder-go/cinder/rpc"
+)
+
+// RPCAPIVersion is the version the volume endpoint serves, as
+// cinder/volume/rpcapi.py's RPC_API_VERSION.
+const RPCAPIVersion = "3.20"
+
+// Reporter sends a backend's stats to the schedulers (*scheduler.Client does).
+type Reporter interface {
+	UpdateServiceCapabilities(ctx context.Context, host string, caps map[string]any) error
+}
+
+// Manager runs one backend: host@backend.
+type Manager struct {
+	host     string // host@backend, the service host
+	server   string // host, backend_host or DEFAULT host
+	interval time.Duration
+	store    *db.DB
+	drv      drivers.Driver
+	reporter Reporter
+
+	mu           sync.Mutex
+	capabilities map[string]any // the snapshot get_capabilities answers
+}
+
+// New returns the manager of backend, whose service host is
+// "<backend_host or host>@<backend>".
+func New(cfg *conf.Config, backend *conf.Backend, store *db.DB, drv drivers.Driver, reporter Reporter) *Manager {
+	server := cmp.Or(backend.BackendHost, cfg.Host)
+	return &Manager{
+		host:     server + "@" + backend.Name,
+		server:   server,
+		interval: cfg.BackendStatsPollingInterval,
+		store:    store,
+		drv:      drv,
+		reporter: reporter,
+	}
+}
+
+// Host is the manager's service host, host@backend.
+func (m *Manager) Host() string { return m.host }
+
+// Targets are what the backend's RPC server listens on, as cinder's
+// service.py: cinder-volume with server host@backend, and
+// cinder-volume.host@backend with server host (where clients send).
+func (m *Manager) Targets() []rpc.Target {
+	return []rpc.Target{
+		{Topic: cinder.TopicVolume, Server: m.host},
+		{Topic: cinder.TopicVolume + "." + m.host, Server: m.server},
+	}
+}
+
+// Endpoint is the backend's RPC API.
+func (m *Manager) Endpoint() rpc.Endpoint {
+	return rpc.Endpoint{
+		Version: RPCAPIVersion,
+		Methods: map[string]rpc.Handler{
+			"create_volume":                m.createVolume,
+			"delete_volume":                m.deleteVolume,
+			"extend_volume":                m.extendVolume,
+			"initialize_connection":        m.initializeConnection,
+			"terminate_connection":         m.terminateConnection,
+			"get_capabilities":             m.getCapabilities,
+			"publish_service_capabilities": m.publishServiceCapabilities,
+		},
+	}
+}
+
+// Init is init_host: it sets the driver up, recovers the backend's volumes
+// left creating (to error) or deleting (deleted now), takes the capabilities
+// snapshot and reports stats once. Volumes left extending stay so, as in
+// Cinder (an admin resets them).
+func (m *Manager) Init(ctx context.Context) error {
+	if err := m.drv.Setup(ctx); err != nil {
+		return fmt.Errorf("set up driver of backend %s: %w", m.host, err)
+	}
+	if err := m.recover(ctx); err != nil {
+		return err
+	}
+	if err := m.discover(ctx); err != nil {
+		return err
+	}
+	m.publish(ctx)
+	slog.Info("volume backend initialized", "host", m.host)
+	return nil
+}
+
+// recover finishes or fails the work a previous run of the backend left;
+// a volume it cannot recover is logged and left as it is.
+func (m *Manager) recover(ctx context.Context) error {
+	vols, err := m.store.ListVolumes(ctx, db.VolumeFilter{
+		Host:     m.host,
+		Statuses: []string{cinder.StatusCreating, cinder.StatusDeleting},
+	})
+	if err != nil {
+		return fmt.Errorf("list interrupted volumes of backend %s: %w", m.host, err)
+	}
+	for _, v := range vols {
+		switch v.Status {
+		case cinder.StatusCreating:
+			slog.Warn("volume was left creating; setting it to error", "volume_id", v.ID, "host", m.host)
+			_, err = m.transition(ctx, v.ID, cinder.StatusCreating, cinder.StatusError, nil)
+		case cinder.StatusDeleting:
+			slog.Info("volume was left deleting; deleting it", "volume_id", v.ID, "host", m.host)
+			err = m.delete(ctx, v, false)
+		}
+		if err != nil {
+			slog.Error("failed to recover volume", "volume_id", v.ID, "host", m.host, "error", err)
+		}
+	}
+	return nil
+}
+
+// Run reports the backend's stats every backend_stats_polling_interval
+// (publish_service_capabilities) until ctx is done.
+func (m *Manager) Run(ctx context.Context) error {
+	if m.interval <= 0 {
+		return fmt.Errorf("backend %s: backend_stats_polling_interval must be positive, not %s", m.host, m.interval)
+	}
+	t := time.NewTicker(m.interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			m.publish(ctx)
+		}
+	}
+}
+
+// publish sends the backend's stats to the schedulers, logging a failure:
+// the next period tries again.
+func (m *Manager) publish(ctx context.Context) {
+	caps, err := m.stats(ctx)
+	if err == nil {
+		err = m.reporter.UpdateServiceCapabilities(ctx, m.host, caps)
+	}
+	if err != nil {
+		slog.Error("failed to report backend stats", "host", m.host, "error", err)
+		return
+	}
+	slog.Debug("reported backend stats", "host", m.host)
+}
+
+// stats is the driver's stats with each pool's allocated_capacity_gb: the
+// sizes of the volumes placed on it (_report_driver_status).
+func (m *Manager) stats(ctx context.Context) (map[string]any, error) {
+	st, err := m.drv.Stats(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("stats of backend %s: %w", m.host, err)
+	}
+	alloc, err := m.store.AllocatedCapacity(ctx, m.host)
+	if err != nil {
+		return nil, fmt.Errorf("allocated capacity of backend %s: %w", m.host, err)
+	}
+	caps := maps.Clone(map[string]any(st))
+	var pools []any
+	for _, pool := range poolList(st["pools"]) {
+		pool = maps.Clone(pool)
+		name, _ := pool["pool_name"].(string)
+		pool["allocated_capacity_gb"] = alloc[cinder.AppendHost(m.host, name)]
+		pools = append(pools, pool)
+	}
+	caps["pools"] = pools
+	for _, k := range []string{"filter_function", "goodness_function"} {
+		if _, ok := caps[k]; !ok {
+			caps[k] = nil
+		}
+	}
+	return caps, nil
+}
+
+// poolList reads a stats "pools" value, a list of pool dicts.
+func poolList(v any) []map[string]any {
+	switch list := v.(type) {
+	case []map[string]any:
+		return list
+	case []any:
+		var out []map[string]any
+		for _, item := range list {
+			if pool, ok := item.(map[string]any); ok {
+				out = append(out, pool)
+			}
+		}
+		return out
+	}
+	return nil
+}
+
+// discover takes the capabilities snapshot (driver.init_capabilities): the
+// driver's stats plus Cinder's standard properties.
+func (m *Manager) discover(ctx context.Context) error {
+	st, err := m.drv.Stats(ctx)
+	if err != nil {
+		return fmt.Errorf("capabilities of backend %s: %w", m.host, err)
+	}
+	caps := maps.Clone(map[string]any(st))
+	caps["properties"] = standardProperties()
+	m.mu.Lock()
+	m.capabilities = caps
+	m.mu.Unlock()
+	return nil
+}
+
+// standardProperties are Cinder's standard capabilities
+// (_init_standard_capabilities), each {title, description, type}.
+func standardProperties() map[string]any {
+	prop := func(title, description string) map[string]any {
+		return map[string]any{"title": title, "description": description, "type": "boolean"}
+	}
+	return map[string]any{
+		"thin_provisioning":   prop("Thin Provisioning", "Sets thin provisioning."),
+		"compression":         prop("Compression", "Enables compression."),
+		"qos":                 prop("QoS", "Enables QoS."),
+		"replication_enabled": prop("Replication", "Enables replication."),
+	}
+}
+
+// volumeArgs are the arguments naming a volume: the volume as the caller
+// saw it (only its id is read: the row is the truth), or its id alone
+// (terminate_connection).
+type volumeArgs struct {
+	Volume *struct {
+		ID string `json:"id"`
+	} `json:"volume"`
+	VolumeID string `json:"volume_id"`
+}
+
+// id is the id of the volume named.
+func (a volumeArgs) id() string {
+	if a.Volume != nil && a.Volume.ID != "" {
+		return a.Volume.ID
+	}
+	return a.VolumeID
+}
+
+// load re-reads the volume the arguments name (the caller's copy is only a
+// hint) and checks it lives on this backend.
+func (m *Manager) load(ctx context.Context, a volumeArgs) (*cinder.Volume, error) {
+	id := a.id()
+	if id == "" {
+		return nil, cinder.InvalidInput("no volume named")
+	}
+	v, err := m.store.GetVolume(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if !cinder.SameBackend(v.Host, m.host) {
+		return nil, cinder.InvalidHost("volume %s is on %q, not on backend %s", v.ID, v.Host, m.host)
+	}
+	return v, nil
+}
+
+// decode reads a method's keyword arguments into dst.
+func decode(method string, raw json.RawMessage, dst any) error {
+	if err := json.Unmarshal(raw, dst); err != nil {
+		return cinder.InvalidInput("%s arguments: %v", method, err)
+	}
+	return nil
+}
+
+// transition sets volume id from status from to status to, applying change
+// (may be nil) as well; a volume no longer in from is cinder.InvalidVolume.
+func (m *Manager) transition(ctx context.Context, id, from, to string, change func(v *cinder.Volume)) (*cinder.Volume, error) {
+	return m.store.UpdateVolume(ctx, id, func(v *cinder.Volume) error {
+		if v.Status != from {
+			return cinder.InvalidVolume("volume %s is %s, not %s", v.ID, v.Status, from)
+		}
+		v.Status = to
+		if change != nil {
+			change(v)
+		}
+		return nil
+	})
+}
+
+// setStatus sets volume id's status whatever it is, logging a failure.
+func (m *Manager) setStatus(ctx context.Context, id, status string) {
+	if _, err := m.store.UpdateVolume(ctx, id, func(v *cinder.Volume) error { v.Status = status; return nil }); err != nil {
+		slog.Error("failed to set volume status", "volume_id", id, "host", m.host, "status", status, "error", err)
+	}
+}
+
+// createVolume (cast: volume, request_spec, filter_properties,
+// allow_reschedule) creates a volume still creating on the driver: it
+// becomes available, or error when the driver fails.
+func (m *Manager) createVolume(ctx context.Context, raw json.RawMessage) (any, error) {
+	var a volumeArgs
+	if err := decode("create_volume", raw, &a); err != nil {
+		return nil, err
+	}
+	v, err := m.load(ctx, a)
+	if cinder.IsNotFound(err) {
+		slog.Warn("volume to create no longer exists", "volume_id", a.id(), "host", m.host)
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("create_volume: %w", err)
+	}
+	if v.Status != cinder.StatusCreating {
+		slog.Warn("volume to create is no longer creating; leaving it", "volume_id", v.ID, "host", m.host, "status", v.Status)
+		return nil, nil
+	}
+	if err := m.drv.CreateVolume(ctx, v); err != nil {
+		slog.Error("failed to create volume", "volume_id", v.ID, "host", m.host, "size_gb", v.Size, "error", err)
+		if _, err := m.transition(ctx, v.ID, cinder.StatusCreating, cinder.StatusError, nil); err != nil {
+			slog.Warn("could not set volume to error", "volume_id", v.ID, "host", m.host, "error", err)
+		}
+		return nil, nil
+	}
+	if _, err := m.transition(ctx, v.ID, cinder.StatusCreating, cinder.StatusAvailable, nil); err != nil {
+		slog.Warn("volume changed while being created", "volume_id", v.ID, "host", m.host, "error", err)
+		return nil, nil
+	}
+	slog.Info("created volume", "volume_id", v.ID, "host", m.host, "size_gb", v.Size)
+	return nil, nil
+}
+
+// deleteVolume (cast: volume, unmanage_only, cascade) deletes a volume's
+// storage (kept when unmanage_only) and its row; a driver failure leaves it
+// error_deleting.
+func (m *Manager) deleteVolume(ctx context.Context, raw json.RawMessage) (any, error) {
+	var a struct {
+		volumeArgs
+		UnmanageOnly bool `json:"unmanage_only"`
+	}
+	if err := decode("delete_volume", raw, &a); err != nil {
+		return nil, err
+	}
+	v, err := m.load(ctx, a.volumeArgs)
+	if cinder.IsNotFound(err) {
+		slog.Info("volume to delete is already gone", "volume_id", a.id(), "host", m.host)
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("delete_volume: %w", err)
+	}
+	return nil, m.delete(ctx, v, a.UnmanageOnly)
+}
+
+// delete removes v's storage unless unmanageOnly, then destroys its row. A
+// driver failure is logged and leaves v error_deleting.
+func (m *Manager) delete(ctx context.Context, v *cinder.Volume, unmanageOnly bool) error {
+	if !unmanageOnly {
+		if err := m.drv.DeleteVolume(ctx, v); err != nil {
+			slog.Error("failed to delete volume", "volume_id", v.ID, "host", m.host, "error", err)
+			m.setStatus(ctx, v.ID, cinder.StatusErrorDelete)
+			return nil
+		}
+	}
+	if err := m.store.DestroyVolume(ctx, v.ID); err != nil {
+		return fmt.Errorf("destroy volume %s: %w", v.ID, err)
+	}
+	slog.Info("deleted volume", "volume_id", v.ID, "host", m.host, "unmanage_only", unmanageOnly)
+	return nil
+}
+
+// extendVolume (cast: volume, new_size, reservations) grows a volume on the
+// driver: it gets the new size and is available again (in-use when
+// attached), or error_extending when the driver fails.
+func (m *Manager) extendVolume(ctx context.Context, raw json.RawMessage) (any, error) {
+	var a struct {
+		volumeArgs
+		NewSize int `json:"new_size"`
+	}
+	if err := decode("extend_volume", raw, &a); err != nil {
+		return nil, err
+	}
+	v, err := m.load(ctx, a.volumeArgs)
+	if err != nil {
+		return nil, fmt.Errorf("extend_volume: %w", err)
+	}
+	if a.NewSize <= v.Size {
+		err = cinder.InvalidInput("new size %d GiB must be greater than the current %d GiB", a.NewSize, v.Size)
+	} else {
+		err = m.drv.ExtendVolume(ctx, v, a.NewSize)
+	}
+	if err != nil {
+		slog.Error("failed to extend volume", "volume_id", v.ID, "host", m.host, "new_size_gb", a.NewSize, "error", err)
+		m.setStatus(ctx, v.ID, cinder.StatusErrorExtend)
+		return nil, nil
+	}
+	_, err = m.store.UpdateVolume(ctx, v.ID, func(v *cinder.Volume) error {
+		v.Size = a.NewSize
+		v.Status = cinder.StatusAvailable
+		if v.AttachStatus == "attached" {
+			v.Status = cinder.StatusInUse
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("record new size of volume %s: %w", v.ID, err)
+	}
+	slog.Info("extended volume", "volume_id", v.ID, "host", m.host, "size_gb", a.NewSize)
+	return nil, nil
+}
+
+// initializeConnection (call: volume, connector) exposes a volume to a
+// connector and answers the connection info.
+func (m *Manager) initializeConnection(ctx context.Context, raw json.RawMessage) (any, error) {
+	var a struct {
+		volumeArgs
+		Connector map[string]any `json:"connector"`
+	}
+	if err := decode("initialize_connection", raw, &a); err != nil {
+		return nil, err
+	}
+	v, err := m.load(ctx, a.volumeArgs)
+	if err != nil {
+		return nil, err
+	}
+	info, err := m.drv.InitializeConnection(ctx, v, a.Connector)
+	if err != nil {
+		slog.Error("failed to initialize connection", "volume_id", v.ID, "host", m.host, "error", err)
+		return nil, backendError(err, "initialize_connection of volume %s", v.ID)
+	}
+	slog.Info("initialized connection", "volume_id", v.ID, "host", m.host, "driver_volume_type", info.DriverVolumeType)
+	return info, nil
+}
+
+// terminateConnection (call: volume_id, connector, force) withdraws what
+// initialize_connection exposed.
+func (m *Manager) terminateConnection(ctx context.Context, raw json.RawMessage) (any, error) {
+	var a struct {
+		volumeArgs
+		Connector map[string]any `json:"connector"`
+	}
+	if err := decode("terminate_connection", raw, &a); err != nil {
+		return nil, err
+	}
+	v, err := m.load(ctx, a.volumeArgs)
+	if err != nil {
+		return nil, err
+	}
+	if err := m.drv.TerminateConnection(ctx, v, a.Connector); err != nil {
+		slog.Error("failed to terminate connection", "volume_id", v.ID, "host", m.host, "error", err)
+		return nil, backendError(err, "terminate_connection of volume %s", v.ID)
+	}
+	slog.Info("terminated connection", "volume_id", v.ID, "host", m.host)
+	return nil, nil
+}
+
+// backendError passes a cinder exception on and makes any other driver
+// failure a VolumeBackendAPIException, as the manager does.
+func backendError(err error, format string, args ...any) error {
+	var e *cinder.Error
+	if errors.As(err, &e) {
+		return e
+	}
+	return cinder.VolumeBackendAPIException("%s: %v", fmt.Sprintf(format, args...), err)
+}
+
+// getCapabilities (call: discover) answers the capabilities snapshot taken
+// at Init, retaken first when discover is true.
+func (m *Manager) getCapabilities(ctx context.Context, raw json.RawMessage) (any, error) {
+	var a struct {
+		Discover bool `json:"discover"`
+	}
+	if err := decode("get_capabilities", raw, &a); err != nil {
+		return nil, err
+	}
+	m.mu.Lock()
+	taken := m.capabilities != nil
+	m.mu.Unlock()
+	if a.Discover || !taken {
+		if err := m.discover(ctx); err != nil {
+			return nil, backendError(err, "get_capabilities of backend %s", m.host)
+		}
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return maps.Clone(m.capabilities), nil
+}
+
+// publishServiceCapabilities (fanout, no arguments) reports the stats now,
+// as a scheduler asks when it starts.
+func (m *Manager) publishServiceCapabilities(ctx context.Context, _ json.RawMessage) (any, error) {
+	m.publish(ctx)
+	return nil, nil
+}

@@ -1,0 +1,50 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/cinder-go/cinder/api"
+	"github.com/cinder-go/cinder/conf"
+	"github.com/cinder-go/cinder/db"
+	"github.com/cinder-go/cinder/manager"
+	"github.com/cinder-go/cinder/rpc"
+	"github.com/cinder-go/cinder/scheduler"
+)
+
+// ListenAPI opens the API's listening socket, osapi_volume_listen:port.
+func ListenAPI(cfg *conf.Config) (net.Listener, error) {
+	addr := net.JoinHostPort(cfg.APIListen, strconv.Itoa(cfg.APIPort))
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("cinder-api: listen on %s: %w", addr, err)
+	}
+	return l, nil
+}
+
+// RunAPI serves the REST API on l until ctx ends, then shuts down gracefully.
+// Like Cinder's WSGI service it has no services row.
+func RunAPI(ctx context.Context, cfg *conf.Config, store *db.DB, t *rpc.Transport, l net.Listener) error {
+	srv := &http.Server{
+		Handler:           api.New(cfg, store, scheduler.NewClient(t), manager.NewClient(t)),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(slog.Default().Handler(), slog.LevelWarn),
+	}
+	go func() {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		srv.Shutdown(sctx)
+	}()
+	slog.Info("cinder-api listening", "addr", l.Addr().String())
+	if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("cinder-api: serve on %s: %w", l.Addr(), err)
+	}
+	return nil
+}

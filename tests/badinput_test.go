@@ -1,0 +1,143 @@
+package tests
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+)
+
+// Every bad request gets a Cinder fault with a 4xx code, and the service
+// keeps serving.
+func TestBadInputGetsCinderFaults(t *testing.T) {
+	d := newDeployment(t, setup{})
+	d.startAll()
+	unknown := "4d1a6f1e-0000-4000-8000-000000000000"
+	cases := []struct {
+		name, method, path, version, body, ctype string
+		code                                     int
+		kind                                     string
+	}{
+		{"malformed JSON", "POST", "/admin/volumes", "", `{"volume": {"size": 1,`, "application/json", 400, "badRequest"},
+		{"missing body", "POST", "/admin/volumes", "", "", "application/json", 400, "badRequest"},
+		{"no volume key", "POST", "/admin/volumes", "", `{"size": 1}`, "application/json", 400, "badRequest"},
+		{"size 0", "POST", "/admin/volumes", "", `{"volume": {"size": 0}}`, "application/json", 400, "badRequest"},
+		{"size -1", "POST", "/admin/volumes", "", `{"volume": {"size": -1}}`, "application/json", 400, "badRequest"},
+		{"size abc", "POST", "/admin/volumes", "", `{"volume": {"size": "abc"}}`, "application/json", 400, "badRequest"},
+		{"size 10^9", "POST", "/admin/volumes", "", `{"volume": {"size": 1000000000}}`, "application/json", 413, "overLimit"},
+		{"unknown volume", "GET", "/admin/volumes/" + unknown, "", "", "", 404, "itemNotFound"},
+		{"not a uuid", "GET", "/admin/volumes/not-a-uuid", "", "", "", 404, "itemNotFound"},
+		{"unknown action", "POST", "/admin/volumes/" + unknown + "/action", "", `{"os-frobnicate": {}}`, "application/json", 400, "badRequest"},
+		{"unknown microversion", "GET", "/admin/volumes", "volume 3.99", "", "", 406, "computeFault"},
+		{"bad microversion", "GET", "/admin/volumes", "volume x.y", "", "", 400, "badRequest"},
+		{"wrong content type", "POST", "/admin/volumes", "", `{"volume": {"size": 1}}`, "text/plain", 415, "badMediaType"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			req, err := http.NewRequest(c.method, d.endpoint+c.path, strings.NewReader(c.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("X-Auth-Token", "admin:admin")
+			if c.version != "" {
+				req.Header.Set("OpenStack-API-Version", c.version)
+			}
+			if c.ctype != "" {
+				req.Header.Set("Content-Type", c.ctype)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			raw, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != c.code {
+				t.Fatalf("status %d, want %d: %s", resp.StatusCode, c.code, raw)
+			}
+			if resp.Header.Get("X-Openstack-Request-Id") == "" {
+				t.Error("no X-Openstack-Request-Id")
+			}
+			var fault map[string]struct {
+				Code    int    `json:"code"`
+				Message string `json:"message"`
+			}
+			if err := json.Unmarshal(raw, &fault); err != nil {
+				t.Fatalf("fault is not JSON: %s", raw)
+			}
+			f, ok := fault[c.kind]
+			if !ok || f.Code != c.code || f.Message == "" {
+				t.Fatalf("fault %s, want kind %s code %d with a message", raw, c.kind, c.code)
+			}
+		})
+	}
+	// Still serving, and nothing was created by the refused requests.
+	vols := d.do("GET", "/admin/volumes", nil, 200)["volumes"].([]any)
+	if len(vols) != 0 {
+		t.Fatalf("refused creates left volumes: %v", vols)
+	}
+	id := d.createVolume(1, nil)
+	d.waitStatus(id, "available")
+}
+
+// The thick backend hands released storage to the next volume as it is:
+// with volume_clear = none the old bytes show through; with zero they don't.
+func TestThickHazardOverREST(t *testing.T) {
+	for _, clear := range []string{"none", "zero"} {
+		t.Run("volume_clear="+clear, func(t *testing.T) {
+			d := newDeployment(t, setup{backends: map[string]string{
+				"thick": "volume_driver = thick\nvolume_clear = " + clear + "\n",
+			}})
+			d.startAll()
+			id := d.createVolume(1, nil)
+			d.waitStatus(id, "available")
+			pattern := bytes.Repeat([]byte{0xAB}, 1<<20)
+			writeAt(t, devicePath(t, d, id), pattern, 0)
+			d.do("DELETE", "/admin/volumes/"+id, nil, 202)
+			d.waitStatus(id, "deleted")
+
+			id = d.createVolume(1, nil)
+			d.waitStatus(id, "available")
+			got := readAt(t, devicePath(t, d, id), len(pattern), 0)
+			stale := bytes.Equal(got, pattern)
+			zero := bytes.Count(got, []byte{0}) == len(got)
+			switch {
+			case clear == "none" && !stale:
+				t.Fatal("volume_clear = none: the new thick volume does not show the old bytes")
+			case clear == "zero" && !zero:
+				t.Fatal("volume_clear = zero: the new thick volume shows non-zero bytes")
+			}
+		})
+	}
+}
+
+func writeAt(t *testing.T, path string, b []byte, off int64) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteAt(b, off); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Sync(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func readAt(t *testing.T, path string, n int, off int64) []byte {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	b := make([]byte, n)
+	if _, err := f.ReadAt(b, off); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}

@@ -1,0 +1,128 @@
+package tests
+
+import (
+	"encoding/json"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cinder-go/cinder/internal/testenv"
+)
+
+// cinderCLI runs Debian's python-cinderclient CLI against d with noauth.
+func cinderCLI(t *testing.T, d *deployment, args ...string) string {
+	t.Helper()
+	base := []string{"--os-auth-type", "noauth", "--os-user-id", "admin", "--os-project-id", "admin",
+		"--os-endpoint", d.endpoint, "--os-volume-api-version", "3.64"}
+	out, err := exec.Command("cinder", append(base, args...)...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("cinder %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// cliField reads a field of a `cinder show`-style table.
+func cliField(out, field string) string {
+	for _, line := range strings.Split(out, "\n") {
+		cols := strings.Split(line, "|")
+		if len(cols) >= 3 && strings.TrimSpace(cols[1]) == field {
+			return strings.TrimSpace(cols[2])
+		}
+	}
+	return ""
+}
+
+func TestCinderCLI(t *testing.T) {
+	if _, err := exec.LookPath("cinder"); err != nil {
+		if testenv.Required() {
+			t.Fatal("the cinder CLI (python3-cinderclient) is required")
+		}
+		t.Skip("SKIP: cinder CLI not installed (apt-get install python3-cinderclient)")
+	}
+	d := newDeployment(t, setup{})
+	d.startAll()
+
+	out := cinderCLI(t, d, "type-create", "fast")
+	if !strings.Contains(out, "fast") {
+		t.Fatalf("type-create: %s", out)
+	}
+	cinderCLI(t, d, "type-key", "fast", "set", "volume_backend_name=thin")
+	if out := cinderCLI(t, d, "type-list"); !strings.Contains(out, "fast") || !strings.Contains(out, "__DEFAULT__") {
+		t.Fatalf("type-list: %s", out)
+	}
+	if out := cinderCLI(t, d, "extra-specs-list"); !strings.Contains(out, "volume_backend_name") {
+		t.Fatalf("extra-specs-list: %s", out)
+	}
+
+	out = cinderCLI(t, d, "create", "--name", "clivol", "--volume-type", "fast", "1")
+	id := cliField(out, "id")
+	if id == "" {
+		t.Fatalf("create printed no id: %s", out)
+	}
+	v := d.waitStatus(id, "available")
+	if !strings.HasPrefix(v["os-vol-host-attr:host"].(string), "hostA@thin#") {
+		t.Fatalf("volume of type fast not on thin: %v", v)
+	}
+	if out := cinderCLI(t, d, "list"); !strings.Contains(out, id) || !strings.Contains(out, "clivol") {
+		t.Fatalf("list: %s", out)
+	}
+	if out := cinderCLI(t, d, "show", id); cliField(out, "status") != "available" || cliField(out, "os-vol-host-attr:host") == "" {
+		t.Fatalf("show: %s", out)
+	}
+	cinderCLI(t, d, "extend", id, "2")
+	deadline := time.Now().Add(30 * time.Second)
+	for cliField(cinderCLI(t, d, "show", id), "size") != "2" {
+		if time.Now().After(deadline) {
+			t.Fatal("extend not visible in show after 30s")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+
+	if out := cinderCLI(t, d, "service-list"); !strings.Contains(out, "cinder-scheduler") ||
+		!strings.Contains(out, "hostA@thin") || !strings.Contains(out, "hostA@thick") || strings.Contains(out, "down") {
+		t.Fatalf("service-list: %s", out)
+	}
+	if out := cinderCLI(t, d, "get-pools", "--detail"); !strings.Contains(out, "hostA@thin#") ||
+		!strings.Contains(out, "total_capacity_gb") {
+		t.Fatalf("get-pools --detail: %s", out)
+	}
+	out = cinderCLI(t, d, "get-capabilities", "hostA@thick")
+	if !strings.Contains(out, "thick") || strings.Contains(out, "sparse_copy_volume") {
+		t.Fatalf("get-capabilities: %s", out)
+	}
+
+	cinderCLI(t, d, "delete", id)
+	d.waitStatus(id, "deleted")
+	if out := cinderCLI(t, d, "list"); strings.Contains(out, id) {
+		t.Fatalf("deleted volume still listed: %s", out)
+	}
+}
+
+// The openstack CLI shows a volume. With --os-auth-type none it sends the
+// token "notused", so, as with real Cinder, the endpoint must not name a
+// project (the token's project would not match it).
+func TestOpenStackCLI(t *testing.T) {
+	if _, err := exec.LookPath("openstack"); err != nil {
+		if testenv.Required() {
+			t.Fatal("the openstack CLI (python3-openstackclient) is required")
+		}
+		t.Skip("SKIP: openstack CLI not installed")
+	}
+	d := newDeployment(t, setup{})
+	d.startAll()
+	id := d.createVolume(1, map[string]any{"name": "osc"})
+	d.waitStatus(id, "available")
+	out, err := exec.Command("openstack", "--os-auth-type", "none", "--os-endpoint", d.endpoint,
+		"--os-volume-api-version", "3", "volume", "show", id, "-f", "json").CombinedOutput()
+	if err != nil {
+		t.Fatalf("openstack volume show: %v\n%s", err, out)
+	}
+	var v map[string]any
+	if err := json.Unmarshal(out, &v); err != nil {
+		t.Fatalf("openstack volume show printed %s", out)
+	}
+	if v["id"] != id || v["status"] != "available" || v["name"] != "osc" {
+		t.Fatalf("openstack volume show: %v", v)
+	}
+}

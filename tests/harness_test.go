@@ -1,0 +1,333 @@
+// Package tests starts real Cinder processes (cinder-all, or cinder-api,
+// cinder-scheduler and cinder-volume apart) and drives them over REST, with
+// real clients, RabbitMQ, SQLite and PostgreSQL.
+package tests
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// binDir holds the binaries built once for the whole test run.
+var binDir string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "cinder-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	cmd := exec.Command("go", "build", "-o", dir+"/", "../cmd/...")
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build binaries:", err)
+		os.Exit(1)
+	}
+	binDir = dir
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// freePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+func freePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// setup describes one deployment's cinder.conf.
+type setup struct {
+	transport string            // transport_url; default fake://
+	database  string            // [database] connection; default SQLite under state_path
+	exchange  string            // control_exchange; default a unique one per deployment
+	backends  map[string]string // section name → extra lines; default thin and thick
+	extra     string            // extra [DEFAULT] lines
+}
+
+// deployment is a running set of Cinder processes sharing one cinder.conf.
+type deployment struct {
+	t        testing.TB
+	dir      string
+	conf     string
+	backends int
+	endpoint string // http://127.0.0.1:port/v3
+	mu       sync.Mutex
+	procs    map[string]*exec.Cmd
+}
+
+// newDeployment writes cinder.conf for s into a temp dir; nothing runs yet.
+func newDeployment(t testing.TB, s setup) *deployment {
+	t.Helper()
+	dir := t.TempDir()
+	port := freePort(t)
+	if s.transport == "" {
+		s.transport = "fake://"
+	}
+	if s.exchange == "" {
+		s.exchange = "cinder-test-" + uuid.NewString()[:8]
+	}
+	if s.backends == nil {
+		s.backends = map[string]string{
+			"thin":  "volume_driver = thin\n",
+			"thick": "volume_driver = thick\nvolume_clear = zero\n",
+		}
+	}
+	var names []string
+	for name := range s.backends {
+		names = append(names, name)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "[DEFAULT]\nhost = hostA\nstate_path = %s\ntransport_url = %s\ncontrol_exchange = %s\n", dir, s.transport, s.exchange)
+	fmt.Fprintf(&b, "osapi_volume_listen = 127.0.0.1\nosapi_volume_listen_port = %d\nauth_strategy = noauth\n", port)
+	fmt.Fprintf(&b, "enabled_backends = %s\nreport_interval = 1\nservice_down_time = 10\nbackend_stats_polling_interval = 3\nrpc_response_timeout = 10\n", strings.Join(names, ","))
+	b.WriteString(s.extra)
+	if s.database != "" {
+		fmt.Fprintf(&b, "\n[database]\nconnection = %s\n", s.database)
+	}
+	for _, name := range names {
+		fmt.Fprintf(&b, "\n[%s]\nvolume_backend_name = %s\n%s", name, name, s.backends[name])
+	}
+	conf := filepath.Join(dir, "cinder.conf")
+	if err := os.WriteFile(conf, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d := &deployment{t: t, dir: dir, conf: conf, backends: len(names), endpoint: fmt.Sprintf("http://127.0.0.1:%d/v3", port), procs: map[string]*exec.Cmd{}}
+	t.Cleanup(d.stopAll)
+	return d
+}
+
+// start runs binary (cinder-all, cinder-api, …) with the deployment's
+// cinder.conf, logging to dir/<binary>.log.
+func (d *deployment) start(binary string) {
+	d.t.Helper()
+	log, err := os.OpenFile(filepath.Join(d.dir, binary+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	cmd := exec.Command(filepath.Join(binDir, binary), "--config-file", d.conf, "--debug")
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Start(); err != nil {
+		d.t.Fatalf("start %s: %v", binary, err)
+	}
+	log.Close()
+	d.mu.Lock()
+	d.procs[binary] = cmd
+	d.mu.Unlock()
+}
+
+// stop ends binary with SIGTERM (SIGKILL after 10 s) and waits for it.
+func (d *deployment) stop(binary string) {
+	d.mu.Lock()
+	cmd := d.procs[binary]
+	delete(d.procs, binary)
+	d.mu.Unlock()
+	if cmd == nil {
+		return
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		cmd.Process.Kill()
+		<-done
+	}
+}
+
+func (d *deployment) stopAll() {
+	d.mu.Lock()
+	var names []string
+	for name := range d.procs {
+		names = append(names, name)
+	}
+	d.mu.Unlock()
+	for _, name := range names {
+		d.stop(name)
+	}
+	if d.t.Failed() {
+		d.dumpLogs()
+	}
+}
+
+// dumpLogs prints the tail of every process log, for a failed test.
+func (d *deployment) dumpLogs() {
+	logs, _ := filepath.Glob(filepath.Join(d.dir, "*.log"))
+	for _, l := range logs {
+		b, _ := os.ReadFile(l)
+		if len(b) > 6000 {
+			b = b[len(b)-6000:]
+		}
+		d.t.Logf("---- %s ----\n%s", filepath.Base(l), b)
+	}
+}
+
+// log returns the whole log of binary.
+func (d *deployment) log(binary string) string {
+	b, _ := os.ReadFile(filepath.Join(d.dir, binary+".log"))
+	return string(b)
+}
+
+// startAll runs cinder-all and waits until the API answers and every
+// backend has reported stats to the scheduler.
+func (d *deployment) startAll() {
+	d.t.Helper()
+	d.start("cinder-all")
+	d.waitReady()
+}
+
+// startSplit runs cinder-scheduler, cinder-volume and cinder-api as three
+// processes and waits until they work together.
+func (d *deployment) startSplit() {
+	d.t.Helper()
+	d.start("cinder-scheduler")
+	d.start("cinder-volume")
+	d.start("cinder-api")
+	d.waitReady()
+}
+
+// waitReady waits until get_pools lists a pool of every backend.
+func (d *deployment) waitReady() {
+	d.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		code, body, err := d.try("GET", "/scheduler-stats/get_pools", nil)
+		if err == nil && code == 200 {
+			if p, _ := body["pools"].([]any); len(p) >= d.backends {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			d.t.Fatalf("deployment not ready after 30s: last get_pools %d %v %v", code, body, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// try sends a request as admin (token admin:admin) at microversion 3.64.
+func (d *deployment) try(method, path string, body any) (int, map[string]any, error) {
+	var r io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return 0, nil, err
+		}
+		r = bytes.NewReader(b)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, method, d.endpoint+path, r)
+	if err != nil {
+		return 0, nil, err
+	}
+	req.Header.Set("X-Auth-Token", "admin:admin")
+	req.Header.Set("OpenStack-API-Version", "volume 3.64")
+	req.Header.Set("Accept", "application/json")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return resp.StatusCode, nil, err
+	}
+	var out map[string]any
+	if len(raw) > 0 {
+		if err := json.Unmarshal(raw, &out); err != nil {
+			return resp.StatusCode, nil, fmt.Errorf("%s %s: answer is not JSON: %q", method, path, raw)
+		}
+	}
+	return resp.StatusCode, out, nil
+}
+
+// do is try that fails the test on a transport error or an unexpected status.
+func (d *deployment) do(method, path string, body any, want int) map[string]any {
+	d.t.Helper()
+	code, out, err := d.try(method, path, body)
+	if err != nil {
+		d.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	if code != want {
+		d.t.Fatalf("%s %s: status %d, want %d: %v", method, path, code, want, out)
+	}
+	return out
+}
+
+// createVolume creates a volume and returns its id.
+func (d *deployment) createVolume(size int, extra map[string]any) string {
+	d.t.Helper()
+	v := map[string]any{"size": size, "name": "vol-" + uuid.NewString()[:6]}
+	for k, val := range extra {
+		v[k] = val
+	}
+	out := d.do("POST", "/admin/volumes", map[string]any{"volume": v}, 202)
+	return out["volume"].(map[string]any)["id"].(string)
+}
+
+// volume returns the volume's admin view.
+func (d *deployment) volume(id string) map[string]any {
+	d.t.Helper()
+	return d.do("GET", "/admin/volumes/"+id, nil, 200)["volume"].(map[string]any)
+}
+
+// waitStatus polls volume id until its status is want (or, for "deleted",
+// until it is gone) and fails on an error status that is not want.
+func (d *deployment) waitStatus(id, want string) map[string]any {
+	d.t.Helper()
+	return d.poll(id, want, true)
+}
+
+// waitStatusAny is waitStatus that keeps waiting through error statuses.
+func (d *deployment) waitStatusAny(id, want string) map[string]any {
+	d.t.Helper()
+	return d.poll(id, want, false)
+}
+
+func (d *deployment) poll(id, want string, failOnError bool) map[string]any {
+	d.t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	var last map[string]any
+	for time.Now().Before(deadline) {
+		code, out, err := d.try("GET", "/admin/volumes/"+id, nil)
+		if err == nil && code == 404 && want == "deleted" {
+			return nil
+		}
+		if err == nil && code == 200 {
+			last = out["volume"].(map[string]any)
+			st := last["status"]
+			if st == want {
+				return last
+			}
+			if failOnError && strings.HasPrefix(st.(string), "error") {
+				d.t.Fatalf("volume %s went to %v while waiting for %s: %v", id, st, want, last)
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	d.t.Fatalf("volume %s not %s after 60s: %v", id, want, last)
+	return nil
+}
