@@ -104,6 +104,9 @@ func (s *server) routes(r *mux.Router, prefix string) {
 	handle("/scheduler-stats/get_pools", s.getPools, get)
 	handle("/capabilities/{host}", s.showCapabilities, get)
 	handle("/os-availability-zone", s.listAvailabilityZones, get)
+	handle("/messages", s.listMessages, get)
+	handle("/messages/{id}", s.showMessage, get)
+	handle("/messages/{id}", s.deleteMessage, del)
 }
 
 // api wraps an API handler with authentication and microversion

@@ -27,6 +27,7 @@ var (
 
 // Microversions that change what this API does (cinder/api/microversions.py).
 const (
+	mvMessages              = 3
 	mvClusterSupport        = 7
 	mvGroupVolume           = 13
 	mvMigrateCluster        = 16

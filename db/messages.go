@@ -73,20 +73,7 @@ func (db *DB) ListMessages(ctx context.Context, project string) ([]*cinder.Messa
 		query += " AND project_id = ?"
 		args = append(args, project)
 	}
-	rows, err := db.sql.QueryContext(ctx, db.dialect.rebind(query+" ORDER BY created_at DESC, id"), args...)
-	if err != nil {
-		return nil, wrap(err, "list messages")
-	}
-	defer rows.Close()
-	ms := []*cinder.Message{}
-	for rows.Next() {
-		m, err := scanMessage(rows)
-		if err != nil {
-			return nil, wrap(err, "list messages")
-		}
-		ms = append(ms, m)
-	}
-	return ms, wrap(rows.Err(), "list messages")
+	return queryAll(ctx, db, "list messages", query+" ORDER BY created_at DESC, id", args, scanMessage)
 }
 
 // DeleteMessage soft-deletes message id, or returns a 404 cinder.Error.

@@ -91,20 +91,7 @@ func (db *DB) ListServices(ctx context.Context, host, binary string) ([]*cinder.
 		query += ` AND "binary" = ?`
 		args = append(args, binary)
 	}
-	rows, err := db.sql.QueryContext(ctx, db.dialect.rebind(query+" ORDER BY id"), args...)
-	if err != nil {
-		return nil, wrap(err, "list services")
-	}
-	defer rows.Close()
-	ss := []*cinder.Service{}
-	for rows.Next() {
-		s, err := scanService(rows)
-		if err != nil {
-			return nil, wrap(err, "list services")
-		}
-		ss = append(ss, s)
-	}
-	return ss, wrap(rows.Err(), "list services")
+	return queryAll(ctx, db, "list services", query+" ORDER BY id", args, scanService)
 }
 
 // UpdateService is UpdateVolume for service id.

@@ -82,3 +82,23 @@ func decodeMap(text string) (map[string]string, error) {
 	}
 	return m, nil
 }
+
+// queryAll runs query (with ? placeholders) and scans every row with scan;
+// what names the listing in errors. It returns an empty, non-nil slice when
+// no row matches.
+func queryAll[T any](ctx context.Context, db *DB, what, query string, args []any, scan func(scanner) (*T, error)) ([]*T, error) {
+	rows, err := db.sql.QueryContext(ctx, db.dialect.rebind(query), args...)
+	if err != nil {
+		return nil, wrap(err, "%s", what)
+	}
+	defer rows.Close()
+	out := []*T{}
+	for rows.Next() {
+		item, err := scan(rows)
+		if err != nil {
+			return nil, wrap(err, "%s", what)
+		}
+		out = append(out, item)
+	}
+	return out, wrap(rows.Err(), "%s", what)
+}

@@ -95,20 +95,7 @@ func (db *DB) getType(ctx context.Context, q querier, column, value, lock string
 
 // ListVolumeTypes returns every volume type (not deleted), by name.
 func (db *DB) ListVolumeTypes(ctx context.Context) ([]*cinder.VolumeType, error) {
-	rows, err := db.sql.QueryContext(ctx, selectTypes+" WHERE deleted = FALSE ORDER BY name")
-	if err != nil {
-		return nil, wrap(err, "list volume types")
-	}
-	defer rows.Close()
-	ts := []*cinder.VolumeType{}
-	for rows.Next() {
-		t, err := scanType(rows)
-		if err != nil {
-			return nil, wrap(err, "list volume types")
-		}
-		ts = append(ts, t)
-	}
-	return ts, wrap(rows.Err(), "list volume types")
+	return queryAll(ctx, db, "list volume types", selectTypes+" WHERE deleted = FALSE ORDER BY name", nil, scanType)
 }
 
 // UpdateVolumeType is UpdateVolume for volume type id (extra specs

@@ -206,20 +206,7 @@ func (db *DB) ListVolumes(ctx context.Context, f VolumeFilter) ([]*cinder.Volume
 		query += " LIMIT ?"
 		args = append(args, f.Limit)
 	}
-	rows, err := db.sql.QueryContext(ctx, db.dialect.rebind(query), args...)
-	if err != nil {
-		return nil, wrap(err, "list volumes")
-	}
-	defer rows.Close()
-	vs := []*cinder.Volume{}
-	for rows.Next() {
-		v, err := scanVolume(rows)
-		if err != nil {
-			return nil, wrap(err, "list volumes")
-		}
-		vs = append(vs, v)
-	}
-	return vs, wrap(rows.Err(), "list volumes")
+	return queryAll(ctx, db, "list volumes", query, args, scanVolume)
 }
 
 // CountVolumes returns how many volumes ListVolumes would return without

@@ -141,8 +141,14 @@ func (c *Client) request(ctx context.Context, method string, args any) (*request
 		UniqueID: newID(), Context: cinder.FromContext(ctx)}, nil
 }
 
+// unroutableWait bounds how long a call or cast to a topic waits for a queue
+// to be bound: right after a broker restart the servers are re-declaring
+// theirs, and a message published meanwhile would be dropped.
+const unroutableWait = 10 * time.Second
+
 // send publishes req where oslo's AMQPDriverBase._send would; expiration is
-// set on calls.
+// set on calls. Unlike oslo, a call or cast nobody's queue takes is an error
+// (after unroutableWait), not a silent loss; a fanout may reach nobody.
 func (c *Client) send(ctx context.Context, req *request, expiration time.Duration) error {
 	body, err := encodeRequest(req)
 	if err != nil {
@@ -155,8 +161,17 @@ func (c *Client) send(ctx context.Context, req *request, expiration time.Duratio
 	case c.target.Server != "":
 		key += "." + c.target.Server
 	}
-	if err := c.t.b.publish(ctx, ex, key, false, publishing(body, expiration)); err != nil {
-		return fmt.Errorf("publish to exchange %s key %s: %w", ex.Name, key, err)
+	deadline := time.Now().Add(unroutableWait)
+	for {
+		err := c.t.b.publish(ctx, ex, key, !c.target.Fanout, publishing(body, expiration))
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, errUnroutable) || time.Now().After(deadline) {
+			return fmt.Errorf("publish to exchange %s key %s: %w", ex.Name, key, err)
+		}
+		if !sleep(ctx, 250*time.Millisecond) {
+			return fmt.Errorf("publish to exchange %s key %s: %w: %w", ex.Name, key, ctx.Err(), err)
+		}
 	}
-	return nil
 }

@@ -35,7 +35,7 @@ type request struct {
 	Namespace string          // "" when absent
 	MsgID     string          // calls only
 	ReplyQ    string          // calls only
-	Monitor   int             // _timeout: call-monitor seconds, 0 when null
+	Monitor   float64         // _timeout: call-monitor seconds, 0 when null
 	UniqueID  string
 	Context   *cinder.RequestContext
 }

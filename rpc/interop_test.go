@@ -106,14 +106,7 @@ func TestGoClientCallsPythonServer(t *testing.T) {
 		}
 	}
 	defer stop()
-	t.Cleanup(func() { // the topic queues oslo leaves behind
-		ch := rabbitChannel(t, e.url)
-		for _, q := range []string{e.topic, e.topic + ".hostA@thin"} {
-			if _, err := ch.QueueDelete(q, false, false, false); err != nil {
-				t.Logf("delete queue %s: %v", q, err)
-			}
-		}
-	})
+	t.Cleanup(func() { e.deleteQueues(t, e.topic, e.topic+".hostA@thin") }) // oslo leaves them
 	ready := make(chan error, 1)
 	go func() {
 		line, err := bufio.NewReader(stdout).ReadString('\n')

@@ -104,15 +104,28 @@ func (e *env) serve(t *testing.T, host string, endpoints ...Endpoint) *Server {
 	}
 	t.Cleanup(func() {
 		s.Stop()
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		for _, q := range []string{e.topic, e.topic + "." + host} {
-			if err := e.tr.b.deleteQueue(ctx, q); err != nil && !errors.Is(err, ErrClosed) {
-				t.Logf("delete queue %s: %v", q, err)
-			}
-		}
+		e.deleteQueues(t, e.topic, e.topic+"."+host)
 	})
 	return s
+}
+
+// deleteQueues deletes queues on e's broker, even after e.tr is closed.
+func (e *env) deleteQueues(t *testing.T, names ...string) {
+	t.Helper()
+	if !strings.HasPrefix(e.url, "rabbit://") {
+		f := dialFake(e.url)
+		defer f.close()
+		for _, q := range names {
+			_ = f.deleteQueue(context.Background(), q)
+		}
+		return
+	}
+	ch := rabbitChannel(t, e.url)
+	for _, q := range names {
+		if _, err := ch.QueueDelete(q, false, false, false); err != nil {
+			t.Errorf("delete queue %s: %v", q, err)
+		}
+	}
 }
 
 // volumeEndpoint serves a few methods at version 3.20, as cinder-volume.
@@ -190,6 +203,37 @@ func TestCast(t *testing.T) {
 			}
 		case <-time.After(5 * time.Second):
 			t.Fatal("cast not delivered")
+		}
+	})
+}
+
+// A cast sent before any server has bound its queue (as right after a broker
+// restart) waits for the queue instead of being dropped; one that no queue
+// ever takes is an error, not a silent loss.
+func TestCastWaitsForAQueue(t *testing.T) {
+	eachTransport(t, func(t *testing.T, e *env) {
+		got := make(chan struct{}, 1)
+		go func() {
+			time.Sleep(500 * time.Millisecond)
+			e.serve(t, "late", Endpoint{Methods: map[string]Handler{"notify": func(context.Context, json.RawMessage) (any, error) {
+				got <- struct{}{}
+				return nil, nil
+			}}})
+		}()
+		c := NewClient(e.tr, Target{Topic: e.topic, Server: "late"}, 0)
+		if err := c.Cast(context.Background(), "notify", nil); err != nil {
+			t.Fatalf("cast before the server bound its queue: %v", err)
+		}
+		select {
+		case <-got:
+		case <-time.After(5 * time.Second):
+			t.Fatal("cast sent before the queue existed was lost")
+		}
+
+		nobody := NewClient(e.tr, Target{Topic: e.topic, Server: "nobody"}, 0)
+		err := nobody.Cast(context.Background(), "notify", nil)
+		if !errors.Is(err, errUnroutable) {
+			t.Fatalf("cast to a topic no queue takes: %v, want errUnroutable", err)
 		}
 	})
 }

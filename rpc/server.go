@@ -157,7 +157,7 @@ func (s *Server) handle(req *request) {
 	if req.MsgID != "" && req.Monitor >= 2 {
 		done := make(chan struct{})
 		defer close(done)
-		go s.heartbeat(req, time.Duration(req.Monitor)*time.Second/2, done)
+		go s.heartbeat(req, time.Duration(req.Monitor*float64(time.Second))/2, done)
 	}
 	result, err := s.invoke(ctx, req)
 	if req.MsgID == "" {

@@ -5,45 +5,24 @@ import (
 	"fmt"
 
 	"github.com/cinder-go/cinder/conf"
+	"github.com/cinder-go/cinder/db"
+	"github.com/cinder-go/cinder/rpc"
 )
 
 // RunAll runs the scheduler, every backend's volume manager and the API in
 // one process, sharing one database and one transport, until ctx ends or one
 // of them fails.
-func RunAll(ctx context.Context, cfg *conf.Config) error {
-	if err := CheckDrivers(cfg); err != nil {
-		return err
-	}
-	l, err := ListenAPI(cfg)
-	if err != nil {
-		return err
-	}
-	store, err := Open(ctx, cfg)
-	if err != nil {
-		l.Close()
-		return err
-	}
-	defer store.Close()
-	t, err := Dial(ctx, cfg)
-	if err != nil {
-		l.Close()
-		return err
-	}
-	defer t.Close()
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	runs := map[string]func(context.Context) error{
-		"cinder-scheduler": func(ctx context.Context) error { return RunScheduler(ctx, cfg, store, t) },
-		"cinder-volume":    func(ctx context.Context) error { return RunVolume(ctx, cfg, store, t) },
-		"cinder-api":       func(ctx context.Context) error { return RunAPI(ctx, cfg, store, t, l) },
-	}
+func RunAll(ctx context.Context, cfg *conf.Config, store *db.DB, t *rpc.Transport) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	runs := map[string]Run{"cinder-scheduler": RunScheduler, "cinder-volume": RunVolume, "cinder-api": RunAPI}
 	done := make(chan error, len(runs))
 	for name, run := range runs {
 		go func() {
-			err := run(ctx)
+			err := run(ctx, cfg, store, t)
 			if err != nil {
 				err = fmt.Errorf("%s: %w", name, err)
-				cancel(err)
+				cancel() // one failed: stop the others
 			}
 			done <- err
 		}()

@@ -18,19 +18,15 @@ import (
 	"github.com/cinder-go/cinder/scheduler"
 )
 
-// ListenAPI opens the API's listening socket, osapi_volume_listen:port.
-func ListenAPI(cfg *conf.Config) (net.Listener, error) {
+// RunAPI serves the REST API on osapi_volume_listen:osapi_volume_listen_port
+// until ctx ends, then shuts down gracefully.
+// Like Cinder's WSGI service it has no services row.
+func RunAPI(ctx context.Context, cfg *conf.Config, store *db.DB, t *rpc.Transport) error {
 	addr := net.JoinHostPort(cfg.APIListen, strconv.Itoa(cfg.APIPort))
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("cinder-api: listen on %s: %w", addr, err)
+		return fmt.Errorf("cinder-api: listen on %s: %w", addr, err)
 	}
-	return l, nil
-}
-
-// RunAPI serves the REST API on l until ctx ends, then shuts down gracefully.
-// Like Cinder's WSGI service it has no services row.
-func RunAPI(ctx context.Context, cfg *conf.Config, store *db.DB, t *rpc.Transport, l net.Listener) error {
 	srv := &http.Server{
 		Handler:           api.New(cfg, store, scheduler.NewClient(t), manager.NewClient(t)),
 		ReadHeaderTimeout: 10 * time.Second,

@@ -12,6 +12,8 @@ import (
 	"syscall"
 
 	"github.com/cinder-go/cinder/conf"
+	"github.com/cinder-go/cinder/db"
+	"github.com/cinder-go/cinder/rpc"
 )
 
 // DefaultConfigFile is read when no --config-file is given and it exists.
@@ -52,18 +54,37 @@ func Flags(name string, args []string, stderr io.Writer) (*conf.Config, []string
 	return cfg, fs.Args(), nil
 }
 
-// Main is the whole main of a service binary: parse flags, run until SIGINT
-// or SIGTERM, and exit non-zero with a one-line reason on failure.
-func Main(name string, run func(ctx context.Context, cfg *conf.Config) error) {
+// Run is a service's body: it serves until ctx ends.
+type Run func(ctx context.Context, cfg *conf.Config, store *db.DB, t *rpc.Transport) error
+
+// Main is the whole main of a service binary: parse flags, open the
+// database (migrated) and the transport, run until SIGINT or SIGTERM, and
+// exit non-zero with a one-line reason on failure.
+func Main(name string, run Run) {
 	cfg, _, err := Flags(name, os.Args[1:], os.Stderr)
 	if err != nil {
 		fail(name, err)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, cfg); err != nil && ctx.Err() == nil {
+	if err := serveWith(ctx, cfg, run); err != nil && ctx.Err() == nil {
 		fail(name, err)
 	}
+}
+
+// serveWith opens what every service needs and runs run with it.
+func serveWith(ctx context.Context, cfg *conf.Config, run Run) error {
+	store, err := Open(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	t, err := Dial(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer t.Close()
+	return run(ctx, cfg, store, t)
 }
 
 func fail(name string, err error) {

@@ -38,17 +38,6 @@ func backendHost(cfg *conf.Config, b *conf.Backend) string {
 	return h + "@" + b.Name
 }
 
-// CheckDrivers builds every enabled backend's driver without starting it, so
-// a bad volume_driver stops a binary before it does anything.
-func CheckDrivers(cfg *conf.Config) error {
-	for _, b := range cfg.Backends {
-		if _, err := NewDriver(b, backendHost(cfg, b)); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // RunVolume runs cinder-volume: one manager per enabled backend, each
 // registered as host@backend, serving RPC and reporting stats until ctx ends.
 func RunVolume(ctx context.Context, cfg *conf.Config, store *db.DB, t *rpc.Transport) error {

@@ -170,11 +170,20 @@ func (d *deployment) stopAll() {
 	}
 }
 
-// dumpLogs prints the tail of every process log, for a failed test.
+// dumpLogs prints the tail of every process log, for a failed test, and
+// keeps the whole logs in $CINDER_TEST_LOGDIR/<test> when that is set.
 func (d *deployment) dumpLogs() {
 	logs, _ := filepath.Glob(filepath.Join(d.dir, "*.log"))
+	keep := os.Getenv("CINDER_TEST_LOGDIR")
+	if keep != "" {
+		keep = filepath.Join(keep, strings.ReplaceAll(d.t.Name(), "/", "_"))
+		os.MkdirAll(keep, 0o755)
+	}
 	for _, l := range logs {
 		b, _ := os.ReadFile(l)
+		if keep != "" {
+			os.WriteFile(filepath.Join(keep, filepath.Base(l)), b, 0o644)
+		}
 		if len(b) > 6000 {
 			b = b[len(b)-6000:]
 		}

@@ -98,7 +98,7 @@ func TestLifecycleAllInOne(t *testing.T) {
 }
 
 func TestLifecycleSplitOverRabbitMQ(t *testing.T) {
-	url := testenv.RabbitURLExclusive(t) // it restarts the broker
+	url := testenv.RabbitURL(t)
 	d := newDeployment(t, setup{transport: url})
 	d.startSplit()
 	lifecycle(t, d)

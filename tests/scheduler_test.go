@@ -40,4 +40,20 @@ func TestSchedulerPlacement(t *testing.T) {
 	if !strings.Contains(d.log("cinder-all"), "No valid backend") {
 		t.Fatalf("scheduler log does not give the reason")
 	}
+	// The user sees why in a user message (microversion 3.3+).
+	msgs := d.do("GET", "/admin/messages", nil, 200)["messages"].([]any)
+	found := false
+	for _, m := range msgs {
+		m := m.(map[string]any)
+		if m["resource_uuid"] == id && m["event_id"] == "VOLUME_VOLUME_001_003" &&
+			strings.Contains(m["user_message"].(string), "Could not find any available weighted backend") {
+			found = true
+			d.do("GET", "/admin/messages/"+m["id"].(string), nil, 200)
+			d.do("DELETE", "/admin/messages/"+m["id"].(string), nil, 204)
+			d.do("GET", "/admin/messages/"+m["id"].(string), nil, 404)
+		}
+	}
+	if !found {
+		t.Fatalf("no user message explains the error: %v", msgs)
+	}
 }

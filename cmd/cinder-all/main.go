@@ -1,11 +1,7 @@
-// Command cinder-all runs cinder-api, cinder-scheduler and cinder-volume in
-// one process: the embedded default, over transport_url = fake:// and SQLite.
+// Command cinder-all runs cinder-api, cinder-scheduler and cinder-volume in one
+// process: the embedded default, over transport_url = fake:// and SQLite.
 package main
 
-import (
-	"github.com/cinder-go/cinder/service"
-)
+import "github.com/cinder-go/cinder/service"
 
-func main() {
-	service.Main("cinder-all", service.RunAll)
-}
+func main() { service.Main("cinder-all", service.RunAll) }

@@ -11,12 +11,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
-	"golang.org/x/sys/unix"
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
+	"golang.org/x/sys/unix"
 )
 
 // Required reports whether external services are mandatory for this run.
@@ -41,35 +42,47 @@ func reachable(addr string) error {
 
 // RabbitURL returns the transport_url of the local RabbitMQ
 // (CINDER_TEST_RABBIT_URL, default rabbit://guest:guest@127.0.0.1:5672/).
-// The test holds the broker shared until it ends: a test that restarts the
-// broker (RabbitURLExclusive) waits for it, whichever package it is in.
+// The test process holds the broker alone until the test ends: test
+// processes of other packages wait, since Cinder's queue names
+// (cinder-scheduler, cinder-volume.<host>) are shared by every exchange and
+// one package's broker restart would break another's calls.
 func RabbitURL(t testing.TB) string {
 	t.Helper()
-	lockBroker(t, unix.LOCK_SH)
+	lockBroker(t)
 	return rabbitURL(t)
 }
 
-// RabbitURLExclusive is RabbitURL for a test that stops or restarts the
-// broker: it waits until no other test of any package uses it.
-func RabbitURLExclusive(t testing.TB) string {
-	t.Helper()
-	lockBroker(t, unix.LOCK_EX)
-	return rabbitURL(t)
+// broker is this process's hold on the broker lock file, shared by its tests.
+var broker struct {
+	sync.Mutex
+	holders int
+	file    *os.File
 }
 
-// lockBroker takes how (LOCK_SH or LOCK_EX) on a lock file every test
-// process shares, released when t ends.
-func lockBroker(t testing.TB, how int) {
+// lockBroker takes the broker for this process until t ends.
+func lockBroker(t testing.TB) {
 	t.Helper()
-	f, err := os.OpenFile(filepath.Join(os.TempDir(), "cinder-go-test-rabbitmq.lock"), os.O_CREATE|os.O_RDWR, 0o666)
-	if err != nil {
-		t.Fatalf("open broker lock: %v", err)
+	broker.Lock()
+	defer broker.Unlock()
+	if broker.holders == 0 {
+		f, err := os.OpenFile(filepath.Join(os.TempDir(), "cinder-go-test-rabbitmq.lock"), os.O_CREATE|os.O_RDWR, 0o666)
+		if err != nil {
+			t.Fatalf("open broker lock: %v", err)
+		}
+		if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+			f.Close()
+			t.Fatalf("lock broker: %v", err)
+		}
+		broker.file = f
 	}
-	if err := unix.Flock(int(f.Fd()), how); err != nil {
-		f.Close()
-		t.Fatalf("lock broker: %v", err)
-	}
-	t.Cleanup(func() { f.Close() }) // closing releases the lock
+	broker.holders++
+	t.Cleanup(func() {
+		broker.Lock()
+		defer broker.Unlock()
+		if broker.holders--; broker.holders == 0 {
+			broker.file.Close() // releases the lock
+		}
+	})
 }
 
 func rabbitURL(t testing.TB) string {
