@@ -69,6 +69,7 @@ type deployment struct {
 	t        testing.TB
 	dir      string
 	conf     string
+	exchange string // control_exchange
 	backends int
 	endpoint string // http://127.0.0.1:port/v3
 	mu       sync.Mutex
@@ -111,7 +112,7 @@ func newDeployment(t testing.TB, s setup) *deployment {
 	if err := os.WriteFile(conf, []byte(b.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	d := &deployment{t: t, dir: dir, conf: conf, backends: len(names), endpoint: fmt.Sprintf("http://127.0.0.1:%d/v3", port), procs: map[string]*exec.Cmd{}}
+	d := &deployment{t: t, dir: dir, conf: conf, exchange: s.exchange, backends: len(names), endpoint: fmt.Sprintf("http://127.0.0.1:%d/v3", port), procs: map[string]*exec.Cmd{}}
 	t.Cleanup(d.stopAll)
 	return d
 }
