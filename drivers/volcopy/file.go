@@ -1,0 +1,245 @@
+package volcopy
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+const (
+	zeroCallMin = 1 << 20   // zero ranges this long are zeroed by one call; shorter ones are written
+	zeroCallMax = 256 << 20 // one zeroing call covers at most this, so cancellation stays prompt
+	cacheWindow = 2 << 20   // the page cache is trimmed every this many bytes copied
+	cacheRetry  = 4         // windows behind the newest whose pages are asked to be dropped again
+)
+
+// zeros is the source of zero bytes, for writing zeros and detecting them.
+var zeros [1 << 20]byte
+
+// isZero reports whether b holds only zeros. bytes.Equal against a zero page
+// is the runtime's vectorised memequal: faster than a word-by-word loop.
+func isZero(b []byte) bool {
+	return bytes.Equal(b, zeros[:len(b)])
+}
+
+// file is an open source or destination.
+type file struct {
+	fd    int
+	path  string
+	role  string // "src" or "dst", for error messages
+	size  int64
+	block bool // a block device, not a regular file
+	st    unix.Stat_t
+
+	zeroModes []uint32 // fallocate modes left to try on a regular file
+	zeroOut   bool     // BLKZEROOUT still worth trying on a block device
+}
+
+// open opens path, which must be a regular file or a block device.
+func open(path, role string, flags int) (*file, error) {
+	fd, err := unix.Open(path, flags|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open %s %s: %w", role, path, err)
+	}
+	f := &file{fd: fd, path: path, role: role}
+	if err := f.stat(); err != nil {
+		unix.Close(fd)
+		return nil, err
+	}
+	return f, nil
+}
+
+// stat learns f's kind and size.
+func (f *file) stat() error {
+	if err := unix.Fstat(f.fd, &f.st); err != nil {
+		return fmt.Errorf("stat %s %s: %w", f.role, f.path, err)
+	}
+	switch f.st.Mode & unix.S_IFMT {
+	case unix.S_IFREG:
+		f.size = f.st.Size
+		f.zeroModes = []uint32{unix.FALLOC_FL_PUNCH_HOLE | unix.FALLOC_FL_KEEP_SIZE, unix.FALLOC_FL_ZERO_RANGE}
+		if thick := f.st.Blocks*512 >= f.st.Size; thick { // zeroing keeps a thick file allocated
+			f.zeroModes[0], f.zeroModes[1] = f.zeroModes[1], f.zeroModes[0]
+		}
+	case unix.S_IFBLK:
+		size, err := unix.Seek(f.fd, 0, io.SeekEnd)
+		if err != nil {
+			return fmt.Errorf("size of %s %s: %w", f.role, f.path, err)
+		}
+		f.size, f.block, f.zeroOut = size, true, true
+	default:
+		return fmt.Errorf("%s %s is neither a regular file nor a block device", f.role, f.path)
+	}
+	return nil
+}
+
+// same reports whether f and g are the same file or device.
+func (f *file) same(g *file) bool {
+	if f.block || g.block {
+		return f.block && g.block && f.st.Rdev == g.st.Rdev
+	}
+	return f.st.Dev == g.st.Dev && f.st.Ino == g.st.Ino
+}
+
+func (f *file) close() { unix.Close(f.fd) }
+
+// extent returns the next data range [data, hole) at or after off, both
+// capped at end; data == end when no data is left. Without SEEK_DATA support
+// everything is data.
+func (f *file) extent(off, end int64) (data, hole int64, err error) {
+	data, err = unix.Seek(f.fd, off, unix.SEEK_DATA)
+	switch {
+	case err == unix.ENXIO:
+		return end, end, nil
+	case errIsAny(err, unix.EINVAL, unix.EOPNOTSUPP, unix.ESPIPE):
+		return off, end, nil
+	case err != nil:
+		return 0, 0, fmt.Errorf("find data in %s %s at offset %d: %w", f.role, f.path, off, err)
+	case data >= end:
+		return end, end, nil
+	}
+	hole, err = unix.Seek(f.fd, data, unix.SEEK_HOLE)
+	if err != nil {
+		return 0, 0, fmt.Errorf("find hole in %s %s at offset %d: %w", f.role, f.path, data, err)
+	}
+	return data, min(hole, end), nil
+}
+
+// readAt fills b from offset off.
+func (f *file) readAt(b []byte, off int64) error {
+	for len(b) > 0 {
+		n, err := unix.Pread(f.fd, b, off)
+		if err == unix.EINTR {
+			continue
+		}
+		if err == nil && n == 0 {
+			err = io.ErrUnexpectedEOF
+		}
+		if err != nil {
+			return fmt.Errorf("read %s %s at offset %d: %w", f.role, f.path, off, err)
+		}
+		b, off = b[n:], off+int64(n)
+	}
+	return nil
+}
+
+// writeAt writes all of b at offset off.
+func (f *file) writeAt(b []byte, off int64) error {
+	for len(b) > 0 {
+		n, err := unix.Pwrite(f.fd, b, off)
+		if err == unix.EINTR {
+			continue
+		}
+		if err == nil && n == 0 {
+			err = io.ErrShortWrite
+		}
+		if err != nil {
+			return fmt.Errorf("write %s %s at offset %d: %w", f.role, f.path, off, err)
+		}
+		b, off = b[n:], off+int64(n)
+	}
+	return nil
+}
+
+// zero makes [off, off+n) read as zeros: ranges of at least zeroCallMin by
+// fallocate or BLKZEROOUT, which guarantee zeros, the rest, and any range
+// where those calls fail, by writing zeros paced by limit.
+func (f *file) zero(ctx context.Context, off, n int64, limit *limiter) error {
+	for n >= zeroCallMin {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		head, done := f.zeroCall(off, min(n, zeroCallMax))
+		if done == 0 {
+			break
+		}
+		if err := f.writeZeros(ctx, off, head, limit); err != nil {
+			return err
+		}
+		off, n = off+head+done, n-head-done
+	}
+	return f.writeZeros(ctx, off, n, limit)
+}
+
+// zeroCall zeroes part of [off, off+n) with one call. It returns the bytes
+// before the part zeroed, left for the caller to write, and the bytes zeroed;
+// done is 0 when no call works on f.
+func (f *file) zeroCall(off, n int64) (head, done int64) {
+	if f.block {
+		// BLKZEROOUT wants sector alignment; 4 KiB alignment also keeps it
+		// off pages of the page cache that hold data just written.
+		start := (off + subBlock - 1) / subBlock * subBlock
+		end := (off + n) / subBlock * subBlock
+		if !f.zeroOut || end <= start {
+			return 0, 0
+		}
+		r := [2]uint64{uint64(start), uint64(end - start)}
+		_, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(f.fd), unix.BLKZEROOUT, uintptr(unsafe.Pointer(&r)))
+		if errno != 0 {
+			f.zeroOut = false
+			return 0, 0
+		}
+		return start - off, end - start
+	}
+	for len(f.zeroModes) > 0 {
+		if unix.Fallocate(f.fd, f.zeroModes[0], off, n) == nil {
+			return 0, n
+		}
+		f.zeroModes = f.zeroModes[1:]
+	}
+	return 0, 0
+}
+
+// writeZeros writes n zero bytes at off.
+func (f *file) writeZeros(ctx context.Context, off, n int64, limit *limiter) error {
+	for n > 0 {
+		k := min(n, int64(len(zeros)))
+		if err := limit.wait(ctx, k); err != nil {
+			return err
+		}
+		if err := f.writeAt(zeros[:k], off); err != nil {
+			return err
+		}
+		off, n = off+k, n-k
+	}
+	return nil
+}
+
+// cache trims a file's pages from the page cache behind a copy moving
+// forward. Each step asks to drop the newest window, which starts writeback
+// of its dirty pages, and the few windows before it again, whose pages have
+// been written back since and can go.
+type cache struct {
+	fd       int
+	advanced int64
+}
+
+// advance notes that the copy has reached end.
+func (c *cache) advance(end int64) {
+	if end < c.advanced+cacheWindow {
+		return
+	}
+	from := max(0, c.advanced-cacheRetry*cacheWindow)
+	unix.Fadvise(c.fd, from, end-from, unix.FADV_DONTNEED) // advisory: errors do not matter
+	c.advanced = end
+}
+
+// dropAll drops what is left of [0, size) once the copy is synced.
+func (c *cache) dropAll(size int64) {
+	unix.Fadvise(c.fd, 0, size, unix.FADV_DONTNEED)
+}
+
+// errIsAny reports whether err is one of targets.
+func errIsAny(err error, targets ...error) bool {
+	for _, t := range targets {
+		if errors.Is(err, t) {
+			return true
+		}
+	}
+	return false
+}
