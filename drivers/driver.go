@@ -25,6 +25,11 @@ type Driver interface {
 	TerminateConnection(ctx context.Context, v *cinder.Volume, connector map[string]any) error
 	// Stats reports the backend's capabilities and pools, as get_volume_stats.
 	Stats(ctx context.Context) (Stats, error)
+	// UpdateMigratedVolume runs on the destination of a migration once
+	// newVolume holds volume's bytes, as update_migrated_volume: it returns
+	// the _name_id volume must take ("" when the storage now carries
+	// volume's own name). status is volume's status before the migration.
+	UpdateMigratedVolume(ctx context.Context, volume, newVolume *cinder.Volume, status string) (nameID string, err error)
 }
 
 // ConnectionInfo is what os-initialize_connection returns.

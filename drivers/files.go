@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"math"
 	"os"
 	"path/filepath"
@@ -130,6 +131,29 @@ func (f *Files) InitializeConnection(ctx context.Context, v *cinder.Volume, conn
 // TerminateConnection does nothing: a local file needs no export.
 func (f *Files) TerminateConnection(ctx context.Context, v *cinder.Volume, connector map[string]any) error {
 	return nil
+}
+
+// UpdateMigratedVolume renames newVolume's file to volume's own name when
+// volume was available, as the LVM driver, so that volume keeps no _name_id;
+// otherwise, or when that name is taken, volume takes newVolume's data id.
+func (f *Files) UpdateMigratedVolume(ctx context.Context, volume, newVolume *cinder.Volume, status string) (string, error) {
+	from, err := f.Path(newVolume)
+	if err != nil {
+		return "", err
+	}
+	if status != cinder.StatusAvailable {
+		return newVolume.DataID(), nil
+	}
+	to, err := f.Path(&cinder.Volume{ID: volume.ID})
+	if err != nil {
+		return "", err
+	}
+	if err := unix.Renameat2(unix.AT_FDCWD, from, unix.AT_FDCWD, to, unix.RENAME_NOREPLACE); err != nil {
+		slog.Warn("cannot give the migrated volume its own name; keeping the destination's",
+			"volume_id", volume.ID, "from", from, "to", to, "error", err)
+		return newVolume.DataID(), nil
+	}
+	return "", nil
 }
 
 // Capacity is a backend's space, in bytes.

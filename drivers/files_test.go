@@ -138,3 +138,66 @@ func TestInitializeConnection(t *testing.T) {
 		t.Errorf("TerminateConnection: %v", err)
 	}
 }
+
+func TestUpdateMigratedVolume(t *testing.T) {
+	ctx := context.Background()
+	const newID = "7c3a9e51-2b6d-4f0e-8a1c-5d9e2f4b6a13"
+	orig, target := &cinder.Volume{ID: id}, &cinder.Volume{ID: newID}
+	write := func(f *Files, v *cinder.Volume, data string) string {
+		t.Helper()
+		path, err := f.Path(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(data), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	read := func(f *Files, v *cinder.Volume) string {
+		t.Helper()
+		path, _ := f.Path(v)
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+
+	// An available volume takes the target's storage under its own name.
+	f := newFiles(t)
+	from := write(f, target, "migrated")
+	nameID, err := f.UpdateMigratedVolume(ctx, orig, target, cinder.StatusAvailable)
+	if err != nil || nameID != "" {
+		t.Fatalf("UpdateMigratedVolume(available) = %q, %v; want \"\", nil", nameID, err)
+	}
+	if got := read(f, orig); got != "migrated" {
+		t.Errorf("volume-<orig id> holds %q, want the target's bytes", got)
+	}
+	if _, err := os.Stat(from); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("target file after the rename: %v, want gone", err)
+	}
+
+	// Otherwise, or when that name is taken, it keeps the target's data id.
+	for status, taken := range map[string]bool{cinder.StatusInUse: false, cinder.StatusAvailable: true} {
+		f := newFiles(t)
+		write(f, target, "migrated")
+		if taken {
+			write(f, orig, "someone else's")
+		}
+		nameID, err := f.UpdateMigratedVolume(ctx, orig, target, status)
+		if err != nil || nameID != newID {
+			t.Errorf("UpdateMigratedVolume(%s, name taken %v) = %q, %v; want %q", status, taken, nameID, err, newID)
+		}
+		if got := read(f, target); got != "migrated" {
+			t.Errorf("target file holds %q after keeping its name", got)
+		}
+		if taken && read(f, orig) != "someone else's" {
+			t.Error("the file already named volume-<orig id> was replaced")
+		}
+	}
+
+	if _, err := f.UpdateMigratedVolume(ctx, orig, &cinder.Volume{ID: "../x"}, cinder.StatusAvailable); err == nil {
+		t.Error("UpdateMigratedVolume accepted a target id that is not a UUID")
+	}
+}

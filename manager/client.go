@@ -37,9 +37,14 @@ func (c *Client) to(host string) (*rpc.Client, error) {
 
 // cast casts method with args to the backend of v.
 func (c *Client) cast(ctx context.Context, v *cinder.Volume, method string, args map[string]any) error {
+	return c.castVersion(ctx, v, method, "", args)
+}
+
+// castVersion is cast asking for version ("" keeps the client's 3.0).
+func (c *Client) castVersion(ctx context.Context, v *cinder.Volume, method, version string, args map[string]any) error {
 	cl, err := c.to(v.Host)
 	if err == nil {
-		err = cl.Cast(ctx, method, args)
+		err = cl.Prepare("", "", version, 0).Cast(ctx, method, args)
 	}
 	if err != nil {
 		return fmt.Errorf("cast %s of volume %s to %q: %w", method, v.ID, v.Host, err)
@@ -115,6 +120,55 @@ func (c *Client) GetCapabilities(ctx context.Context, host string, discover bool
 		return nil, err
 	}
 	return caps, nil
+}
+
+// MigrateVolume casts migrate_volume (version 3.5) to the backend of v.Host:
+// move v to host (host@backend#pool), whose pool reports capabilities,
+// copying its bytes even when the driver could move them when forceHostCopy.
+func (c *Client) MigrateVolume(ctx context.Context, v *cinder.Volume, host string, capabilities map[string]any, forceHostCopy bool) error {
+	return c.castVersion(ctx, v, "migrate_volume", "3.5", map[string]any{
+		"volume":          v,
+		"host":            map[string]any{"host": host, "cluster_name": nil, "capabilities": capabilities},
+		"force_host_copy": forceHostCopy,
+	})
+}
+
+// MigrateVolumeCompletion calls migrate_volume_completion on the backend of
+// v.Host, the migration's source: newVolume, the migration target, replaces
+// v's storage, or is deleted when hasError. It returns the id to keep.
+func (c *Client) MigrateVolumeCompletion(ctx context.Context, v, newVolume *cinder.Volume, hasError bool) (string, error) {
+	var id string
+	err := c.call(ctx, v.Host, "migrate_volume_completion", map[string]any{
+		"volume":     v,
+		"new_volume": newVolume,
+		"error":      hasError,
+	}, &id)
+	return id, err
+}
+
+// UpdateMigratedVolume calls update_migrated_volume on the backend of
+// newVolume.Host, the migration's destination, and returns the model update
+// v must take: its _name_id ("" for none) and provider_location.
+// volumeStatus is v's status before the migration.
+func (c *Client) UpdateMigratedVolume(ctx context.Context, v, newVolume *cinder.Volume, volumeStatus string) (*MigratedVolume, error) {
+	var m MigratedVolume
+	err := c.call(ctx, newVolume.Host, "update_migrated_volume", map[string]any{
+		"volume":        v,
+		"new_volume":    newVolume,
+		"volume_status": volumeStatus,
+	}, &m)
+	if err != nil {
+		return nil, err
+	}
+	return &m, nil
+}
+
+// MigratedVolume is update_migrated_volume's model update: where a migrated
+// volume's data now lives on the destination.
+// A null _name_id ("") means the data carries the volume's own id.
+type MigratedVolume struct {
+	NameID           string `json:"_name_id"`
+	ProviderLocation string `json:"provider_location"`
 }
 
 // PublishServiceCapabilities fanout-casts publish_service_capabilities:

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"strings"
 	"sync"
 	"time"
 
@@ -35,26 +36,36 @@ type Reporter interface {
 type Manager struct {
 	host     string // host@backend, the service host
 	server   string // host, backend_host or DEFAULT host
+	backend  *conf.Backend
 	interval time.Duration
 	store    *db.DB
 	drv      drivers.Driver
 	reporter Reporter
+	volumes  *Client // reaches the other backends: migration destinations
+
+	createTimeout time.Duration // migration_create_volume_timeout_secs
+	callTimeout   time.Duration // for calls a migration can do without: get_capabilities
 
 	mu           sync.Mutex
 	capabilities map[string]any // the snapshot get_capabilities answers
 }
 
 // New returns the manager of backend, whose service host is
-// "<backend_host or host>@<backend>".
-func New(cfg *conf.Config, backend *conf.Backend, store *db.DB, drv drivers.Driver, reporter Reporter) *Manager {
+// "<backend_host or host>@<backend>". volumes reaches the other backends,
+// as a migration needs; with nil, migrations fail.
+func New(cfg *conf.Config, backend *conf.Backend, store *db.DB, drv drivers.Driver, reporter Reporter, volumes *Client) *Manager {
 	server := cmp.Or(backend.BackendHost, cfg.Host)
 	return &Manager{
-		host:     server + "@" + backend.Name,
-		server:   server,
-		interval: cfg.BackendStatsPollingInterval,
-		store:    store,
-		drv:      drv,
-		reporter: reporter,
+		host:          server + "@" + backend.Name,
+		server:        server,
+		backend:       backend,
+		interval:      cfg.BackendStatsPollingInterval,
+		store:         store,
+		drv:           drv,
+		reporter:      reporter,
+		volumes:       volumes,
+		createTimeout: cmp.Or(cfg.MigrationCreateVolumeTimeout, defaultCreateTimeout),
+		callTimeout:   min(cmp.Or(cfg.RPCResponseTimeout, maxCallTimeout), maxCallTimeout),
 	}
 }
 
@@ -82,15 +93,18 @@ func (m *Manager) Endpoint() rpc.Endpoint {
 			"initialize_connection":        m.initializeConnection,
 			"terminate_connection":         m.terminateConnection,
 			"get_capabilities":             m.getCapabilities,
+			"migrate_volume":               m.migrateVolume,
+			"migrate_volume_completion":    m.migrateVolumeCompletion,
+			"update_migrated_volume":       m.updateMigratedVolume,
 			"publish_service_capabilities": m.publishServiceCapabilities,
 		},
 	}
 }
 
 // Init is init_host: it sets the driver up, recovers the backend's volumes
-// left creating (to error) or deleting (deleted now), takes the capabilities
-// snapshot and reports stats once. Volumes left extending stay so, as in
-// Cinder (an admin resets them).
+// left creating (to error), deleting (deleted now) or mid-migration (see
+// recover), takes the capabilities snapshot and reports stats once. Volumes
+// left extending stay so, as in Cinder (an admin resets them).
 func (m *Manager) Init(ctx context.Context) error {
 	if err := m.drv.Setup(ctx); err != nil {
 		return fmt.Errorf("set up driver of backend %s: %w", m.host, err)
@@ -106,22 +120,27 @@ func (m *Manager) Init(ctx context.Context) error {
 	return nil
 }
 
-// recover finishes or fails the work a previous run of the backend left;
-// a volume it cannot recover is logged and left as it is.
+// recover finishes or fails the work a previous run of the backend left:
+// volumes left creating go to error, those left deleting are deleted,
+// migrations left starting or migrating fail and the targets of interrupted
+// migrations are deleted. A volume it cannot recover is logged and left as it is.
 func (m *Manager) recover(ctx context.Context) error {
-	vols, err := m.store.ListVolumes(ctx, db.VolumeFilter{
-		Host:     m.host,
-		Statuses: []string{cinder.StatusCreating, cinder.StatusDeleting},
-	})
+	vols, err := m.store.ListVolumes(ctx, db.VolumeFilter{Host: m.host})
 	if err != nil {
-		return fmt.Errorf("list interrupted volumes of backend %s: %w", m.host, err)
+		return fmt.Errorf("list volumes of backend %s: %w", m.host, err)
 	}
 	for _, v := range vols {
-		switch v.Status {
-		case cinder.StatusCreating:
+		var err error
+		switch {
+		case strings.HasPrefix(v.MigrationStatus, cinder.MigrationTarget("")):
+			err = m.recoverTarget(ctx, v)
+		case v.MigrationStatus == cinder.MigrationStarting || v.MigrationStatus == cinder.MigrationMigrating:
+			slog.Warn("volume migration was interrupted; failing it", "volume_id", v.ID, "host", m.host, "migration_status", v.MigrationStatus)
+			m.failMigration(ctx, v.ID, "")
+		case v.Status == cinder.StatusCreating:
 			slog.Warn("volume was left creating; setting it to error", "volume_id", v.ID, "host", m.host)
 			_, err = m.transition(ctx, v.ID, cinder.StatusCreating, cinder.StatusError, nil)
-		case cinder.StatusDeleting:
+		case v.Status == cinder.StatusDeleting:
 			slog.Info("volume was left deleting; deleting it", "volume_id", v.ID, "host", m.host)
 			err = m.delete(ctx, v, false)
 		}
@@ -242,10 +261,13 @@ func standardProperties() map[string]any {
 // saw it (only its id is read: the row is the truth), or its id alone
 // (terminate_connection).
 type volumeArgs struct {
-	Volume *struct {
-		ID string `json:"id"`
-	} `json:"volume"`
+	Volume   *idArg `json:"volume"`
 	VolumeID string `json:"volume_id"`
+}
+
+// idArg is a volume argument of which only the id is read.
+type idArg struct {
+	ID string `json:"id"`
 }
 
 // id is the id of the volume named.
@@ -331,7 +353,16 @@ func (m *Manager) createVolume(ctx context.Context, raw json.RawMessage) (any, e
 		return nil, nil
 	}
 	if _, err := m.transition(ctx, v.ID, cinder.StatusCreating, cinder.StatusAvailable, nil); err != nil {
-		slog.Warn("volume changed while being created", "volume_id", v.ID, "host", m.host, "error", err)
+		if !cinder.IsNotFound(err) {
+			slog.Warn("volume changed while being created", "volume_id", v.ID, "host", m.host, "error", err)
+			return nil, nil
+		}
+		// Destroyed meanwhile, as an abandoned migration target is: nothing
+		// names the storage any more.
+		slog.Warn("volume was destroyed while being created; removing its storage", "volume_id", v.ID, "host", m.host)
+		if err := m.drv.DeleteVolume(ctx, v); err != nil {
+			slog.Error("failed to remove the storage of a destroyed volume", "volume_id", v.ID, "host", m.host, "error", err)
+		}
 		return nil, nil
 	}
 	slog.Info("created volume", "volume_id", v.ID, "host", m.host, "size_gb", v.Size)

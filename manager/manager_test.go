@@ -46,18 +46,14 @@ func (r *reports) last() map[string]any {
 	return r.got[len(r.got)-1]
 }
 
-// env is one backend node1@<name> over a fake transport and a SQLite file.
-type env struct {
-	store   *db.DB
-	tr      *rpc.Transport
-	backend *conf.Backend
-	mgr     *manager.Manager
-	client  *manager.Client
-	reports *reports
+// site is backends sharing one SQLite file and one fake transport.
+type site struct {
+	store  *db.DB
+	tr     *rpc.Transport
+	client *manager.Client
 }
 
-// newEnv builds backend node1@<kind> with a driver of that kind; call start.
-func newEnv(t *testing.T, kind string) *env {
+func newSite(t *testing.T) *site {
 	t.Helper()
 	ctx := context.Background()
 	store, err := db.Open(ctx, "sqlite:///"+filepath.Join(t.TempDir(), "cinder.sqlite"))
@@ -73,35 +69,81 @@ func newEnv(t *testing.T, kind string) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { tr.Close() })
+	return &site{store: store, tr: tr, client: manager.NewClient(tr)}
+}
 
+// env is one backend <host>@<name> of a site.
+type env struct {
+	*site
+	cfg     *conf.Config
+	backend *conf.Backend
+	drv     drivers.Driver
+	mgr     *manager.Manager
+	reports *reports
+}
+
+// newEnv builds backend node1@<kind> with a driver of that kind; call start.
+func newEnv(t *testing.T, kind string) *env {
+	t.Helper()
+	return newSite(t).add(t, "node1", kind, kind)
+}
+
+// add builds backend host@name with a driver of kind (thin or thick) and 10
+// GiB, and registers its service in zone nova; tweaks may change e.cfg,
+// e.backend and e.drv before the manager is built. Call start.
+func (s *site) add(t *testing.T, host, name, kind string, tweaks ...func(e *env)) *env {
+	t.Helper()
 	b := &conf.Backend{
-		Name: kind, VolumeDriver: kind, VolumeBackendName: kind,
+		Name: name, VolumeDriver: kind, VolumeBackendName: name, BackendHost: host,
 		VolumesDir: filepath.Join(t.TempDir(), "volumes"), MaxOverSubscriptionRatio: 20,
 		TotalCapacityGB: 10, VolumeClear: "none", AvailabilityZone: "nova",
 	}
-	cfg := &conf.Config{Host: "node1", BackendStatsPollingInterval: time.Hour}
-	var drv drivers.Driver = thin.New(b, "node1@"+kind)
+	e := &env{site: s, cfg: &conf.Config{Host: "node1", BackendStatsPollingInterval: time.Hour},
+		backend: b, drv: thin.New(b, host+"@"+name), reports: &reports{}}
 	if kind == "thick" {
-		drv = thick.New(b, "node1@"+kind)
+		e.drv = thick.New(b, host+"@"+name)
 	}
-	rep := &reports{}
-	return &env{store: store, tr: tr, backend: b, mgr: manager.New(cfg, b, store, drv, rep),
-		client: manager.NewClient(tr), reports: rep}
+	for _, tweak := range tweaks {
+		tweak(e)
+	}
+	e.mgr = manager.New(e.cfg, b, s.store, e.drv, e.reports, s.client)
+	svc := &cinder.Service{Host: e.mgr.Host(), Binary: cinder.BinaryVolume, Topic: cinder.TopicVolume, AvailabilityZone: "nova"}
+	if err := s.store.CreateService(context.Background(), svc); err != nil {
+		t.Fatal(err)
+	}
+	return e
 }
 
 // start runs Init and serves the manager's RPC API.
-func (e *env) start(t *testing.T) {
+func (e *env) start(t *testing.T) { e.startWith(t, nil) }
+
+// startWith runs Init and serves the manager's RPC API as change (may be
+// nil) alters it, returning the server.
+func (e *env) startWith(t *testing.T, change func(ep rpc.Endpoint)) *rpc.Server {
 	t.Helper()
-	ctx := context.Background()
-	if err := e.mgr.Init(ctx); err != nil {
+	if err := e.mgr.Init(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	srv := rpc.NewServer(e.tr, e.mgr.Targets(), e.mgr.Endpoint())
-	if err := srv.Start(ctx); err != nil {
+	return e.serve(t, change)
+}
+
+// serve serves the manager's RPC API as change (may be nil) alters it.
+func (e *env) serve(t *testing.T, change func(ep rpc.Endpoint)) *rpc.Server {
+	t.Helper()
+	ep := e.mgr.Endpoint()
+	if change != nil {
+		change(ep)
+	}
+	srv := rpc.NewServer(e.tr, e.mgr.Targets(), ep)
+	if err := srv.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(srv.Stop)
+	return srv
 }
+
+// pool is the backend's only pool, host@backend#pool.
+func (e *env) pool() string { return e.mgr.Host() + "#" + e.backend.VolumeBackendName }
 
 // volume inserts a volume row on host (host@backend#pool) with status.
 func (e *env) volume(t *testing.T, host, status string, size int) *cinder.Volume {
@@ -163,7 +205,7 @@ func TestTargetsAndHost(t *testing.T) {
 
 func TestBackendHostNamesTheService(t *testing.T) {
 	b := &conf.Backend{Name: "thin", BackendHost: "shared"}
-	m := manager.New(&conf.Config{Host: "node1"}, b, nil, nil, nil)
+	m := manager.New(&conf.Config{Host: "node1"}, b, nil, nil, nil, nil)
 	if m.Host() != "shared@thin" || m.Targets()[1] != (rpc.Target{Topic: "cinder-volume.shared@thin", Server: "shared"}) {
 		t.Errorf("Host = %q, Targets = %+v; want shared@thin", m.Host(), m.Targets())
 	}
@@ -440,7 +482,7 @@ func TestRunReportsPeriodically(t *testing.T) {
 	e := newEnv(t, "thin")
 	e.start(t)
 	m := manager.New(&conf.Config{Host: "node1", BackendStatsPollingInterval: 20 * time.Millisecond},
-		e.backend, e.store, thin.New(e.backend, "node1@thin"), e.reports)
+		e.backend, e.store, thin.New(e.backend, "node1@thin"), e.reports, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- m.Run(ctx) }()
@@ -450,7 +492,7 @@ func TestRunReportsPeriodically(t *testing.T) {
 		t.Errorf("Run = %v, want nil after cancel", err)
 	}
 
-	bad := manager.New(&conf.Config{Host: "node1"}, e.backend, e.store, nil, e.reports)
+	bad := manager.New(&conf.Config{Host: "node1"}, e.backend, e.store, nil, e.reports, nil)
 	if err := bad.Run(context.Background()); err == nil {
 		t.Error("Run with no polling interval: want an error")
 	}

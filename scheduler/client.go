@@ -49,6 +49,25 @@ func (c *Client) CreateVolume(ctx context.Context, v *cinder.Volume, spec Reques
 	return nil
 }
 
+// MigrateVolume casts migrate_volume (version 3.3): the scheduler checks
+// that backend (host@backend or host@backend#pool) passes the filters for v
+// and asks v's backend to migrate it there, copying its bytes even when a
+// driver could move them if forceCopy; otherwise v's migration_status
+// becomes error.
+func (c *Client) MigrateVolume(ctx context.Context, v *cinder.Volume, backend string, forceCopy bool, spec RequestSpec) error {
+	args := map[string]any{
+		"volume":            v,
+		"backend":           backend,
+		"force_copy":        forceCopy,
+		"request_spec":      spec,
+		"filter_properties": nil,
+	}
+	if err := c.rpc.Prepare("", "", "3.3", 0).Cast(ctx, "migrate_volume", args); err != nil {
+		return fmt.Errorf("cast migrate_volume of volume %s to the scheduler: %w", v.ID, err)
+	}
+	return nil
+}
+
 // Pool is one entry of get_pools.
 type Pool struct {
 	Name         string         `json:"name"` // host@backend#pool

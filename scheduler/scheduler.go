@@ -27,10 +27,12 @@ import (
 // cinder/scheduler/rpcapi.py's RPC_API_VERSION.
 const RPCAPIVersion = "3.12"
 
-// Volumes hands a placed volume to its backend's cinder-volume
-// (*manager.Client does).
+// Volumes hands a placed volume to its backend's cinder-volume, and a
+// volume to migrate to its source backend with the destination pool and
+// that pool's capabilities (*manager.Client does).
 type Volumes interface {
 	CreateVolume(ctx context.Context, v *cinder.Volume, spec map[string]any) error
+	MigrateVolume(ctx context.Context, v *cinder.Volume, host string, capabilities map[string]any, forceHostCopy bool) error
 }
 
 // Scheduler places volumes on pools from the stats the backends report.
@@ -92,6 +94,7 @@ func (s *Scheduler) Endpoint() rpc.Endpoint {
 			"create_volume":               s.createVolume,
 			"update_service_capabilities": s.updateServiceCapabilities,
 			"get_pools":                   s.getPools,
+			"migrate_volume":              s.migrateVolume,
 		},
 	}
 }
@@ -145,8 +148,9 @@ func (s *Scheduler) createVolume(ctx context.Context, raw json.RawMessage) (any,
 	return nil, nil
 }
 
-// place chooses v's pool, records it and hands v to the pool's backend.
-func (s *Scheduler) place(ctx context.Context, v *cinder.Volume, spec RequestSpec, specMap map[string]any) error {
+// requestFor is what placing v asks of a pool: its size, the spec's zone
+// or v's, and the extra specs of the spec's volume type or v's.
+func (s *Scheduler) requestFor(ctx context.Context, v *cinder.Volume, spec RequestSpec) (*request, error) {
 	r := &request{
 		volumeID:         v.ID,
 		size:             v.Size,
@@ -156,13 +160,21 @@ func (s *Scheduler) place(ctx context.Context, v *cinder.Volume, spec RequestSpe
 	if vt == nil && v.VolumeTypeID != "" {
 		var err error
 		if vt, err = s.store.GetVolumeType(ctx, v.VolumeTypeID); err != nil {
-			return fmt.Errorf("volume type of volume %s: %w", v.ID, err)
+			return nil, fmt.Errorf("volume type of volume %s: %w", v.ID, err)
 		}
 	}
 	if vt != nil {
 		r.extraSpecs = vt.ExtraSpecs
 	}
+	return r, nil
+}
 
+// place chooses v's pool, records it and hands v to the pool's backend.
+func (s *Scheduler) place(ctx context.Context, v *cinder.Volume, spec RequestSpec, specMap map[string]any) error {
+	r, err := s.requestFor(ctx, v, spec)
+	if err != nil {
+		return err
+	}
 	host, az, err := s.schedule(ctx, r)
 	if err != nil {
 		return err

@@ -112,7 +112,7 @@ func (c *cloud) addBackend(t *testing.T, name, kind string) {
 	if kind == "thick" {
 		drv = thick.New(b, svc.Host)
 	}
-	m := manager.New(c.cfg, b, c.store, drv, c.client)
+	m := manager.New(c.cfg, b, c.store, drv, c.client, c.volumes)
 	if err := m.Init(ctx); err != nil {
 		t.Fatal(err)
 	}

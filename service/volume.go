@@ -45,6 +45,7 @@ func RunVolume(ctx context.Context, cfg *conf.Config, store *db.DB, t *rpc.Trans
 		return fmt.Errorf("cinder-volume: enabled_backends is empty")
 	}
 	reporter := scheduler.NewClient(t)
+	volumes := manager.NewClient(t) // migrations reach the destination backends
 	var wg sync.WaitGroup
 	for _, b := range cfg.Backends {
 		host := backendHost(cfg, b)
@@ -52,7 +53,7 @@ func RunVolume(ctx context.Context, cfg *conf.Config, store *db.DB, t *rpc.Trans
 		if err != nil {
 			return err
 		}
-		m := manager.New(cfg, b, store, drv, reporter)
+		m := manager.New(cfg, b, store, drv, reporter, volumes)
 		if err := m.Init(ctx); err != nil {
 			return fmt.Errorf("init backend %s: %w", host, err)
 		}

@@ -121,26 +121,43 @@ func newDeployment(t testing.TB, s setup) *deployment {
 // cinder.conf, logging to dir/<binary>.log.
 func (d *deployment) start(binary string) {
 	d.t.Helper()
-	log, err := os.OpenFile(filepath.Join(d.dir, binary+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	d.startAs(binary, binary, "")
+}
+
+// startAs runs binary under name (its log is dir/<name>.log) with the
+// deployment's cinder.conf and then, when override is not empty, a second
+// file holding override, whose options win as oslo.config's later files do.
+func (d *deployment) startAs(name, binary, override string) {
+	d.t.Helper()
+	args := []string{"--config-file", d.conf, "--debug"}
+	if override != "" {
+		p := filepath.Join(d.dir, name+".conf")
+		if err := os.WriteFile(p, []byte(override), 0o644); err != nil {
+			d.t.Fatal(err)
+		}
+		args = append(args, "--config-file", p)
+	}
+	log, err := os.OpenFile(filepath.Join(d.dir, name+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		d.t.Fatal(err)
 	}
-	cmd := exec.Command(filepath.Join(binDir, binary), "--config-file", d.conf, "--debug")
+	cmd := exec.Command(filepath.Join(binDir, binary), args...)
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {
-		d.t.Fatalf("start %s: %v", binary, err)
+		d.t.Fatalf("start %s: %v", name, err)
 	}
 	log.Close()
 	d.mu.Lock()
-	d.procs[binary] = cmd
+	d.procs[name] = cmd
 	d.mu.Unlock()
 }
 
-// stop ends binary with SIGTERM (SIGKILL after 10 s) and waits for it.
-func (d *deployment) stop(binary string) {
+// stop ends the process started as name with SIGTERM (SIGKILL after 10 s)
+// and waits for it.
+func (d *deployment) stop(name string) {
 	d.mu.Lock()
-	cmd := d.procs[binary]
-	delete(d.procs, binary)
+	cmd := d.procs[name]
+	delete(d.procs, name)
 	d.mu.Unlock()
 	if cmd == nil {
 		return
@@ -192,10 +209,21 @@ func (d *deployment) dumpLogs() {
 	}
 }
 
-// log returns the whole log of binary.
-func (d *deployment) log(binary string) string {
-	b, _ := os.ReadFile(filepath.Join(d.dir, binary+".log"))
+// log returns the whole log of the process started as name.
+func (d *deployment) log(name string) string {
+	b, _ := os.ReadFile(filepath.Join(d.dir, name+".log"))
 	return string(b)
+}
+
+// logs returns the logs of every process, concatenated.
+func (d *deployment) logs() string {
+	paths, _ := filepath.Glob(filepath.Join(d.dir, "*.log"))
+	var b strings.Builder
+	for _, p := range paths {
+		text, _ := os.ReadFile(p)
+		b.Write(text)
+	}
+	return b.String()
 }
 
 // startAll runs cinder-all and waits until the API answers and every

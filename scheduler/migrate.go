@@ -1,0 +1,132 @@
+package scheduler
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+
+	"github.com/cinder-go/cinder"
+)
+
+// migrateVolume (cast: volume, backend, force_copy, request_spec,
+// filter_properties) checks that the requested destination, host@backend or
+// host@backend#pool, passes the filters for the volume and casts
+// migrate_volume to the volume's backend with the destination pool — the
+// best weighed of the backend when none is named — and its capabilities,
+// as cinder/scheduler/manager.py migrate_volume. When it cannot, the
+// volume's migration_status becomes error (status maintenance back to
+// previous_status), the reason is logged and the owner told.
+func (s *Scheduler) migrateVolume(ctx context.Context, raw json.RawMessage) (any, error) {
+	var args struct {
+		Volume struct {
+			ID string `json:"id"`
+		} `json:"volume"` // only a hint: the row is read again
+		Backend     string          `json:"backend"`
+		ForceCopy   bool            `json:"force_copy"`
+		RequestSpec json.RawMessage `json:"request_spec"`
+	}
+	if err := json.Unmarshal(raw, &args); err != nil {
+		return nil, cinder.InvalidInput("migrate_volume arguments: %v", err)
+	}
+	var spec RequestSpec
+	var specErr error
+	if len(args.RequestSpec) > 0 {
+		if err := json.Unmarshal(args.RequestSpec, &spec); err != nil {
+			specErr = cinder.InvalidInput("migrate_volume request_spec: %v", err)
+		}
+	}
+	id := cmp.Or(args.Volume.ID, spec.VolumeID)
+	if id == "" {
+		return nil, cinder.InvalidInput("migrate_volume names no volume")
+	}
+	v, err := s.store.GetVolume(ctx, id)
+	if cinder.IsNotFound(err) {
+		slog.Warn("volume to migrate no longer exists", "volume_id", id, "destination", args.Backend)
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("migrate volume %s: %w", id, err)
+	}
+	err = specErr
+	var host string
+	var caps map[string]any
+	if err == nil {
+		host, caps, err = s.backendPassesFilters(ctx, v, spec, args.Backend)
+	}
+	if err == nil {
+		slog.Info("destination of volume migration passes the filters", "volume_id", v.ID, "source", v.Host, "destination", host)
+		if err = s.volumes.MigrateVolume(ctx, v, host, caps, args.ForceCopy); err != nil {
+			err = fmt.Errorf("cast migrate_volume of volume %s to %s: %w", v.ID, v.Host, err)
+		}
+	}
+	if err != nil {
+		s.failMigration(ctx, v.ID, args.Backend, err)
+		var e *cinder.Error
+		if errors.As(err, &e) && e.Class == "NoValidBackend" {
+			return nil, nil
+		}
+		return nil, err
+	}
+	return nil, nil
+}
+
+// backendPassesFilters returns the pool of backend (host@backend#pool, or
+// host@backend for its best weighed pool) that passes the filters for v,
+// with its capabilities; cinder.NoValidBackend when none does
+// (FilterScheduler.backend_passes_filters). Nothing is consumed.
+func (s *Scheduler) backendPassesFilters(ctx context.Context, v *cinder.Volume, spec RequestSpec, backend string) (string, map[string]any, error) {
+	r, err := s.requestFor(ctx, v, spec)
+	if err != nil {
+		return "", nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.refresh(ctx); err != nil {
+		return "", nil, err
+	}
+	byBackend := cinder.ExtractHost(backend, cinder.LevelPool) == ""
+	var candidates []*poolState
+	for _, p := range s.pools() {
+		if id := p.host; id == backend || byBackend && cinder.ExtractHost(id, cinder.LevelBackend) == backend {
+			candidates = append(candidates, p)
+		}
+	}
+	ranked, rejectedBy := rank(candidates, s.filters, s.weighers, r)
+	if len(ranked) == 0 {
+		detail := "no such pool is up and reporting stats"
+		if rejectedBy != "" {
+			detail = rejectedBy + " rejected it"
+		}
+		return "", nil, fmt.Errorf("%d GiB in zone %q: %s: %w", r.size, r.availabilityZone, detail,
+			cinder.NoValidBackend(fmt.Sprintf("Cannot place volume %s on %s.", v.ID, backend)))
+	}
+	return ranked[0].host, maps.Clone(ranked[0].capabilities), nil
+}
+
+// failMigration records that volume id cannot migrate to backend because
+// of cause: migration_status error, a status of maintenance back to
+// previous_status, the reason logged and the owner told.
+func (s *Scheduler) failMigration(ctx context.Context, id, backend string, cause error) {
+	slog.Error("failed to schedule volume migration", "volume_id", id, "destination", backend, "reason", cause)
+	v, err := s.store.UpdateVolume(ctx, id, func(v *cinder.Volume) error {
+		if v.MigrationStatus != cinder.MigrationStarting {
+			return cinder.InvalidVolume("volume %s has migration_status %q, not %s", v.ID, v.MigrationStatus, cinder.MigrationStarting)
+		}
+		v.MigrationStatus = cinder.MigrationError
+		if v.Status == cinder.StatusMaintenance {
+			v.Status = cmp.Or(v.PreviousStatus, v.Status)
+		}
+		return nil
+	})
+	if err != nil {
+		slog.Warn("could not set the migration of volume to error", "volume_id", id, "error", err)
+		return
+	}
+	slog.Info("volume migration status changed", "volume_id", id, "migration_status", v.MigrationStatus,
+		"source", v.Host, "destination", backend, "status", v.Status)
+	s.tell(ctx, v, cause)
+}

@@ -1,0 +1,148 @@
+package scheduler_test
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cinder-go/cinder"
+	"github.com/cinder-go/cinder/api"
+	"github.com/cinder-go/cinder/scheduler"
+)
+
+// os-migrate_volume reaches the scheduler through its client.
+var _ api.Migrator = (*scheduler.Client)(nil)
+
+// startMigration sets v up as the API does for a locked migration
+// (previous_status, migration_status starting, status maintenance) and
+// asks the scheduler to move it to backend.
+func (c *cloud) startMigration(t *testing.T, v *cinder.Volume, backend string) {
+	t.Helper()
+	ctx := context.Background()
+	v, err := c.store.UpdateVolume(ctx, v.ID, func(v *cinder.Volume) error {
+		v.PreviousStatus, v.MigrationStatus, v.Status = v.Status, cinder.MigrationStarting, cinder.StatusMaintenance
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := scheduler.RequestSpec{VolumeID: v.ID, Size: v.Size, AvailabilityZone: v.AvailabilityZone}
+	if v.VolumeTypeID != "" {
+		if spec.VolumeType, err = c.store.GetVolumeType(ctx, v.VolumeTypeID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.client.MigrateVolume(ctx, v, backend, false, spec); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// waitMigration polls volume id until its migration succeeds or fails.
+func (c *cloud) waitMigration(t *testing.T, id string) *cinder.Volume {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		v, err := c.store.GetVolume(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v.MigrationStatus == cinder.MigrationSuccess || v.MigrationStatus == cinder.MigrationError {
+			return v
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("migration of %s still %q", id, v.MigrationStatus)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestMigrateVolumeToTheBestPoolOfABackend(t *testing.T) {
+	c := newCloud(t, time.Minute)
+	c.addBackend(t, "thin", "thin")
+	c.addBackend(t, "thick", "thick")
+	c.pools(t, "node1@thick#thick", "node1@thin#thin")
+	v := c.wait(t, c.create(t, 1, nil).ID)
+	if v.Host != "node1@thin#thin" {
+		t.Fatalf("volume placed on %s, want node1@thin#thin", v.Host)
+	}
+	marker := []byte("bytes that must move")
+	f, err := os.OpenFile(filepath.Join(c.dirs["thin"], v.Name()), os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt(marker, 1<<29); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+
+	c.startMigration(t, v, "node1@thick") // no pool: the backend's best
+	got := c.waitMigration(t, v.ID)
+	if got.MigrationStatus != cinder.MigrationSuccess || got.Host != "node1@thick#thick" || got.Status != cinder.StatusAvailable {
+		t.Fatalf("after migration: %s on %s, status %s; want success on node1@thick#thick, available",
+			got.MigrationStatus, got.Host, got.Status)
+	}
+	f, err = os.Open(filepath.Join(c.dirs["thick"], got.Name()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	moved := make([]byte, len(marker))
+	if _, err := f.ReadAt(moved, 1<<29); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(moved, marker) {
+		t.Fatal("the volume's bytes did not move")
+	}
+}
+
+func TestMigrateVolumeToABackendFailingTheFilters(t *testing.T) {
+	c := newCloud(t, time.Minute)
+	c.addBackend(t, "thin", "thin")
+	c.addBackend(t, "thick", "thick")
+	c.pools(t, "node1@thick#thick", "node1@thin#thin")
+	ctx := context.Background()
+	onThin := &cinder.VolumeType{Name: "on-thin", ExtraSpecs: map[string]string{"volume_backend_name": "thin"}}
+	if err := c.store.CreateVolumeType(ctx, onThin); err != nil {
+		t.Fatal(err)
+	}
+
+	for _, tc := range []struct {
+		name, backend string
+		size          int
+		vt            *cinder.VolumeType
+	}{
+		{"capacity", "node1@thick", 11, nil}, // thick has 10 GiB
+		{"capabilities", "node1@thick", 1, onThin},
+		{"unknown pool", "node1@thick#other", 1, nil},
+		{"unknown backend", "node1@nope", 1, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			v := c.wait(t, c.create(t, tc.size, tc.vt).ID)
+			if v.Status != cinder.StatusAvailable || v.Host != "node1@thin#thin" {
+				t.Fatalf("volume = %s on %s, want available on node1@thin#thin", v.Status, v.Host)
+			}
+			c.startMigration(t, v, tc.backend)
+			got := c.waitMigration(t, v.ID)
+			if got.MigrationStatus != cinder.MigrationError || got.Status != cinder.StatusAvailable || got.Host != v.Host {
+				t.Fatalf("after migrating to %s: %s, status %s on %s; want error, available on %s",
+					tc.backend, got.MigrationStatus, got.Status, got.Host, v.Host)
+			}
+			msgs, err := c.store.ListMessages(ctx, v.ProjectID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var told bool
+			for _, m := range msgs {
+				told = told || m.ResourceUUID == v.ID && m.EventID == "VOLUME_VOLUME_001_003" &&
+					strings.Contains(m.UserMessage, "Could not find any available weighted backend")
+			}
+			if !told {
+				t.Errorf("no user message for the volume: %+v", msgs)
+			}
+		})
+	}
+}
