@@ -92,6 +92,23 @@ func TestCinderCLI(t *testing.T) {
 		t.Fatalf("get-capabilities: %s", out)
 	}
 
+	// cinder migrate: the volume of type fast (volume_backend_name thin) may
+	// only go to a backend of that name, so move an untyped one.
+	untyped := d.createVolume(1, nil)
+	d.waitStatus(untyped, "available")
+	dest := "hostA@thick"
+	if strings.HasPrefix(d.volume(untyped)["os-vol-host-attr:host"].(string), dest) {
+		dest = "hostA@thin"
+	}
+	cinderCLI(t, d, "migrate", "--force-host-copy", "True", untyped, dest)
+	if v := d.waitMigration(untyped); v["migration_status"] != "success" ||
+		!strings.HasPrefix(v["os-vol-host-attr:host"].(string), dest+"#") {
+		t.Fatalf("cinder migrate: %v", v)
+	}
+	if out := cinderCLI(t, d, "show", untyped); cliField(out, "os-vol-mig-status-attr:migstat") != "success" {
+		t.Fatalf("show after migrate: %s", out)
+	}
+
 	cinderCLI(t, d, "delete", id)
 	d.waitStatus(id, "deleted")
 	if out := cinderCLI(t, d, "list"); strings.Contains(out, id) {
