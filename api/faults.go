@@ -1,7 +1,6 @@
 package api
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -151,7 +150,7 @@ func writeJSON(w http.ResponseWriter, r *http.Request, status int, body any) {
 		w.WriteHeader(status)
 		return
 	}
-	b, err := json.Marshal(body)
+	b, err := appendJSON(nil, body)
 	if err != nil {
 		slog.Error("api: encode response", "request_id", requestID(r), "err", err)
 		status, b = http.StatusInternalServerError, []byte(`{"computeFault": {"code": 500, "message": "`+serverErrorMessage+`"}}`)
