@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"math"
 	"strings"
 	"time"
 
@@ -294,7 +295,8 @@ func (m *Manager) copyVolumeData(ctx context.Context, v, nv *cinder.Volume) erro
 		ProgressInterval: progressInterval,
 		Progress: func(st volcopy.Stats) {
 			if done := st.Written + st.Zeroed + st.Skipped; done < st.Size {
-				log.Info("copy progress", "done_bytes", done, "size_bytes", st.Size, "elapsed", st.Elapsed)
+				log.Info("copy progress", "percent", 100*done/max(st.Size, 1), "done_bytes", done, "size_bytes", st.Size,
+					"elapsed", st.Elapsed, "throughput_mib_s", mibPerSecond(done, st.Elapsed))
 			}
 		},
 	})
@@ -304,7 +306,7 @@ func (m *Manager) copyVolumeData(ctx context.Context, v, nv *cinder.Volume) erro
 	}
 	log.Info("copied volume", "size_bytes", st.Size, "read_bytes", st.Read, "written_bytes", st.Written,
 		"zeroed_bytes", st.Zeroed, "skipped_bytes", st.Skipped, "elapsed", st.Elapsed,
-		"throughput_mib_s", float64(st.Size)/(1<<20)/max(st.Elapsed.Seconds(), 1e-6))
+		"throughput_mib_s", mibPerSecond(st.Size, st.Elapsed))
 	return nil
 }
 
@@ -529,4 +531,9 @@ func (m *Manager) recoverTarget(ctx context.Context, t *cinder.Volume) error {
 	shared := err == nil && cinder.SameBackend(src.Host, m.host) && src.DataID() == t.DataID()
 	slog.Info("deleting the destination volume of an interrupted migration", "volume_id", srcID, "new_volume_id", t.ID, "host", m.host)
 	return m.delete(ctx, t, shared)
+}
+
+// mibPerSecond is n bytes over d, in MiB/s, for the copy logs.
+func mibPerSecond(n int64, d time.Duration) float64 {
+	return math.Round(float64(n)/(1<<20)/max(d.Seconds(), 1e-6)*10) / 10
 }

@@ -1,5 +1,6 @@
 // Command cinder-manage administers a Cinder deployment: schema migrations
-// and the services table, as Cinder's cinder-manage.
+// and the services table, as Cinder's cinder-manage, and copies volumes with
+// the copy engine on its own.
 package main
 
 import (
@@ -7,7 +8,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -19,7 +22,9 @@ import (
 const usage = `usage: cinder-manage [--config-file PATH]... CATEGORY ACTION
   db sync        apply every pending schema migration
   db version     print the applied schema version
-  service list   list the services and whether they are up`
+  service list   list the services and whether they are up
+  volume copy [--sparse] [--blocksize 1M] [--bps-limit N] [--size BYTES] SRC DST
+                 copy SRC to DST with the copy engine; no database needed`
 
 func main() {
 	cfg, args, err := service.Flags("cinder-manage", os.Args[1:], os.Stderr)
@@ -27,12 +32,20 @@ func main() {
 		fmt.Fprintf(os.Stderr, "cinder-manage: %v\n", err)
 		os.Exit(1)
 	}
-	if err := run(context.Background(), cfg, args, os.Stdout); err != nil {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	if len(args) >= 2 && args[0] == "volume" && args[1] == "copy" {
+		err = volumeCopy(ctx, args[2:], os.Stdout, newMeter(os.Stderr))
+	} else {
+		err = run(ctx, cfg, args, os.Stdout)
+	}
+	stop()
+	if err != nil {
 		fmt.Fprintf(os.Stderr, "cinder-manage: %v\n", err)
 		os.Exit(1)
 	}
 }
 
+// run runs the commands that work on the database.
 func run(ctx context.Context, cfg *conf.Config, args []string, out io.Writer) error {
 	cmd := strings.Join(args, " ")
 	switch cmd {
