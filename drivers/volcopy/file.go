@@ -6,6 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -14,8 +18,10 @@ import (
 const (
 	zeroCallMin = 1 << 20   // zero ranges this long are zeroed by one call; shorter ones are written
 	zeroCallMax = 256 << 20 // one zeroing call covers at most this, so cancellation stays prompt
-	cacheWindow = 2 << 20   // the page cache is trimmed every this many bytes copied
-	cacheRetry  = 4         // windows behind the newest whose pages are asked to be dropped again
+	zeroProbe   = 64 << 20  // bytes zeroed by the call that probes whether zeroing is offloaded
+	// fastZeroRate is the rate in bytes per second above which a zeroing call
+	// counts as offloaded: several times what a disk writes.
+	fastZeroRate = 4 << 30
 )
 
 // zeros is the source of zero bytes, for writing zeros and detecting them.
@@ -36,8 +42,8 @@ type file struct {
 	block bool // a block device, not a regular file
 	st    unix.Stat_t
 
-	zeroModes []uint32 // fallocate modes left to try on a regular file
-	zeroOut   bool     // BLKZEROOUT still worth trying on a block device
+	zeroModes []uint32 // fallocate modes that zero a regular file, best first; probeZero keeps the first that works
+	zeroOut   bool     // BLKZEROOUT works on the block device; set by probeZero
 }
 
 // open opens path, which must be a regular file or a block device.
@@ -71,7 +77,7 @@ func (f *file) stat() error {
 		if err != nil {
 			return fmt.Errorf("size of %s %s: %w", f.role, f.path, err)
 		}
-		f.size, f.block, f.zeroOut = size, true, true
+		f.size, f.block = size, true
 	default:
 		return fmt.Errorf("%s %s is neither a regular file nor a block device", f.role, f.path)
 	}
@@ -146,9 +152,50 @@ func (f *file) writeAt(b []byte, off int64) error {
 	return nil
 }
 
+// probeZero finds which call zeroes f, zeroing its first n bytes with it,
+// and reports whether the call ran at fastZeroRate or faster: offloaded, not
+// written. A block device must also say it offloads write-zeroes at all,
+// since BLKZEROOUT otherwise has the kernel write zeros.
+func (f *file) probeZero(n int64) (fast bool) {
+	start := time.Now()
+	if f.block {
+		f.zeroOut = blkZeroOut(f.fd, 0, n) == nil
+		fast = f.zeroOut && f.writeZeroesOffloaded()
+	} else {
+		for len(f.zeroModes) > 0 && unix.Fallocate(f.fd, f.zeroModes[0], 0, n) != nil {
+			f.zeroModes = f.zeroModes[1:]
+		}
+		fast = len(f.zeroModes) > 0
+	}
+	return fast && time.Since(start).Seconds()*fastZeroRate <= float64(n)
+}
+
+// writeZeroesOffloaded reports whether the block device's queue takes
+// write-zeroes requests (write_zeroes_max_bytes > 0); a partition reports
+// through its disk's queue.
+func (f *file) writeZeroesOffloaded() bool {
+	dir := fmt.Sprintf("/sys/dev/block/%d:%d/", unix.Major(f.st.Rdev), unix.Minor(f.st.Rdev))
+	for _, p := range []string{dir + "queue/write_zeroes_max_bytes", dir + "../queue/write_zeroes_max_bytes"} {
+		if b, err := os.ReadFile(p); err == nil {
+			v, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+			return err == nil && v > 0
+		}
+	}
+	return false
+}
+
+// blkZeroOut zeroes [off, off+n) of a block device with BLKZEROOUT.
+func blkZeroOut(fd int, off, n int64) error {
+	r := [2]uint64{uint64(off), uint64(n)}
+	if _, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), unix.BLKZEROOUT, uintptr(unsafe.Pointer(&r))); errno != 0 {
+		return errno
+	}
+	return nil
+}
+
 // zero makes [off, off+n) read as zeros: ranges of at least zeroCallMin by
-// fallocate or BLKZEROOUT, which guarantee zeros, the rest, and any range
-// where those calls fail, by writing zeros paced by limit.
+// the call probeZero found, which guarantees zeros, the rest, and any range
+// where no call works, by writing zeros paced by limit. Safe for concurrent use.
 func (f *file) zero(ctx context.Context, off, n int64, limit *limiter) error {
 	for n >= zeroCallMin {
 		if err := ctx.Err(); err != nil {
@@ -168,31 +215,22 @@ func (f *file) zero(ctx context.Context, off, n int64, limit *limiter) error {
 
 // zeroCall zeroes part of [off, off+n) with one call. It returns the bytes
 // before the part zeroed, left for the caller to write, and the bytes zeroed;
-// done is 0 when no call works on f.
+// done is 0 when the call fails or none works on f.
 func (f *file) zeroCall(off, n int64) (head, done int64) {
 	if f.block {
 		// BLKZEROOUT wants sector alignment; 4 KiB alignment also keeps it
 		// off pages of the page cache that hold data just written.
 		start := (off + subBlock - 1) / subBlock * subBlock
 		end := (off + n) / subBlock * subBlock
-		if !f.zeroOut || end <= start {
-			return 0, 0
-		}
-		r := [2]uint64{uint64(start), uint64(end - start)}
-		_, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(f.fd), unix.BLKZEROOUT, uintptr(unsafe.Pointer(&r)))
-		if errno != 0 {
-			f.zeroOut = false
+		if !f.zeroOut || end <= start || blkZeroOut(f.fd, start, end-start) != nil {
 			return 0, 0
 		}
 		return start - off, end - start
 	}
-	for len(f.zeroModes) > 0 {
-		if unix.Fallocate(f.fd, f.zeroModes[0], off, n) == nil {
-			return 0, n
-		}
-		f.zeroModes = f.zeroModes[1:]
+	if len(f.zeroModes) == 0 || unix.Fallocate(f.fd, f.zeroModes[0], off, n) != nil {
+		return 0, 0
 	}
-	return 0, 0
+	return 0, n
 }
 
 // writeZeros writes n zero bytes at off.
@@ -210,28 +248,26 @@ func (f *file) writeZeros(ctx context.Context, off, n int64, limit *limiter) err
 	return nil
 }
 
-// cache trims a file's pages from the page cache behind a copy moving
-// forward. Each step asks to drop the newest window, which starts writeback
-// of its dirty pages, and the few windows before it again, whose pages have
-// been written back since and can go.
-type cache struct {
-	fd       int
-	advanced int64
+// writeback keeps a worker's written ranges from filling the page cache:
+// each range is asked to be dropped as soon as it is written, which starts
+// its writeback, and again once the worker has written its next one, when
+// its pages are clean and can go.
+type writeback struct {
+	off, n int64 // the range written before the latest
 }
 
-// advance notes that the copy has reached end.
-func (c *cache) advance(end int64) {
-	if end < c.advanced+cacheWindow {
-		return
+// done notes that [off, off+n) of fd has just been written.
+func (w *writeback) done(fd int, off, n int64) {
+	dropCache(fd, off, n)
+	if w.n > 0 {
+		dropCache(fd, w.off, w.n)
 	}
-	from := max(0, c.advanced-cacheRetry*cacheWindow)
-	unix.Fadvise(c.fd, from, end-from, unix.FADV_DONTNEED) // advisory: errors do not matter
-	c.advanced = end
+	w.off, w.n = off, n
 }
 
-// dropAll drops what is left of [0, size) once the copy is synced.
-func (c *cache) dropAll(size int64) {
-	unix.Fadvise(c.fd, 0, size, unix.FADV_DONTNEED)
+// dropCache asks the kernel to drop [off, off+n) of fd from the page cache.
+func dropCache(fd int, off, n int64) {
+	unix.Fadvise(fd, off, n, unix.FADV_DONTNEED) // advisory: errors do not matter
 }
 
 // errIsAny reports whether err is one of targets.

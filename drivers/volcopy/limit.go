@@ -2,16 +2,19 @@ package volcopy
 
 import (
 	"context"
+	"sync"
 	"time"
 )
 
 // burstTime is how much unused rate a limiter may save up.
 const burstTime = 100 * time.Millisecond
 
-// limiter is a token bucket pacing one goroutine's bytes to a rate. It starts
-// empty, and a request larger than the bucket runs it into debt that later
-// requests wait out, so the average rate over a copy stays at the limit.
+// limiter is a token bucket pacing the bytes of the goroutines sharing it to
+// a rate. It starts empty, and a request larger than the bucket runs it into
+// debt that later requests wait out, so the average rate over a copy stays at
+// the limit.
 type limiter struct {
+	mu     sync.Mutex
 	rate   float64 // bytes per second
 	burst  float64
 	tokens float64
@@ -31,13 +34,16 @@ func (l *limiter) wait(ctx context.Context, n int64) error {
 	if l == nil {
 		return nil
 	}
+	l.mu.Lock()
 	now := time.Now()
 	l.tokens = min(l.burst, l.tokens+now.Sub(l.last).Seconds()*l.rate) - float64(n)
 	l.last = now
-	if l.tokens >= 0 {
+	debt := -l.tokens
+	l.mu.Unlock()
+	if debt <= 0 {
 		return nil
 	}
-	t := time.NewTimer(time.Duration(-l.tokens / l.rate * float64(time.Second)))
+	t := time.NewTimer(time.Duration(debt / l.rate * float64(time.Second)))
 	defer t.Stop()
 	select {
 	case <-t.C:

@@ -14,19 +14,25 @@
 // with a call that guarantees zeros. That is fallocate ZERO_RANGE on a fully
 // allocated file (it stays thick), PUNCH_HOLE on a sparse one (it stays thin),
 // BLKZEROOUT on a block device (never BLKDISCARD); when the call fails, zeros
-// are written.
+// are written. When zeroing the first 64 MiB with that call proves it
+// offloaded (at least 4 GiB/s, and, on a device, write_zeroes_max_bytes > 0),
+// the whole range is zeroed up front and the copy then writes only data, as
+// a sparse copy does; otherwise zero runs are zeroed one by one.
 //
-// A reader goroutine fills a small pool of buffers while the caller's
-// goroutine writes them in offset order, so memory stays bounded (4 buffers of
-// at most 4 MiB) whatever the volume's size. I/O goes through the page cache;
-// the ranges copied are dropped from it as the copy advances
-// (posix_fadvise DONTNEED) so that a large copy does not evict the host's
-// cache, and the destination is fdatasync'ed at the end.
+// Four workers take 64 MiB spans of the source in offset order and copy them
+// concurrently, each reading its span sequentially through a descriptor of
+// its own (so kernel readahead keeps working) into a buffer of its own, so
+// memory stays bounded (4 buffers of at most 4 MiB) whatever the volume's
+// size. I/O goes through the page cache; written ranges are handed to
+// writeback at once and, like the ranges read, dropped from
+// the cache (posix_fadvise DONTNEED) so that a large copy does not evict the
+// host's cache; the destination is fdatasync'ed at the end.
 package volcopy
 
 import (
 	"context"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -35,9 +41,10 @@ import (
 
 const (
 	defaultBlockSize = 1 << 20
-	maxBlockSize     = 4 << 20 // larger block sizes are clamped: memory stays bounded
-	buffers          = 4       // buffers in flight between the reader and the writer
-	subBlock         = 4096    // zero detection granularity
+	maxBlockSize     = 4 << 20  // larger block sizes are clamped: memory stays bounded
+	workers          = 4        // spans copied at once, each by a worker with a buffer of its own
+	workSpan         = 64 << 20 // bytes of the source a worker takes at a time
+	subBlock         = 4096     // zero detection granularity
 	defaultInterval  = time.Second
 )
 
@@ -118,7 +125,6 @@ func Copy(ctx context.Context, src, dst string, opts Options) (Stats, error) {
 	c := &copier{
 		src: in, dst: out, size: size, bs: min(bs, maxBlockSize), sparse: opts.Sparse,
 		readLimit: newLimiter(opts.BPSLimit, start), writeLimit: newLimiter(opts.BPSLimit, start),
-		srcCache: cache{fd: in.fd}, dstCache: cache{fd: out.fd},
 	}
 	stopProgress := c.report(start, opts)
 	err = c.run(ctx)
@@ -148,232 +154,224 @@ func (o *Options) check() error {
 	return nil
 }
 
-// copier holds one copy's state. The reader goroutine owns src, srcCache and
-// readLimit; the writing goroutine owns the rest but the counters, which the
-// progress goroutine reads too.
+// copier holds one copy's state, shared by its workers.
 type copier struct {
 	src, dst   *file
 	size, bs   int64
-	sparse     bool
+	sparse     bool // Options.Sparse: zero runs are skipped
+	dstZero    bool // the engine zeroed the destination range up front: zero runs need no writing
 	readLimit  *limiter
 	writeLimit *limiter
-	srcCache   cache
-	dstCache   cache
 
 	read, written, zeroed, skipped atomic.Int64
-
-	pending, pendingEnd int64 // full copies: zero range not yet applied to dst
 }
 
-// buffer holds one chunk of source data and its split into zero and data runs.
-type buffer struct {
-	data []byte
-	runs []run
-}
-
-// run is a stretch of a buffer that is all zeros or holds data.
+// run is a stretch of a chunk that is all zeros or holds data.
 type run struct {
 	n    int64
 	zero bool
 }
 
-// chunk is a range of the source in offset order: a hole when buf is nil.
+// chunk is a range of the source.
 type chunk struct {
 	off, n int64
-	buf    *buffer
 }
 
-// run copies with a reader goroutine feeding the writer through a pool of buffers.
+// run zeroes the destination up front when that is verifiably cheap, then
+// copies with workers taking spans in offset order and writing them as they
+// go, out of order between spans.
 func (c *copier) run(ctx context.Context) error {
+	if !c.sparse {
+		fast, err := c.zeroAhead(ctx)
+		if err != nil {
+			return err
+		}
+		c.dstZero = fast
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	free := make(chan *buffer, buffers)
-	for range buffers {
-		free <- &buffer{data: make([]byte, c.bs)}
-	}
-	work := make(chan chunk, buffers)
-	readErr := make(chan error, 1)
-	go func() { readErr <- c.readAll(ctx, free, work) }()
-	err := c.writeAll(ctx, free, work)
-	if err != nil {
+	work := make(chan chunk, workers)
+	errs := make(chan error, workers+1) // the first error sent is the cause; later ones follow from cancel
+	fail := func(err error) {
+		errs <- err
 		cancel()
 	}
-	if rerr := <-readErr; err == nil {
-		err = rerr
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			if err := c.work(ctx, work); err != nil {
+				fail(err)
+			}
+		})
 	}
-	if err == nil {
-		err = c.flushZeros(ctx)
+	if err := c.dispatch(ctx, work); err != nil {
+		fail(err)
 	}
+	wg.Wait()
+	close(errs)
+	err := <-errs
 	if err == nil {
 		if err = unix.Fdatasync(c.dst.fd); err != nil {
 			err = fmt.Errorf("sync dst %s: %w", c.dst.path, err)
 		}
 	}
-	c.srcCache.dropAll(c.size)
-	c.dstCache.dropAll(c.size)
+	dropCache(c.src.fd, 0, c.size)
+	dropCache(c.dst.fd, 0, c.size)
 	return err
 }
 
-// readAll reads the source's data extents into buffers and sends them, and
-// its holes as bare chunks, in offset order. It closes work when done.
-func (c *copier) readAll(ctx context.Context, free chan *buffer, work chan<- chunk) error {
+// zeroAhead zeroes the destination range with a call that guarantees zeros,
+// but only when probing its first zeroProbe bytes shows the call is offloaded
+// (metadata-only on a file, write-zeroes on a device): the copy then only
+// writes data. It reports whether it did.
+func (c *copier) zeroAhead(ctx context.Context) (bool, error) {
+	if c.size < zeroCallMin {
+		return false, nil
+	}
+	n := min(c.size, zeroProbe) / subBlock * subBlock
+	if !c.dst.probeZero(n) || slowZeroing {
+		return false, nil
+	}
+	return true, c.dst.zero(ctx, n, c.size-n, c.writeLimit)
+}
+
+// slowZeroing is a test seam: when true, zeroAhead finds zeroing not
+// offloaded, so tests reach the path that zeroes run by run.
+var slowZeroing = false
+
+// dispatch sends the range to copy, cut into spans of at most workSpan bytes,
+// in offset order, and closes work.
+func (c *copier) dispatch(ctx context.Context, work chan<- chunk) error {
 	defer close(work)
-	send := func(ch chunk) error {
+	for off := int64(0); off < c.size; off += workSpan {
 		select {
-		case work <- ch:
-			return nil
+		case work <- chunk{off: off, n: min(workSpan, c.size-off)}:
 		case <-ctx.Done():
 			return ctx.Err()
 		}
 	}
-	unix.Fadvise(c.src.fd, 0, c.size, unix.FADV_SEQUENTIAL) // advisory only
-	for off := int64(0); off < c.size; {
-		data, hole, err := c.src.extent(off, c.size)
-		if err != nil {
-			return err
-		}
-		if data > off {
-			if err := send(chunk{off: off, n: data - off}); err != nil {
+	return nil
+}
+
+// work copies spans until work is closed, reading each in offset order
+// through a descriptor of its own, so that the kernel's readahead sees a
+// sequential reader, into a buffer of its own.
+func (c *copier) work(ctx context.Context, work <-chan chunk) error {
+	src, err := open(c.src.path, c.src.role, unix.O_RDONLY)
+	if err != nil {
+		return err
+	}
+	defer src.close()
+	unix.Fadvise(src.fd, 0, c.size, unix.FADV_SEQUENTIAL) // advisory only
+	buf := make([]byte, c.bs)
+	var runs []run
+	var wb writeback
+	for sp := range work {
+		for off, end := sp.off, sp.off+sp.n; off < end; {
+			if err := ctx.Err(); err != nil {
 				return err
 			}
-		}
-		for off = data; off < hole; {
-			n := min(hole, (off/c.bs+1)*c.bs) - off // chunks aligned to the block size
-			var b *buffer
-			select {
-			case b = <-free:
-			case <-ctx.Done():
-				return ctx.Err()
+			data, hole, err := src.extent(off, end)
+			if err != nil {
+				return err
 			}
+			if data > off {
+				if err := c.zeroRun(ctx, off, data-off); err != nil {
+					return err
+				}
+				wb.done(c.dst.fd, off, data-off)
+			}
+			if off = data; off == hole {
+				continue
+			}
+			n := min(hole, (off/c.bs+1)*c.bs) - off // chunks aligned to the block size
+			b := buf[:n]
 			if err := c.readLimit.wait(ctx, n); err != nil {
 				return err
 			}
-			if err := c.src.readAt(b.data[:n], off); err != nil {
+			if err := src.readAt(b, off); err != nil {
 				return err
 			}
 			c.read.Add(n)
-			b.split(off, n)
-			if err := send(chunk{off: off, n: n, buf: b}); err != nil {
+			dropCache(src.fd, off, n)
+			runs = split(runs[:0], b, off)
+			if err := c.put(ctx, b, off, runs); err != nil {
 				return err
 			}
+			wb.done(c.dst.fd, off, n)
 			off += n
-			c.srcCache.advance(off)
 		}
 	}
 	return nil
 }
 
-// split records b's first n bytes, read at off, as runs of zero and data
+// split appends to runs the split of b, read at off, into zero and data
 // sub-blocks; sub-blocks are aligned to absolute offsets.
-func (b *buffer) split(off, n int64) {
-	b.runs = b.runs[:0]
+func split(runs []run, b []byte, off int64) []run {
+	n := int64(len(b))
 	for i := int64(0); i < n; {
 		j := min(n, i+subBlock-(off+i)%subBlock)
-		zero := isZero(b.data[i:j])
-		if k := len(b.runs) - 1; k >= 0 && b.runs[k].zero == zero {
-			b.runs[k].n += j - i
+		zero := isZero(b[i:j])
+		if k := len(runs) - 1; k >= 0 && runs[k].zero == zero {
+			runs[k].n += j - i
 		} else {
-			b.runs = append(b.runs, run{n: j - i, zero: zero})
+			runs = append(runs, run{n: j - i, zero: zero})
 		}
 		i = j
 	}
+	return runs
 }
 
-// writeAll writes the chunks it receives, returning their buffers to free.
-func (c *copier) writeAll(ctx context.Context, free chan<- *buffer, work <-chan chunk) error {
-	for {
-		var ch chunk
-		var ok bool
-		select {
-		case ch, ok = <-work:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-		if !ok {
+// put applies b, read at off and split into runs, to the destination. Where
+// zero runs must be zeroed, runs of zeroCallMin or more get a zeroing call
+// and shorter ones are written along with the data around them.
+func (c *copier) put(ctx context.Context, b []byte, off int64, runs []run) error {
+	var from, i int64 // b[from:i] is still to be written
+	flush := func() error {
+		if i == from {
 			return nil
 		}
-		if err := c.put(ctx, ch); err != nil {
+		if err := c.writeLimit.wait(ctx, i-from); err != nil {
 			return err
 		}
-		if ch.buf != nil {
-			free <- ch.buf
-		}
+		err := c.dst.writeAt(b[from:i], off+from)
+		from = i
+		return err
 	}
+	for _, r := range runs {
+		switch {
+		case !r.zero:
+			c.written.Add(r.n)
+		case c.sparse || c.dstZero || r.n >= zeroCallMin:
+			if err := flush(); err != nil {
+				return err
+			}
+			if err := c.zeroRun(ctx, off+i, r.n); err != nil {
+				return err
+			}
+			from = i + r.n
+		default:
+			c.zeroed.Add(r.n)
+		}
+		i += r.n
+	}
+	return flush()
 }
 
-// put applies one chunk to the destination.
-func (c *copier) put(ctx context.Context, ch chunk) error {
-	if ch.buf == nil {
-		return c.zeroRun(ctx, ch.off, ch.n)
-	}
-	off := ch.off
-	for _, r := range ch.buf.runs {
-		var err error
-		if r.zero {
-			err = c.zeroRun(ctx, off, r.n)
-		} else {
-			err = c.writeData(ctx, ch, off, r.n)
-		}
-		if err != nil {
-			return err
-		}
-		off += r.n
-	}
-	return nil
-}
-
-// zeroRun skips a range of zeros (sparse copy) or adds it to the pending zero
-// range, which is applied when data follows or at the end (full copy).
+// zeroRun skips a range of zeros where the destination already reads as
+// zeros, and zeroes it otherwise.
 func (c *copier) zeroRun(ctx context.Context, off, n int64) error {
-	if c.sparse {
+	switch {
+	case c.sparse:
 		c.skipped.Add(n)
-		return nil
-	}
-	if c.pendingEnd != off {
-		if err := c.flushZeros(ctx); err != nil {
+	case c.dstZero:
+		c.zeroed.Add(n)
+	default:
+		if err := c.dst.zero(ctx, off, n, c.writeLimit); err != nil {
 			return err
 		}
-		c.pending = off
+		c.zeroed.Add(n)
 	}
-	c.pendingEnd = off + n
-	return nil
-}
-
-// writeData writes the n data bytes at off from ch's buffer. A short pending
-// zero range inside the same buffer is written along with them, saving a call.
-func (c *copier) writeData(ctx context.Context, ch chunk, off, n int64) error {
-	start := off
-	if !c.sparse && c.pendingEnd == off && c.pending >= ch.off && off-c.pending < zeroCallMin {
-		start = c.pending
-		c.zeroed.Add(off - c.pending)
-		c.pending, c.pendingEnd = 0, 0
-	}
-	if err := c.flushZeros(ctx); err != nil {
-		return err
-	}
-	if err := c.writeLimit.wait(ctx, off+n-start); err != nil {
-		return err
-	}
-	if err := c.dst.writeAt(ch.buf.data[start-ch.off:off+n-ch.off], start); err != nil {
-		return err
-	}
-	c.written.Add(n)
-	c.dstCache.advance(off + n)
-	return nil
-}
-
-// flushZeros zeroes the pending range on the destination.
-func (c *copier) flushZeros(ctx context.Context) error {
-	off, n := c.pending, c.pendingEnd-c.pending
-	if n == 0 {
-		return nil
-	}
-	c.pending, c.pendingEnd = 0, 0
-	if err := c.dst.zero(ctx, off, n, c.writeLimit); err != nil {
-		return err
-	}
-	c.zeroed.Add(n)
-	c.dstCache.advance(off + n)
 	return nil
 }
 

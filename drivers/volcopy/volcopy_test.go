@@ -578,3 +578,92 @@ func BenchmarkIsZero(b *testing.B) {
 		}
 	}
 }
+
+// zeroingPaths runs f once with zeroing up front allowed and once with the
+// test seam slowZeroing set, so a full copy zeroes run by run.
+func zeroingPaths(t *testing.T, f func(t *testing.T)) {
+	for _, slow := range []bool{false, true} {
+		t.Run(fmt.Sprintf("slowZeroing=%v", slow), func(t *testing.T) {
+			slowZeroing = slow
+			t.Cleanup(func() { slowZeroing = false })
+			f(t)
+		})
+	}
+}
+
+// TestCopyFullZeroAhead copies a sparse source larger than the zeroing probe
+// onto a thick, stale file: with zeroing offloaded (ext4, xfs) the range is
+// zeroed up front and only data written; either way no stale byte is left,
+// the destination stays thick, and only the source's data is read.
+func TestCopyFullZeroAhead(t *testing.T) {
+	const size = zeroProbe + 16*MiB + 4*KiB
+	spans := []span{
+		{3 * MiB, random(25, 2*MiB)},
+		{zeroProbe - MiB, zeroed(random(26, 3*MiB), [2]int{MiB / 2, MiB/2 + 12*KiB})},
+		{size - 5*KiB, random(27, 5*KiB)},
+	}
+	zeroingPaths(t, func(t *testing.T) {
+		dir := t.TempDir()
+		src, dst := filepath.Join(dir, "src"), filepath.Join(dir, "dst")
+		makeFile(t, src, size, spans...)
+		makeFile(t, dst, size, filled(size, 0xAA)...)
+
+		st, err := Copy(t.Context(), src, dst, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkStats(t, st, size, false)
+		if st.Read > allocated(t, src) {
+			t.Errorf("Read %d bytes, more than the source's %d allocated", st.Read, allocated(t, src))
+		}
+		sameContent(t, src, dst, size)
+		if a := allocated(t, dst); a < size/4096*4096 {
+			t.Errorf("thick destination now has %d bytes allocated, fewer than its %d", a, int64(size))
+		}
+	})
+}
+
+// TestCopyLoopZeroAhead copies onto a stale loop device, which offloads
+// write-zeroes on ext4: through the up-front BLKZEROOUT path and, with the
+// seam set, through run-by-run zeroing. Both must leave no stale block.
+func TestCopyLoopZeroAhead(t *testing.T) {
+	needRoot(t, "loop devices")
+	const size = zeroProbe + 8*MiB
+	spans := []span{{MiB, random(28, 3*MiB)}, {zeroProbe + MiB, zeroed(random(29, 2*MiB), [2]int{4 * KiB, MiB + 8*KiB})}}
+	zeroingPaths(t, func(t *testing.T) {
+		dir := t.TempDir()
+		src, backing := filepath.Join(dir, "src"), filepath.Join(dir, "backing")
+		makeFile(t, src, size, spans...)
+		makeFile(t, backing, size, filled(size, 0xAA)...)
+		dev := loop(t, backing)
+
+		st, err := Copy(t.Context(), src, dev, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkStats(t, st, size, false)
+		sameContent(t, src, dev, size)
+	})
+}
+
+// TestProbeZero checks the probe: a file zeroes by fallocate, offloaded; the
+// bytes probed read as zeros afterwards.
+func TestProbeZero(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "f")
+	makeFile(t, path, 8*MiB, filled(8*MiB, 0xAA)...)
+	f, err := open(path, "dst", unix.O_WRONLY)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.close()
+	if !f.probeZero(4 * MiB) {
+		t.Skip("SKIP: fallocate zeroing not offloaded on this filesystem")
+	}
+	if got := readRange(t, path, 0, 4*MiB); !bytes.Equal(got, make([]byte, 4*MiB)) {
+		t.Error("probed range does not read as zeros")
+	}
+	if got := readRange(t, path, 4*MiB, 4*MiB); !bytes.Equal(got, bytes.Repeat([]byte{0xAA}, 4*MiB)) {
+		t.Error("bytes past the probed range changed")
+	}
+}
