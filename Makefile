@@ -7,13 +7,15 @@
 #   make lint        gofmt and go vet (tox's pep8)
 #   make cover       unit tests with a coverage report
 #   make build       the binaries into ./bin
+#   make bench       the copy engine against qemu-img, nbdcopy, cp and dd,
+#                    migration and the control plane (BENCHARGS=-quick for a short run)
 
 GO       ?= go
 BIN      := bin
 CONF     ?= etc/cinder/cinder.conf
 TESTARGS ?=
 
-.PHONY: all build run test unit functional lint cover clean
+.PHONY: all build run test unit functional lint cover bench clean
 
 all: lint test
 
@@ -39,6 +41,9 @@ lint:
 cover:
 	$(GO) test -count=1 -coverprofile=cover.out $$($(GO) list ./... | grep -v /tests)
 	$(GO) tool cover -func=cover.out | tail -1
+
+bench:
+	$(GO) run ./bench $(BENCHARGS)
 
 clean:
 	rm -rf $(BIN) cover.out state state-rabbit

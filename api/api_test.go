@@ -161,7 +161,7 @@ type env struct {
 func newEnv(t *testing.T, opts ...func(e *env)) *env {
 	t.Helper()
 	ctx := context.Background()
-	store, err := db.Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "cinder.sqlite"))
+	store, err := db.Open(ctx, "sqlite:///"+filepath.Join(t.TempDir(), "cinder.sqlite"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -27,9 +27,9 @@ import (
 // its id and the target row, now naming the old data, is deleted.
 
 const (
-	defaultCreateTimeout = 300 * time.Second // migration_create_volume_timeout_secs
-	maxCallTimeout       = 30 * time.Second  // bounds calls a migration can do without
-	pollFirst            = 100 * time.Millisecond
+	defaultCreateTimeout = 300 * time.Second    // migration_create_volume_timeout_secs
+	maxCallTimeout       = 30 * time.Second     // bounds calls a migration can do without
+	pollFirst            = 5 * time.Millisecond // a target is often ready within a few ms; tries² backoff after
 	pollMax              = time.Second
 	progressInterval     = 5 * time.Second
 	defaultBlocksize     = 1 << 20 // volume_dd_blocksize's default, 1M

@@ -1,0 +1,334 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// backends are the bench deployments' backends: thin on hostA, thin2 on
+// hostB, both oversubscribed enough for a 1 TiB volume, and thick on hostA,
+// not scrubbed on delete so that migrations away from it cost nothing extra.
+// thin's larger capacity makes the scheduler place new volumes there.
+const backends = `
+[thin]
+volume_driver = thin
+volume_backend_name = thin
+total_capacity_gb = 1000
+
+[thin2]
+volume_driver = thin
+volume_backend_name = thin2
+backend_host = hostB
+total_capacity_gb = 100
+
+[thick]
+volume_driver = thick
+volume_backend_name = thick
+volume_clear = none
+`
+
+// pools is the number of pools of backends, one each.
+const pools = 3
+
+// Errors of the API that callers act on.
+var (
+	errQuota    = errors.New("over quota") // 413: a volume over the project's quota
+	errNotFound = errors.New("not found")  // 404
+)
+
+// cinder is a deployment the benchmark runs: cinder-all, or the services
+// as separate processes.
+type cinder struct {
+	dir      string
+	endpoint string // http://127.0.0.1:port/v3/admin
+	procs    []*exec.Cmd
+	client   *http.Client
+}
+
+// startCinder writes a cinder.conf for transport under dir, starts
+// binaries from bins with it, and waits until every backend reports to the
+// scheduler.
+func startCinder(ctx context.Context, bins, dir, transport string, binaries ...string) (*cinder, error) {
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("cinder state dir: %w", err)
+	}
+	conf := filepath.Join(dir, "cinder.conf")
+	text := fmt.Sprintf(`[DEFAULT]
+host = hostA
+state_path = %s
+transport_url = %s
+control_exchange = cinder-bench-%s
+osapi_volume_listen = 127.0.0.1
+osapi_volume_listen_port = %d
+auth_strategy = noauth
+enabled_backends = thin,thin2,thick
+report_interval = 10
+service_down_time = 60
+backend_stats_polling_interval = 5
+rpc_response_timeout = 60
+%s`, dir, transport, uuid.NewString()[:8], port, backends)
+	if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
+		return nil, fmt.Errorf("write cinder.conf: %w", err)
+	}
+	c := &cinder{dir: dir, endpoint: fmt.Sprintf("http://127.0.0.1:%d/v3/admin", port), client: &http.Client{Timeout: 60 * time.Second}}
+	for _, name := range binaries {
+		if err := c.start(filepath.Join(bins, name), conf); err != nil {
+			c.stop()
+			return nil, err
+		}
+	}
+	if err := c.waitReady(ctx, pools); err != nil {
+		c.stop()
+		return nil, c.failed(err)
+	}
+	return c, nil
+}
+
+// start runs binary with conf, logging to dir/<binary>.log.
+func (c *cinder) start(binary, conf string) error {
+	log, err := os.Create(filepath.Join(c.dir, filepath.Base(binary)+".log"))
+	if err != nil {
+		return fmt.Errorf("log of %s: %w", binary, err)
+	}
+	defer log.Close()
+	cmd := exec.Command(binary, "--config-file", conf)
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start %s: %w", binary, err)
+	}
+	c.procs = append(c.procs, cmd)
+	return nil
+}
+
+// stop ends the processes with SIGTERM, then SIGKILL after 10 s.
+func (c *cinder) stop() {
+	for _, p := range c.procs {
+		p.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { p.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			p.Process.Kill()
+			<-done
+		}
+	}
+	c.procs = nil
+}
+
+// failed logs the end of each process's log, to explain err, and returns err.
+func (c *cinder) failed(err error) error {
+	logs, _ := filepath.Glob(filepath.Join(c.dir, "*.log"))
+	for _, l := range logs {
+		text, _ := os.ReadFile(l)
+		slog.Error("cinder failed", "err", err, "log", filepath.Base(l), "tail", string(text[max(0, len(text)-3000):]))
+	}
+	return err
+}
+
+// waitReady waits until get_pools lists n pools.
+func (c *cinder) waitReady(ctx context.Context, n int) error {
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	for {
+		var out struct{ Pools []any }
+		err := c.call(ctx, "GET", "/scheduler-stats/get_pools", nil, &out)
+		if err == nil && len(out.Pools) >= n {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("cinder not ready after 60 s: get_pools %v, %d pools", err, len(out.Pools))
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// call sends a request as admin and decodes a 2xx answer into out (if not nil).
+func (c *cinder) call(ctx context.Context, method, path string, body, out any) error {
+	var r io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		r = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.endpoint+path, r)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("X-Auth-Token", "admin:admin")
+	req.Header.Set("OpenStack-API-Version", "volume 3.64")
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := c.client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", method, path, err)
+	}
+	switch {
+	case resp.StatusCode == http.StatusRequestEntityTooLarge:
+		return fmt.Errorf("%s %s: %w: %s", method, path, errQuota, raw)
+	case resp.StatusCode == http.StatusNotFound:
+		return fmt.Errorf("%s %s: %w: %s", method, path, errNotFound, raw)
+	case resp.StatusCode/100 != 2:
+		return fmt.Errorf("%s %s: status %d: %s", method, path, resp.StatusCode, raw)
+	case out == nil || len(raw) == 0:
+		return nil
+	}
+	if err := json.Unmarshal(raw, out); err != nil {
+		return fmt.Errorf("%s %s: %w", method, path, err)
+	}
+	return nil
+}
+
+// volume is the part of a volume's admin view the benchmark reads.
+type volume struct {
+	ID              string `json:"id"`
+	Status          string `json:"status"`
+	MigrationStatus string `json:"migration_status"`
+	Host            string `json:"os-vol-host-attr:host"`
+}
+
+// createVolume asks for a volume of gib GiB and returns its id.
+func (c *cinder) createVolume(ctx context.Context, gib int) (string, error) {
+	var out struct{ Volume volume }
+	body := map[string]any{"volume": map[string]any{"size": gib, "name": "bench-" + uuid.NewString()[:8]}}
+	if err := c.call(ctx, "POST", "/volumes", body, &out); err != nil {
+		return "", err
+	}
+	return out.Volume.ID, nil
+}
+
+// volume returns volume id's current state.
+func (c *cinder) volume(ctx context.Context, id string) (volume, error) {
+	var out struct{ Volume volume }
+	err := c.call(ctx, "GET", "/volumes/"+id, nil, &out)
+	return out.Volume, err
+}
+
+// poll reads volume id every interval until done says it is finished,
+// failing after timeout.
+func (c *cinder) poll(ctx context.Context, id string, interval, timeout time.Duration, done func(volume) (bool, error)) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		v, err := c.volume(ctx, id)
+		if err != nil {
+			return err
+		}
+		if ok, err := done(v); ok || err != nil {
+			return err
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("volume %s: still %s (migration %q) after %s", id, v.Status, v.MigrationStatus, timeout)
+		}
+		time.Sleep(interval)
+	}
+}
+
+// waitAvailable polls volume id every interval until it is available.
+func (c *cinder) waitAvailable(ctx context.Context, id string, interval time.Duration) error {
+	return c.poll(ctx, id, interval, time.Minute, func(v volume) (bool, error) {
+		if strings.HasPrefix(v.Status, "error") {
+			return false, fmt.Errorf("volume %s went to %s", id, v.Status)
+		}
+		return v.Status == "available", nil
+	})
+}
+
+// deleteVolume deletes volume id and waits until it is gone.
+func (c *cinder) deleteVolume(ctx context.Context, id string) error {
+	if err := c.call(ctx, "DELETE", "/volumes/"+id, nil, nil); err != nil {
+		return err
+	}
+	err := c.poll(ctx, id, 10*time.Millisecond, time.Minute, func(v volume) (bool, error) {
+		if v.Status == "error_deleting" {
+			return false, fmt.Errorf("volume %s: error_deleting", id)
+		}
+		return false, nil
+	})
+	if errors.Is(err, errNotFound) {
+		return nil
+	}
+	return err
+}
+
+// devicePath returns the path holding volume id's bytes, from os-initialize_connection.
+func (c *cinder) devicePath(ctx context.Context, id string) (string, error) {
+	var out struct {
+		ConnectionInfo struct {
+			Data struct {
+				DevicePath string `json:"device_path"`
+			} `json:"data"`
+		} `json:"connection_info"`
+	}
+	body := map[string]any{"os-initialize_connection": map[string]any{"connector": map[string]any{"host": "bench"}}}
+	if err := c.call(ctx, "POST", "/volumes/"+id+"/action", body, &out); err != nil {
+		return "", err
+	}
+	if out.ConnectionInfo.Data.DevicePath == "" {
+		return "", fmt.Errorf("volume %s: connection info without a device_path", id)
+	}
+	return out.ConnectionInfo.Data.DevicePath, nil
+}
+
+// migrate moves volume id to host and returns the time from the action to
+// migration_status success.
+func (c *cinder) migrate(ctx context.Context, id, host string) (time.Duration, error) {
+	start := time.Now()
+	body := map[string]any{"os-migrate_volume": map[string]any{"host": host}}
+	if err := c.call(ctx, "POST", "/volumes/"+id+"/action", body, nil); err != nil {
+		return 0, err
+	}
+	err := c.poll(ctx, id, 5*time.Millisecond, 10*time.Minute, func(v volume) (bool, error) {
+		if v.MigrationStatus == "error" {
+			return false, fmt.Errorf("migration of %s to %s ended in error", id, host)
+		}
+		return v.MigrationStatus == "success", nil
+	})
+	return time.Since(start), err
+}
+
+// place makes sure volume id is on backend host (host@backend), migrating
+// it there if the scheduler put it elsewhere.
+func (c *cinder) place(ctx context.Context, id, host string) error {
+	v, err := c.volume(ctx, id)
+	if err != nil || strings.HasPrefix(v.Host, host+"#") {
+		return err
+	}
+	_, err = c.migrate(ctx, id, host)
+	return err
+}
+
+// freePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("find a free port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}

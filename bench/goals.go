@@ -1,0 +1,127 @@
+package main
+
+import (
+	"math"
+	"strings"
+)
+
+// The targets.
+const (
+	goalMemory    = 64 * mib
+	goalScaleSecs = 5
+	goalE2ERatio  = 1.3
+)
+
+// goals checks the targets against the measurements.
+func goals(copies []row, control []controlRow) []goal {
+	var gs []goal
+	ran := func(c string) bool { return find(copies, c, toolEngine) != nil }
+	ratio := func(what, c string, limit float64, tools ...string) {
+		gs = append(gs, engineRatio(copies, what, c, limit, tools...))
+	}
+	if ran(caseS) {
+		ratio("S: engine ÷ fastest of qemu-img, nbdcopy, cp", caseS, 1.0, toolQemu, toolNbdcopy, toolCp)
+		ratio("S: engine ÷ dd conv=sparse", caseS, 0.5, toolDDSparse)
+	}
+	if ran(caseF) {
+		ratio("F: engine ÷ nbdcopy", caseF, 1.0, toolNbdcopy)
+		ratio("F: engine ÷ dd bs=1M", caseF, 0.6, toolDD)
+		gs = append(gs, allocationGoal(copies, caseF))
+	}
+	for _, c := range []string{caseTFile, caseTLoop} {
+		if ran(c) {
+			ratio("T: engine ÷ qemu-img convert -n ("+c+")", c, 1.0, toolQemu)
+			ratio("T: engine ÷ dd bs=1M ("+c+")", c, 0.35, toolDD)
+			gs = append(gs, staleGoal(copies, c))
+		}
+	}
+	for _, r := range copies {
+		switch {
+		case strings.HasPrefix(r.Case, "L ") && strings.HasPrefix(r.Tool, "migration"):
+			gs = append(gs, goal{What: "L: migration, action to success", Value: r.Seconds, Limit: goalScaleSecs, Unit: "s"})
+		case strings.HasPrefix(r.Case, "E ") && strings.HasPrefix(r.Tool, "migration") && r.Ratio > 0:
+			gs = append(gs, goal{What: r.Case + ": migration ÷ engine copy", Value: 1 / r.Ratio, Limit: goalE2ERatio, Unit: "×"})
+		}
+	}
+	gs = append(gs, memoryGoal(copies))
+	return append(gs, controlGoals(control)...)
+}
+
+// engineRatio is the engine's time over the fastest of tools on case c.
+func engineRatio(copies []row, what, c string, limit float64, tools ...string) goal {
+	g := goal{What: what, Limit: limit, Unit: "×", Missing: "no run of " + strings.Join(tools, ", ")}
+	for _, t := range tools {
+		if r := find(copies, c, t); r != nil && r.measured() && r.Ratio > 0 {
+			g.Value, g.Missing = max(g.Value, r.Ratio), ""
+		}
+	}
+	return g
+}
+
+// allocationGoal is how far the engine's destination allocation is from
+// the source's non-zero bytes on case c, which ran, in percent.
+func allocationGoal(copies []row, c string) goal {
+	g := goal{What: c + ": engine allocation vs the source's non-zero bytes", Limit: 2, Unit: "%"}
+	r := find(copies, c, toolEngine)
+	if r.Allocated == 0 || r.SourceData == 0 {
+		g.Missing = "the engine failed"
+		return g
+	}
+	g.Value = 100 * math.Abs(float64(r.Allocated-r.SourceData)) / float64(r.SourceData)
+	return g
+}
+
+// staleGoal is the engine's stale extents on case c, which ran.
+func staleGoal(copies []row, c string) goal {
+	g := goal{What: "T: engine stale MiB blocks (" + c + ")", Unit: "blocks"}
+	r := find(copies, c, toolEngine)
+	if r.Stale == nil {
+		g.Missing = "the engine failed"
+		return g
+	}
+	g.Value = float64(*r.Stale)
+	return g
+}
+
+// memoryGoal is the engine's largest peak RSS over every case.
+func memoryGoal(copies []row) goal {
+	g := goal{What: "memory: engine peak RSS, every case", Limit: goalMemory / mib, Unit: "MiB", Missing: "no engine run"}
+	for _, r := range copies {
+		if (r.Tool == toolEngine || r.Tool == toolManage) && r.PeakRSS > 0 {
+			g.Value, g.Missing = max(g.Value, float64(r.PeakRSS)/mib), ""
+		}
+	}
+	return g
+}
+
+// controlGoals checks each control-plane figure that has a goal.
+func controlGoals(control []controlRow) []goal {
+	limits := map[string]goal{
+		measureCreate:    {Limit: goalCreateMs, Unit: "ms"},
+		measureDetailRPS: {Limit: goalDetailRPS, Unit: "req/s", AtLeast: true},
+		measureCaps:      {Limit: goalCapsMs, Unit: "ms"},
+	}
+	var gs []goal
+	for _, r := range control {
+		g, ok := limits[r.Measure]
+		if !ok {
+			continue
+		}
+		g.What, g.Value = r.Transport+": "+r.Measure, r.Value
+		if r.Value == 0 {
+			g.Missing = r.Note
+		}
+		gs = append(gs, g)
+	}
+	return gs
+}
+
+// find returns the row of tool on case c, or nil.
+func find(copies []row, c, tool string) *row {
+	for i := range copies {
+		if copies[i].Case == c && copies[i].Tool == tool {
+			return &copies[i]
+		}
+	}
+	return nil
+}
