@@ -396,7 +396,7 @@ func (m *Manager) completeMigration(ctx context.Context, v, nv *cinder.Volume) e
 		m.removeTarget(ctx, nv)
 		return fmt.Errorf("complete migration of volume %s to %s: %w", old.ID, nv.Host, err)
 	}
-	m.releaseOldData(ctx, old, nv)
+	tmp := m.handOverOldData(ctx, old, nv)
 	v, err = m.store.UpdateVolume(ctx, v.ID, func(cur *cinder.Volume) error {
 		cur.Status, cur.PreviousStatus = orig, cur.Status
 		cur.MigrationStatus = cinder.MigrationSuccess
@@ -406,14 +406,17 @@ func (m *Manager) completeMigration(ctx context.Context, v, nv *cinder.Volume) e
 		return fmt.Errorf("record the success of the migration of volume %s: %w", old.ID, err)
 	}
 	logMigration(v.ID, cinder.MigrationSuccess, old.Host, v.Host, "name_id", v.NameID)
+	if tmp != nil {
+		m.releaseOldData(ctx, old, tmp)
+	}
 	return nil
 }
 
-// releaseOldData turns the target row into the record of old's data here
+// handOverOldData turns the target row into the record of old's data here
 // (host, data id, provider location; deleting, "migration src for <id>")
-// and deletes that data and the row. Its failures are logged: the volume
-// itself has moved.
-func (m *Manager) releaseOldData(ctx context.Context, old, nv *cinder.Volume) {
+// and returns it, or nil when that fails: the data then stays, logged, as
+// the volume itself has moved.
+func (m *Manager) handOverOldData(ctx context.Context, old, nv *cinder.Volume) *cinder.Volume {
 	tmp, err := m.store.UpdateVolume(ctx, nv.ID, func(t *cinder.Volume) error {
 		t.Host, t.ClusterName, t.AvailabilityZone, t.ServiceUUID = old.Host, old.ClusterName, old.AvailabilityZone, old.ServiceUUID
 		t.NameID, t.ProviderLocation = old.DataID(), old.ProviderLocation
@@ -424,6 +427,18 @@ func (m *Manager) releaseOldData(ctx context.Context, old, nv *cinder.Volume) {
 	if err != nil {
 		slog.Error("failed to hand the old data of a migrated volume to its temporary row; the data stays",
 			"volume_id", old.ID, "new_volume_id", nv.ID, "source", old.Host, "error", err)
+		return nil
+	}
+	return tmp
+}
+
+// releaseOldData deletes the old data and its row tmp after the migration
+// succeeded, as Cinder does: a delete_volume cast to this backend, so that
+// the migration's end does not wait for it (a large volume's storage takes
+// seconds to release). If the cast fails it deletes in place; a crash before
+// the delete ends leaves tmp deleting, which recovery at start finishes.
+func (m *Manager) releaseOldData(ctx context.Context, old, tmp *cinder.Volume) {
+	if err := m.volumes.DeleteVolume(ctx, tmp); err == nil {
 		return
 	}
 	if err := m.delete(ctx, tmp, false); err != nil {

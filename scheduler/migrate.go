@@ -112,6 +112,10 @@ func (s *Scheduler) backendPassesFilters(ctx context.Context, v *cinder.Volume, 
 // previous_status, the reason logged and the owner told.
 func (s *Scheduler) failMigration(ctx context.Context, id, backend string, cause error) {
 	slog.Error("failed to schedule volume migration", "volume_id", id, "destination", backend, "reason", cause)
+	// The message first: a user who sees the error finds why.
+	if v, err := s.store.GetVolume(ctx, id); err == nil && v.MigrationStatus == cinder.MigrationStarting {
+		s.tell(ctx, v, cause)
+	}
 	v, err := s.store.UpdateVolume(ctx, id, func(v *cinder.Volume) error {
 		if v.MigrationStatus != cinder.MigrationStarting {
 			return cinder.InvalidVolume("volume %s has migration_status %q, not %s", v.ID, v.MigrationStatus, cinder.MigrationStarting)
@@ -128,5 +132,4 @@ func (s *Scheduler) failMigration(ctx context.Context, id, backend string, cause
 	}
 	slog.Info("volume migration status changed", "volume_id", id, "migration_status", v.MigrationStatus,
 		"source", v.Host, "destination", backend, "status", v.Status)
-	s.tell(ctx, v, cause)
 }

@@ -209,7 +209,11 @@ func (s *Scheduler) place(ctx context.Context, v *cinder.Volume, spec RequestSpe
 // and logs why with its id, as the scheduler's create flow does on failure.
 func (s *Scheduler) fail(ctx context.Context, id string, cause error) {
 	slog.Error("failed to schedule volume", "volume_id", id, "reason", cause)
-	v, err := s.store.UpdateVolume(ctx, id, func(v *cinder.Volume) error {
+	// The message first: a user who sees the error finds why.
+	if v, err := s.store.GetVolume(ctx, id); err == nil && v.Status == cinder.StatusCreating {
+		s.tell(ctx, v, cause)
+	}
+	_, err := s.store.UpdateVolume(ctx, id, func(v *cinder.Volume) error {
 		if v.Status != cinder.StatusCreating {
 			return cinder.InvalidVolume("volume %s is %s", v.ID, v.Status)
 		}
@@ -218,9 +222,7 @@ func (s *Scheduler) fail(ctx context.Context, id string, cause error) {
 	})
 	if err != nil {
 		slog.Warn("could not set unscheduled volume to error", "volume_id", id, "error", err)
-		return
 	}
-	s.tell(ctx, v, cause)
 }
 
 // messageTTL is Cinder's message_ttl: how long a user message is kept.

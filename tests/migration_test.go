@@ -173,12 +173,19 @@ func migrateAllPairs(t *testing.T, d *deployment) {
 			if got := checksum(t, dst); got != want {
 				t.Fatalf("destination checksum %s, source was %s", got, want)
 			}
-			if _, err := os.Stat(src); !os.IsNotExist(err) {
-				t.Fatalf("source storage %s left behind: %v", src, err)
-			}
-			// Only the volume remains: the temporary destination row is gone.
-			if n := len(d.do("GET", "/admin/volumes?all_tenants=1", nil, 200)["volumes"].([]any)); n != 1 {
-				t.Fatalf("%d volumes listed after the migration, want 1", n)
+			// The old data is deleted after success, as Cinder casts it:
+			// soon only the volume remains, and its old storage is gone.
+			deadline := time.Now().Add(30 * time.Second)
+			for {
+				_, err := os.Stat(src)
+				n := len(d.do("GET", "/admin/volumes?all_tenants=1", nil, 200)["volumes"].([]any))
+				if os.IsNotExist(err) && n == 1 {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("30s after the migration: source storage %s: %v; %d volumes listed, want 1", src, err, n)
+				}
+				time.Sleep(50 * time.Millisecond)
 			}
 			src = dst
 		})
