@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/cinder-go/cinder/internal/testfile"
 	"io"
 	"log/slog"
 	"os"
@@ -104,22 +105,9 @@ func (e *env) created(t *testing.T, size int) *cinder.Volume {
 			}
 		}
 		clear(data[:min(len(data), 4096)]) // a zero block at the start of the data
-		writeAt(t, e.file(v), off, data)
+		testfile.WriteAt(t, e.file(v), off, data)
 	}
 	return v
-}
-
-// writeAt writes data into the file at path at off.
-func writeAt(t *testing.T, path string, off int64, data []byte) {
-	t.Helper()
-	f, err := os.OpenFile(path, os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if _, err := f.WriteAt(data, off); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // checksum digests every byte of the file at path: SHA-256 over the offset
@@ -632,7 +620,7 @@ func TestMigrateVolumeCompletion(t *testing.T) {
 
 	v = migrating(v)
 	nv = target(t, src, dest, v)
-	writeAt(t, dest.file(nv), 1<<20, []byte("copied by someone else"))
+	testfile.WriteAt(t, dest.file(nv), 1<<20, []byte("copied by someone else"))
 	want := checksum(t, dest.file(nv))
 	id, err = s.client.MigrateVolumeCompletion(ctx, v, nv, false)
 	if err != nil || id != v.ID {

@@ -3,9 +3,9 @@ package tests
 import (
 	"bytes"
 	"encoding/json"
+	"github.com/cinder-go/cinder/internal/testfile"
 	"io"
 	"net/http"
-	"os"
 	"strings"
 	"testing"
 )
@@ -94,13 +94,13 @@ func TestThickHazardOverREST(t *testing.T) {
 			id := d.createVolume(1, nil)
 			d.waitStatus(id, "available")
 			pattern := bytes.Repeat([]byte{0xAB}, 1<<20)
-			writeAt(t, devicePath(t, d, id), pattern, 0)
+			testfile.WriteAt(t, devicePath(t, d, id), 0, pattern)
 			d.do("DELETE", "/admin/volumes/"+id, nil, 202)
 			d.waitStatus(id, "deleted")
 
 			id = d.createVolume(1, nil)
 			d.waitStatus(id, "available")
-			got := readAt(t, devicePath(t, d, id), len(pattern), 0)
+			got := testfile.ReadAt(t, devicePath(t, d, id), 0, len(pattern))
 			stale := bytes.Equal(got, pattern)
 			zero := bytes.Count(got, []byte{0}) == len(got)
 			switch {
@@ -111,33 +111,4 @@ func TestThickHazardOverREST(t *testing.T) {
 			}
 		})
 	}
-}
-
-func writeAt(t *testing.T, path string, b []byte, off int64) {
-	t.Helper()
-	f, err := os.OpenFile(path, os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if _, err := f.WriteAt(b, off); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Sync(); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func readAt(t *testing.T, path string, n int, off int64) []byte {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	b := make([]byte, n)
-	if _, err := f.ReadAt(b, off); err != nil {
-		t.Fatal(err)
-	}
-	return b
 }

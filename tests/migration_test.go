@@ -3,12 +3,9 @@ package tests
 import (
 	"bytes"
 	"crypto/rand"
-	"crypto/sha256"
-	"encoding/hex"
-	"io"
+	"github.com/cinder-go/cinder/internal/testfile"
 	"os"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -118,31 +115,6 @@ func fill(t *testing.T, path string, es []extent, pattern byte) {
 	}
 }
 
-// checksum is the SHA-256 of the whole file at path.
-func checksum(t *testing.T, path string) string {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		t.Fatal(err)
-	}
-	return hex.EncodeToString(h.Sum(nil))
-}
-
-// allocated is the bytes the filesystem allocated to path.
-func allocated(t *testing.T, path string) int64 {
-	t.Helper()
-	var st syscall.Stat_t
-	if err := syscall.Stat(path, &st); err != nil {
-		t.Fatal(err)
-	}
-	return st.Blocks * 512
-}
-
 // migrateAllPairs moves one volume holding data along a chain covering every
 // pair of thin and thick backends (thin to thin on another host, thin to
 // thick, thick to thin, thick to thick on another host) and checks after
@@ -153,7 +125,7 @@ func migrateAllPairs(t *testing.T, d *deployment) {
 	d.do("PUT", "/admin/volumes/"+id, map[string]any{"volume": map[string]any{"metadata": map[string]string{"kept": "yes"}}}, 200)
 	src := devicePath(t, d, id)
 	fill(t, src, spread(16, 1<<20), 0)
-	want := checksum(t, src)
+	want := testfile.Checksum(t, src)
 	name := d.volume(id)["name"]
 	for _, to := range []string{"thin2", "thick", "thin", "thick", "thick2"} {
 		from := d.volume(id)["os-vol-host-attr:host"].(string)
@@ -170,7 +142,7 @@ func migrateAllPairs(t *testing.T, d *deployment) {
 			if dst == src {
 				t.Fatalf("device path %s did not change backend", dst)
 			}
-			if got := checksum(t, dst); got != want {
+			if got := testfile.Checksum(t, dst); got != want {
 				t.Fatalf("destination checksum %s, source was %s", got, want)
 			}
 			// The old data is deleted after success, as Cinder casts it:
@@ -228,10 +200,10 @@ func TestMigrationLeavesNoStaleData(t *testing.T) {
 
 	id := d.volumeOn("thin")
 	fill(t, devicePath(t, d, id), spread(4, 64<<10), 0x11)
-	want := checksum(t, devicePath(t, d, id))
+	want := testfile.Checksum(t, devicePath(t, d, id))
 	d.migrate(id, "hostA@thick", nil)
 	dst := devicePath(t, d, id)
-	if got := checksum(t, dst); got != want {
+	if got := testfile.Checksum(t, dst); got != want {
 		f, _ := os.ReadFile(dst)
 		t.Fatalf("destination differs from source; 1 MiB blocks holding old bytes: %d", staleBlocks(f))
 	}
@@ -256,15 +228,15 @@ func TestMigrationSparseStaysSparse(t *testing.T) {
 	id := d.volumeOn("thin")
 	src := devicePath(t, d, id)
 	fill(t, src, spread(51, 1<<20), 0) // 5% of 1 GiB
-	srcAlloc := allocated(t, src)
-	want := checksum(t, src)
+	_, srcAlloc := testfile.Stat(t, src)
+	want := testfile.Checksum(t, src)
 
 	d.migrate(id, "hostB@thin2", nil)
 	dst := devicePath(t, d, id)
-	if got := allocated(t, dst); got > srcAlloc*11/10 || got < srcAlloc*9/10 {
+	if _, got := testfile.Stat(t, dst); got > srcAlloc*11/10 || got < srcAlloc*9/10 {
 		t.Fatalf("thin destination allocates %d bytes, source allocated %d (want within 10%%)", got, srcAlloc)
 	}
-	if got := checksum(t, dst); got != want {
+	if got := testfile.Checksum(t, dst); got != want {
 		t.Fatal("thin destination differs from the source")
 	}
 	if modes := copyModes(d, id); len(modes) != 1 || modes[0] != "sparse" {
@@ -272,7 +244,7 @@ func TestMigrationSparseStaysSparse(t *testing.T) {
 	}
 
 	d.migrate(id, "hostA@thick", nil)
-	if got := checksum(t, devicePath(t, d, id)); got != want {
+	if got := testfile.Checksum(t, devicePath(t, d, id)); got != want {
 		t.Fatal("thick destination differs from the source")
 	}
 	if modes := copyModes(d, id); len(modes) != 2 || modes[1] != "full" {

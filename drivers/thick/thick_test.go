@@ -4,12 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"github.com/cinder-go/cinder/internal/testfile"
 	"io"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -43,41 +43,6 @@ func newDriver(t *testing.T, clear string, clearSizeMB int, capacityGB float64) 
 func volume(id string, size int) *cinder.Volume { return &cinder.Volume{ID: id, Size: size} }
 
 func (d *Driver) path(v *cinder.Volume) string { return filepath.Join(d.Backend.VolumesDir, v.Name()) }
-
-func stat(t *testing.T, path string) (size, allocated int64) {
-	t.Helper()
-	info, err := os.Stat(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return info.Size(), info.Sys().(*syscall.Stat_t).Blocks * 512
-}
-
-func readAt(t *testing.T, path string, off int64, n int) []byte {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	buf := make([]byte, n)
-	if _, err := f.ReadAt(buf, off); err != nil {
-		t.Fatal(err)
-	}
-	return buf
-}
-
-func writeAt(t *testing.T, path string, off int64, data []byte) {
-	t.Helper()
-	f, err := os.OpenFile(path, os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if _, err := f.WriteAt(data, off); err != nil {
-		t.Fatal(err)
-	}
-}
 
 // written returns the bytes this process has passed to write calls (wchar).
 func written(t *testing.T) int64 {
@@ -130,7 +95,7 @@ func TestCreateAllocatesWithoutWriting(t *testing.T) {
 		t.Fatal(err)
 	}
 	elapsed, wrote := time.Since(start), written(t)-before
-	size, allocated := stat(t, d.path(v))
+	size, allocated := testfile.Stat(t, d.path(v))
 	if size != drivers.GiB || allocated < drivers.GiB {
 		t.Errorf("size %d, allocated %d: want exactly 1 GiB, all allocated", size, allocated)
 	}
@@ -138,7 +103,7 @@ func TestCreateAllocatesWithoutWriting(t *testing.T) {
 		t.Errorf("create wrote %d bytes in %v: want an allocation, not a write", wrote, elapsed)
 	}
 	for _, off := range []int64{0, drivers.GiB - 1<<20} {
-		if !bytes.Equal(readAt(t, d.path(v), off, 1<<20), make([]byte, 1<<20)) {
+		if !bytes.Equal(testfile.ReadAt(t, d.path(v), off, 1<<20), make([]byte, 1<<20)) {
 			t.Errorf("new volume's bytes at %d are not zero", off)
 		}
 	}
@@ -151,7 +116,7 @@ func fill(t *testing.T, path string) []byte {
 	t.Helper()
 	p := bytes.Repeat([]byte("old tenant data!"), (1<<20)/16)
 	for _, off := range marks {
-		writeAt(t, path, off, p)
+		testfile.WriteAt(t, path, off, p)
 	}
 	return p
 }
@@ -175,7 +140,7 @@ func TestReleasedStorageKeepsOldBytes(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, off := range marks {
-		if !bytes.Equal(readAt(t, d.path(b), off, len(p)), p) {
+		if !bytes.Equal(testfile.ReadAt(t, d.path(b), off, len(p)), p) {
 			t.Errorf("new volume does not show the old bytes at %d", off)
 		}
 	}
@@ -197,7 +162,7 @@ func TestVolumeClearZero(t *testing.T) {
 	if err := d.CreateVolume(ctx, b); err != nil {
 		t.Fatal(err)
 	}
-	if size, allocated := stat(t, d.path(b)); size != drivers.GiB || allocated < drivers.GiB {
+	if size, allocated := testfile.Stat(t, d.path(b)); size != drivers.GiB || allocated < drivers.GiB {
 		t.Errorf("size %d, allocated %d", size, allocated)
 	}
 	if !isZero(t, d.path(b)) {
@@ -218,10 +183,10 @@ func TestVolumeClearSizeClearsTheStart(t *testing.T) {
 	if err := d.CreateVolume(ctx, b); err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Equal(readAt(t, d.path(b), 0, 1<<20), make([]byte, 1<<20)) {
+	if !bytes.Equal(testfile.ReadAt(t, d.path(b), 0, 1<<20), make([]byte, 1<<20)) {
 		t.Error("first MiB not cleared")
 	}
-	if !bytes.Equal(readAt(t, d.path(b), marks[1], len(p)), p) {
+	if !bytes.Equal(testfile.ReadAt(t, d.path(b), marks[1], len(p)), p) {
 		t.Error("bytes past volume_clear_size were cleared too")
 	}
 }
@@ -239,10 +204,10 @@ func TestReuseResizes(t *testing.T) {
 	if err := d.CreateVolume(ctx, b); err != nil { // grows the released 1 GiB
 		t.Fatal(err)
 	}
-	if size, allocated := stat(t, d.path(b)); size != 2*drivers.GiB || allocated < 2*drivers.GiB {
+	if size, allocated := testfile.Stat(t, d.path(b)); size != 2*drivers.GiB || allocated < 2*drivers.GiB {
 		t.Errorf("grown volume: size %d, allocated %d, want 2 GiB", size, allocated)
 	}
-	if !bytes.Equal(readAt(t, d.path(b), 0, len(p)), p) {
+	if !bytes.Equal(testfile.ReadAt(t, d.path(b), 0, len(p)), p) {
 		t.Error("grown volume is not the released storage")
 	}
 	if err := d.DeleteVolume(ctx, b); err != nil {
@@ -251,10 +216,10 @@ func TestReuseResizes(t *testing.T) {
 	if err := d.CreateVolume(ctx, c); err != nil { // shrinks the released 2 GiB
 		t.Fatal(err)
 	}
-	if size, _ := stat(t, d.path(c)); size != drivers.GiB {
+	if size, _ := testfile.Stat(t, d.path(c)); size != drivers.GiB {
 		t.Errorf("shrunk volume: size %d, want 1 GiB", size)
 	}
-	if !bytes.Equal(readAt(t, d.path(c), marks[1], len(p)), p) {
+	if !bytes.Equal(testfile.ReadAt(t, d.path(c), marks[1], len(p)), p) {
 		t.Error("shrunk volume is not the released storage")
 	}
 }
@@ -313,10 +278,10 @@ func TestExtendAllocates(t *testing.T) {
 	if err := d.ExtendVolume(ctx, v, 2); err != nil {
 		t.Fatal(err)
 	}
-	if size, allocated := stat(t, d.path(v)); size != 2*drivers.GiB || allocated < 2*drivers.GiB {
+	if size, allocated := testfile.Stat(t, d.path(v)); size != 2*drivers.GiB || allocated < 2*drivers.GiB {
 		t.Errorf("size %d, allocated %d, want 2 GiB allocated", size, allocated)
 	}
-	if !bytes.Equal(readAt(t, d.path(v), marks[2], len(p)), p) {
+	if !bytes.Equal(testfile.ReadAt(t, d.path(v), marks[2], len(p)), p) {
 		t.Error("extend lost bytes")
 	}
 	if err := d.ExtendVolume(ctx, v, 1); err == nil {

@@ -4,10 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"github.com/cinder-go/cinder/internal/testfile"
 	"io/fs"
 	"os"
 	"path/filepath"
-	"syscall"
 	"testing"
 
 	"github.com/cinder-go/cinder"
@@ -36,42 +36,6 @@ const (
 	id2 = "66666666-7777-4888-9999-aaaaaaaaaaaa"
 )
 
-// stat returns a volume file's size and allocated bytes.
-func stat(t *testing.T, path string) (size, allocated int64) {
-	t.Helper()
-	info, err := os.Stat(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return info.Size(), info.Sys().(*syscall.Stat_t).Blocks * 512
-}
-
-func readAt(t *testing.T, path string, off int64, n int) []byte {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	buf := make([]byte, n)
-	if _, err := f.ReadAt(buf, off); err != nil {
-		t.Fatal(err)
-	}
-	return buf
-}
-
-func writeAt(t *testing.T, path string, off int64, data []byte) {
-	t.Helper()
-	f, err := os.OpenFile(path, os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if _, err := f.WriteAt(data, off); err != nil {
-		t.Fatal(err)
-	}
-}
-
 func TestCreateIsSparseAndZero(t *testing.T) {
 	d := newDriver(t)
 	v := volume(id1, 1)
@@ -79,13 +43,13 @@ func TestCreateIsSparseAndZero(t *testing.T) {
 		t.Fatal(err)
 	}
 	path := filepath.Join(d.Backend.VolumesDir, v.Name())
-	size, allocated := stat(t, path)
+	size, allocated := testfile.Stat(t, path)
 	if size != drivers.GiB || allocated > 64<<10 {
 		t.Errorf("size %d, allocated %d: want exactly 1 GiB, nothing allocated", size, allocated)
 	}
 	zeros := make([]byte, 1<<20)
 	for _, off := range []int64{0, drivers.GiB / 2, drivers.GiB - 1<<20} {
-		if !bytes.Equal(readAt(t, path, off, len(zeros)), zeros) {
+		if !bytes.Equal(testfile.ReadAt(t, path, off, len(zeros)), zeros) {
 			t.Errorf("bytes at %d are not zero", off)
 		}
 	}
@@ -102,17 +66,17 @@ func TestExtendKeepsBytes(t *testing.T) {
 	}
 	path := filepath.Join(d.Backend.VolumesDir, v.Name())
 	pattern := bytes.Repeat([]byte{0xAB}, 4096)
-	writeAt(t, path, drivers.GiB-4096, pattern)
+	testfile.WriteAt(t, path, drivers.GiB-4096, pattern)
 	if err := d.ExtendVolume(ctx, v, 3); err != nil {
 		t.Fatal(err)
 	}
-	if size, _ := stat(t, path); size != 3*drivers.GiB {
+	if size, _ := testfile.Stat(t, path); size != 3*drivers.GiB {
 		t.Errorf("size after extend %d, want 3 GiB", size)
 	}
-	if !bytes.Equal(readAt(t, path, drivers.GiB-4096, 4096), pattern) {
+	if !bytes.Equal(testfile.ReadAt(t, path, drivers.GiB-4096, 4096), pattern) {
 		t.Error("extend lost the volume's bytes")
 	}
-	if !bytes.Equal(readAt(t, path, 3*drivers.GiB-4096, 4096), make([]byte, 4096)) {
+	if !bytes.Equal(testfile.ReadAt(t, path, 3*drivers.GiB-4096, 4096), make([]byte, 4096)) {
 		t.Error("extended range is not zero")
 	}
 	if err := d.ExtendVolume(ctx, v, 2); err == nil {
@@ -170,7 +134,7 @@ func TestStats(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	writeAt(t, filepath.Join(d.Backend.VolumesDir, volume(id1, 1).Name()), 0, bytes.Repeat([]byte{1}, 64<<20))
+	testfile.WriteAt(t, filepath.Join(d.Backend.VolumesDir, volume(id1, 1).Name()), 0, bytes.Repeat([]byte{1}, 64<<20))
 
 	s, err := d.Stats(ctx)
 	if err != nil {
