@@ -6,12 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"github.com/cinder-go/cinder/internal/testdb"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"reflect"
 	"strconv"
 	"strings"
@@ -160,15 +160,7 @@ type env struct {
 // newEnv starts the API; with opts the caller may adjust the pieces first.
 func newEnv(t *testing.T, opts ...func(e *env)) *env {
 	t.Helper()
-	ctx := context.Background()
-	store, err := db.Open(ctx, "sqlite:///"+filepath.Join(t.TempDir(), "cinder.sqlite"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	if _, err := store.Sync(ctx); err != nil {
-		t.Fatal(err)
-	}
+	store := testdb.SQLite(t)
 	e := &env{
 		t: t,
 		cfg: &conf.Config{AuthStrategy: "noauth", DefaultVolumeType: cinder.DefaultVolumeType,

@@ -3,6 +3,7 @@ package manager_test
 import (
 	"context"
 	"errors"
+	"github.com/cinder-go/cinder/internal/testdb"
 	"os"
 	"path/filepath"
 	"sync"
@@ -56,14 +57,7 @@ type site struct {
 func newSite(t *testing.T) *site {
 	t.Helper()
 	ctx := context.Background()
-	store, err := db.Open(ctx, "sqlite:///"+filepath.Join(t.TempDir(), "cinder.sqlite"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	if _, err := store.Sync(ctx); err != nil {
-		t.Fatal(err)
-	}
+	store := testdb.SQLite(t)
 	tr, err := rpc.Dial(ctx, "fake://"+uuid.NewString(), rpc.Options{ResponseTimeout: 10 * time.Second})
 	if err != nil {
 		t.Fatal(err)

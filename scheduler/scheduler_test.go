@@ -2,6 +2,7 @@ package scheduler_test
 
 import (
 	"context"
+	"github.com/cinder-go/cinder/internal/testdb"
 	"os"
 	"path/filepath"
 	"slices"
@@ -48,14 +49,7 @@ func newCloud(t *testing.T, downTime time.Duration) *cloud {
 func newCloudOn(t *testing.T, url, host string, downTime time.Duration) *cloud {
 	t.Helper()
 	ctx := context.Background()
-	store, err := db.Open(ctx, "sqlite:///"+filepath.Join(t.TempDir(), "cinder.sqlite"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	if _, err := store.Sync(ctx); err != nil {
-		t.Fatal(err)
-	}
+	store := testdb.SQLite(t)
 	tr, err := rpc.Dial(ctx, url, rpc.Options{ResponseTimeout: 10 * time.Second})
 	if err != nil {
 		t.Fatal(err)

@@ -489,6 +489,24 @@ func loop(t *testing.T, file string) string {
 	return dev
 }
 
+// copyOntoStaleLoop copies a source of spans onto a loop device whose bytes
+// are all 0xAA, in full, and checks the device then equals the source.
+func copyOntoStaleLoop(t *testing.T, size int64, spans []span) {
+	t.Helper()
+	dir := t.TempDir()
+	src, backing := filepath.Join(dir, "src"), filepath.Join(dir, "backing")
+	makeFile(t, src, size, spans...)
+	makeFile(t, backing, size, filled(size, 0xAA)...)
+	dev := loop(t, backing)
+
+	st, err := Copy(t.Context(), src, dev, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkStats(t, st, size, false)
+	sameContent(t, src, dev, size)
+}
+
 // TestCopyBlockDevices copies to and from loop devices.
 func TestCopyBlockDevices(t *testing.T) {
 	needRoot(t, "loop devices")
@@ -499,20 +517,7 @@ func TestCopyBlockDevices(t *testing.T) {
 		{size - 5*KiB, random(23, 5*KiB)},
 	}
 
-	t.Run("file to stale loop device", func(t *testing.T) {
-		dir := t.TempDir()
-		src, backing := filepath.Join(dir, "src"), filepath.Join(dir, "backing")
-		makeFile(t, src, size, spans...)
-		makeFile(t, backing, size, filled(size, 0xAA)...)
-		dev := loop(t, backing)
-
-		st, err := Copy(t.Context(), src, dev, Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		checkStats(t, st, size, false)
-		sameContent(t, src, dev, size)
-	})
+	t.Run("file to stale loop device", func(t *testing.T) { copyOntoStaleLoop(t, size, spans) })
 
 	t.Run("loop device to file", func(t *testing.T) {
 		dir := t.TempDir()
@@ -630,20 +635,7 @@ func TestCopyLoopZeroAhead(t *testing.T) {
 	needRoot(t, "loop devices")
 	const size = zeroProbe + 8*MiB
 	spans := []span{{MiB, random(28, 3*MiB)}, {zeroProbe + MiB, zeroed(random(29, 2*MiB), [2]int{4 * KiB, MiB + 8*KiB})}}
-	zeroingPaths(t, func(t *testing.T) {
-		dir := t.TempDir()
-		src, backing := filepath.Join(dir, "src"), filepath.Join(dir, "backing")
-		makeFile(t, src, size, spans...)
-		makeFile(t, backing, size, filled(size, 0xAA)...)
-		dev := loop(t, backing)
-
-		st, err := Copy(t.Context(), src, dev, Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		checkStats(t, st, size, false)
-		sameContent(t, src, dev, size)
-	})
+	zeroingPaths(t, func(t *testing.T) { copyOntoStaleLoop(t, size, spans) })
 }
 
 // TestProbeZero checks the probe: a file zeroes by fallocate, offloaded; the
