@@ -42,6 +42,9 @@ func VolumeNotFound(id string) *Error {
 func VolumeTypeNotFound(id string) *Error {
 	return Errorf("VolumeTypeNotFound", 404, "Volume type %s could not be found.", id)
 }
+func MessageNotFound(id string) *Error {
+	return Errorf("MessageNotFound", 404, "Message %s could not be found.", id)
+}
 func ServiceNotFound(id string) *Error {
 	return Errorf("ServiceNotFound", 404, "Service %s could not be found.", id)
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/gorilla/mux"
@@ -89,7 +90,7 @@ func (s *server) extend(r *http.Request, id string, raw json.RawMessage) (reply,
 		allowed = append(allowed, cinder.StatusInUse)
 	}
 	v, err = s.store.UpdateVolume(ctx, v.ID, func(v *cinder.Volume) error {
-		if !contains(allowed, v.Status) {
+		if !slices.Contains(allowed, v.Status) {
 			return cinder.InvalidVolume("Volume %s status must be '%s' to extend, currently %s.", v.ID, strings.Join(allowed, "' or '"), v.Status)
 		}
 		v.PreviousStatus, v.Status = v.Status, cinder.StatusExtending
@@ -136,7 +137,7 @@ func (s *server) resetStatus(r *http.Request, id string, raw json.RawMessage) (r
 		if v = strings.ToLower(v); v == "" {
 			continue
 		}
-		if !contains(valid, v) {
+		if !slices.Contains(valid, v) {
 			return reply{}, invalidField(key, raw, "Volume %s: %s is invalid, valid statuses are: %s.",
 				strings.ReplaceAll(key, "_", " "), v, strings.Join(valid, ", "))
 		}

@@ -49,7 +49,7 @@ func (s *server) getMessage(r *http.Request) (*cinder.Message, error) {
 		return nil, err
 	}
 	if rc := cinder.FromContext(r.Context()); !rc.IsAdmin && m.ProjectID != rc.ProjectID {
-		return nil, cinder.Errorf("MessageNotFound", 404, "Message %s could not be found.", id)
+		return nil, cinder.MessageNotFound(id)
 	}
 	return m, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -82,9 +83,9 @@ func (s *server) migrateVolume(r *http.Request, id string, raw json.RawMessage) 
 		// A destination without a pool on the volume's own backend is the
 		// same place: Cinder lets it through and fails later; refuse it now.
 		samePlace := v.Host == host || cinder.ExtractHost(host, cinder.LevelPool) == "" && cinder.SameBackend(v.Host, host)
-		if !contains([]string{cinder.StatusAvailable, cinder.StatusInUse}, v.Status) ||
-			!contains(deletableMigration, v.MigrationStatus) ||
-			!contains(migratableReplication, v.ReplicationStatus) || samePlace {
+		if !slices.Contains([]string{cinder.StatusAvailable, cinder.StatusInUse}, v.Status) ||
+			!slices.Contains(deletableMigration, v.MigrationStatus) ||
+			!slices.Contains(migratableReplication, v.ReplicationStatus) || samePlace {
 			return cinder.InvalidVolume("Volume %s status must be available or in-use, must not be migrating, have snapshots, be replicated, be part of a group and destination host/cluster must be different than the current one", v.ID)
 		}
 		v.MigrationStatus, v.PreviousStatus = cinder.MigrationStarting, v.Status

@@ -355,14 +355,6 @@ func (s *server) setSpecs(r *http.Request, policy string, change func(t *cinder.
 
 // typeInUse reports whether a volume of any project has type id.
 func (s *server) typeInUse(ctx context.Context, id string) (bool, error) {
-	vols, err := s.store.ListVolumes(ctx, db.VolumeFilter{})
-	if err != nil {
-		return false, err
-	}
-	for _, v := range vols {
-		if v.VolumeTypeID == id {
-			return true, nil
-		}
-	}
-	return false, nil
+	n, err := s.store.CountVolumes(ctx, db.VolumeFilter{VolumeTypeID: id})
+	return n > 0, err
 }

@@ -8,6 +8,7 @@ import (
 	"mime"
 	"net/http"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -99,7 +100,7 @@ func objectOf(field string, raw json.RawMessage) (fields, error) {
 func (f fields) only(path string, allowed ...string) error {
 	var extra []string
 	for k := range f {
-		if !contains(allowed, k) {
+		if !slices.Contains(allowed, k) {
 			extra = append(extra, "'"+k+"'")
 		}
 	}
@@ -289,9 +290,9 @@ func boolOf(field string, raw json.RawMessage) (bool, error) {
 func parseBool(s string) (value, ok bool) {
 	s = strings.ToLower(strings.TrimSpace(s))
 	switch {
-	case contains(pyTrue, s):
+	case slices.Contains(pyTrue, s):
 		return true, true
-	case contains(pyFalse, s):
+	case slices.Contains(pyFalse, s):
 		return false, true
 	}
 	return false, false

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -300,20 +301,11 @@ func visibleSpecs(r *http.Request, t *cinder.VolumeType) map[string]string {
 	specs := map[string]string{}
 	admin := cinder.FromContext(r.Context()).IsAdmin
 	for k, v := range t.ExtraSpecs {
-		if admin || contains(userVisibleSpecs, k) {
+		if admin || slices.Contains(userVisibleSpecs, k) {
 			specs[k] = v
 		}
 	}
 	return specs
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // typeView is a volume type as GET /types and GET /types/{id} answer it

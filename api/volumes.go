@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -551,8 +552,8 @@ func (s *server) removeVolume(ctx context.Context, v *cinder.Volume, force bool)
 		return s.store.DestroyVolume(ctx, v.ID)
 	}
 	v, err := s.store.UpdateVolume(ctx, v.ID, func(v *cinder.Volume) error {
-		if v.AttachStatus == "attached" || !contains(deletableMigration, v.MigrationStatus) ||
-			(!force && !contains(deletableStatuses, v.Status)) {
+		if v.AttachStatus == "attached" || !slices.Contains(deletableMigration, v.MigrationStatus) ||
+			(!force && !slices.Contains(deletableStatuses, v.Status)) {
 			status := ""
 			if !force {
 				status = " status must be " + strings.Join(deletableStatuses, " or ") + " and"

@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -520,19 +521,10 @@ func (p *reader) list(section, opt string) []string {
 
 func (p *reader) choice(section, opt string, choices ...string) string {
 	s := strings.TrimSpace(p.str(section, opt))
-	if p.err == nil && !contains(choices, s) {
+	if p.err == nil && !slices.Contains(choices, s) {
 		p.fail(section, opt, "%q is not one of %s", s, strings.Join(choices, ", "))
 	}
 	return s
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // path reads a non-empty path and makes it absolute.

@@ -59,7 +59,7 @@ func (db *DB) GetMessage(ctx context.Context, id string) (*cinder.Message, error
 	m, err := scanMessage(db.sql.QueryRowContext(ctx, db.dialect.rebind(selectMessages+
 		" WHERE id = ? AND deleted = FALSE AND expires_at > ?"), id, formatTime(now())))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, cinder.Errorf("MessageNotFound", 404, "Message %s could not be found.", id)
+		return nil, cinder.MessageNotFound(id)
 	}
 	return m, wrap(err, "get message %s", id)
 }
@@ -80,11 +80,8 @@ func (db *DB) ListMessages(ctx context.Context, project string) ([]*cinder.Messa
 func (db *DB) DeleteMessage(ctx context.Context, id string) error {
 	res, err := db.sql.ExecContext(ctx, db.dialect.rebind(
 		"UPDATE messages SET deleted = TRUE, deleted_at = ? WHERE id = ? AND deleted = FALSE"), formatTime(now()), id)
-	if err != nil {
-		return wrap(err, "delete message %s", id)
+	if err == nil {
+		err = mustAffect(res, cinder.MessageNotFound(id))
 	}
-	if n, err := res.RowsAffected(); err == nil && n == 0 {
-		return cinder.Errorf("MessageNotFound", 404, "Message %s could not be found.", id)
-	}
-	return nil
+	return wrap(err, "delete message %s", id)
 }

@@ -117,6 +117,7 @@ type VolumeFilter struct {
 	Statuses       []string // only these statuses
 	HideTargets    bool     // leave out migration targets (migration_status target:…)
 	Name           string   // display_name equals
+	VolumeTypeID   string   // only volumes of this type
 	Marker         string   // id after which to start, in the sort order
 	Limit          int      // at most this many; 0 = no limit
 	SortKey        string   // a column: created_at (default), id, size, status, display_name, updated_at
@@ -159,6 +160,10 @@ func (f *VolumeFilter) where() (string, []any) {
 	if f.Name != "" {
 		conds = append(conds, "display_name = ?")
 		args = append(args, f.Name)
+	}
+	if f.VolumeTypeID != "" {
+		conds = append(conds, "volume_type_id = ?")
+		args = append(args, f.VolumeTypeID)
 	}
 	return " WHERE " + strings.Join(conds, " AND "), args
 }

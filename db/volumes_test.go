@@ -89,7 +89,7 @@ func TestListVolumes(t *testing.T) {
 		at := func(i int) time.Time { return t0.Add(time.Duration(i) * time.Minute) }
 		createVolumes(t, db,
 			&cinder.Volume{ID: "a", ProjectID: "p1", Host: "h@lvm#p1", Status: "available", Size: 3, DisplayName: "x", CreatedAt: at(1)},
-			&cinder.Volume{ID: "b", ProjectID: "p1", Host: "h@lvm", Status: "in-use", Size: 1, DisplayName: "y", CreatedAt: at(2)},
+			&cinder.Volume{ID: "b", ProjectID: "p1", Host: "h@lvm", Status: "in-use", Size: 1, DisplayName: "y", VolumeTypeID: "t1", CreatedAt: at(2)},
 			&cinder.Volume{ID: "c", ProjectID: "p2", Host: "h@lvm2#p1", Status: "available", Size: 2, DisplayName: "x", CreatedAt: at(3)},
 			&cinder.Volume{ID: "d", ProjectID: "p1", Host: "h@lvm#p2", Status: "error", Size: 3, CreatedAt: at(3), MigrationStatus: cinder.MigrationTarget("a")},
 			&cinder.Volume{ID: "e", ProjectID: "p1", Host: "h_lvm#p1", Status: "available", Size: 5, CreatedAt: at(5)},
@@ -111,6 +111,7 @@ func TestListVolumes(t *testing.T) {
 			{"statuses", VolumeFilter{Statuses: []string{"in-use", "error"}}, []string{"b", "d"}},
 			{"hide migration targets", VolumeFilter{HideTargets: true, Host: "h@lvm"}, []string{"a", "b"}},
 			{"name", VolumeFilter{Name: "x"}, []string{"a", "c"}},
+			{"volume type", VolumeFilter{VolumeTypeID: "t1"}, []string{"b"}},
 			{"size then id descending", VolumeFilter{SortKey: "size", SortDescending: true}, []string{"e", "d", "a", "c", "b"}},
 			{"display_name", VolumeFilter{SortKey: "display_name"}, []string{"d", "e", "a", "c", "b"}},
 			{"limit", VolumeFilter{Limit: 2, SortKey: "id"}, []string{"a", "b"}},

@@ -1,6 +1,7 @@
 package scheduler
 
 import (
+	"maps"
 	"strings"
 	"testing"
 	"time"
@@ -34,7 +35,7 @@ func thickPool(total, free, allocated float64) map[string]any {
 }
 
 func with(m map[string]any, kv ...any) map[string]any {
-	c := clone(m)
+	c := maps.Clone(m)
 	for i := 0; i < len(kv); i += 2 {
 		c[kv[i].(string)] = kv[i+1]
 	}

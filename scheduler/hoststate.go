@@ -1,8 +1,8 @@
 package scheduler
 
 import (
+	"maps"
 	"math"
-	"strconv"
 	"strings"
 	"time"
 
@@ -156,14 +156,14 @@ func (b *backendState) update(host string, report map[string]any, ts time.Time, 
 		if name == "" {
 			name = cinder.DefaultPoolName
 		}
-		legacy := clone(report)
+		legacy := maps.Clone(report)
 		legacy["pool_name"] = name
 		pools = append(pools, legacy)
 	}
 
 	active := make(map[string]bool, len(pools))
 	for _, raw := range pools {
-		caps := withBackendInfo(clone(raw), report, ts)
+		caps := withBackendInfo(maps.Clone(raw), report, ts)
 		name, _ := caps["pool_name"].(string)
 		if name == "" {
 			continue
@@ -248,15 +248,6 @@ func empty(v any) bool {
 	return false
 }
 
-// clone returns a shallow copy of m.
-func clone(m map[string]any) map[string]any {
-	c := make(map[string]any, len(m)+4)
-	for k, v := range m {
-		c[k] = v
-	}
-	return c
-}
-
 // parseTimestamp reads a capability timestamp: oslo's PERFECT_TIME_FORMAT
 // (UTC, fraction optional) or RFC 3339.
 func parseTimestamp(s string) (time.Time, error) {
@@ -265,12 +256,4 @@ func parseTimestamp(s string) (time.Time, error) {
 		return t, nil
 	}
 	return time.Parse(time.RFC3339Nano, s)
-}
-
-// String renders a capacity for a log line.
-func (c capacity) String() string {
-	if !c.bounded() {
-		return c.word
-	}
-	return strconv.FormatFloat(c.gb, 'f', -1, 64)
 }

@@ -29,15 +29,6 @@ func NewDriver(b *conf.Backend, host string) (drivers.Driver, error) {
 	}
 }
 
-// backendHost is the service host of backend b: backend_host or host, @backend.
-func backendHost(cfg *conf.Config, b *conf.Backend) string {
-	h := b.BackendHost
-	if h == "" {
-		h = cfg.Host
-	}
-	return h + "@" + b.Name
-}
-
 // RunVolume runs cinder-volume: one manager per enabled backend, each
 // registered as host@backend, serving RPC and reporting stats until ctx ends.
 func RunVolume(ctx context.Context, cfg *conf.Config, store *db.DB, t *rpc.Transport) error {
@@ -48,7 +39,7 @@ func RunVolume(ctx context.Context, cfg *conf.Config, store *db.DB, t *rpc.Trans
 	volumes := manager.NewClient(t) // migrations reach the destination backends
 	var wg sync.WaitGroup
 	for _, b := range cfg.Backends {
-		host := backendHost(cfg, b)
+		host := manager.ServiceHost(cfg, b)
 		drv, err := NewDriver(b, host)
 		if err != nil {
 			return err

@@ -229,7 +229,7 @@ func (c *copier) zeroAhead(ctx context.Context) (bool, error) {
 		return false, nil
 	}
 	n := min(c.size, zeroProbe) / subBlock * subBlock
-	if !c.dst.probeZero(n) || slowZeroing {
+	if slowZeroing || !c.dst.probeZero(n) {
 		return false, nil
 	}
 	return true, c.dst.zero(ctx, n, c.size-n, c.writeLimit)
