@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
+	"sync"
 
 	"github.com/cinder-go/cinder"
 	"github.com/cinder-go/cinder/rpc"
@@ -150,11 +152,20 @@ func writeJSON(w http.ResponseWriter, r *http.Request, status int, body any) {
 		w.WriteHeader(status)
 		return
 	}
-	b, err := appendJSON(nil, body)
+	buf := encodeBuffers.Get().(*[]byte)
+	defer encodeBuffers.Put(buf)
+	b, err := appendJSON((*buf)[:0], body)
 	if err != nil {
 		slog.Error("api: encode response", "request_id", requestID(r), "err", err)
 		status, b = http.StatusInternalServerError, []byte(`{"computeFault": {"code": 500, "message": "`+serverErrorMessage+`"}}`)
+	} else {
+		*buf = b
 	}
+	h.Set("Content-Length", strconv.Itoa(len(b)))
 	w.WriteHeader(status)
 	_, _ = w.Write(b)
 }
+
+// encodeBuffers keeps response buffers between requests: a list of volumes
+// is over 100 KiB, grown anew on each request otherwise.
+var encodeBuffers = sync.Pool{New: func() any { return new([]byte) }}

@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -234,5 +233,5 @@ func baseURL(r *http.Request) string {
 		scheme, _, _ = strings.Cut(p, ",")
 		scheme = strings.TrimSpace(scheme)
 	}
-	return fmt.Sprintf("%s://%s", scheme, r.Host)
+	return scheme + "://" + r.Host
 }

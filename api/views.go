@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/json"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -72,6 +73,27 @@ func appendJSON(b []byte, v any) ([]byte, error) {
 		return strconv.AppendInt(b, int64(v), 10), nil
 	case int64:
 		return strconv.AppendInt(b, v, 10), nil
+	case map[string]string: // metadata: keys sorted, as encoding/json
+		b = append(b, '{')
+		for i, k := range slices.Sorted(maps.Keys(v)) {
+			if i > 0 {
+				b = append(b, ", "...)
+			}
+			b = append(appendString(b, k), ": "...)
+			b = appendString(b, v[k])
+		}
+		return append(b, '}'), nil
+	case []any:
+		b = append(b, '[')
+		for i, e := range v {
+			if i > 0 {
+				b = append(b, ", "...)
+			}
+			if b, err = appendJSON(b, e); err != nil {
+				return nil, err
+			}
+		}
+		return append(b, ']'), nil
 	}
 	raw, err := json.Marshal(v)
 	if err != nil {
@@ -161,9 +183,10 @@ func projectPath(r *http.Request) string {
 
 // links are an item's self and bookmark links; the bookmark has no version.
 func links(r *http.Request, collection, id string) []object {
+	base, path := baseURL(r), projectPath(r)+"/"+collection+"/"+id
 	return []object{
-		{{"rel", "self"}, {"href", apiPrefix(r) + "/" + collection + "/" + id}},
-		{{"rel", "bookmark"}, {"href", baseURL(r) + projectPath(r) + "/" + collection + "/" + id}},
+		{{"rel", "self"}, {"href", base + "/v3" + path}},
+		{{"rel", "bookmark"}, {"href", base + path}},
 	}
 }
 

@@ -77,6 +77,9 @@ func encodeMap(m map[string]string) string {
 // decodeMap is the map of JSON text, never nil.
 func decodeMap(text string) (map[string]string, error) {
 	m := map[string]string{}
+	if text == "{}" { // most volumes have no metadata
+		return m, nil
+	}
 	if err := json.Unmarshal([]byte(text), &m); err != nil {
 		return nil, fmt.Errorf("stored map %q: %w", text, err)
 	}

@@ -24,8 +24,17 @@ const (
 	fastZeroRate = 4 << 30
 )
 
-// zeros is the source of zero bytes, for writing zeros and detecting them.
-var zeros [1 << 20]byte
+// zeros is the source of zero bytes, for writing zeros and detecting them;
+// aligned, so that zeros too can be written with O_DIRECT.
+var zeros = aligned(1 << 20)
+
+// aligned returns n zero bytes starting at a multiple of subBlock, as
+// O_DIRECT wants of its buffers (Go's heap never moves them).
+func aligned(n int) []byte {
+	b := make([]byte, n+subBlock)
+	skip := (subBlock - int(uintptr(unsafe.Pointer(unsafe.SliceData(b)))%subBlock)) % subBlock
+	return b[skip : skip+n : skip+n]
+}
 
 // isZero reports whether b holds only zeros. bytes.Equal against a zero page
 // is the runtime's vectorised memequal: faster than a word-by-word loop.
@@ -44,6 +53,7 @@ type file struct {
 
 	zeroModes []uint32 // fallocate modes that zero a regular file, best first; probeZero keeps the first that works
 	zeroOut   bool     // BLKZEROOUT works on the block device; set by probeZero
+	direct    int      // a descriptor of the same file opened O_DIRECT, or -1
 }
 
 // open opens path, which must be a regular file or a block device.
@@ -52,7 +62,7 @@ func open(path, role string, flags int) (*file, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open %s %s: %w", role, path, err)
 	}
-	f := &file{fd: fd, path: path, role: role}
+	f := &file{fd: fd, path: path, role: role, direct: -1}
 	if err := f.stat(); err != nil {
 		unix.Close(fd)
 		return nil, err
@@ -92,7 +102,51 @@ func (f *file) same(g *file) bool {
 	return f.st.Dev == g.st.Dev && f.st.Ino == g.st.Ino
 }
 
-func (f *file) close() { unix.Close(f.fd) }
+func (f *file) close() {
+	unix.Close(f.fd)
+	if f.direct >= 0 {
+		unix.Close(f.direct)
+	}
+}
+
+// openDirect opens f again with O_DIRECT (through /proc/self/fd, so it is
+// the same file), for aligned reads and writes that bypass the page cache.
+// Where the filesystem refuses O_DIRECT (tmpfs), f keeps the page cache.
+func (f *file) openDirect(flags int) {
+	fd, err := unix.Open(fmt.Sprintf("/proc/self/fd/%d", f.fd), flags|unix.O_CLOEXEC|unix.O_DIRECT, 0)
+	if err == nil {
+		f.direct = fd
+	}
+}
+
+// cached reports whether f's I/O goes through the page cache.
+func (f *file) cached() bool { return f.direct < 0 }
+
+// io runs op (pread or pwrite) on all of b at off, through the O_DIRECT
+// descriptor when b and off are aligned to subBlock and through the page
+// cache otherwise, or when the device refuses the direct I/O (EINVAL).
+func (f *file) io(op func(fd int, b []byte, off int64) (int, error), b []byte, off int64, short error) error {
+	fd := f.fd
+	if f.direct >= 0 && off%subBlock == 0 && len(b)%subBlock == 0 && uintptr(unsafe.Pointer(unsafe.SliceData(b)))%subBlock == 0 {
+		fd = f.direct
+	}
+	for len(b) > 0 {
+		n, err := op(fd, b, off)
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err == unix.EINVAL && fd != f.fd:
+			fd = f.fd
+			continue
+		case err != nil:
+			return err
+		case n == 0:
+			return short
+		}
+		b, off = b[n:], off+int64(n)
+	}
+	return nil
+}
 
 // extent returns the next data range [data, hole) at or after off, both
 // capped at end; data == end when no data is left. Without SEEK_DATA support
@@ -118,36 +172,16 @@ func (f *file) extent(off, end int64) (data, hole int64, err error) {
 
 // readAt fills b from offset off.
 func (f *file) readAt(b []byte, off int64) error {
-	for len(b) > 0 {
-		n, err := unix.Pread(f.fd, b, off)
-		if err == unix.EINTR {
-			continue
-		}
-		if err == nil && n == 0 {
-			err = io.ErrUnexpectedEOF
-		}
-		if err != nil {
-			return fmt.Errorf("read %s %s at offset %d: %w", f.role, f.path, off, err)
-		}
-		b, off = b[n:], off+int64(n)
+	if err := f.io(unix.Pread, b, off, io.ErrUnexpectedEOF); err != nil {
+		return fmt.Errorf("read %s %s at offset %d: %w", f.role, f.path, off, err)
 	}
 	return nil
 }
 
 // writeAt writes all of b at offset off.
 func (f *file) writeAt(b []byte, off int64) error {
-	for len(b) > 0 {
-		n, err := unix.Pwrite(f.fd, b, off)
-		if err == unix.EINTR {
-			continue
-		}
-		if err == nil && n == 0 {
-			err = io.ErrShortWrite
-		}
-		if err != nil {
-			return fmt.Errorf("write %s %s at offset %d: %w", f.role, f.path, off, err)
-		}
-		b, off = b[n:], off+int64(n)
+	if err := f.io(unix.Pwrite, b, off, io.ErrShortWrite); err != nil {
+		return fmt.Errorf("write %s %s at offset %d: %w", f.role, f.path, off, err)
 	}
 	return nil
 }
@@ -256,11 +290,15 @@ type writeback struct {
 	off, n int64 // the range written before the latest
 }
 
-// done notes that [off, off+n) of fd has just been written.
-func (w *writeback) done(fd int, off, n int64) {
-	dropCache(fd, off, n)
+// done notes that [off, off+n) of f has just been written; writes that
+// bypassed the page cache need nothing.
+func (w *writeback) done(f *file, off, n int64) {
+	if !f.cached() {
+		return
+	}
+	dropCache(f.fd, off, n)
 	if w.n > 0 {
-		dropCache(fd, w.off, w.n)
+		dropCache(f.fd, w.off, w.n)
 	}
 	w.off, w.n = off, n
 }
