@@ -19,15 +19,15 @@ import (
 // python is the interpreter that sees Debian's python3-oslo.messaging.
 const python = "/usr/bin/python3"
 
-// needOslo skips the test when python3-oslo.messaging is missing, unless
-// services are required.
+// needOslo skips the test when python3-oslo.messaging or real Cinder's
+// exceptions (python3-cinder) are missing, unless services are required.
 func needOslo(t *testing.T) {
 	t.Helper()
-	if out, err := exec.Command(python, "-c", "import oslo_messaging").CombinedOutput(); err != nil {
+	if out, err := exec.Command(python, "-c", "import oslo_messaging, cinder.exception").CombinedOutput(); err != nil {
 		if testenv.Required() {
-			t.Fatalf("%s cannot import oslo_messaging (CINDER_TEST_REQUIRE_SERVICES=1): %v\n%s", python, err, out)
+			t.Fatalf("%s cannot import oslo_messaging and cinder.exception (CINDER_TEST_REQUIRE_SERVICES=1): %v\n%s", python, err, out)
 		}
-		t.Skipf("SKIP: %s cannot import oslo_messaging (apt-get install python3-oslo.messaging): %v", python, err)
+		t.Skipf("SKIP: %s cannot import oslo_messaging and cinder.exception (apt-get install python3-oslo.messaging python3-cinder): %v", python, err)
 	}
 }
 
