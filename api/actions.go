@@ -61,7 +61,7 @@ func actionArgs(name string, raw json.RawMessage, allowed ...string) (fields, er
 
 // extend is os-extend {"new_size": N}: the volume must be available (or
 // in-use from 3.42) and grow; it goes to extending and its backend is asked
-// to extend it. When that cast cannot be sent the status is restored.
+// to extend it. When that cast cannot be sent the volume gets its status back.
 func (s *server) extend(r *http.Request, id string, raw json.RawMessage) (reply, error) {
 	args, err := actionArgs("os-extend", raw, "new_size")
 	if err != nil {
@@ -89,10 +89,12 @@ func (s *server) extend(r *http.Request, id string, raw json.RawMessage) (reply,
 	if ver(r).atLeast(mvExtendInUse) {
 		allowed = append(allowed, cinder.StatusInUse)
 	}
+	var before cinder.Volume
 	v, err = s.store.UpdateVolume(ctx, v.ID, func(v *cinder.Volume) error {
 		if !slices.Contains(allowed, v.Status) {
 			return cinder.InvalidVolume("Volume %s status must be '%s' to extend, currently %s.", v.ID, strings.Join(allowed, "' or '"), v.Status)
 		}
+		before = *v
 		v.PreviousStatus, v.Status = v.Status, cinder.StatusExtending
 		return nil
 	})
@@ -100,7 +102,7 @@ func (s *server) extend(r *http.Request, id string, raw json.RawMessage) (reply,
 		return reply{}, err
 	}
 	if err := s.volumes.ExtendVolume(ctx, v, newSize); err != nil {
-		s.setStatus(ctx, v.ID, v.PreviousStatus)
+		s.rollback(ctx, &before, v)
 		return reply{}, unreachable(err, "Could not ask cinder-volume to extend volume %s", v.ID)
 	}
 	return reply{status: http.StatusAccepted}, nil

@@ -38,11 +38,15 @@ func TestExtend(t *testing.T) {
 		e.post(action, body).fault(t, http.StatusBadRequest, "badRequest")
 	}
 	e.post(action, `{"os-extend": {"new_size": 5000}}`).fault(t, http.StatusRequestEntityTooLarge, "overLimit")
-	// The backend unreachable: the status comes back.
+	// The message bus unreachable: the statuses come back.
 	e.volumes.castErr = errBrokerDown
-	e.post(action, `{"os-extend": {"new_size": "3"}}`).fault(t, http.StatusServiceUnavailable, "serviceUnavailable")
-	if st := e.volume(id).Status; st != cinder.StatusAvailable {
-		t.Fatalf("status %s after a failed extend cast", st)
+	e.setVolume(id, func(v *cinder.Volume) { v.PreviousStatus = "" })
+	msg = e.post(action, `{"os-extend": {"new_size": "3"}}`).fault(t, http.StatusServiceUnavailable, "serviceUnavailable")
+	if msg != "Could not ask cinder-volume to extend volume "+id+": the message bus is unreachable. Try again later." {
+		t.Fatalf("503 message %q", msg)
+	}
+	if v := e.volume(id); v.Status != cinder.StatusAvailable || v.PreviousStatus != "" || v.Size != 2 {
+		t.Fatalf("after a failed extend cast: status %s, previous %q, size %d", v.Status, v.PreviousStatus, v.Size)
 	}
 }
 
@@ -120,7 +124,10 @@ func TestConnections(t *testing.T) {
 	e.post("/v3/admin/volumes/"+unplaced+"/action", `{"os-initialize_connection": {"connector": {}}}`).fault(t, http.StatusBadRequest, "badRequest")
 }
 
-func TestMigrateVolume(t *testing.T) {
+// newMigrationEnv is an API whose clients can migrate, with the backends
+// hostA@fake1 and hostA@fake2 up.
+func newMigrationEnv(t *testing.T) (*env, *migratingScheduler) {
+	t.Helper()
 	var m *migratingScheduler
 	e := newEnv(t, func(e *env) {
 		m = &migratingScheduler{fakeScheduler: e.sched}
@@ -129,6 +136,11 @@ func TestMigrateVolume(t *testing.T) {
 	})
 	e.addService("hostA@fake1", cinder.BinaryVolume, 0, false)
 	e.addService("hostA@fake2", cinder.BinaryVolume, 0, false)
+	return e, m
+}
+
+func TestMigrateVolume(t *testing.T) {
+	e, m := newMigrationEnv(t)
 	e.addService("hostA@down", cinder.BinaryVolume, time.Hour, false)
 	e.addService("hostA@off", cinder.BinaryVolume, 0, true)
 	id := e.createVolume(`{"volume": {"size": 1}}`)
@@ -192,7 +204,7 @@ func TestMigrateVolumeRollsBackWhenSchedulerUnreachable(t *testing.T) {
 	id := e.createVolume(`{"volume": {"size": 1}}`)
 	e.post("/v3/admin/volumes/"+id+"/action", `{"os-migrate_volume": {"host": "hostA@fake2", "lock_volume": true}}`).
 		fault(t, http.StatusServiceUnavailable, "serviceUnavailable")
-	if v := e.volume(id); v.MigrationStatus != cinder.MigrationError || v.Status != cinder.StatusAvailable {
+	if v := e.volume(id); v.MigrationStatus != "" || v.Status != cinder.StatusAvailable || v.PreviousStatus != "" {
 		t.Fatalf("after a failed migrate cast: %+v", v)
 	}
 }

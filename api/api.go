@@ -55,7 +55,9 @@ type server struct {
 // New returns the cinder-api HTTP handler.
 func New(cfg *conf.Config, store *db.DB, sched Scheduler, volumes Volumes) http.Handler {
 	s := &server{cfg: cfg, store: store, sched: sched, volumes: volumes}
-	r := mux.NewRouter()
+	// Paths are matched as sent, as Cinder's routes: a non-canonical one
+	// such as volumes/x/.. is 404, never redirected to another resource.
+	r := mux.NewRouter().SkipClean(true)
 	r.Handle("/", versionsDoc(http.StatusMultipleChoices)).Methods(http.MethodGet)
 	r.Handle("/v3/", versionsDoc(http.StatusOK)).Methods(http.MethodGet)
 	r.HandleFunc("/v3", redirectV3).Methods(http.MethodGet)

@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
+	"fmt"
 	"github.com/cinder-go/cinder/internal/testdb"
 	"io"
 	"log/slog"
@@ -23,6 +23,7 @@ import (
 	"github.com/cinder-go/cinder/conf"
 	"github.com/cinder-go/cinder/db"
 	"github.com/cinder-go/cinder/drivers"
+	"github.com/cinder-go/cinder/rpc"
 	"github.com/cinder-go/cinder/scheduler"
 )
 
@@ -157,14 +158,20 @@ type env struct {
 	volumesOverride Volumes
 }
 
+// testConfig is the cinder.conf of the API tests: noauth and Cinder's
+// defaults for the volume type, zone, service_down_time and quota.
+func testConfig() *conf.Config {
+	return &conf.Config{AuthStrategy: "noauth", DefaultVolumeType: cinder.DefaultVolumeType,
+		StorageAvailabilityZone: "nova", ServiceDownTime: time.Minute, QuotaGigabytes: 1000}
+}
+
 // newEnv starts the API; with opts the caller may adjust the pieces first.
 func newEnv(t *testing.T, opts ...func(e *env)) *env {
 	t.Helper()
 	store := testdb.SQLite(t)
 	e := &env{
-		t: t,
-		cfg: &conf.Config{AuthStrategy: "noauth", DefaultVolumeType: cinder.DefaultVolumeType,
-			StorageAvailabilityZone: "nova", ServiceDownTime: time.Minute},
+		t:       t,
+		cfg:     testConfig(),
 		store:   store,
 		sched:   &fakeScheduler{store: store, place: "hostA@fake1#fake"},
 		volumes: &fakeVolumes{},
@@ -391,7 +398,8 @@ func (e *env) addService(host, binary string, age time.Duration, disabled bool) 
 	return s
 }
 
-var errBrokerDown = errors.New("dial tcp 127.0.0.1:5672: connection refused")
+// errBrokerDown is what an RPC client returns while RabbitMQ is down.
+var errBrokerDown = fmt.Errorf("%w (dial tcp 127.0.0.1:5672: connection refused)", rpc.ErrUnreachable)
 
 // TestMain keeps the access log quiet unless -v.
 func TestMain(m *testing.M) {

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/cinder-go/cinder"
 	"github.com/cinder-go/cinder/rpc"
@@ -80,8 +81,16 @@ func toFault(r *http.Request, err error) *fault {
 	}
 }
 
+// rpcSendTimeout bounds how long a request waits for the message bus to
+// take its cast or call before answering 503. A healthy RabbitMQ confirms in
+// milliseconds; 3 s rides out a dropped connection that comes back at once
+// (the first reconnects are 0.5 s and 2 s after the loss) yet answers a
+// client long before any HTTP timeout while the broker is down.
+const rpcSendTimeout = 3 * time.Second
+
 // unreachable says that an RPC could not be sent: a Cinder exception, timeout
-// or remote failure stays as it is, any other error is a 503 naming what.
+// or remote failure stays as it is, any other error is a 503 naming what,
+// and saying so when the message bus is unreachable.
 func unreachable(err error, format string, args ...any) error {
 	var ce *cinder.Error
 	var timeout *rpc.TimeoutError
@@ -90,6 +99,9 @@ func unreachable(err error, format string, args ...any) error {
 		return err
 	}
 	slog.Error("api: RPC failed", "what", fmt.Sprintf(format, args...), "err", err)
+	if errors.Is(err, rpc.ErrUnreachable) {
+		return newFault(http.StatusServiceUnavailable, format+": the message bus is unreachable. Try again later.", args...)
+	}
 	return newFault(http.StatusServiceUnavailable, format+": %v", append(args, err)...)
 }
 
@@ -111,10 +123,11 @@ type reply struct {
 // handler serves one API route.
 type handler func(r *http.Request) (reply, error)
 
-// serve runs h and writes its reply or its error as a fault.
+// serve runs h, whose RPCs give up sending after rpcSendTimeout, and writes
+// its reply or its error as a fault.
 func serve(h handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rep, err := h(r)
+		rep, err := h(r.WithContext(rpc.WithSendTimeout(r.Context(), rpcSendTimeout)))
 		if err != nil {
 			writeFault(w, r, toFault(r, err))
 			return

@@ -6,10 +6,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
-	"time"
 
 	"github.com/cinder-go/cinder"
-	"github.com/cinder-go/cinder/conf"
 	"github.com/cinder-go/cinder/internal/testdb"
 )
 
@@ -30,9 +28,7 @@ func BenchmarkVolumesDetail(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	cfg := &conf.Config{AuthStrategy: "noauth", DefaultVolumeType: cinder.DefaultVolumeType,
-		StorageAvailabilityZone: "nova", ServiceDownTime: time.Minute}
-	h := New(cfg, store, &fakeScheduler{store: store}, &fakeVolumes{})
+	h := New(testConfig(), store, &fakeScheduler{store: store}, &fakeVolumes{})
 	req := httptest.NewRequest(http.MethodGet, "/v3/admin/volumes/detail", nil)
 	req.Header.Set("X-Auth-Token", "admin:admin")
 	b.ReportAllocs()

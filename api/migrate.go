@@ -21,7 +21,8 @@ var migratableReplication = []string{"", "disabled", "not-capable"}
 // migrate_volume: the destination must be an up, enabled cinder-volume
 // backend other than the volume's own; the volume goes to migration_status
 // starting (and maintenance when locked) and cinder-scheduler is asked to
-// migrate it. 202.
+// migrate it, 202; when that cast cannot be sent the volume gets its
+// statuses back, 503.
 func (s *server) migrateVolume(r *http.Request, id string, raw json.RawMessage) (reply, error) {
 	const name = "os-migrate_volume"
 	allowed := []string{"host", "force_host_copy", "lock_volume"}
@@ -79,6 +80,7 @@ func (s *server) migrateVolume(r *http.Request, id string, raw json.RawMessage) 
 	if err := s.checkDestination(ctx, host); err != nil {
 		return reply{}, err
 	}
+	var before cinder.Volume
 	v, err = s.store.UpdateVolume(ctx, v.ID, func(v *cinder.Volume) error {
 		// A destination without a pool on the volume's own backend is the
 		// same place: Cinder lets it through and fails later; refuse it now.
@@ -88,6 +90,7 @@ func (s *server) migrateVolume(r *http.Request, id string, raw json.RawMessage) 
 			!slices.Contains(migratableReplication, v.ReplicationStatus) || samePlace {
 			return cinder.InvalidVolume("Volume %s status must be available or in-use, must not be migrating, have snapshots, be replicated, be part of a group and destination host/cluster must be different than the current one", v.ID)
 		}
+		before = *v
 		v.MigrationStatus, v.PreviousStatus = cinder.MigrationStarting, v.Status
 		if lock && v.Status == cinder.StatusAvailable {
 			v.Status = cinder.StatusMaintenance
@@ -103,15 +106,7 @@ func (s *server) migrateVolume(r *http.Request, id string, raw json.RawMessage) 
 	}
 	spec := scheduler.RequestSpec{VolumeID: v.ID, Size: v.Size, VolumeType: t, AvailabilityZone: v.AvailabilityZone}
 	if err := m.MigrateVolume(ctx, v, host, force, spec); err != nil {
-		if _, uerr := s.store.UpdateVolume(ctx, v.ID, func(v *cinder.Volume) error {
-			v.MigrationStatus = cinder.MigrationError
-			if v.Status == cinder.StatusMaintenance {
-				v.Status = v.PreviousStatus
-			}
-			return nil
-		}); uerr != nil {
-			logFailure(ctx, "roll back migration of volume "+v.ID, uerr)
-		}
+		s.rollback(ctx, &before, v)
 		return reply{}, unreachable(err, "Could not ask cinder-scheduler to migrate volume %s", v.ID)
 	}
 	return reply{status: http.StatusAccepted}, nil

@@ -134,6 +134,11 @@ func TestCapabilities(t *testing.T) {
 	if msg != "Timeout while requesting capabilities from backend hostA@fake1." {
 		t.Fatalf("timeout message %q", msg)
 	}
+	e.volumes.capsErr = errBrokerDown
+	msg = e.get("/v3/admin/capabilities/hostA@fake1").fault(t, http.StatusServiceUnavailable, "serviceUnavailable")
+	if msg != "Could not get the capabilities of hostA@fake1: the message bus is unreachable. Try again later." {
+		t.Fatalf("unreachable message %q", msg)
+	}
 }
 
 func TestAvailabilityZones(t *testing.T) {

@@ -18,10 +18,6 @@ import (
 // Paging defaults, as Cinder's osapi_max_limit.
 const maxLimit = 1000
 
-// quotaGigabytes is Cinder's default quota_gigabytes: the GiB a project's
-// volumes may hold in all.
-const quotaGigabytes = 1000
-
 // Statuses from which a volume may be deleted without force, and the
 // migration statuses that allow deleting (volume/api.py).
 var (
@@ -339,7 +335,8 @@ func parseCreate(r *http.Request) (*volumeRequest, error) {
 
 // createVolume answers POST /volumes: the volume row is written as
 // creating, then cinder-scheduler is asked to place it. When that cast
-// cannot be sent the volume is set to error and the answer is 503.
+// cannot be sent the row is destroyed, which gives its quota back, as
+// Cinder's create flow reverts, and the answer is 503.
 func (s *server) createVolume(r *http.Request) (reply, error) {
 	req, err := parseCreate(r)
 	if err != nil {
@@ -377,7 +374,9 @@ func (s *server) createVolume(r *http.Request) (reply, error) {
 	}
 	spec := scheduler.RequestSpec{VolumeID: v.ID, Size: v.Size, VolumeType: t, AvailabilityZone: zone}
 	if err := s.sched.CreateVolume(ctx, v, spec); err != nil {
-		s.setStatus(ctx, v.ID, cinder.StatusError)
+		if derr := s.store.DestroyVolume(ctx, v.ID); derr != nil {
+			logFailure(ctx, "destroy volume "+v.ID+" after its create cast failed", derr)
+		}
 		return reply{}, unreachable(err, "Could not ask cinder-scheduler to create volume %s", v.ID)
 	}
 	return reply{http.StatusAccepted, object{{"volume", volumeDetail(r, v, t, false)}}}, nil
@@ -430,33 +429,38 @@ func (s *server) resolveZone(ctx context.Context, zone string) (string, error) {
 }
 
 // checkQuota fails with 413 when project's volumes would hold more than
-// quotaGigabytes with more GiB, as Cinder's VolumeSizeExceedsAvailableQuota.
+// quota_gigabytes with more GiB, as Cinder's VolumeSizeExceedsAvailableQuota;
+// a quota of -1 is no limit.
 func (s *server) checkQuota(ctx context.Context, project string, more int) error {
-	vols, err := s.store.ListVolumes(ctx, db.VolumeFilter{ProjectID: project})
+	quota := s.cfg.QuotaGigabytes
+	if quota < 0 {
+		return nil
+	}
+	used, err := s.store.QuotaGigabytes(ctx, project)
 	if err != nil {
 		return err
 	}
-	used := 0
-	for _, v := range vols {
-		if v.UseQuota {
-			used += v.Size
-		}
-	}
-	if more > quotaGigabytes-used {
+	if more > quota-used {
 		return cinder.Errorf("VolumeSizeExceedsAvailableQuota", http.StatusRequestEntityTooLarge,
 			"Requested volume or snapshot exceeds allowed gigabytes quota. Requested %dG, quota is %dG and %dG has been consumed.",
-			more, quotaGigabytes, used)
+			more, quota, used)
 	}
 	return nil
 }
 
-// setStatus sets volume id's status after a failed request, logging a failure.
-func (s *server) setStatus(ctx context.Context, id, status string) {
-	if _, err := s.store.UpdateVolume(ctx, id, func(v *cinder.Volume) error {
-		v.Status = status
+// rollback gives a volume back the status, previous_status and
+// migration_status of before, as they were until a request whose RPC could
+// not be sent wrote after, unless something changed them since.
+func (s *server) rollback(ctx context.Context, before, after *cinder.Volume) {
+	_, err := s.store.UpdateVolume(ctx, after.ID, func(v *cinder.Volume) error {
+		if v.Status != after.Status || v.PreviousStatus != after.PreviousStatus || v.MigrationStatus != after.MigrationStatus {
+			return cinder.InvalidVolume("Volume %s changed meanwhile: status %s, migration status %q.", v.ID, v.Status, v.MigrationStatus)
+		}
+		v.Status, v.PreviousStatus, v.MigrationStatus = before.Status, before.PreviousStatus, before.MigrationStatus
 		return nil
-	}); err != nil {
-		logFailure(ctx, "set status of volume "+id+" to "+status, err)
+	})
+	if err != nil {
+		logFailure(ctx, "roll back status of volume "+after.ID+" to "+before.Status, err)
 	}
 }
 
@@ -546,11 +550,13 @@ func (s *server) deleteVolume(r *http.Request) (reply, error) {
 // removeVolume deletes v as volume/api.py delete: a volume never placed on
 // a backend is destroyed at once; otherwise it must be in a deletable
 // state (any, with force) and not migrating or attached, goes to deleting
-// and its backend is asked to delete it.
+// and its backend is asked to delete it. When that cast cannot be sent the
+// volume gets its status back.
 func (s *server) removeVolume(ctx context.Context, v *cinder.Volume, force bool) error {
 	if v.Host == "" {
 		return s.store.DestroyVolume(ctx, v.ID)
 	}
+	var before cinder.Volume
 	v, err := s.store.UpdateVolume(ctx, v.ID, func(v *cinder.Volume) error {
 		if v.AttachStatus == "attached" || !slices.Contains(deletableMigration, v.MigrationStatus) ||
 			(!force && !slices.Contains(deletableStatuses, v.Status)) {
@@ -560,6 +566,7 @@ func (s *server) removeVolume(ctx context.Context, v *cinder.Volume, force bool)
 			}
 			return cinder.InvalidVolume("Volume%s must not be migrating, attached, belong to a group, have snapshots, awaiting a transfer, or be disassociated from snapshots after volume transfer.", status)
 		}
+		before = *v
 		if v.Status == "error_managing" {
 			v.Status = "error_managing_deleting"
 		} else {
@@ -571,7 +578,7 @@ func (s *server) removeVolume(ctx context.Context, v *cinder.Volume, force bool)
 		return err
 	}
 	if err := s.volumes.DeleteVolume(ctx, v); err != nil {
-		s.setStatus(ctx, v.ID, cinder.StatusErrorDelete)
+		s.rollback(ctx, &before, v)
 		return unreachable(err, "Could not ask cinder-volume to delete volume %s", v.ID)
 	}
 	return nil

@@ -81,11 +81,18 @@ func TestCreateVolume(t *testing.T) {
 func TestCreateVolumeSchedulerUnreachable(t *testing.T) {
 	e := newEnv(t)
 	e.sched.createErr = errBrokerDown
-	e.post("/v3/admin/volumes", `{"volume": {"size": 1}}`).fault(t, http.StatusServiceUnavailable, "serviceUnavailable")
-	vols := e.get("/v3/admin/volumes/detail").expect(t, http.StatusOK)
-	if got := vols.obj(t, "volumes", "0")["status"]; got != "error" {
-		t.Fatalf("volume left %v after a failed cast", got)
+	msg := e.post("/v3/admin/volumes", `{"volume": {"size": 600}}`).fault(t, http.StatusServiceUnavailable, "serviceUnavailable")
+	if len(e.sched.creates) != 1 || msg != "Could not ask cinder-scheduler to create volume "+e.sched.creates[0].VolumeID+
+		": the message bus is unreachable. Try again later." {
+		t.Fatalf("503 message %q", msg)
 	}
+	// As Cinder's create flow reverts: no row is left, and its quota is free.
+	if vols := e.get("/v3/admin/volumes/detail?all_tenants=1").expect(t, http.StatusOK); len(vols.body["volumes"].([]any)) != 0 {
+		t.Fatalf("volumes left after a failed cast: %s", vols.raw)
+	}
+	e.get("/v3/admin/volumes/"+e.sched.creates[0].VolumeID).fault(t, http.StatusNotFound, "itemNotFound")
+	e.sched.createErr = nil
+	e.post("/v3/admin/volumes", `{"volume": {"size": 600}}`).expect(t, http.StatusAccepted)
 }
 
 func TestCreateVolumeAvailabilityZone(t *testing.T) {
@@ -255,12 +262,17 @@ func TestDeleteVolume(t *testing.T) {
 	e.del("/v3/admin/volumes/"+migrating).fault(t, http.StatusBadRequest, "badRequest")
 	e.del("/v3/admin/volumes/"+migrating+"?force=true").fault(t, http.StatusBadRequest, "badRequest")
 
-	// The backend unreachable: error_deleting, 503.
+	// The message bus unreachable: 503, and the volume as it was.
 	e.volumes.castErr = errBrokerDown
 	failing := e.createVolume(`{"volume": {"size": 1}}`)
 	e.del("/v3/admin/volumes/"+failing).fault(t, http.StatusServiceUnavailable, "serviceUnavailable")
-	if st := e.volume(failing).Status; st != cinder.StatusErrorDelete {
+	if st := e.volume(failing).Status; st != cinder.StatusAvailable {
 		t.Fatalf("status %s after a failed delete cast", st)
+	}
+	e.setVolume(failing, func(v *cinder.Volume) { v.Status = cinder.StatusError })
+	e.del("/v3/admin/volumes/"+failing+"?force=true").fault(t, http.StatusServiceUnavailable, "serviceUnavailable")
+	if st := e.volume(failing).Status; st != cinder.StatusError {
+		t.Fatalf("status %s after a failed force delete cast", st)
 	}
 }
 

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -19,10 +18,6 @@ const (
 	seedF = 2
 	seedL = 3
 )
-
-// quotaGiB is Cinder's default quota_gigabytes, which this API enforces:
-// the largest volume a project may have when 1 TiB is refused.
-const quotaGiB = 1000
 
 // migrations measures L and E on a cinder-all it starts.
 func (b *bench) migrations(ctx context.Context) ([]row, error) {
@@ -53,11 +48,6 @@ func (b *bench) migrations(ctx context.Context) ([]row, error) {
 // random extents from seed into it, and returns its id and its bytes.
 func newVolume(ctx context.Context, cl *cinder, sizeGiB int, data int64, seed uint64) (string, input, error) {
 	id, err := cl.createVolume(ctx, sizeGiB)
-	if errors.Is(err, errQuota) && sizeGiB > quotaGiB {
-		slog.Warn("the API refuses the volume over quota; measuring the largest allowed", "gib", sizeGiB, "quota_gib", quotaGiB)
-		sizeGiB = quotaGiB
-		id, err = cl.createVolume(ctx, sizeGiB)
-	}
 	if err != nil {
 		return "", input{}, err
 	}
@@ -99,7 +89,7 @@ func (b *bench) scale(ctx context.Context, cl *cinder) ([]row, error) {
 	if err != nil {
 		return nil, err
 	}
-	// The volume takes the whole quota: E's volumes need it back.
+	// Nothing after L uses its volume.
 	return []row{engine, dd, mig}, cl.deleteVolume(ctx, id)
 }
 

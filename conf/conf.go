@@ -38,6 +38,10 @@ type Config struct {
 	SchedulerDefaultFilters      []string      // default AvailabilityZoneFilter,CapacityFilter,CapabilitiesFilter
 	SchedulerDefaultWeighers     []string      // default CapacityWeigher
 	MigrationCreateVolumeTimeout time.Duration // migration_create_volume_timeout_secs (default 300s)
+	PeriodicInterval             time.Duration // periodic_interval: between runs of periodic tasks (default 60s)
+	SchedulerDriverInitWaitTime  time.Duration // scheduler_driver_init_wait_time: how long a starting scheduler waits for stats (default 60s)
+	SchedulerCreateVolumeTimeout time.Duration // scheduler_create_volume_timeout: when a volume no scheduler placed fails (default 300s)
+	QuotaGigabytes               int           // quota_gigabytes: GiB a project's volumes may hold, -1 for no limit (default 1000)
 	DatabaseConnection           string        // [database] connection (default sqlite:///$state_path/cinder.sqlite)
 	Backends                     []*Backend    // the sections named by enabled_backends, in that order
 }
@@ -54,7 +58,7 @@ type Backend struct {
 	MaxOverSubscriptionRatio float64 // max_over_subscription_ratio (default 20.0; "auto" reads as 20.0)
 	VolumeClear              string  // volume_clear: none or zero (default zero)
 	VolumeClearSize          int     // volume_clear_size in MiB, 0 = whole volume
-	VolumeDDBlocksize        string  // volume_dd_blocksize (default 1M)
+	VolumeDDBlocksize        int64   // volume_dd_blocksize in bytes (default 1M)
 	VolumeCopyBPSLimit       int64   // volume_copy_bps_limit (default 0 = unlimited)
 	TotalCapacityGB          float64 // total_capacity_gb: capacity to report; 0 = the filesystem's size
 	AvailabilityZone         string  // backend_availability_zone (default storage_availability_zone)
@@ -92,6 +96,10 @@ var defaultOptions = map[string]string{
 	"scheduler_default_filters":            "AvailabilityZoneFilter,CapacityFilter,CapabilitiesFilter",
 	"scheduler_default_weighers":           "CapacityWeigher",
 	"migration_create_volume_timeout_secs": "300",
+	"periodic_interval":                    "60",
+	"scheduler_driver_init_wait_time":      "60",
+	"scheduler_create_volume_timeout":      "300",
+	"quota_gigabytes":                      "1000",
 }
 
 // databaseOptions are the [database] options with their defaults.
@@ -160,6 +168,10 @@ func Load(files ...string) (*Config, error) {
 		SchedulerDefaultFilters:      p.list(defaultSection, "scheduler_default_filters"),
 		SchedulerDefaultWeighers:     p.list(defaultSection, "scheduler_default_weighers"),
 		MigrationCreateVolumeTimeout: p.seconds(defaultSection, "migration_create_volume_timeout_secs", 1),
+		PeriodicInterval:             p.seconds(defaultSection, "periodic_interval", 1),
+		SchedulerDriverInitWaitTime:  p.seconds(defaultSection, "scheduler_driver_init_wait_time", 1),
+		SchedulerCreateVolumeTimeout: p.seconds(defaultSection, "scheduler_create_volume_timeout", 1),
+		QuotaGigabytes:               p.int(defaultSection, "quota_gigabytes", -1, 1<<31-1),
 		DatabaseConnection:           p.str("database", "connection"),
 	}
 	if p.err != nil {
@@ -544,15 +556,16 @@ func (p *reader) path(section, opt string) string {
 	return abs
 }
 
-func (p *reader) blocksize(section, opt string) string {
+func (p *reader) blocksize(section, opt string) int64 {
 	s := strings.TrimSpace(p.str(section, opt))
 	if p.err != nil {
-		return ""
+		return 0
 	}
-	if _, err := ParseBlocksize(s); err != nil {
+	n, err := ParseBlocksize(s)
+	if err != nil {
 		p.fail(section, opt, "%v", err)
 	}
-	return s
+	return n
 }
 
 // MaxBlocksize bounds volume_dd_blocksize: a buffer that large is allocated.

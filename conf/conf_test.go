@@ -51,6 +51,10 @@ func TestDefaults(t *testing.T) {
 		SchedulerDefaultFilters:      []string{"AvailabilityZoneFilter", "CapacityFilter", "CapabilitiesFilter"},
 		SchedulerDefaultWeighers:     []string{"CapacityWeigher"},
 		MigrationCreateVolumeTimeout: 300 * time.Second,
+		PeriodicInterval:             60 * time.Second,
+		SchedulerDriverInitWaitTime:  60 * time.Second,
+		SchedulerCreateVolumeTimeout: 300 * time.Second,
+		QuotaGigabytes:               1000,
 		DatabaseConnection:           "sqlite:////var/lib/cinder/cinder.sqlite",
 	}
 	if !reflect.DeepEqual(c, want) {
@@ -68,7 +72,7 @@ func TestBackendDefaults(t *testing.T) {
 		VolumesDir:               "/srv/cinder/volumes/lvm",
 		MaxOverSubscriptionRatio: 20,
 		VolumeClear:              "zero",
-		VolumeDDBlocksize:        "1M",
+		VolumeDDBlocksize:        1 << 20,
 		AvailabilityZone:         "nova",
 	}
 	if got := c.Backend("lvm"); !reflect.DeepEqual(got, want) {
@@ -201,7 +205,7 @@ volume_driver = bogus
 	if fast.VolumeDriver != "thick" || fast.ReservedPercentage != 10 || fast.TotalCapacityGB != 2.5 || fast.VolumeClear != "none" {
 		t.Errorf("Fast = %+v", fast)
 	}
-	if slow.VolumeBackendName != "SLOW" || slow.ReservedPercentage != 5 || slow.MaxOverSubscriptionRatio != 20 || slow.VolumeDDBlocksize != "4Mi" {
+	if slow.VolumeBackendName != "SLOW" || slow.ReservedPercentage != 5 || slow.MaxOverSubscriptionRatio != 20 || slow.VolumeDDBlocksize != 4<<20 {
 		t.Errorf("slow.disk = %+v", slow)
 	}
 }

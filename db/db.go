@@ -26,6 +26,12 @@ import (
 // writers wait for each other and every write transaction locks up front.
 const sqlitePragmas = "_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_txlock=immediate"
 
+// sqliteMaxConns bounds a process's SQLite connections. SQLite lets one
+// writer in at a time, so more connections only contend for its lock (past
+// busy_timeout under load), and the file descriptor of every connection a
+// process closes stays open while its other connections hold locks on the file.
+const sqliteMaxConns = 2
+
 // DB is an open Cinder database.
 type DB struct {
 	sql     *sql.DB
@@ -91,13 +97,16 @@ func Open(ctx context.Context, connection string) (*DB, error) {
 	}
 	sdb, err := sql.Open(driver, dsn)
 	if err == nil {
-		err = sdb.PingContext(ctx)
-		if err != nil {
+		if err = ping(ctx, sdb); err != nil {
 			sdb.Close()
 		}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("open database %s: %w", what, err)
+	}
+	if d == sqliteDialect {
+		sdb.SetMaxOpenConns(sqliteMaxConns)
+		sdb.SetMaxIdleConns(sqliteMaxConns)
 	}
 	return &DB{sql: sdb, dialect: d}, nil
 }
@@ -125,6 +134,27 @@ func parseConnection(connection string) (d *dialect, driver, dsn, what string, e
 		return postgresDialect, "pgx", u.String(), u.Redacted(), nil
 	}
 	return nil, "", "", "", fmt.Errorf("database connection %q: unsupported scheme %q (want sqlite or postgresql)", connection, scheme)
+}
+
+// openWait bounds how long Open retries a database that reports itself busy.
+const openWait = 30 * time.Second
+
+// ping checks that the database answers, retrying while it is busy: a new
+// connection to a SQLite file that other processes are starting on (setting
+// WAL mode, recovering the WAL) can fail past its busy timeout.
+func ping(ctx context.Context, sdb *sql.DB) error {
+	deadline := time.Now().Add(openWait)
+	for {
+		err := sdb.PingContext(ctx)
+		if err == nil || !retryable(err) || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 // Close closes the database.

@@ -2,12 +2,14 @@ package db
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/cinder-go/cinder"
 	"github.com/cinder-go/cinder/internal/testenv"
@@ -78,6 +80,38 @@ func TestOpenCreatesParentDirectory(t *testing.T) {
 	synced(t, "sqlite:///"+path)
 	if _, err := os.Stat(path); err != nil {
 		t.Fatalf("database file: %v", err)
+	}
+}
+
+// TestOpenWaitsForABusyFile opens a SQLite file that another connection
+// holds locked for longer than the busy timeout, as a process starting on
+// it can: Open must retry until the lock goes, not fail.
+func TestOpenWaitsForABusyFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "cinder.sqlite")
+	holder, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Close()
+	conn, err := holder.Conn(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(t.Context(), "BEGIN EXCLUSIVE"); err != nil {
+		t.Fatal(err)
+	}
+	held := 6 * time.Second // past the 5 s busy timeout of one attempt
+	release := time.AfterFunc(held, func() { conn.ExecContext(context.Background(), "COMMIT") })
+	defer release.Stop()
+	start := time.Now()
+	store, err := Open(t.Context(), "sqlite:///"+path)
+	if err != nil {
+		t.Fatalf("Open while the file was locked for %v: %v", held, err)
+	}
+	store.Close()
+	if waited := time.Since(start); waited < held {
+		t.Errorf("Open returned after %v, before the lock was released at %v", waited, held)
 	}
 }
 

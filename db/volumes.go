@@ -116,6 +116,7 @@ type VolumeFilter struct {
 	Host           string   // host@backend: volumes on that backend, any pool
 	Statuses       []string // only these statuses
 	HideTargets    bool     // leave out migration targets (migration_status target:…)
+	Migration      string   // only volumes whose migration_status is this
 	Name           string   // display_name equals
 	VolumeTypeID   string   // only volumes of this type
 	Marker         string   // id after which to start, in the sort order
@@ -156,6 +157,10 @@ func (f *VolumeFilter) where() (string, []any) {
 	}
 	if f.HideTargets {
 		conds = append(conds, "migration_status NOT LIKE 'target:%'")
+	}
+	if f.Migration != "" {
+		conds = append(conds, "migration_status = ?")
+		args = append(args, f.Migration)
 	}
 	if f.Name != "" {
 		conds = append(conds, "display_name = ?")
@@ -221,6 +226,14 @@ func (db *DB) CountVolumes(ctx context.Context, f VolumeFilter) (int, error) {
 	var n int
 	err := db.sql.QueryRowContext(ctx, db.dialect.rebind("SELECT count(*) FROM volumes"+where), args...).Scan(&n)
 	return n, wrap(err, "count volumes")
+}
+
+// QuotaGigabytes returns the GiB that project's volumes counted against its
+// quota (use_quota) hold.
+func (db *DB) QuotaGigabytes(ctx context.Context, project string) (int, error) {
+	var n int
+	err := db.sql.QueryRowContext(ctx, db.dialect.rebind("SELECT COALESCE(SUM(size), 0) FROM volumes WHERE project_id = ? AND deleted = FALSE AND use_quota = TRUE"), project).Scan(&n)
+	return n, wrap(err, "sum the gigabytes of project %s", project)
 }
 
 // UpdateVolume reads volume id in a transaction, lets fn change it and

@@ -179,7 +179,7 @@ func (f *Files) Capacity() (Capacity, error) {
 		c.Total = int64(f.Backend.TotalCapacityGB * GiB)
 	}
 	err := scan(f.Backend.VolumesDir, func(name string, size, allocated int64) {
-		if strings.HasPrefix(name, "volume-") && isUUID(strings.TrimPrefix(name, "volume-")) {
+		if _, ok := dataID(name); ok {
 			c.Volumes++
 			c.Provisioned += size
 			c.Allocated += allocated
@@ -201,6 +201,29 @@ func (f *Files) Capacity() (Capacity, error) {
 	}
 	c.Free = max(0, min(c.Total-used, int64(st.Bavail)*st.Bsize+released))
 	return c, nil
+}
+
+// dataID returns the data id a volume file's name carries, volume-<uuid>,
+// and whether name is such a name.
+func dataID(name string) (string, bool) {
+	id, ok := strings.CutPrefix(name, "volume-")
+	return id, ok && isUUID(id)
+}
+
+// Volumes lists the volumes the backend stores: the data id of each
+// volume-<uuid> file in VolumesDir, with its size in bytes. Released files
+// are not volumes. cinder-manage volume audit compares it with the database.
+func (f *Files) Volumes(ctx context.Context) (map[string]int64, error) {
+	vols := map[string]int64{}
+	err := scan(f.Backend.VolumesDir, func(name string, size, _ int64) {
+		if id, ok := dataID(name); ok {
+			vols[id] = size
+		}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list volumes of backend %s: %w", f.Backend.Name, err)
+	}
+	return vols, nil
 }
 
 // scan calls fn with the name, size and allocated bytes of each regular file in dir.

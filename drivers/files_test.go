@@ -3,8 +3,10 @@ package drivers
 import (
 	"context"
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/cinder-go/cinder"
@@ -29,8 +31,9 @@ func newFiles(t *testing.T) *Files {
 
 func TestPathRefusesNonUUIDs(t *testing.T) {
 	f := newFiles(t)
-	for _, bad := range []string{"", "../x", "a/b", "not-a-uuid", "../../../../etc/passwd00000000000000",
-		"0d5f6c1e-8a43-4c5e-9d2b-3f1a7e6b9c2/", "0d5f6c1e_8a43_4c5e_9d2b_3f1a7e6b9c20", "0d5f6c1e-8a43-4c5e-9d2b-3f1a7e6b9c2g"} {
+	for _, bad := range []string{"", "../x", "a/b", "not-a-uuid", "../../../../etc/passwd00000000000000", "%2e%2e%2f",
+		"0d5f6c1e-8a43-4c5e-9d2b-3f1a7e6b9c2/", "0d5f6c1e_8a43_4c5e_9d2b_3f1a7e6b9c20", "0d5f6c1e-8a43-4c5e-9d2b-3f1a7e6b9c2g",
+		id + "/../" + id, strings.Repeat("0", 4096)} {
 		_, err := f.Path(&cinder.Volume{ID: bad})
 		var ce *cinder.Error
 		if !errors.As(err, &ce) || ce.Class != "InvalidVolume" {
@@ -51,6 +54,11 @@ func TestPathUsesNameID(t *testing.T) {
 	got, err := f.Path(&cinder.Volume{ID: id, NameID: other})
 	if want := filepath.Join(f.Backend.VolumesDir, "volume-"+other); err != nil || got != want {
 		t.Errorf("Path = %q, %v; want %q", got, err, want)
+	}
+	// A display name is never part of the path, whatever it holds.
+	got, err = f.Path(&cinder.Volume{ID: id, DisplayName: "../../etc/passwd"})
+	if want := filepath.Join(f.Backend.VolumesDir, "volume-"+id); err != nil || got != want {
+		t.Errorf("Path of a volume named ../../etc/passwd = %q, %v; want %q", got, err, want)
 	}
 }
 
@@ -199,5 +207,41 @@ func TestUpdateMigratedVolume(t *testing.T) {
 
 	if _, err := f.UpdateMigratedVolume(ctx, orig, &cinder.Volume{ID: "../x"}, cinder.StatusAvailable); err == nil {
 		t.Error("UpdateMigratedVolume accepted a target id that is not a UUID")
+	}
+}
+
+func TestVolumesListsVolumeFiles(t *testing.T) {
+	f := newFiles(t)
+	other := "9b1f0c2e-1111-4c5e-9d2b-3f1a7e6b9c20"
+	dir := f.Backend.VolumesDir
+	for name, size := range map[string]int64{
+		"volume-" + id:             GiB,
+		"volume-" + other:          3 * GiB,
+		"volume-not-a-uuid":        1,
+		"notes.txt":                1,
+		".free/extent-1":           GiB,
+		"volume-" + id[:35] + "0x": 1,
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Truncate(filepath.Join(dir, name), size); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Mkdir(filepath.Join(dir, "volume-"+"0d5f6c1e-8a43-4c5e-9d2b-000000000000"), 0o750); err != nil {
+		t.Fatal(err)
+	}
+	got, err := f.Volumes(context.Background())
+	want := map[string]int64{id: GiB, other: 3 * GiB}
+	if err != nil || !maps.Equal(got, want) {
+		t.Fatalf("Volumes = %v, %v; want %v", got, err, want)
+	}
+
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Volumes(context.Background()); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("Volumes of a missing volumes_dir: %v, want ErrNotExist", err)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -107,9 +108,9 @@ func (m *Manager) Endpoint() rpc.Endpoint {
 }
 
 // Init is init_host: it sets the driver up, recovers the backend's volumes
-// left creating (to error), deleting (deleted now) or mid-migration (see
-// recover), takes the capabilities snapshot and reports stats once. Volumes
-// left extending stay so, as in Cinder (an admin resets them).
+// left creating (to error, storage removed), deleting (deleted now) or
+// mid-migration (see recover), takes the capabilities snapshot and reports
+// stats once. Volumes left extending stay so, as in Cinder (an admin resets them).
 func (m *Manager) Init(ctx context.Context) error {
 	if err := m.drv.Setup(ctx); err != nil {
 		return fmt.Errorf("set up driver of backend %s: %w", m.host, err)
@@ -126,24 +127,42 @@ func (m *Manager) Init(ctx context.Context) error {
 }
 
 // recover finishes or fails the work a previous run of the backend left:
-// volumes left creating go to error, those left deleting are deleted,
-// migrations left starting or migrating fail and the targets of interrupted
-// migrations are deleted. A volume it cannot recover is logged and left as it is.
+// volumes left creating go to error without storage (whatever part of it the
+// driver had made is removed, as the volume is unusable and holds no user
+// data yet), those left deleting are deleted,
+// migrations left starting, migrating or completing end (see
+// recoverMigration) and the targets of interrupted migrations are deleted,
+// after their sources ended. A volume it cannot recover is logged and left
+// as it is.
 func (m *Manager) recover(ctx context.Context) error {
 	vols, err := m.store.ListVolumes(ctx, db.VolumeFilter{Host: m.host})
 	if err != nil {
 		return fmt.Errorf("list volumes of backend %s: %w", m.host, err)
 	}
+	isTarget := func(v *cinder.Volume) bool { return strings.HasPrefix(v.MigrationStatus, cinder.MigrationTarget("")) }
+	// Sources before targets: a target's fate depends on how its source's migration ended.
+	slices.SortStableFunc(vols, func(a, b *cinder.Volume) int {
+		switch {
+		case isTarget(a) == isTarget(b):
+			return 0
+		case isTarget(a):
+			return 1
+		}
+		return -1
+	})
 	for _, v := range vols {
 		var err error
 		switch {
-		case strings.HasPrefix(v.MigrationStatus, cinder.MigrationTarget("")):
+		case isTarget(v):
 			err = m.recoverTarget(ctx, v)
-		case v.MigrationStatus == cinder.MigrationStarting || v.MigrationStatus == cinder.MigrationMigrating:
-			slog.Warn("volume migration was interrupted; failing it", "volume_id", v.ID, "host", m.host, "migration_status", v.MigrationStatus)
-			m.failMigration(ctx, v.ID, "")
+		case v.MigrationStatus == cinder.MigrationStarting || v.MigrationStatus == cinder.MigrationMigrating ||
+			v.MigrationStatus == cinder.MigrationCompleting:
+			err = m.recoverMigration(ctx, v)
 		case v.Status == cinder.StatusCreating:
-			slog.Warn("volume was left creating; setting it to error", "volume_id", v.ID, "host", m.host)
+			slog.Warn("volume was left creating; removing its storage and setting it to error", "volume_id", v.ID, "host", m.host)
+			if err := m.drv.DeleteVolume(ctx, v); err != nil {
+				slog.Error("failed to remove the storage of a volume left creating", "volume_id", v.ID, "host", m.host, "error", err)
+			}
 			_, err = m.transition(ctx, v.ID, cinder.StatusCreating, cinder.StatusError, nil)
 		case v.Status == cinder.StatusDeleting:
 			slog.Info("volume was left deleting; deleting it", "volume_id", v.ID, "host", m.host)

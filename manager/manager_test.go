@@ -408,8 +408,11 @@ func TestInitRecovers(t *testing.T) {
 	if err := os.MkdirAll(e.backend.VolumesDir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(e.file(deleting), []byte("data"), 0o600); err != nil {
-		t.Fatal(err)
+	// A create killed midway leaves part of a file, a delete killed midway all of it.
+	for _, v := range []*cinder.Volume{creating, deleting} {
+		if err := os.WriteFile(e.file(v), []byte("data"), 0o600); err != nil {
+			t.Fatal(err)
+		}
 	}
 	e.start(t)
 
@@ -437,8 +440,10 @@ func TestInitRecovers(t *testing.T) {
 			t.Errorf("volume left %s: now %s, want %s", c.v.Status, got, c.want)
 		}
 	}
-	if _, err := os.Stat(e.file(deleting)); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("file of the volume left deleting: %v, want gone", err)
+	for _, v := range []*cinder.Volume{creating, deleting} {
+		if _, err := os.Stat(e.file(v)); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("file of the volume left %s: %v, want gone", v.Status, err)
+		}
 	}
 }
 

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/cinder-go/cinder"
-	"github.com/cinder-go/cinder/conf"
+	"github.com/cinder-go/cinder/db"
 	"github.com/cinder-go/cinder/drivers"
 	"github.com/cinder-go/cinder/drivers/volcopy"
 )
@@ -32,7 +32,6 @@ const (
 	pollFirst            = 5 * time.Millisecond // a target is often ready within a few ms; tries² backoff after
 	pollMax              = time.Second
 	progressInterval     = 5 * time.Second
-	defaultBlocksize     = 1 << 20 // volume_dd_blocksize's default, 1M
 )
 
 // errNotMigrating says a completion found the volume no longer migrating:
@@ -289,7 +288,7 @@ func (m *Manager) copyVolumeData(ctx context.Context, v, nv *cinder.Volume) erro
 	log.Info("copying volume", "size_bytes", size)
 	st, err := volcopy.Copy(ctx, src, dst, volcopy.Options{
 		Sparse:           sparse,
-		BlockSize:        m.blocksize(),
+		BlockSize:        m.backend.VolumeDDBlocksize,
 		BPSLimit:         m.backend.VolumeCopyBPSLimit,
 		Size:             size,
 		ProgressInterval: progressInterval,
@@ -339,20 +338,6 @@ func (m *Manager) sparseCopy(ctx context.Context, host string) (bool, string) {
 		return true, "destination reports sparse_copy_volume true"
 	}
 	return false, fmt.Sprintf("destination reports sparse_copy_volume %v", v)
-}
-
-// blocksize is the backend's volume_dd_blocksize in bytes, its default when
-// unset or invalid (as Cinder's _check_blocksize).
-func (m *Manager) blocksize() int64 {
-	if m.backend.VolumeDDBlocksize == "" {
-		return defaultBlocksize
-	}
-	bs, err := conf.ParseBlocksize(m.backend.VolumeDDBlocksize)
-	if err != nil {
-		slog.Warn("invalid volume_dd_blocksize; using 1M", "host", m.host, "error", err)
-		return defaultBlocksize
-	}
-	return bs
 }
 
 // completeMigration makes nv's bytes v's, as migrate_volume_completion: v
@@ -518,8 +503,40 @@ func (m *Manager) updateMigratedVolume(ctx context.Context, raw json.RawMessage)
 		slog.Error("failed to update migrated volume", "volume_id", a.Volume.ID, "new_volume_id", nv.ID, "host", m.host, "error", err)
 		return nil, backendError(err, "update_migrated_volume of volume %s", a.Volume.ID)
 	}
+	if err := m.renamedTarget(ctx, nv, cmp.Or(nameID, a.Volume.ID)); err != nil {
+		return nil, err
+	}
 	slog.Info("updated migrated volume", "volume_id", a.Volume.ID, "new_volume_id", nv.ID, "host", m.host, "name_id", nameID)
 	return map[string]any{"_name_id": nullable(nameID), "provider_location": nullable(nv.ProviderLocation)}, nil
+}
+
+// renamedTarget records on target nv that its storage now carries data id
+// dataID, so that whoever deletes an abandoned target (a source whose
+// completion died before moving its row) deletes that storage, not the
+// name it had. A target abandoned meanwhile (deleting or gone) has its
+// renamed storage removed here, as nothing else names it.
+func (m *Manager) renamedTarget(ctx context.Context, nv *cinder.Volume, dataID string) error {
+	if dataID == nv.DataID() {
+		return nil
+	}
+	want := nv.MigrationStatus
+	_, err := m.store.UpdateVolume(ctx, nv.ID, func(t *cinder.Volume) error {
+		if t.Status != cinder.StatusAvailable || t.MigrationStatus != want {
+			return cinder.InvalidVolume("Destination %s is %s with migration_status %s, no longer an available %s.", t.ID, t.Status, t.MigrationStatus, want)
+		}
+		t.NameID = dataID
+		return nil
+	})
+	if err == nil {
+		return nil
+	}
+	slog.Warn("migration target abandoned while being renamed; removing its storage", "new_volume_id", nv.ID, "host", m.host, "data_id", dataID, "error", err)
+	renamed := *nv
+	renamed.NameID = dataID
+	if derr := m.drv.DeleteVolume(ctx, &renamed); derr != nil {
+		slog.Error("failed to remove the renamed storage of an abandoned migration target", "new_volume_id", nv.ID, "host", m.host, "data_id", dataID, "error", derr)
+	}
+	return err
 }
 
 // nullable is s, or nil (JSON null, Python None) when empty.
@@ -530,9 +547,31 @@ func nullable(s string) any {
 	return s
 }
 
+// recoverMigration fails a migration of v that a restart of this backend,
+// its source or (once the completion moved v's row) its destination,
+// interrupted. v's row names whole data either way: the old until the row
+// moves, the copy after. The targets on other hosts are abandoned (see
+// abandonTarget); one on v's own host may hold v's data and is left to
+// recoverTarget.
+func (m *Manager) recoverMigration(ctx context.Context, v *cinder.Volume) error {
+	slog.Warn("volume migration was interrupted; failing it", "volume_id", v.ID, "host", m.host, "migration_status", v.MigrationStatus)
+	m.failMigration(ctx, v.ID, "")
+	targets, err := m.store.ListVolumes(ctx, db.VolumeFilter{Migration: cinder.MigrationTarget(v.ID)})
+	if err != nil {
+		return fmt.Errorf("list the migration targets of volume %s: %w", v.ID, err)
+	}
+	for _, t := range targets {
+		if t.Host != v.Host {
+			m.abandonTarget(ctx, t)
+		}
+	}
+	return nil
+}
+
 // recoverTarget deletes the target of a migration a restart interrupted
-// (its storage and row), unless its source is completing, which is left to
-// an administrator. Storage the source names here is never deleted.
+// (its storage and row), unless its source is completing: the source's
+// completion, or its recovery if it died, ends that target. Storage the
+// source names here is never deleted.
 func (m *Manager) recoverTarget(ctx context.Context, t *cinder.Volume) error {
 	srcID := strings.TrimPrefix(t.MigrationStatus, cinder.MigrationTarget(""))
 	src, err := m.store.GetVolume(ctx, srcID)
@@ -540,7 +579,7 @@ func (m *Manager) recoverTarget(ctx context.Context, t *cinder.Volume) error {
 		return err
 	}
 	if err == nil && src.MigrationStatus == cinder.MigrationCompleting {
-		slog.Warn("target of a migration being completed left as it is", "volume_id", srcID, "new_volume_id", t.ID, "host", m.host)
+		slog.Warn("target of a migration being completed left to its source", "volume_id", srcID, "new_volume_id", t.ID, "host", m.host)
 		return nil
 	}
 	shared := err == nil && cinder.SameBackend(src.Host, m.host) && src.DataID() == t.DataID()

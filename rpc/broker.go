@@ -45,6 +45,9 @@ var (
 	errUnroutable = errors.New("message unroutable: no queue bound")
 	// ErrClosed is returned by operations on a closed Transport.
 	ErrClosed = errors.New("rpc: transport closed")
+	// ErrUnreachable is a message the broker did not take within the send
+	// timeout of its context (WithSendTimeout): it is down or reconnecting.
+	ErrUnreachable = errors.New("message bus unreachable")
 )
 
 // Properties of every oslo message, as kombu's Producer.publish sets them.

@@ -3,6 +3,7 @@ package rpc
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"os/exec"
 	"testing"
 	"time"
@@ -52,6 +53,13 @@ func TestBrokerRestart(t *testing.T) {
 	}
 	if d := time.Since(start); d > 4*time.Second {
 		t.Errorf("call with the broker stopped took %v, want at most about its 2s timeout", d)
+	}
+	// Under a send timeout the broker's absence is ErrUnreachable, as soon.
+	err = within(t, 2*time.Second, "cast with the broker stopped", func() error {
+		return c.Cast(WithSendTimeout(context.Background(), time.Second), "get_capabilities", nil)
+	})
+	if !errors.Is(err, ErrUnreachable) {
+		t.Errorf("cast with the broker stopped and a send timeout: %v, want ErrUnreachable", err)
 	}
 	rabbitmqctl("start_app")
 	restarted = true

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"runtime/debug"
 	"sync"
 	"time"
@@ -154,10 +155,10 @@ func (s *Server) receive(d amqp.Delivery) {
 // handler runs if the caller asked for a call monitor.
 func (s *Server) handle(req *request) {
 	ctx := cinder.WithRequestContext(context.Background(), req.Context)
-	if req.MsgID != "" && req.Monitor >= 2 {
+	if every := req.heartbeatInterval(); every > 0 {
 		done := make(chan struct{})
 		defer close(done)
-		go s.heartbeat(req, time.Duration(req.Monitor*float64(time.Second))/2, done)
+		go s.heartbeat(req, every, done)
 	}
 	result, err := s.invoke(ctx, req)
 	if req.MsgID == "" {
@@ -192,6 +193,19 @@ func (s *Server) invoke(ctx context.Context, req *request) (result any, err erro
 		}
 	}()
 	return h(ctx, req.Args)
+}
+
+// maxMonitor is the longest call-monitor timeout, in seconds, that a
+// time.Duration holds; a longer one never expires and needs no heartbeats.
+const maxMonitor = math.MaxInt64 / float64(time.Second)
+
+// heartbeatInterval is how often a call is heartbeated while its handler
+// runs: half its call-monitor timeout, if that is at least 2 s; 0 for none.
+func (r *request) heartbeatInterval() time.Duration {
+	if r.MsgID == "" || r.Monitor < 2 || r.Monitor > maxMonitor {
+		return 0
+	}
+	return time.Duration(r.Monitor * float64(time.Second) / 2)
 }
 
 // heartbeat sends oslo's call-monitor replies (ending false) every interval until done.

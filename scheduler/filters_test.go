@@ -271,6 +271,23 @@ func TestConsumedCapacitySurvivesOlderReports(t *testing.T) {
 	}
 }
 
+// A report taken before the last placement still applies, with that
+// placement counted on top: under steady load every report is older than
+// some placement, and capacity consumed must not only grow.
+func TestOlderReportRefreshesCapacity(t *testing.T) {
+	p := pool("h@a#a", thickPool(100, 50, 50))
+	p.consume(10, t0.Add(time.Second))
+	p.consume(20, t0.Add(time.Minute))
+	p.update(thickPool(100, 80, 20), t0.Add(30*time.Second), "nova") // a volume deleted, the first placement created
+	if p.free.gb != 60 || p.allocated != 40 {
+		t.Fatalf("after a report older than a placement free=%v allocated=%v, want 60 and 40", p.free.gb, p.allocated)
+	}
+	p.update(thickPool(100, 90, 10), t0, "nova") // older than the one applied
+	if p.free.gb != 60 || p.allocated != 40 {
+		t.Fatalf("after a report older than the one applied free=%v allocated=%v, want 60 and 40", p.free.gb, p.allocated)
+	}
+}
+
 func TestBackendUpdateExpandsPools(t *testing.T) {
 	b := &backendState{pools: map[string]*poolState{}}
 	b.update("h@multi", map[string]any{

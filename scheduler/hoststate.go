@@ -51,20 +51,30 @@ type poolState struct {
 	maxOverSubscriptionRatio float64
 	thinSupport              bool
 	thickSupport             bool
-	updated                  time.Time // of the report applied, or of the last consume
+	reported                 time.Time     // when the report applied was taken
+	consumed                 []consumption // volumes placed since
+}
+
+// consumption is a volume of size GiB placed on a pool at time at.
+type consumption struct {
+	size int
+	at   time.Time
 }
 
 // update applies a pool report taken at ts. The capabilities are always
-// replaced; the capacity only when the report is not older than the pool's
-// last change, so what was consumed since stays consumed until a newer
-// report accounts for it (update_from_volume_capability).
+// replaced; the capacity unless an older report than the one applied, and
+// the volumes placed after ts stay consumed until a newer report accounts
+// for them (update_from_volume_capability). Unlike Cinder, which keeps its
+// capacity when anything was placed after ts, a report reaching the
+// scheduler behind a placement still applies: otherwise, under steady
+// load, no report ever did and consumed capacity only grew.
 func (p *poolState) update(caps map[string]any, ts time.Time, az string) {
 	p.capabilities = caps
 	p.availabilityZone = az
-	if p.updated.After(ts) {
+	if ts.Before(p.reported) {
 		return
 	}
-	p.updated = ts
+	p.reported = ts
 	p.total = parseCapacity(caps["total_capacity_gb"])
 	p.free = parseCapacity(caps["free_capacity_gb"])
 	p.allocated, _ = toFloat(caps["allocated_capacity_gb"])
@@ -76,6 +86,14 @@ func (p *poolState) update(caps map[string]any, ts time.Time, az string) {
 	p.thinSupport, _ = caps["thin_provisioning_support"].(bool)
 	p.thickSupport, _ = caps["thick_provisioning_support"].(bool)
 	p.maxOverSubscriptionRatio = p.overSubscriptionRatio(caps["max_over_subscription_ratio"])
+	placed := p.consumed[:0]
+	for _, c := range p.consumed {
+		if c.at.After(ts) {
+			placed = append(placed, c)
+			p.take(c.size)
+		}
+	}
+	p.consumed = placed
 }
 
 // overSubscriptionRatio is utils.calculate_max_over_subscription_ratio: 1
@@ -97,15 +115,20 @@ func (p *poolState) overSubscriptionRatio(v any) float64 {
 	return r
 }
 
-// consume counts a new volume of size GiB against the pool until the next
-// report, as consume_from_volume.
+// consume counts a new volume of size GiB placed at now against the pool
+// until a report taken after now, as consume_from_volume.
 func (p *poolState) consume(size int, now time.Time) {
+	p.consumed = append(p.consumed, consumption{size, now})
+	p.take(size)
+}
+
+// take counts size GiB more as allocated and provisioned, and less as free.
+func (p *poolState) take(size int) {
 	p.allocated += float64(size)
 	p.provisioned += float64(size)
 	if p.free.bounded() {
 		p.free.gb -= float64(size)
 	}
-	p.updated = now
 }
 
 // factors are the parts of sched_utils.calculate_capacity_factors the

@@ -43,6 +43,7 @@ func (s *Scheduler) migrateVolume(ctx context.Context, raw json.RawMessage) (any
 	if id == "" {
 		return nil, cinder.InvalidInput("migrate_volume names no volume")
 	}
+	s.waitReady(ctx)
 	v, err := s.store.GetVolume(ctx, id)
 	if cinder.IsNotFound(err) {
 		slog.Warn("volume to migrate no longer exists", "volume_id", id, "destination", args.Backend)

@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cinder-go/cinder"
@@ -44,6 +45,12 @@ type Scheduler struct {
 	filters  []filter
 	weighers []weigher
 
+	started       time.Time     // when the scheduler was made, at service start
+	initWait      time.Duration // scheduler_driver_init_wait_time
+	interval      time.Duration // periodic_interval
+	createTimeout time.Duration // scheduler_create_volume_timeout
+	ready         atomic.Bool   // every backend reported, or initWait passed
+
 	mu       sync.Mutex               // guards reports and backends; held through a placement
 	reports  map[string]report        // the latest stats of each host@backend
 	backends map[string]*backendState // pools of the backends that are up, from reports
@@ -56,8 +63,9 @@ type report struct {
 }
 
 // New returns a scheduler using cfg's filters and weighers
-// (scheduler_default_filters, scheduler_default_weighers) and
-// service_down_time; a name it does not know is an error.
+// (scheduler_default_filters, scheduler_default_weighers), service_down_time,
+// scheduler_driver_init_wait_time, periodic_interval and
+// scheduler_create_volume_timeout; a name it does not know is an error.
 func New(cfg *conf.Config, store *db.DB, volumes Volumes) (*Scheduler, error) {
 	filters, err := lookup("filter", cfg.SchedulerDefaultFilters, filterFuncs,
 		func(name string, f func(*poolState, *request) bool) filter { return filter{name, f} })
@@ -70,14 +78,18 @@ func New(cfg *conf.Config, store *db.DB, volumes Volumes) (*Scheduler, error) {
 		return nil, err
 	}
 	return &Scheduler{
-		host:     cfg.Host,
-		store:    store,
-		volumes:  volumes,
-		downTime: cfg.ServiceDownTime,
-		filters:  filters,
-		weighers: weighers,
-		reports:  make(map[string]report),
-		backends: make(map[string]*backendState),
+		host:          cfg.Host,
+		store:         store,
+		volumes:       volumes,
+		downTime:      cfg.ServiceDownTime,
+		filters:       filters,
+		weighers:      weighers,
+		started:       time.Now(),
+		initWait:      cfg.SchedulerDriverInitWaitTime,
+		interval:      cmp.Or(cfg.PeriodicInterval, defaultPeriodicInterval),
+		createTimeout: cmp.Or(cfg.SchedulerCreateVolumeTimeout, defaultCreateTimeout),
+		reports:       make(map[string]report),
+		backends:      make(map[string]*backendState),
 	}, nil
 }
 
@@ -101,7 +113,10 @@ func (s *Scheduler) Endpoint() rpc.Endpoint {
 
 // createVolume places a volume still creating on the best pool, records the
 // pool as its host and casts create_volume to that backend. With no valid
-// backend the volume goes to error (the reason is logged with its id).
+// backend the volume goes to error (the reason is logged with its id). A
+// request for a volume no longer creating (failed by expireCreating while the
+// request was held up) is ignored. Early after start it waits for the
+// backends' stats (waitReady).
 func (s *Scheduler) createVolume(ctx context.Context, raw json.RawMessage) (any, error) {
 	var args struct {
 		Volume struct {
@@ -129,6 +144,7 @@ func (s *Scheduler) createVolume(ctx context.Context, raw json.RawMessage) (any,
 		return nil, cinder.InvalidInput("create_volume names no volume")
 	}
 
+	s.waitReady(ctx)
 	v, err := s.store.GetVolume(ctx, id)
 	if cinder.IsNotFound(err) {
 		slog.Warn("volume to schedule no longer exists", "volume_id", id)
@@ -136,6 +152,10 @@ func (s *Scheduler) createVolume(ctx context.Context, raw json.RawMessage) (any,
 	}
 	if err != nil {
 		return nil, fmt.Errorf("schedule volume %s: %w", id, err)
+	}
+	if v.Status != cinder.StatusCreating {
+		slog.Warn("volume to schedule is no longer creating; ignoring the request", "volume_id", id, "status", v.Status)
+		return nil, nil
 	}
 	if err := s.place(ctx, v, spec, specMap); err != nil {
 		s.fail(ctx, id, err)

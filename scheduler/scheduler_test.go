@@ -32,6 +32,7 @@ type cloud struct {
 	store    *db.DB
 	tr       *rpc.Transport
 	client   *scheduler.Client
+	sched    *scheduler.Scheduler
 	volumes  *manager.Client
 	dirs     map[string]string          // volumes_dir by backend name
 	services map[string]*cinder.Service // by backend name
@@ -39,14 +40,14 @@ type cloud struct {
 
 // newCloud starts a scheduler on node1 over a fake transport with Cinder's
 // default filters and weigher, taking services silent for longer than
-// downTime as down.
-func newCloud(t *testing.T, downTime time.Duration) *cloud {
+// downTime as down; tweaks may change its configuration first.
+func newCloud(t *testing.T, downTime time.Duration, tweaks ...func(*conf.Config)) *cloud {
 	t.Helper()
-	return newCloudOn(t, "fake://"+uuid.NewString(), "node1", downTime)
+	return newCloudOn(t, "fake://"+uuid.NewString(), "node1", downTime, tweaks...)
 }
 
 // newCloudOn is newCloud over transport url on host.
-func newCloudOn(t *testing.T, url, host string, downTime time.Duration) *cloud {
+func newCloudOn(t *testing.T, url, host string, downTime time.Duration, tweaks ...func(*conf.Config)) *cloud {
 	t.Helper()
 	ctx := context.Background()
 	store := testdb.SQLite(t)
@@ -71,10 +72,14 @@ func newCloudOn(t *testing.T, url, host string, downTime time.Duration) *cloud {
 		dirs:     map[string]string{},
 		services: map[string]*cinder.Service{},
 	}
+	for _, tweak := range tweaks {
+		tweak(c.cfg)
+	}
 	s, err := scheduler.New(c.cfg, store, c.volumes)
 	if err != nil {
 		t.Fatal(err)
 	}
+	c.sched = s
 	c.serve(t, s.Targets(), s.Endpoint())
 	return c
 }
@@ -88,8 +93,19 @@ func (c *cloud) serve(t *testing.T, targets []rpc.Target, ep rpc.Endpoint) {
 	t.Cleanup(srv.Stop)
 }
 
-// addBackend registers and starts backend <host>@<name> of kind thin or
-// thick with 10 GiB; its Init reports its stats to the scheduler.
+// register records the service of backend <host>@<name>, up from now.
+func (c *cloud) register(t *testing.T, name string) *cinder.Service {
+	t.Helper()
+	svc := &cinder.Service{Host: c.host + "@" + name, Binary: cinder.BinaryVolume, Topic: cinder.TopicVolume, AvailabilityZone: "nova"}
+	if err := c.store.CreateService(context.Background(), svc); err != nil {
+		t.Fatal(err)
+	}
+	return svc
+}
+
+// addBackend registers (unless registered already) and starts backend
+// <host>@<name> of kind thin or thick with 10 GiB; its Init reports its
+// stats to the scheduler.
 func (c *cloud) addBackend(t *testing.T, name, kind string) {
 	t.Helper()
 	ctx := context.Background()
@@ -98,8 +114,11 @@ func (c *cloud) addBackend(t *testing.T, name, kind string) {
 		VolumesDir: filepath.Join(t.TempDir(), name), MaxOverSubscriptionRatio: 20,
 		TotalCapacityGB: 10, VolumeClear: "none", AvailabilityZone: "nova",
 	}
-	svc := &cinder.Service{Host: c.host + "@" + name, Binary: cinder.BinaryVolume, Topic: cinder.TopicVolume, AvailabilityZone: "nova"}
-	if err := c.store.CreateService(ctx, svc); err != nil {
+	svc, err := c.store.GetService(ctx, c.host+"@"+name, cinder.BinaryVolume)
+	if cinder.IsNotFound(err) {
+		svc, err = c.register(t, name), nil
+	}
+	if err != nil {
 		t.Fatal(err)
 	}
 	var drv drivers.Driver = thin.New(b, svc.Host)
@@ -140,16 +159,23 @@ func (c *cloud) pools(t *testing.T, want ...string) []scheduler.Pool {
 // create inserts a creating volume as the API does and casts it to the scheduler.
 func (c *cloud) create(t *testing.T, size int, vt *cinder.VolumeType) *cinder.Volume {
 	t.Helper()
+	v := c.insert(t, size, "", vt)
+	if err := c.client.CreateVolume(context.Background(), v, scheduler.RequestSpec{VolumeID: v.ID, Size: size}); err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// insert inserts a creating volume of type vt (may be nil) on host (""
+// before scheduling) and sends nothing.
+func (c *cloud) insert(t *testing.T, size int, host string, vt *cinder.VolumeType) *cinder.Volume {
+	t.Helper()
 	v := &cinder.Volume{ProjectID: "p", UserID: "u", Size: size, Status: cinder.StatusCreating,
-		AttachStatus: "detached", AvailabilityZone: "nova"}
+		AttachStatus: "detached", AvailabilityZone: "nova", Host: host}
 	if vt != nil {
 		v.VolumeTypeID = vt.ID
 	}
-	ctx := context.Background()
-	if err := c.store.CreateVolume(ctx, v); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.client.CreateVolume(ctx, v, scheduler.RequestSpec{VolumeID: v.ID, Size: size}); err != nil {
+	if err := c.store.CreateVolume(context.Background(), v); err != nil {
 		t.Fatal(err)
 	}
 	return v

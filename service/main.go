@@ -59,7 +59,8 @@ type Run func(ctx context.Context, cfg *conf.Config, store *db.DB, t *rpc.Transp
 
 // Main is the whole main of a service binary: parse flags, open the
 // database (migrated) and the transport, run until SIGINT or SIGTERM, and
-// exit non-zero with a one-line reason on failure.
+// exit non-zero with a one-line reason on failure. SIGUSR2 logs a Guru
+// Meditation Report (see reportOnSIGUSR2).
 func Main(name string, run Run) {
 	cfg, _, err := Flags(name, os.Args[1:], os.Stderr)
 	if err != nil {
@@ -67,6 +68,7 @@ func Main(name string, run Run) {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	reportOnSIGUSR2(ctx, name, cfg.StatePath)
 	if err := serveWith(ctx, cfg, run); err != nil && ctx.Err() == nil {
 		fail(name, err)
 	}

@@ -64,7 +64,7 @@ func RunVolume(ctx context.Context, cfg *conf.Config, store *db.DB, t *rpc.Trans
 	return nil
 }
 
-// RunScheduler runs cinder-scheduler until ctx ends.
+// RunScheduler runs cinder-scheduler and its periodic task until ctx ends.
 func RunScheduler(ctx context.Context, cfg *conf.Config, store *db.DB, t *rpc.Transport) error {
 	volumes := manager.NewClient(t)
 	s, err := scheduler.New(cfg, store, volumes)
@@ -82,6 +82,7 @@ func RunScheduler(ctx context.Context, cfg *conf.Config, store *db.DB, t *rpc.Tr
 	if err := volumes.PublishServiceCapabilities(ctx); err != nil {
 		slog.Warn("cannot ask backends for their capabilities", "err", err)
 	}
+	go s.Run(ctx)
 	slog.Info("cinder-scheduler started", "host", cfg.Host)
 	Heartbeat(ctx, store, svc, cfg.ReportInterval)
 	return nil

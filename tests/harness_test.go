@@ -173,6 +173,35 @@ func (d *deployment) stop(name string) {
 	}
 }
 
+// signal sends sig to the process started as name (SIGSTOP, SIGCONT, …).
+func (d *deployment) signal(name string, sig syscall.Signal) {
+	d.t.Helper()
+	d.mu.Lock()
+	cmd := d.procs[name]
+	d.mu.Unlock()
+	if cmd == nil {
+		d.t.Fatalf("signal %v: no process %s", sig, name)
+	}
+	if err := cmd.Process.Signal(sig); err != nil {
+		d.t.Fatalf("signal %v to %s: %v", sig, name, err)
+	}
+}
+
+// kill ends the process started as name with SIGKILL, as a crash would, and
+// waits for it; startAs may then start it again under the same name.
+func (d *deployment) kill(name string) {
+	d.t.Helper()
+	d.mu.Lock()
+	cmd := d.procs[name]
+	delete(d.procs, name)
+	d.mu.Unlock()
+	if cmd == nil {
+		d.t.Fatalf("kill: no process %s", name)
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+}
+
 func (d *deployment) stopAll() {
 	d.mu.Lock()
 	var names []string
@@ -264,6 +293,11 @@ func (d *deployment) waitReady() {
 
 // try sends a request as admin (token admin:admin) at microversion 3.64.
 func (d *deployment) try(method, path string, body any) (int, map[string]any, error) {
+	return d.tryWith(http.DefaultClient, "admin:admin", method, path, body)
+}
+
+// tryWith is try through client with the noauth token user:project.
+func (d *deployment) tryWith(client *http.Client, token, method, path string, body any) (int, map[string]any, error) {
 	var r io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -278,13 +312,13 @@ func (d *deployment) try(method, path string, body any) (int, map[string]any, er
 	if err != nil {
 		return 0, nil, err
 	}
-	req.Header.Set("X-Auth-Token", "admin:admin")
+	req.Header.Set("X-Auth-Token", token)
 	req.Header.Set("OpenStack-API-Version", "volume 3.64")
 	req.Header.Set("Accept", "application/json")
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -330,6 +364,19 @@ func (d *deployment) createVolume(size int, extra map[string]any) string {
 func (d *deployment) volume(id string) map[string]any {
 	d.t.Helper()
 	return d.do("GET", "/admin/volumes/"+id, nil, 200)["volume"].(map[string]any)
+}
+
+// waitFor polls cond until it holds, failing after timeout with what it
+// waited for.
+func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited %s for %s", timeout, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // waitStatus polls volume id until its status is want (or, for "deleted",

@@ -1,10 +1,12 @@
 // Command cinder-manage administers a Cinder deployment: schema migrations
-// and the services table, as Cinder's cinder-manage, and copies volumes with
-// the copy engine on its own.
+// and the services table, as Cinder's cinder-manage, audits the volumes
+// table against the backends' storage, and copies volumes with the copy
+// engine on its own.
 package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -23,6 +25,8 @@ const usage = `usage: cinder-manage [--config-file PATH]... CATEGORY ACTION
   db sync        apply every pending schema migration
   db version     print the applied schema version
   service list   list the services and whether they are up
+  volume audit   print each difference between the volumes table and the
+                 backends' storage; exit 0 when none, 1 when some, 2 on failure
   volume copy [--sparse] [--blocksize 1M] [--bps-limit N] [--size BYTES] SRC DST
                  copy SRC to DST with the copy engine; no database needed`
 
@@ -33,15 +37,23 @@ func main() {
 		os.Exit(1)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	if len(args) >= 2 && args[0] == "volume" && args[1] == "copy" {
+	failed := 1 // the exit status of a failure; volume audit keeps 1 for "they differ"
+	switch {
+	case len(args) >= 2 && args[0] == "volume" && args[1] == "copy":
 		err = volumeCopy(ctx, args[2:], os.Stdout, newMeter(os.Stderr))
-	} else {
+	case len(args) >= 2 && args[0] == "volume" && args[1] == "audit":
+		failed = 2
+		err = volumeAudit(ctx, cfg, args[2:], os.Stdout)
+	default:
 		err = run(ctx, cfg, args, os.Stdout)
 	}
 	stop()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "cinder-manage: %v\n", err)
+	switch {
+	case errors.Is(err, errDiffer):
 		os.Exit(1)
+	case err != nil:
+		fmt.Fprintf(os.Stderr, "cinder-manage: %v\n", err)
+		os.Exit(failed)
 	}
 }
 

@@ -5,6 +5,7 @@
 package thick
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -208,10 +209,7 @@ func (d *Driver) clear(ctx context.Context, f *os.File) error {
 	if d.Backend.VolumeClear != "zero" {
 		return nil
 	}
-	bs, err := conf.ParseBlocksize(d.Backend.VolumeDDBlocksize)
-	if err != nil {
-		return err
-	}
+	bs := cmp.Or(d.Backend.VolumeDDBlocksize, 1<<20)
 	info, err := f.Stat()
 	if err != nil {
 		return err

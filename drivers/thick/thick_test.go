@@ -32,7 +32,7 @@ func newDriver(t *testing.T, clear string, clearSizeMB int, capacityGB float64) 
 	d := New(&conf.Backend{
 		Name: "b1", VolumeDriver: "thick", VolumeBackendName: "b1", VolumesDir: filepath.Join(t.TempDir(), "vols"),
 		MaxOverSubscriptionRatio: 20, TotalCapacityGB: capacityGB, VolumeClear: clear, VolumeClearSize: clearSizeMB,
-		VolumeDDBlocksize: "1M",
+		VolumeDDBlocksize: 1 << 20,
 	}, "node@b1")
 	if err := d.Setup(ctx); err != nil {
 		t.Fatal(err)
@@ -334,5 +334,22 @@ func TestStats(t *testing.T) {
 		if pool[k] != w {
 			t.Errorf("pool %s = %#v, want %#v", k, pool[k], w)
 		}
+	}
+}
+
+// Volumes lists the volumes created, not the released storage of deleted ones.
+func TestVolumesLeavesOutReleased(t *testing.T) {
+	d := newDriver(t, "none", 0, 10)
+	for _, v := range []*cinder.Volume{volume(id1, 1), volume(id2, 2)} {
+		if err := d.CreateVolume(ctx, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := d.DeleteVolume(ctx, volume(id1, 1)); err != nil {
+		t.Fatal(err)
+	}
+	got, err := d.Volumes(ctx)
+	if err != nil || len(got) != 1 || got[id2] != 2*drivers.GiB {
+		t.Fatalf("Volumes = %v, %v; want only %s of 2 GiB", got, err, id2)
 	}
 }

@@ -21,7 +21,7 @@ func newDriver(t *testing.T) *Driver {
 	t.Helper()
 	d := New(&conf.Backend{
 		Name: "b1", VolumeDriver: "thin", VolumeBackendName: "fast", VolumesDir: filepath.Join(t.TempDir(), "vols"),
-		ReservedPercentage: 5, MaxOverSubscriptionRatio: 20, TotalCapacityGB: 10, VolumeClear: "zero", VolumeDDBlocksize: "1M",
+		ReservedPercentage: 5, MaxOverSubscriptionRatio: 20, TotalCapacityGB: 10, VolumeClear: "zero", VolumeDDBlocksize: 1 << 20,
 	}, "node@b1")
 	if err := d.Setup(ctx); err != nil {
 		t.Fatal(err)
@@ -165,5 +165,22 @@ func TestStats(t *testing.T) {
 	}
 	if len(pool) != len(want) {
 		t.Errorf("pool has %d keys, want %d: %v", len(pool), len(want), pool)
+	}
+}
+
+func TestVolumesListsCreated(t *testing.T) {
+	d := newDriver(t)
+	if err := d.CreateVolume(ctx, volume(id1, 2)); err != nil {
+		t.Fatal(err)
+	}
+	got, err := d.Volumes(ctx)
+	if err != nil || len(got) != 1 || got[id1] != 2*drivers.GiB {
+		t.Fatalf("Volumes = %v, %v; want %s of 2 GiB", got, err, id1)
+	}
+	if err := d.DeleteVolume(ctx, volume(id1, 2)); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := d.Volumes(ctx); err != nil || len(got) != 0 {
+		t.Fatalf("Volumes after delete = %v, %v; want none", got, err)
 	}
 }

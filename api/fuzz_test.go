@@ -1,0 +1,235 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"maps"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cinder-go/cinder"
+	"github.com/cinder-go/cinder/db"
+	"github.com/cinder-go/cinder/internal/testdb"
+)
+
+// The fuzz targets below drive the real handler over SQLite and the
+// recording fakes with arbitrary bodies, ids, query strings and
+// OpenStack-API-Version headers. Every answer must be below 500, every 4xx
+// a Cinder fault, and the fakes must never hear of an id that is not a
+// UUID or of a size that is not positive. Their seed corpora run as
+// ordinary tests under go test; make fuzz explores further.
+
+// uuidForm is the form of the ids the database gives volumes.
+var uuidForm = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
+
+// fuzzAPI is the API handler over SQLite and the fakes (migration included),
+// with one available volume on hostA@fake1 and a second backend to migrate to.
+type fuzzAPI struct {
+	h       http.Handler
+	store   *db.DB
+	sched   *migratingScheduler
+	volumes *fakeVolumes
+	vol     cinder.Volume // the fixture volume as created
+	created []string      // volumes created by the current input
+}
+
+func newFuzzAPI(f *testing.F) *fuzzAPI {
+	f.Helper()
+	ctx := context.Background()
+	store := testdb.SQLite(f)
+	// Services last seen now stay up for the whole run.
+	cfg := testConfig()
+	cfg.ServiceDownTime = 24 * time.Hour
+	now := time.Now().UTC()
+	for _, host := range []string{"hostA@fake1", "hostA@fake2"} {
+		s := &cinder.Service{Host: host, Binary: cinder.BinaryVolume, Topic: cinder.BinaryVolume,
+			AvailabilityZone: "nova", CreatedAt: now, UpdatedAt: &now}
+		if err := store.CreateService(ctx, s); err != nil {
+			f.Fatal(err)
+		}
+	}
+	vt, err := store.GetVolumeTypeByName(ctx, cinder.DefaultVolumeType)
+	if err != nil {
+		f.Fatal(err)
+	}
+	a := &fuzzAPI{
+		store:   store,
+		sched:   &migratingScheduler{fakeScheduler: &fakeScheduler{store: store, place: "hostA@fake1#fake"}},
+		volumes: &fakeVolumes{},
+		vol: cinder.Volume{ProjectID: "admin", UserID: "admin", Size: 1, Status: cinder.StatusAvailable,
+			DisplayName: "fixture", Host: "hostA@fake1#fake", AvailabilityZone: "nova", AttachStatus: "detached",
+			VolumeTypeID: vt.ID, UseQuota: true},
+	}
+	if err := store.CreateVolume(ctx, &a.vol); err != nil {
+		f.Fatal(err)
+	}
+	a.h = New(cfg, store, a.sched, completingVolumes{a.volumes})
+	return a
+}
+
+// serve sends one request as admin:admin (OpenStack-API-Version: version
+// unless empty) and checks what every answer must be: below 500, and a
+// Cinder fault when 4xx. It returns the status and the JSON body, if any.
+func (a *fuzzAPI) serve(t *testing.T, method, path, query, version string, body []byte) (int, map[string]any) {
+	t.Helper()
+	r := httptest.NewRequest(method, "/", bytes.NewReader(body))
+	r.URL.Path, r.URL.RawQuery = path, query
+	r.Header.Set("X-Auth-Token", "admin:admin")
+	r.Header.Set("Content-Type", "application/json")
+	if version != "" {
+		r.Header.Set("OpenStack-API-Version", version)
+	}
+	w := httptest.NewRecorder()
+	a.h.ServeHTTP(w, r)
+	if w.Code >= 500 {
+		t.Fatalf("%s %s?%s %q: status %d: %s", method, path, query, body, w.Code, w.Body)
+	}
+	var out map[string]any
+	if w.Body.Len() > 0 {
+		if err := json.Unmarshal(w.Body.Bytes(), &out); err != nil {
+			t.Fatalf("%s %s %q: status %d with a body that is not a JSON object: %v: %s", method, path, body, w.Code, err, w.Body)
+		}
+	}
+	if w.Code >= 400 && !isFault(out, w.Code) {
+		t.Fatalf("%s %s %q: status %d answered with no Cinder fault: %s", method, path, body, w.Code, w.Body)
+	}
+	return w.Code, out
+}
+
+// isFault reports whether body is Cinder's fault for status: one member,
+// the fault's kind, holding a message and code status.
+func isFault(body map[string]any, status int) bool {
+	if len(body) != 1 {
+		return false
+	}
+	for _, v := range body {
+		detail, ok := v.(map[string]any)
+		_, hasMessage := detail["message"].(string)
+		code, _ := detail["code"].(float64)
+		return ok && hasMessage && code == float64(status)
+	}
+	return false
+}
+
+// checkCalls fails unless every call the fakes recorded names UUIDs and
+// positive sizes.
+func (a *fuzzAPI) checkCalls(t *testing.T) {
+	t.Helper()
+	s := a.sched
+	for _, spec := range s.creates {
+		if !uuidForm.MatchString(spec.VolumeID) || spec.Size < 1 || spec.Size > testConfig().QuotaGigabytes {
+			t.Fatalf("cinder-scheduler asked to create volume %q of %d GiB", spec.VolumeID, spec.Size)
+		}
+	}
+	for _, m := range s.migrations {
+		if id, _, _ := strings.Cut(m, ">"); !uuidForm.MatchString(id) {
+			t.Fatalf("cinder-scheduler asked to migrate %q", m)
+		}
+	}
+	for _, call := range a.volumes.called() {
+		// "method id [args]", or "capabilities host".
+		f := strings.Fields(call)
+		if f[0] == "capabilities" {
+			continue
+		}
+		if len(f) < 2 || !uuidForm.MatchString(f[1]) {
+			t.Fatalf("cinder-volume called with %q", call)
+		}
+		switch f[0] {
+		case "extend":
+			if n, err := strconv.Atoi(f[2]); err != nil || n < 1 {
+				t.Fatalf("cinder-volume asked to extend to %q", call)
+			}
+		case "complete":
+			if !uuidForm.MatchString(f[2]) {
+				t.Fatalf("cinder-volume asked to complete a migration to %q", call)
+			}
+		}
+	}
+}
+
+// reset puts the fixture volume back as created, destroys the volumes the
+// input created and forgets the calls, so that every input starts afresh.
+func (a *fuzzAPI) reset(t *testing.T) {
+	t.Helper()
+	a.sched.creates, a.sched.contexts, a.sched.migrations = nil, nil, nil
+	a.volumes.calls = nil
+	ctx := context.Background()
+	if _, err := a.store.UpdateVolume(ctx, a.vol.ID, func(v *cinder.Volume) error {
+		*v = a.vol
+		v.Metadata = maps.Clone(a.vol.Metadata)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range a.created {
+		if err := a.store.DestroyVolume(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a.created = nil
+}
+
+// idOr returns id, or the fixture volume's when empty.
+func (a *fuzzAPI) idOr(id string) string {
+	if id == "" {
+		return a.vol.ID
+	}
+	return id
+}
+
+// FuzzCreateVolume posts bodies to /v3/admin/volumes. A created volume must
+// have a size from 1 GiB to the quota.
+func FuzzCreateVolume(f *testing.F) {
+	f.Add([]byte(`{"volume": {"size": 1, "name": "vol1"}}`), "", "volume 3.64")
+	f.Add([]byte(`{"volume": {"size": "2", "metadata": {"k": "v"}}}`), "", "")
+	f.Add([]byte(`{"volume": {"size": -1}}`), "", "volume latest")
+	a := newFuzzAPI(f)
+	f.Fuzz(func(t *testing.T, body []byte, query, version string) {
+		defer a.reset(t)
+		status, out := a.serve(t, http.MethodPost, "/v3/admin/volumes", query, version, body)
+		if status/100 == 2 {
+			v, _ := out["volume"].(map[string]any)
+			id, _ := v["id"].(string)
+			a.created = append(a.created, id)
+			if size, _ := v["size"].(float64); !uuidForm.MatchString(id) || size < 1 || size > float64(testConfig().QuotaGigabytes) {
+				t.Fatalf("create %q answered %d with volume %v", body, status, v)
+			}
+		}
+		a.checkCalls(t)
+	})
+}
+
+// FuzzVolumeAction posts bodies to /v3/admin/volumes/{id}/action, id being
+// the fixture volume when the fuzzed one is empty.
+func FuzzVolumeAction(f *testing.F) {
+	f.Add([]byte(`{"os-extend": {"new_size": 2}}`), "", "", "volume 3.64")
+	f.Add([]byte(`{"os-migrate_volume": {"host": "hostA@fake2"}}`), "", "", "volume 3.64")
+	f.Add([]byte(`{"os-extend": {"new_size": 2}}`), "../../etc/passwd", "", "")
+	a := newFuzzAPI(f)
+	f.Fuzz(func(t *testing.T, body []byte, id, query, version string) {
+		defer a.reset(t)
+		a.serve(t, http.MethodPost, "/v3/admin/volumes/"+a.idOr(id)+"/action", query, version, body)
+		a.checkCalls(t)
+	})
+}
+
+// FuzzUpdateVolume puts bodies to /v3/admin/volumes/{id}, id being the
+// fixture volume when the fuzzed one is empty.
+func FuzzUpdateVolume(f *testing.F) {
+	f.Add([]byte(`{"volume": {"name": "a/b", "description": "d", "metadata": {"k": "v"}}}`), "", "", "volume 3.64")
+	f.Add([]byte(`{"volume": {}}`), "", "", "volume 3.53")
+	f.Add([]byte(`{"volume": {"name": "x"}}`), "a/b", "", "")
+	a := newFuzzAPI(f)
+	f.Fuzz(func(t *testing.T, body []byte, id, query, version string) {
+		defer a.reset(t)
+		a.serve(t, http.MethodPut, "/v3/admin/volumes/"+a.idOr(id), query, version, body)
+		a.checkCalls(t)
+	})
+}
