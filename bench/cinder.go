@@ -21,9 +21,11 @@ import (
 )
 
 // backends are the bench deployments' backends: thin on hostA, thin2 on
-// hostB, both oversubscribed enough for a 1 TiB volume, and thick on hostA,
-// not scrubbed on delete so that migrations away from it cost nothing extra.
-// thin's larger capacity makes the scheduler place new volumes there.
+// hostB, and thick on hostA, not scrubbed on delete so that migrations away
+// from it cost nothing extra. thin's larger capacity makes the scheduler
+// place new volumes there. Both thin backends take two 1 TiB volumes within
+// max_over_subscription_ratio (20): L moves its volume back to thin2 before
+// thin2's next stats report, so the scheduler still counts the last one.
 const backends = `
 [thin]
 volume_driver = thin
@@ -34,7 +36,7 @@ total_capacity_gb = 1000
 volume_driver = thin
 volume_backend_name = thin2
 backend_host = hostB
-total_capacity_gb = 100
+total_capacity_gb = 500
 
 [thick]
 volume_driver = thick
