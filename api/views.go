@@ -73,7 +73,12 @@ func appendJSON(b []byte, v any) ([]byte, error) {
 		return strconv.AppendInt(b, int64(v), 10), nil
 	case int64:
 		return strconv.AppendInt(b, v, 10), nil
+	case itemLinks:
+		return v.appendTo(b), nil
 	case map[string]string: // metadata: keys sorted, as encoding/json
+		if len(v) == 0 {
+			return append(b, "{}"...), nil
+		}
 		b = append(b, '{')
 		for i, k := range slices.Sorted(maps.Keys(v)) {
 			if i > 0 {
@@ -182,12 +187,25 @@ func projectPath(r *http.Request) string {
 }
 
 // links are an item's self and bookmark links; the bookmark has no version.
-func links(r *http.Request, collection, id string) []object {
-	base, path := baseURL(r), projectPath(r)+"/"+collection+"/"+id
-	return []object{
-		{{"rel", "self"}, {"href", base + "/v3" + path}},
-		{{"rel", "bookmark"}, {"href", base + path}},
-	}
+func links(r *http.Request, collection, id string) itemLinks {
+	return itemLinks{base: baseURL(r), path: projectPath(r), collection: collection, id: id}
+}
+
+// itemLinks is the value of an item's "links", which appendJSON writes
+// from its parts: a list of a hundred volumes would otherwise build six
+// values and four strings for each.
+type itemLinks struct {
+	base, path, collection, id string // base URL, /project or "", collection, item id
+}
+
+// appendTo appends l to b as JSON.
+func (l itemLinks) appendTo(b []byte) []byte {
+	tail := l.path + "/" + l.collection + "/" + l.id
+	b = append(b, `[{"rel": "self", "href": `...)
+	b = appendString(b, l.base+"/v3"+tail)
+	b = append(b, `}, {"rel": "bookmark", "href": `...)
+	b = appendString(b, l.base+tail)
+	return append(b, "}]"...)
 }
 
 // nextLink is the link to the page after lastID: the request's query with
