@@ -53,16 +53,7 @@ func appendJSON(b []byte, v any) ([]byte, error) {
 		}
 		return append(b, '}'), nil
 	case []object:
-		b = append(b, '[')
-		for i, o := range v {
-			if i > 0 {
-				b = append(b, ", "...)
-			}
-			if b, err = appendJSON(b, o); err != nil {
-				return nil, err
-			}
-		}
-		return append(b, ']'), nil
+		return appendList(b, v)
 	case string:
 		return appendString(b, v), nil
 	case nil:
@@ -89,22 +80,28 @@ func appendJSON(b []byte, v any) ([]byte, error) {
 		}
 		return append(b, '}'), nil
 	case []any:
-		b = append(b, '[')
-		for i, e := range v {
-			if i > 0 {
-				b = append(b, ", "...)
-			}
-			if b, err = appendJSON(b, e); err != nil {
-				return nil, err
-			}
-		}
-		return append(b, ']'), nil
+		return appendList(b, v)
 	}
 	raw, err := json.Marshal(v)
 	if err != nil {
 		return nil, err
 	}
 	return append(b, raw...), nil
+}
+
+// appendList appends items to b as a JSON array.
+func appendList[T any](b []byte, items []T) ([]byte, error) {
+	b = append(b, '[')
+	for i, e := range items {
+		if i > 0 {
+			b = append(b, ", "...)
+		}
+		var err error
+		if b, err = appendJSON(b, e); err != nil {
+			return nil, err
+		}
+	}
+	return append(b, ']'), nil
 }
 
 // appendString appends s as a JSON string, escaped as encoding/json does.

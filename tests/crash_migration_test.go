@@ -205,15 +205,21 @@ func TestMigrationCrash(t *testing.T) {
 		checkMigrationEnded(t, d, id, sum, "hostB@thin2", d.volumesDir("thin2"))
 	})
 
-	t.Run("SourceDuringTheCopy", func(t *testing.T) {
-		d := crashDeployment(t, rabbitURL)
-		id, sum := startMigration(t, d)
-		path := copying(t, d, id, 1<<20)
-		d.kill(srcVolume)
-		midCopy(t, path)
-		d.startVolume(srcVolume, "thin")
-		checkMigrationEnded(t, d, id, sum, "hostB@thin2", d.volumesDir("thin2"))
-	})
+	// The source or the destination killed mid-copy.
+	for _, victim := range []struct{ test, process, backend string }{
+		{"SourceDuringTheCopy", srcVolume, "thin"},
+		{"DestinationDuringTheCopy", dstVolume, "thin2"},
+	} {
+		t.Run(victim.test, func(t *testing.T) {
+			d := crashDeployment(t, rabbitURL)
+			id, sum := startMigration(t, d)
+			path := copying(t, d, id, 1<<20)
+			d.kill(victim.process)
+			midCopy(t, path)
+			d.startVolume(victim.process, victim.backend)
+			checkMigrationEnded(t, d, id, sum, "hostB@thin2", d.volumesDir("thin2"))
+		})
+	}
 
 	t.Run("SourceDuringTheCompletion", func(t *testing.T) {
 		d := crashDeployment(t, rabbitURL)
@@ -237,15 +243,5 @@ func TestMigrationCrash(t *testing.T) {
 		if v := d.volume(id); v["migration_status"] != "error" || !strings.HasPrefix(v["os-vol-host-attr:host"].(string), "hostA@thin#") {
 			t.Fatalf("a completion that never moved the row: migration_status %v, host %v; want error on hostA@thin", v["migration_status"], v["os-vol-host-attr:host"])
 		}
-	})
-
-	t.Run("DestinationDuringTheCopy", func(t *testing.T) {
-		d := crashDeployment(t, rabbitURL)
-		id, sum := startMigration(t, d)
-		path := copying(t, d, id, 1<<20)
-		d.kill(dstVolume)
-		midCopy(t, path)
-		d.startVolume(dstVolume, "thin2")
-		checkMigrationEnded(t, d, id, sum, "hostB@thin2", d.volumesDir("thin2"))
 	})
 }
