@@ -175,12 +175,16 @@ func (m *Manager) recover(ctx context.Context) error {
 	return nil
 }
 
-// Run reports the backend's stats every backend_stats_polling_interval
-// (publish_service_capabilities) until ctx is done.
+// Run reports the backend's stats at once and then every
+// backend_stats_polling_interval (publish_service_capabilities) until ctx is
+// done. The report at once is for a scheduler that started after Init's and
+// asked for stats before this backend served RPC: without it, that
+// scheduler would hold its first requests until the next interval.
 func (m *Manager) Run(ctx context.Context) error {
 	if m.interval <= 0 {
 		return fmt.Errorf("backend %s: backend_stats_polling_interval must be positive, not %s", m.host, m.interval)
 	}
+	m.publish(ctx)
 	t := time.NewTicker(m.interval)
 	defer t.Stop()
 	for {

@@ -485,7 +485,7 @@ func TestRunReportsPeriodically(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- m.Run(ctx) }()
-	waitCount(t, e.reports, 4) // 1 from Init, 3 periodic
+	waitCount(t, e.reports, 5) // 1 from Init, 1 as Run starts, 3 periodic
 	cancel()
 	if err := <-done; err != nil {
 		t.Errorf("Run = %v, want nil after cancel", err)
@@ -494,6 +494,25 @@ func TestRunReportsPeriodically(t *testing.T) {
 	bad := manager.New(&conf.Config{Host: "node1"}, e.backend, e.store, nil, e.reports, nil)
 	if err := bad.Run(context.Background()); err == nil {
 		t.Error("Run with no polling interval: want an error")
+	}
+}
+
+// TestRunReportsAtOnce: a backend that starts serving reports its stats
+// then, not a polling interval later, for a scheduler that started after
+// Init's report.
+func TestRunReportsAtOnce(t *testing.T) {
+	e := newEnv(t, "thin")
+	e.start(t)
+	before := e.reports.count()
+	m := manager.New(&conf.Config{Host: "node1", BackendStatsPollingInterval: time.Hour},
+		e.backend, e.store, thin.New(e.backend, "node1@thin"), e.reports, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- m.Run(ctx) }()
+	waitCount(t, e.reports, before+1)
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("Run = %v, want nil after cancel", err)
 	}
 }
 
