@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"github.com/cinder-go/cinder/internal/testdb"
 	"io"
 	"log/slog"
 	"net/http"
@@ -23,6 +22,7 @@ import (
 	"github.com/cinder-go/cinder/conf"
 	"github.com/cinder-go/cinder/db"
 	"github.com/cinder-go/cinder/drivers"
+	"github.com/cinder-go/cinder/internal/testdb"
 	"github.com/cinder-go/cinder/rpc"
 	"github.com/cinder-go/cinder/scheduler"
 )

@@ -14,10 +14,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/cinder-go/cinder/internal/proc"
 )
 
 // backends are the bench deployments' backends: thin on hostA, thin2 on
@@ -107,15 +108,9 @@ quota_gigabytes = -1
 
 // start runs binary with conf, logging to dir/<binary>.log.
 func (c *cinder) start(binary, conf string) error {
-	log, err := os.Create(filepath.Join(c.dir, filepath.Base(binary)+".log"))
+	cmd, err := proc.Start(binary, filepath.Join(c.dir, filepath.Base(binary)+".log"), "--config-file", conf)
 	if err != nil {
-		return fmt.Errorf("log of %s: %w", binary, err)
-	}
-	defer log.Close()
-	cmd := exec.Command(binary, "--config-file", conf)
-	cmd.Stdout, cmd.Stderr = log, log
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start %s: %w", binary, err)
+		return err
 	}
 	c.procs = append(c.procs, cmd)
 	return nil
@@ -124,15 +119,7 @@ func (c *cinder) start(binary, conf string) error {
 // stop ends the processes with SIGTERM, then SIGKILL after 10 s.
 func (c *cinder) stop() {
 	for _, p := range c.procs {
-		p.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { p.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			p.Process.Kill()
-			<-done
-		}
+		proc.Stop(p, 10*time.Second)
 	}
 	c.procs = nil
 }

@@ -3,7 +3,6 @@ package manager_test
 import (
 	"context"
 	"errors"
-	"github.com/cinder-go/cinder/internal/testdb"
 	"os"
 	"path/filepath"
 	"sync"
@@ -18,6 +17,7 @@ import (
 	"github.com/cinder-go/cinder/drivers"
 	"github.com/cinder-go/cinder/drivers/thick"
 	"github.com/cinder-go/cinder/drivers/thin"
+	"github.com/cinder-go/cinder/internal/testdb"
 	"github.com/cinder-go/cinder/manager"
 	"github.com/cinder-go/cinder/rpc"
 )

@@ -4,11 +4,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
-	"fmt"
-	"github.com/cinder-go/cinder/internal/testfile"
 	"io"
 	"log/slog"
 	"os"
@@ -23,6 +20,8 @@ import (
 	"github.com/cinder-go/cinder/api"
 	"github.com/cinder-go/cinder/db"
 	"github.com/cinder-go/cinder/drivers"
+	"github.com/cinder-go/cinder/internal/testdb"
+	"github.com/cinder-go/cinder/internal/testfile"
 	"github.com/cinder-go/cinder/manager"
 	"github.com/cinder-go/cinder/rpc"
 )
@@ -110,41 +109,6 @@ func (e *env) created(t *testing.T, size int) *cinder.Volume {
 	return v
 }
 
-// checksum digests every byte of the file at path: SHA-256 over the offset
-// and bytes of each 4 KiB block that is not all zeros. Two files of one size
-// have the same checksum exactly when their bytes are equal; zero blocks
-// are read and checked but not hashed, which keeps a mostly empty 1 GiB
-// volume quick to digest.
-func checksum(t *testing.T, path string) string {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	h := sha256.New()
-	buf, zero := make([]byte, 1<<20), make([]byte, 4096)
-	var off int64
-	for {
-		n, err := io.ReadFull(f, buf)
-		for i := 0; i < n; i += len(zero) {
-			block := buf[i:min(i+len(zero), n)]
-			if !bytes.Equal(block, zero[:len(block)]) {
-				fmt.Fprintf(h, "%d:", off+int64(i))
-				h.Write(block)
-			}
-		}
-		off += int64(n)
-		if err == io.EOF || err == io.ErrUnexpectedEOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	return fmt.Sprintf("%d:%x", off, h.Sum(nil))
-}
-
 // volumeFiles names the volume files of the backend (released storage aside).
 func (e *env) volumeFiles(t *testing.T) []string {
 	t.Helper()
@@ -175,26 +139,7 @@ func migrate(t *testing.T, src *env, v *cinder.Volume, dest *env, lock bool) *ci
 	if err := src.client.MigrateVolume(ctx, v, dest.pool(), caps, true); err != nil {
 		t.Fatal(err)
 	}
-	return waitMigration(t, src.store, v.ID)
-}
-
-// waitMigration polls volume id until its migration succeeds or fails.
-func waitMigration(t *testing.T, store *db.DB, id string) *cinder.Volume {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		v, err := store.GetVolume(context.Background(), id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if v.MigrationStatus == cinder.MigrationSuccess || v.MigrationStatus == cinder.MigrationError {
-			return v
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("migration of %s still %q", id, v.MigrationStatus)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	return testdb.WaitMigration(t, src.store, v.ID)
 }
 
 // waitOnly polls until the only volume rows are ids.
@@ -249,7 +194,7 @@ func checkMigrated(t *testing.T, src, dest *env, v *cinder.Volume, orig *cinder.
 	if renamed := v.NameID == ""; renamed != (orig.Status == cinder.StatusAvailable) {
 		t.Errorf("%s volume has _name_id %q after migration", orig.Status, v.NameID)
 	}
-	if got := checksum(t, dest.file(v)); got != want {
+	if got := testfile.Checksum(t, dest.file(v)); got != want {
 		t.Fatalf("destination checksum %s, source was %s", got, want)
 	}
 	if files := src.volumeFiles(t); len(files) != 0 {
@@ -280,7 +225,7 @@ func TestMigrateAllPairs(t *testing.T) {
 			src.start(t)
 			dest.start(t)
 			v := src.created(t, 1)
-			want := checksum(t, src.file(v))
+			want := testfile.Checksum(t, src.file(v))
 
 			got := migrate(t, src, v, dest, true)
 			checkMigrated(t, src, dest, got, v, want)
@@ -303,7 +248,7 @@ func TestMigrateThereAndBack(t *testing.T) {
 	a.start(t)
 	b.start(t)
 	v := a.created(t, 1)
-	want := checksum(t, a.file(v))
+	want := testfile.Checksum(t, a.file(v))
 	v = migrate(t, a, v, b, false)
 	checkMigrated(t, a, b, v, v, want)
 
@@ -357,7 +302,7 @@ func TestMigrateLeavesNoStaleData(t *testing.T) {
 	dest.waitStatus(t, old.ID, "gone")
 
 	v := src.created(t, 1)
-	want := checksum(t, src.file(v))
+	want := testfile.Checksum(t, src.file(v))
 	got := migrate(t, src, v, dest, false)
 	checkMigrated(t, src, dest, got, v, want)
 	data, err := os.ReadFile(dest.file(got))
@@ -404,7 +349,7 @@ func TestMigrateCopiesInFullWhenInDoubt(t *testing.T) {
 			src.start(t)
 			dest.startWith(t, func(ep rpc.Endpoint) { ep.Methods["get_capabilities"] = tc.answer })
 			v := src.created(t, 1)
-			want := checksum(t, src.file(v))
+			want := testfile.Checksum(t, src.file(v))
 
 			checkMigrated(t, src, dest, migrate(t, src, v, dest, false), v, want)
 			line := copyLine(t, logs, v.ID)
@@ -419,13 +364,13 @@ func TestMigrateCopiesInFullWhenInDoubt(t *testing.T) {
 // want, status back to available, on src) with nothing of it on dest.
 func checkFailed(t *testing.T, src, dest *env, v *cinder.Volume, want string) {
 	t.Helper()
-	got := waitMigration(t, src.store, v.ID)
+	got := testdb.WaitMigration(t, src.store, v.ID)
 	if got.MigrationStatus != cinder.MigrationError || got.Status != cinder.StatusAvailable ||
 		got.Host != v.Host || got.NameID != "" {
 		t.Fatalf("after a failed migration: migration_status %q, status %q, host %q, _name_id %q; want error, available, %s",
 			got.MigrationStatus, got.Status, got.Host, got.NameID, v.Host)
 	}
-	if sum := checksum(t, src.file(v)); sum != want {
+	if sum := testfile.Checksum(t, src.file(v)); sum != want {
 		t.Fatal("the source's bytes changed")
 	}
 	waitOnly(t, src.store, v.ID)
@@ -440,7 +385,7 @@ func TestMigrateCreateFailure(t *testing.T) {
 	src.start(t)
 	dest.start(t)
 	v := src.created(t, 2)
-	want := checksum(t, src.file(v))
+	want := testfile.Checksum(t, src.file(v))
 
 	migrate(t, src, v, dest, true)
 	checkFailed(t, src, dest, v, want)
@@ -460,7 +405,7 @@ func TestMigrateCreateTimeout(t *testing.T) {
 	src.start(t)
 	dest.startWith(t, nil).Stop()
 	v := src.created(t, 1)
-	want := checksum(t, src.file(v))
+	want := testfile.Checksum(t, src.file(v))
 
 	migrate(t, src, v, dest, false)
 	checkFailed(t, src, dest, v, want)
@@ -510,7 +455,7 @@ func TestMigrateLateCreateIsUndone(t *testing.T) {
 		t.Fatal(err)
 	}
 	v = src.waitStatus(t, v.ID, cinder.StatusAvailable)
-	want := checksum(t, src.file(v))
+	want := testfile.Checksum(t, src.file(v))
 
 	migrate(t, src, v, dest, false)
 	<-slow.created
@@ -560,7 +505,7 @@ func TestMigrateCopyFailure(t *testing.T) {
 		}
 	})
 	v := src.created(t, 1)
-	want := checksum(t, src.file(v))
+	want := testfile.Checksum(t, src.file(v))
 
 	migrate(t, src, v, dest, false)
 	checkFailed(t, src, dest, v, want)
@@ -616,12 +561,12 @@ func TestMigrateVolumeCompletion(t *testing.T) {
 	if err != nil || id != v.ID {
 		t.Fatalf("completion with error = %q, %v; want %s", id, err, v.ID)
 	}
-	checkFailed(t, src, dest, v, checksum(t, src.file(v)))
+	checkFailed(t, src, dest, v, testfile.Checksum(t, src.file(v)))
 
 	v = migrating(v)
 	nv = target(t, src, dest, v)
 	testfile.WriteAt(t, dest.file(nv), 1<<20, []byte("copied by someone else"))
-	want := checksum(t, dest.file(nv))
+	want := testfile.Checksum(t, dest.file(nv))
 	id, err = s.client.MigrateVolumeCompletion(ctx, v, nv, false)
 	if err != nil || id != v.ID {
 		t.Fatalf("completion = %q, %v; want %s", id, err, v.ID)

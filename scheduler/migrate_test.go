@@ -11,6 +11,7 @@ import (
 
 	"github.com/cinder-go/cinder"
 	"github.com/cinder-go/cinder/api"
+	"github.com/cinder-go/cinder/internal/testdb"
 	"github.com/cinder-go/cinder/scheduler"
 )
 
@@ -41,25 +42,6 @@ func (c *cloud) startMigration(t *testing.T, v *cinder.Volume, backend string) {
 	}
 }
 
-// waitMigration polls volume id until its migration succeeds or fails.
-func (c *cloud) waitMigration(t *testing.T, id string) *cinder.Volume {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		v, err := c.store.GetVolume(context.Background(), id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if v.MigrationStatus == cinder.MigrationSuccess || v.MigrationStatus == cinder.MigrationError {
-			return v
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("migration of %s still %q", id, v.MigrationStatus)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 func TestMigrateVolumeToTheBestPoolOfABackend(t *testing.T) {
 	c := newCloud(t, time.Minute)
 	c.addBackend(t, "thin", "thin")
@@ -80,7 +62,7 @@ func TestMigrateVolumeToTheBestPoolOfABackend(t *testing.T) {
 	f.Close()
 
 	c.startMigration(t, v, "node1@thick") // no pool: the backend's best
-	got := c.waitMigration(t, v.ID)
+	got := testdb.WaitMigration(t, c.store, v.ID)
 	if got.MigrationStatus != cinder.MigrationSuccess || got.Host != "node1@thick#thick" || got.Status != cinder.StatusAvailable {
 		t.Fatalf("after migration: %s on %s, status %s; want success on node1@thick#thick, available",
 			got.MigrationStatus, got.Host, got.Status)
@@ -126,7 +108,7 @@ func TestMigrateVolumeToABackendFailingTheFilters(t *testing.T) {
 				t.Fatalf("volume = %s on %s, want available on node1@thin#thin", v.Status, v.Host)
 			}
 			c.startMigration(t, v, tc.backend)
-			got := c.waitMigration(t, v.ID)
+			got := testdb.WaitMigration(t, c.store, v.ID)
 			if got.MigrationStatus != cinder.MigrationError || got.Status != cinder.StatusAvailable || got.Host != v.Host {
 				t.Fatalf("after migrating to %s: %s, status %s on %s; want error, available on %s",
 					tc.backend, got.MigrationStatus, got.Status, got.Host, v.Host)

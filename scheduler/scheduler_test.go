@@ -2,7 +2,6 @@ package scheduler_test
 
 import (
 	"context"
-	"github.com/cinder-go/cinder/internal/testdb"
 	"os"
 	"path/filepath"
 	"slices"
@@ -18,6 +17,7 @@ import (
 	"github.com/cinder-go/cinder/drivers"
 	"github.com/cinder-go/cinder/drivers/thick"
 	"github.com/cinder-go/cinder/drivers/thin"
+	"github.com/cinder-go/cinder/internal/testdb"
 	"github.com/cinder-go/cinder/internal/testenv"
 	"github.com/cinder-go/cinder/manager"
 	"github.com/cinder-go/cinder/rpc"
@@ -184,20 +184,9 @@ func (c *cloud) insert(t *testing.T, size int, host string, vt *cinder.VolumeTyp
 // wait polls until volume id leaves creating and returns it.
 func (c *cloud) wait(t *testing.T, id string) *cinder.Volume {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		v, err := c.store.GetVolume(context.Background(), id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if v.Status != cinder.StatusCreating {
-			return v
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("volume %s still creating", id)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	return testdb.WaitVolume(t, c.store, id, 10*time.Second, "it to leave creating", func(v *cinder.Volume) bool {
+		return v.Status != cinder.StatusCreating
+	})
 }
 
 func TestCreateVolumeIsPlacedAndCreated(t *testing.T) {

@@ -21,6 +21,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/cinder-go/cinder/internal/proc"
 )
 
 // binDir holds the binaries built once for the whole test run.
@@ -137,16 +139,10 @@ func (d *deployment) startAs(name, binary, override string) {
 		}
 		args = append(args, "--config-file", p)
 	}
-	log, err := os.OpenFile(filepath.Join(d.dir, name+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	cmd, err := proc.Start(filepath.Join(binDir, binary), filepath.Join(d.dir, name+".log"), args...)
 	if err != nil {
-		d.t.Fatal(err)
-	}
-	cmd := exec.Command(filepath.Join(binDir, binary), args...)
-	cmd.Stdout, cmd.Stderr = log, log
-	if err := cmd.Start(); err != nil {
 		d.t.Fatalf("start %s: %v", name, err)
 	}
-	log.Close()
 	d.mu.Lock()
 	d.procs[name] = cmd
 	d.mu.Unlock()
@@ -159,17 +155,8 @@ func (d *deployment) stop(name string) {
 	cmd := d.procs[name]
 	delete(d.procs, name)
 	d.mu.Unlock()
-	if cmd == nil {
-		return
-	}
-	cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		cmd.Process.Kill()
-		<-done
+	if cmd != nil {
+		proc.Stop(cmd, 10*time.Second)
 	}
 }
 

@@ -3,13 +3,13 @@ package tests
 import (
 	"bytes"
 	"crypto/rand"
-	"github.com/cinder-go/cinder/internal/testfile"
 	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/cinder-go/cinder/internal/testenv"
+	"github.com/cinder-go/cinder/internal/testfile"
 )
 
 // fourBackends are thin and thick on hostA, thin2 and thick2 on hostB.

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"github.com/cinder-go/cinder/internal/testfile"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -13,6 +12,7 @@ import (
 	"github.com/cinder-go/cinder"
 	"github.com/cinder-go/cinder/conf"
 	"github.com/cinder-go/cinder/drivers"
+	"github.com/cinder-go/cinder/internal/testfile"
 )
 
 var ctx = context.Background()

@@ -1,11 +1,14 @@
-// Package testdb gives a test a migrated SQLite database of its own.
+// Package testdb gives a test a migrated SQLite database of its own and
+// waits on the volumes in it.
 package testdb
 
 import (
 	"context"
 	"path/filepath"
 	"testing"
+	"time"
 
+	"github.com/cinder-go/cinder"
 	"github.com/cinder-go/cinder/db"
 )
 
@@ -23,4 +26,32 @@ func SQLite(t testing.TB) *db.DB {
 		t.Fatal(err)
 	}
 	return store
+}
+
+// WaitVolume polls volume id in store every 10 ms until done holds for it
+// and returns it; it fails t after timeout, saying it waited for what.
+func WaitVolume(t testing.TB, store *db.DB, id string, timeout time.Duration, what string, done func(*cinder.Volume) bool) *cinder.Volume {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		v, err := store.GetVolume(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if done(v) {
+			return v
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("volume %s: waited %s for %s; status %q, migration_status %q", id, timeout, what, v.Status, v.MigrationStatus)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// WaitMigration waits until volume id's migration succeeded or failed.
+func WaitMigration(t testing.TB, store *db.DB, id string) *cinder.Volume {
+	t.Helper()
+	return WaitVolume(t, store, id, 30*time.Second, "its migration to end", func(v *cinder.Volume) bool {
+		return v.MigrationStatus == cinder.MigrationSuccess || v.MigrationStatus == cinder.MigrationError
+	})
 }
