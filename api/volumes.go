@@ -84,10 +84,11 @@ func (tn *typeNames) of(ctx context.Context, id string) (*cinder.VolumeType, err
 }
 
 // detail is v's detailed view; adminAttrs adds the admin extension attributes.
-func (s *server) detail(r *http.Request, tn *typeNames, v *cinder.Volume, adminAttrs bool) (object, error) {
+func (s *server) detail(r *http.Request, v *cinder.Volume, adminAttrs bool) (volumeView, error) {
+	tn := &typeNames{store: s.store}
 	t, err := tn.of(r.Context(), v.VolumeTypeID)
 	if err != nil {
-		return nil, err
+		return volumeView{}, err
 	}
 	return volumeDetail(r, v, t, adminAttrs), nil
 }
@@ -123,18 +124,17 @@ func (s *server) volumeList(r *http.Request, detailed bool) (reply, error) {
 			return reply{}, err
 		}
 	}
-	items := make([]object, 0, len(vols))
-	tn := &typeNames{store: s.store}
-	for _, v := range vols {
-		if !detailed {
-			items = append(items, volumeSummary(r, v))
-			continue
-		}
-		o, err := s.detail(r, tn, v, true)
-		if err != nil {
+	var items any
+	if detailed {
+		if items, err = s.details(r, vols); err != nil {
 			return reply{}, err
 		}
-		items = append(items, o)
+	} else {
+		summaries := make([]object, len(vols))
+		for i, v := range vols {
+			summaries[i] = volumeSummary(r, v)
+		}
+		items = summaries
 	}
 	out := object{{"volumes", items}}
 	collection := "volumes"
@@ -152,6 +152,22 @@ func (s *server) volumeList(r *http.Request, detailed bool) (reply, error) {
 		out = append(out, member{"count", count})
 	}
 	return reply{http.StatusOK, out}, nil
+}
+
+// details are the detailed views of vols, with admin attributes: one scope
+// for the request, each volume type read once.
+func (s *server) details(r *http.Request, vols []*cinder.Volume) ([]volumeView, error) {
+	scope := scopeOf(r)
+	tn := &typeNames{store: s.store}
+	views := make([]volumeView, len(vols))
+	for i, v := range vols {
+		t, err := tn.of(r.Context(), v.VolumeTypeID)
+		if err != nil {
+			return nil, err
+		}
+		views[i] = volumeView{scope: &scope, v: v, t: t, adminAttrs: true}
+	}
+	return views, nil
 }
 
 // volumeFilter reads the list parameters of r; limit is the page size.
@@ -233,7 +249,7 @@ func (s *server) showVolume(r *http.Request) (reply, error) {
 	if err != nil {
 		return reply{}, err
 	}
-	o, err := s.detail(r, &typeNames{store: s.store}, v, true)
+	o, err := s.detail(r, v, true)
 	if err != nil {
 		return reply{}, err
 	}
@@ -516,7 +532,7 @@ func (s *server) updateVolume(r *http.Request) (reply, error) {
 	if err != nil {
 		return reply{}, err
 	}
-	o, err := s.detail(r, &typeNames{store: s.store}, v, false)
+	o, err := s.detail(r, v, false)
 	if err != nil {
 		return reply{}, err
 	}

@@ -36,32 +36,39 @@ func volumeValues(v *cinder.Volume) []any {
 	}
 }
 
+// volumeRow is a volume being scanned with its columns in stored form, one
+// allocation for the row rather than one for each column Scan takes.
+type volumeRow struct {
+	v                 cinder.Volume
+	metadata, created string
+	updated, deleted  sql.NullString
+}
+
 func scanVolume(row scanner) (*cinder.Volume, error) {
-	var v cinder.Volume
-	var metadata, created string
-	var updated, deleted sql.NullString
+	r := new(volumeRow)
+	v := &r.v
 	err := row.Scan(
 		&v.ID, &v.NameID, &v.UserID, &v.ProjectID, &v.Size, &v.AvailabilityZone,
 		&v.Status, &v.PreviousStatus, &v.AttachStatus, &v.MigrationStatus, &v.Host,
 		&v.ClusterName, &v.ServiceUUID, &v.DisplayName, &v.DisplayDescription,
-		&v.VolumeTypeID, &metadata, &v.ProviderLocation, &v.SnapshotID,
+		&v.VolumeTypeID, &r.metadata, &v.ProviderLocation, &v.SnapshotID,
 		&v.SourceVolID, &v.Bootable, &v.Multiattach, &v.UseQuota,
-		&v.ReplicationStatus, &created, &updated, &v.Deleted, &deleted,
+		&v.ReplicationStatus, &r.created, &r.updated, &v.Deleted, &r.deleted,
 	)
 	if err != nil {
 		return nil, err
 	}
-	if v.Metadata, err = decodeMap(metadata); err != nil {
+	if v.Metadata, err = decodeMap(r.metadata); err != nil {
 		return nil, err
 	}
-	if v.CreatedAt, err = parseTime(created); err != nil {
+	if v.CreatedAt, err = parseTime(r.created); err != nil {
 		return nil, err
 	}
-	if v.UpdatedAt, err = parseTimePtr(updated); err != nil {
+	if v.UpdatedAt, err = parseTimePtr(r.updated); err != nil {
 		return nil, err
 	}
-	v.DeletedAt, err = parseTimePtr(deleted)
-	return &v, err
+	v.DeletedAt, err = parseTimePtr(r.deleted)
+	return v, err
 }
 
 // CreateVolume inserts v; an empty ID gets a new UUID, a zero CreatedAt now.
