@@ -291,3 +291,30 @@ func TestAllocatedCapacity(t *testing.T) {
 		}
 	})
 }
+
+// TestCachedStatements lists through more query shapes than the statement
+// cache holds, and sees another handle's writes through a cached statement:
+// statements are cached, results never.
+func TestCachedStatements(t *testing.T) {
+	each(t, func(t *testing.T, url string) {
+		ctx := context.Background()
+		a, b := synced(t, url), open(t, url)
+		createVolumes(t, a, &cinder.Volume{Size: 1, Status: cinder.StatusAvailable})
+		statuses := []string{cinder.StatusAvailable}
+		for n := 1; n <= maxStmts+8; n++ { // a query of its own for each length of the IN list
+			got, err := a.ListVolumes(ctx, VolumeFilter{Statuses: statuses})
+			if err != nil || len(got) != 1 {
+				t.Fatalf("list with %d statuses: %d volumes, %v; want 1", n, len(got), err)
+			}
+			statuses = append(statuses, fmt.Sprintf("status-%d", n))
+		}
+		if n := len(a.stmts.m); n != maxStmts {
+			t.Fatalf("%d statements cached, want the cap %d", n, maxStmts)
+		}
+		createVolumes(t, b, &cinder.Volume{Size: 1, Status: cinder.StatusAvailable})
+		got, err := a.ListVolumes(ctx, VolumeFilter{Statuses: []string{cinder.StatusAvailable}})
+		if err != nil || len(got) != 2 {
+			t.Fatalf("after the other handle's create: %d volumes, %v; want 2", len(got), err)
+		}
+	})
+}
