@@ -43,6 +43,8 @@ type Config struct {
 	SchedulerCreateVolumeTimeout time.Duration // scheduler_create_volume_timeout: when a volume no scheduler placed fails (default 300s)
 	QuotaGigabytes               int           // quota_gigabytes: GiB a project's volumes may hold, -1 for no limit (default 1000)
 	DatabaseConnection           string        // [database] connection (default sqlite:///$state_path/cinder.sqlite)
+	DatabaseMaxPoolSize          int           // [database] max_pool_size: connections kept open (default 5)
+	DatabaseMaxOverflow          int           // [database] max_overflow: connections opened past the pool under load (default 50)
 	Backends                     []*Backend    // the sections named by enabled_backends, in that order
 }
 
@@ -104,7 +106,9 @@ var defaultOptions = map[string]string{
 
 // databaseOptions are the [database] options with their defaults.
 var databaseOptions = map[string]string{
-	"connection": "sqlite:///$state_path/cinder.sqlite",
+	"connection":    "sqlite:///$state_path/cinder.sqlite",
+	"max_pool_size": "5",
+	"max_overflow":  "50",
 }
 
 // backendOptions returns a backend section's options with their defaults.
@@ -173,6 +177,8 @@ func Load(files ...string) (*Config, error) {
 		SchedulerCreateVolumeTimeout: p.seconds(defaultSection, "scheduler_create_volume_timeout", 1),
 		QuotaGigabytes:               p.int(defaultSection, "quota_gigabytes", -1, 1<<31-1),
 		DatabaseConnection:           p.str("database", "connection"),
+		DatabaseMaxPoolSize:          p.int("database", "max_pool_size", 1, 1<<16),
+		DatabaseMaxOverflow:          p.int("database", "max_overflow", 0, 1<<16),
 	}
 	if p.err != nil {
 		return nil, p.err

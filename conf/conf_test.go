@@ -56,6 +56,8 @@ func TestDefaults(t *testing.T) {
 		SchedulerCreateVolumeTimeout: 300 * time.Second,
 		QuotaGigabytes:               1000,
 		DatabaseConnection:           "sqlite:////var/lib/cinder/cinder.sqlite",
+		DatabaseMaxPoolSize:          5,
+		DatabaseMaxOverflow:          50,
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("Load() =\n%+v\nwant\n%+v", c, want)
@@ -263,6 +265,20 @@ func TestDefaultSectionValidation(t *testing.T) {
 		{"osapi_volume_listen_port = 70000", "[DEFAULT] osapi_volume_listen_port: 70000 is not between 0 and 65535"},
 	} {
 		path := write(t, "cinder.conf", "[DEFAULT]\n"+tc.option+"\n")
+		_, err := Load(path)
+		if err == nil || !strings.Contains(err.Error(), path+": "+tc.want) {
+			t.Errorf("%s: Load: %v, want error containing %q", tc.option, err, path+": "+tc.want)
+		}
+	}
+}
+
+func TestDatabaseSectionValidation(t *testing.T) {
+	for _, tc := range []struct{ option, want string }{
+		{"max_pool_size = 0", "[database] max_pool_size: 0 is not between 1 and"},
+		{"max_overflow = -1", "[database] max_overflow: -1 is not between 0 and"},
+		{"max_overflow = many", `[database] max_overflow: "many" is not an integer`},
+	} {
+		path := write(t, "cinder.conf", "[database]\n"+tc.option+"\n")
 		_, err := Load(path)
 		if err == nil || !strings.Contains(err.Error(), path+": "+tc.want) {
 			t.Errorf("%s: Load: %v, want error containing %q", tc.option, err, path+": "+tc.want)

@@ -192,6 +192,18 @@ func ping(ctx context.Context, sdb *sql.DB) error {
 	}
 }
 
+// LimitPool bounds the connections a PostgreSQL database keeps open to size
+// and opens under load to size+overflow, as oslo.db's max_pool_size and
+// max_overflow: every cinder process shares the server's max_connections.
+// SQLite keeps its own, smaller bound (sqliteMaxConns).
+func (db *DB) LimitPool(size, overflow int) {
+	if db.dialect == sqliteDialect {
+		return
+	}
+	db.sql.SetMaxOpenConns(size + overflow)
+	db.sql.SetMaxIdleConns(size)
+}
+
 // Close closes the database and its prepared statements.
 func (db *DB) Close() error {
 	db.stmts.mu.Lock()

@@ -200,3 +200,41 @@ func TestErrorsSayWhatFailed(t *testing.T) {
 		t.Fatalf("GetVolume on a closed database: %v", err)
 	}
 }
+
+// TestLimitPool holds more queries in flight than a PostgreSQL pool of 2
+// plus 1 overflow may open, and counts the server's connections to the
+// database meanwhile: never more than 3, and every query still answers.
+func TestLimitPool(t *testing.T) {
+	url := testenv.PostgresURL(t)
+	ctx := context.Background()
+	db, watch := open(t, url), open(t, url)
+	db.LimitPool(2, 1)
+	const queries = 12
+	var wg sync.WaitGroup
+	errs := make(chan error, queries)
+	for range queries {
+		wg.Go(func() {
+			_, err := db.sql.ExecContext(ctx, "SELECT pg_sleep(0.2)")
+			errs <- err
+		})
+	}
+	peak := 0
+	for deadline := time.Now().Add(time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		var n int
+		if err := watch.sql.QueryRowContext(ctx,
+			"SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		peak = max(peak, n)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatalf("query through the bounded pool: %v", err)
+		}
+	}
+	if peak == 0 || peak > 3 {
+		t.Fatalf("the server saw at most %d connections of the pool, want 1 to 3", peak)
+	}
+}

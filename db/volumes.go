@@ -252,13 +252,51 @@ func (db *DB) UpdateVolume(ctx context.Context, id string, fn func(v *cinder.Vol
 	return modify(ctx, db, "update volume "+id,
 		func(tx *sql.Tx) (*cinder.Volume, error) { return db.getVolume(ctx, tx, id, db.dialect.forUpdate) },
 		fn,
-		func(tx *sql.Tx, v *cinder.Volume) error {
-			v.ID = id
-			v.UpdatedAt = timePtr(now())
-			normalizeVolumeTimes(v)
-			_, err := tx.ExecContext(ctx, db.dialect.rebind(updateSQL("volumes", volumeColumns)), keyLast(volumeValues(v))...)
-			return err
+		func(tx *sql.Tx, v *cinder.Volume) error { return db.putVolume(ctx, tx, id, v) })
+}
+
+// UpdateVolumes is UpdateVolume for two volumes, a and b, in one
+// transaction: fn sees both, and both are written or neither, as Cinder's
+// finish_volume_migration swaps a migrated volume's row with its target's.
+func (db *DB) UpdateVolumes(ctx context.Context, a, b string, fn func(va, vb *cinder.Volume) error) (*cinder.Volume, *cinder.Volume, error) {
+	if a == b {
+		return nil, nil, cinder.InvalidInput("update volumes: %s twice", a)
+	}
+	first, second := min(a, b), max(a, b) // one lock order for every transaction
+	pair, err := modify(ctx, db, "update volumes "+a+" and "+b,
+		func(tx *sql.Tx) (map[string]*cinder.Volume, error) {
+			pair := map[string]*cinder.Volume{}
+			for _, id := range []string{first, second} {
+				v, err := db.getVolume(ctx, tx, id, db.dialect.forUpdate)
+				if err != nil {
+					return nil, err
+				}
+				pair[id] = v
+			}
+			return pair, nil
+		},
+		func(pair map[string]*cinder.Volume) error { return fn(pair[a], pair[b]) },
+		func(tx *sql.Tx, pair map[string]*cinder.Volume) error {
+			for _, id := range []string{first, second} {
+				if err := db.putVolume(ctx, tx, id, pair[id]); err != nil {
+					return err
+				}
+			}
+			return nil
 		})
+	if err != nil {
+		return nil, nil, err
+	}
+	return pair[a], pair[b], nil
+}
+
+// putVolume writes v as the row of volume id, UpdatedAt now.
+func (db *DB) putVolume(ctx context.Context, tx *sql.Tx, id string, v *cinder.Volume) error {
+	v.ID = id
+	v.UpdatedAt = timePtr(now())
+	normalizeVolumeTimes(v)
+	_, err := tx.ExecContext(ctx, db.dialect.rebind(updateSQL("volumes", volumeColumns)), keyLast(volumeValues(v))...)
+	return err
 }
 
 // DestroyVolume soft-deletes volume id: deleted, status deleted, deleted_at

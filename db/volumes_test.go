@@ -203,6 +203,80 @@ func TestUpdateVolume(t *testing.T) {
 	})
 }
 
+// TestUpdateVolumes writes two rows in one transaction, or neither, and
+// stays consistent when two handles update the same pair in both orders.
+func TestUpdateVolumes(t *testing.T) {
+	each(t, func(t *testing.T, url string) {
+		ctx := context.Background()
+		dbs := []*DB{synced(t, url), open(t, url)}
+		a := &cinder.Volume{Status: cinder.StatusAvailable, Host: "h@a#p"}
+		b := &cinder.Volume{Status: cinder.StatusAvailable, Host: "h@b#p"}
+		createVolumes(t, dbs[0], a, b)
+
+		wa, wb, err := dbs[0].UpdateVolumes(ctx, a.ID, b.ID, func(va, vb *cinder.Volume) error {
+			va.Host, vb.Host = vb.Host, va.Host
+			return nil
+		})
+		if err != nil || wa.ID != a.ID || wa.Host != "h@b#p" || wb.ID != b.ID || wb.Host != "h@a#p" {
+			t.Fatalf("UpdateVolumes returned %+v, %+v, %v; want the hosts swapped", wa, wb, err)
+		}
+		for _, want := range []*cinder.Volume{wa, wb} {
+			if got, err := dbs[1].GetVolume(ctx, want.ID); err != nil || !reflect.DeepEqual(got, want) {
+				t.Fatalf("read back %+v, %v; UpdateVolumes returned %+v", got, err, want)
+			}
+		}
+
+		refused := cinder.InvalidVolume("refused")
+		_, _, err = dbs[0].UpdateVolumes(ctx, a.ID, b.ID, func(va, vb *cinder.Volume) error {
+			va.Status, vb.Status = cinder.StatusDeleting, cinder.StatusDeleting
+			return refused
+		})
+		if err != refused {
+			t.Fatalf("UpdateVolumes returned %v, want fn's error unchanged", err)
+		}
+		_, _, err = dbs[0].UpdateVolumes(ctx, a.ID, "missing", func(va, _ *cinder.Volume) error {
+			va.Status = cinder.StatusDeleting
+			return nil
+		})
+		wantCode(t, err, 404, "VolumeNotFound")
+		_, _, err = dbs[0].UpdateVolumes(ctx, a.ID, a.ID, func(*cinder.Volume, *cinder.Volume) error { return nil })
+		wantCode(t, err, 400, "InvalidInput")
+		for _, want := range []*cinder.Volume{wa, wb} {
+			if got, err := dbs[0].GetVolume(ctx, want.ID); err != nil || !reflect.DeepEqual(got, want) {
+				t.Fatalf("after refused updates %+v, %v; want unchanged %+v", got, err, want)
+			}
+		}
+
+		const n = 10 // each handle moves one GiB from one volume to the other n times, in opposite orders
+		var wg sync.WaitGroup
+		errs := make(chan error, 2*n)
+		for i, pair := range [][2]string{{a.ID, b.ID}, {b.ID, a.ID}} {
+			wg.Go(func() {
+				for range n {
+					_, _, err := dbs[i].UpdateVolumes(ctx, pair[0], pair[1], func(from, to *cinder.Volume) error {
+						from.Size--
+						to.Size++
+						return nil
+					})
+					errs <- err
+				}
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Fatalf("concurrent UpdateVolumes: %v", err)
+			}
+		}
+		ga, _ := dbs[0].GetVolume(ctx, a.ID)
+		gb, _ := dbs[0].GetVolume(ctx, b.ID)
+		if ga.Size != 0 || gb.Size != 0 {
+			t.Fatalf("sizes after equal moves both ways: %d and %d, want 0 and 0", ga.Size, gb.Size)
+		}
+	})
+}
+
 func TestConcurrentConditionalUpdate(t *testing.T) {
 	each(t, func(t *testing.T, url string) {
 		ctx := context.Background()

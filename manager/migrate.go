@@ -342,11 +342,12 @@ func (m *Manager) sparseCopy(ctx context.Context, host string) (bool, string) {
 
 // completeMigration makes nv's bytes v's, as migrate_volume_completion: v
 // goes completing, the destination gives nv's storage v's name
-// (update_migrated_volume), then the rows swap as finish_volume_migration —
-// v first, so that a crash between the writes leaves v whole on the
-// destination and the target row untouched — the target row, now naming the
-// old data here, is deleted, and v is success. A failure before v's row
-// moves removes the target and leaves v's data in place.
+// (update_migrated_volume), then in one transaction, as
+// finish_volume_migration, v's row moves to the destination with success
+// and the target row becomes the record of the old data here, which is then
+// deleted. A failure before that transaction removes the target and leaves
+// v's data in place; a crash leaves either v completing on its source,
+// whole, or v moved and the old data's row deleting, which a restart ends.
 func (m *Manager) completeMigration(ctx context.Context, v, nv *cinder.Volume) error {
 	v, err := m.store.UpdateVolume(ctx, v.ID, func(v *cinder.Volume) error {
 		if v.MigrationStatus != cinder.MigrationMigrating {
@@ -367,13 +368,21 @@ func (m *Manager) completeMigration(ctx context.Context, v, nv *cinder.Volume) e
 	model, err := m.volumes.UpdateMigratedVolume(callCtx, v, nv, orig)
 	cancel()
 	old := v // where the old data lives
+	var tmp *cinder.Volume
 	if err == nil {
-		v, err = m.store.UpdateVolume(ctx, v.ID, func(cur *cinder.Volume) error {
+		v, tmp, err = m.store.UpdateVolumes(ctx, v.ID, nv.ID, func(cur, t *cinder.Volume) error {
 			if cur.MigrationStatus != cinder.MigrationCompleting || cur.Host != old.Host || cur.DataID() != old.DataID() {
 				return cinder.InvalidVolume("volume %s changed while completing its migration", cur.ID)
 			}
 			cur.Host, cur.ClusterName, cur.AvailabilityZone, cur.ServiceUUID = nv.Host, nv.ClusterName, nv.AvailabilityZone, nv.ServiceUUID
 			cur.NameID, cur.ProviderLocation = model.NameID, model.ProviderLocation
+			cur.Status, cur.PreviousStatus = orig, cur.Status
+			cur.MigrationStatus = cinder.MigrationSuccess
+			// The target row now records the old data, to be deleted.
+			t.Host, t.ClusterName, t.AvailabilityZone, t.ServiceUUID = old.Host, old.ClusterName, old.AvailabilityZone, old.ServiceUUID
+			t.NameID, t.ProviderLocation = old.DataID(), old.ProviderLocation
+			t.Status, t.MigrationStatus = cinder.StatusDeleting, cinder.MigrationDeleting
+			t.DisplayDescription = "migration src for " + old.ID
 			return nil
 		})
 	}
@@ -381,40 +390,9 @@ func (m *Manager) completeMigration(ctx context.Context, v, nv *cinder.Volume) e
 		m.removeTarget(ctx, nv)
 		return fmt.Errorf("complete migration of volume %s to %s: %w", old.ID, nv.Host, err)
 	}
-	tmp := m.handOverOldData(ctx, old, nv)
-	v, err = m.store.UpdateVolume(ctx, v.ID, func(cur *cinder.Volume) error {
-		cur.Status, cur.PreviousStatus = orig, cur.Status
-		cur.MigrationStatus = cinder.MigrationSuccess
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("record the success of the migration of volume %s: %w", old.ID, err)
-	}
 	logMigration(v.ID, cinder.MigrationSuccess, old.Host, v.Host, "name_id", v.NameID)
-	if tmp != nil {
-		m.releaseOldData(ctx, old, tmp)
-	}
+	m.releaseOldData(ctx, old, tmp)
 	return nil
-}
-
-// handOverOldData turns the target row into the record of old's data here
-// (host, data id, provider location; deleting, "migration src for <id>")
-// and returns it, or nil when that fails: the data then stays, logged, as
-// the volume itself has moved.
-func (m *Manager) handOverOldData(ctx context.Context, old, nv *cinder.Volume) *cinder.Volume {
-	tmp, err := m.store.UpdateVolume(ctx, nv.ID, func(t *cinder.Volume) error {
-		t.Host, t.ClusterName, t.AvailabilityZone, t.ServiceUUID = old.Host, old.ClusterName, old.AvailabilityZone, old.ServiceUUID
-		t.NameID, t.ProviderLocation = old.DataID(), old.ProviderLocation
-		t.Status, t.MigrationStatus = cinder.StatusDeleting, cinder.MigrationDeleting
-		t.DisplayDescription = "migration src for " + old.ID
-		return nil
-	})
-	if err != nil {
-		slog.Error("failed to hand the old data of a migrated volume to its temporary row; the data stays",
-			"volume_id", old.ID, "new_volume_id", nv.ID, "source", old.Host, "error", err)
-		return nil
-	}
-	return tmp
 }
 
 // releaseOldData deletes the old data and its row tmp after the migration
@@ -548,11 +526,10 @@ func nullable(s string) any {
 }
 
 // recoverMigration fails a migration of v that a restart of this backend,
-// its source or (once the completion moved v's row) its destination,
-// interrupted. v's row names whole data either way: the old until the row
-// moves, the copy after. The targets on other hosts are abandoned (see
-// abandonTarget); one on v's own host may hold v's data and is left to
-// recoverTarget.
+// its source, interrupted. v's row names the old data here, whole: it moves
+// to the destination only together with success. The targets on other
+// hosts are abandoned (see abandonTarget); one on v's own host may hold v's
+// data and is left to recoverTarget.
 func (m *Manager) recoverMigration(ctx context.Context, v *cinder.Volume) error {
 	slog.Warn("volume migration was interrupted; failing it", "volume_id", v.ID, "host", m.host, "migration_status", v.MigrationStatus)
 	m.failMigration(ctx, v.ID, "")

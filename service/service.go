@@ -62,6 +62,7 @@ func Open(ctx context.Context, cfg *conf.Config) (*db.DB, error) {
 	if err != nil {
 		return nil, err
 	}
+	store.LimitPool(cfg.DatabaseMaxPoolSize, cfg.DatabaseMaxOverflow)
 	if _, err := store.Sync(ctx); err != nil {
 		store.Close()
 		return nil, err

@@ -61,6 +61,7 @@ func freePort(t testing.TB) int {
 type setup struct {
 	transport string            // transport_url; default fake://
 	database  string            // [database] connection; default SQLite under state_path
+	dbOptions string            // more [database] lines, with database
 	exchange  string            // control_exchange; default a unique one per deployment
 	backends  map[string]string // section name → extra lines; default thin and thick
 	extra     string            // extra [DEFAULT] lines
@@ -105,7 +106,7 @@ func newDeployment(t testing.TB, s setup) *deployment {
 	fmt.Fprintf(&b, "enabled_backends = %s\nreport_interval = 1\nservice_down_time = 10\nbackend_stats_polling_interval = 3\nrpc_response_timeout = 10\n", strings.Join(names, ","))
 	b.WriteString(s.extra)
 	if s.database != "" {
-		fmt.Fprintf(&b, "\n[database]\nconnection = %s\n", s.database)
+		fmt.Fprintf(&b, "\n[database]\nconnection = %s\n%s", s.database, s.dbOptions)
 	}
 	for _, name := range names {
 		fmt.Fprintf(&b, "\n[%s]\nvolume_backend_name = %s\n%s", name, name, s.backends[name])
