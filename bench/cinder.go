@@ -1,14 +1,11 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -18,6 +15,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/cinder-go/cinder/internal/deploy"
 	"github.com/cinder-go/cinder/internal/proc"
 )
 
@@ -27,26 +25,11 @@ import (
 // place new volumes there. Both thin backends take two 1 TiB volumes within
 // max_over_subscription_ratio (20): L moves its volume back to thin2 before
 // thin2's next stats report, so the scheduler still counts the last one.
-const backends = `
-[thin]
-volume_driver = thin
-volume_backend_name = thin
-total_capacity_gb = 1000
-
-[thin2]
-volume_driver = thin
-volume_backend_name = thin2
-backend_host = hostB
-total_capacity_gb = 500
-
-[thick]
-volume_driver = thick
-volume_backend_name = thick
-volume_clear = none
-`
-
-// pools is the number of pools of backends, one each.
-const pools = 3
+var backends = []deploy.Backend{
+	{Name: "thin", Options: "volume_driver = thin\ntotal_capacity_gb = 1000\n"},
+	{Name: "thin2", Options: "volume_driver = thin\nbackend_host = hostB\ntotal_capacity_gb = 500\n"},
+	{Name: "thick", Options: "volume_driver = thick\nvolume_clear = none\n"},
+}
 
 // Errors of the API that callers act on.
 var (
@@ -66,7 +49,7 @@ type cinder struct {
 // binaries from bins with it, and waits until every backend reports to the
 // scheduler.
 func startCinder(ctx context.Context, bins, dir, transport string, binaries ...string) (*cinder, error) {
-	port, err := freePort()
+	port, err := deploy.FreePort()
 	if err != nil {
 		return nil, err
 	}
@@ -74,22 +57,15 @@ func startCinder(ctx context.Context, bins, dir, transport string, binaries ...s
 		return nil, fmt.Errorf("cinder state dir: %w", err)
 	}
 	conf := filepath.Join(dir, "cinder.conf")
-	text := fmt.Sprintf(`[DEFAULT]
-host = hostA
-state_path = %s
-transport_url = %s
-control_exchange = cinder-bench-%s
-osapi_volume_listen = 127.0.0.1
-osapi_volume_listen_port = %d
-auth_strategy = noauth
-enabled_backends = thin,thin2,thick
-report_interval = 10
-service_down_time = 60
-backend_stats_polling_interval = 5
-rpc_response_timeout = 60
-quota_gigabytes = -1
-%s`, dir, transport, uuid.NewString()[:8], port, backends)
-	if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
+	err = deploy.Conf{
+		StatePath: dir,
+		Transport: transport,
+		Exchange:  "cinder-bench-" + uuid.NewString()[:8],
+		Port:      port,
+		Default:   "report_interval = 10\nservice_down_time = 60\nbackend_stats_polling_interval = 5\nrpc_response_timeout = 60\nquota_gigabytes = -1\n",
+		Backends:  backends,
+	}.Write(conf)
+	if err != nil {
 		return nil, fmt.Errorf("write cinder.conf: %w", err)
 	}
 	c := &cinder{dir: dir, endpoint: fmt.Sprintf("http://127.0.0.1:%d/v3/admin", port), client: &http.Client{Timeout: 60 * time.Second}}
@@ -99,7 +75,7 @@ quota_gigabytes = -1
 			return nil, err
 		}
 	}
-	if err := c.waitReady(ctx, pools); err != nil {
+	if err := c.waitReady(ctx, len(backends)); err != nil {
 		c.stop()
 		return nil, c.failed(err)
 	}
@@ -154,35 +130,14 @@ func (c *cinder) waitReady(ctx context.Context, n int) error {
 
 // call sends a request as admin and decodes a 2xx answer into out (if not nil).
 func (c *cinder) call(ctx context.Context, method, path string, body, out any) error {
-	var r io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return err
-		}
-		r = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, c.endpoint+path, r)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("X-Auth-Token", "admin:admin")
-	req.Header.Set("OpenStack-API-Version", "volume 3.64")
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := c.client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return fmt.Errorf("%s %s: %w", method, path, err)
-	}
+	status, raw, err := deploy.Request(ctx, c.client, "admin:admin", method, c.endpoint+path, body)
 	switch {
-	case resp.StatusCode == http.StatusNotFound:
+	case err != nil:
+		return err
+	case status == http.StatusNotFound:
 		return fmt.Errorf("%s %s: %w: %s", method, path, errNotFound, raw)
-	case resp.StatusCode/100 != 2:
-		return fmt.Errorf("%s %s: status %d: %s", method, path, resp.StatusCode, raw)
+	case status/100 != 2:
+		return fmt.Errorf("%s %s: status %d: %s", method, path, status, raw)
 	case out == nil || len(raw) == 0:
 		return nil
 	}
@@ -308,14 +263,4 @@ func (c *cinder) place(ctx context.Context, id, host string) error {
 	}
 	_, err = c.migrate(ctx, id, host)
 	return err
-}
-
-// freePort returns a TCP port on 127.0.0.1 that was free a moment ago.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("find a free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }

@@ -4,16 +4,15 @@
 package tests
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net"
+	"maps"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -22,6 +21,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/cinder-go/cinder/internal/deploy"
 	"github.com/cinder-go/cinder/internal/proc"
 )
 
@@ -46,24 +46,13 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// freePort returns a TCP port on 127.0.0.1 that was free a moment ago.
-func freePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // setup describes one deployment's cinder.conf.
 type setup struct {
 	transport string            // transport_url; default fake://
 	database  string            // [database] connection; default SQLite under state_path
 	dbOptions string            // more [database] lines, with database
 	exchange  string            // control_exchange; default a unique one per deployment
-	backends  map[string]string // section name → extra lines; default thin and thick
+	backends  map[string]string // section name → extra lines, enabled in name order; default thin and thick
 	extra     string            // extra [DEFAULT] lines
 }
 
@@ -83,7 +72,10 @@ type deployment struct {
 func newDeployment(t testing.TB, s setup) *deployment {
 	t.Helper()
 	dir := t.TempDir()
-	port := freePort(t)
+	port, err := deploy.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if s.transport == "" {
 		s.transport = "fake://"
 	}
@@ -96,26 +88,23 @@ func newDeployment(t testing.TB, s setup) *deployment {
 			"thick": "volume_driver = thick\nvolume_clear = zero\n",
 		}
 	}
-	var names []string
-	for name := range s.backends {
-		names = append(names, name)
+	c := deploy.Conf{
+		StatePath:       dir,
+		Transport:       s.transport,
+		Exchange:        s.exchange,
+		Port:            port,
+		Default:         "report_interval = 1\nservice_down_time = 10\nbackend_stats_polling_interval = 3\nrpc_response_timeout = 10\n" + s.extra,
+		Database:        s.database,
+		DatabaseOptions: s.dbOptions,
 	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "[DEFAULT]\nhost = hostA\nstate_path = %s\ntransport_url = %s\ncontrol_exchange = %s\n", dir, s.transport, s.exchange)
-	fmt.Fprintf(&b, "osapi_volume_listen = 127.0.0.1\nosapi_volume_listen_port = %d\nauth_strategy = noauth\n", port)
-	fmt.Fprintf(&b, "enabled_backends = %s\nreport_interval = 1\nservice_down_time = 10\nbackend_stats_polling_interval = 3\nrpc_response_timeout = 10\n", strings.Join(names, ","))
-	b.WriteString(s.extra)
-	if s.database != "" {
-		fmt.Fprintf(&b, "\n[database]\nconnection = %s\n%s", s.database, s.dbOptions)
-	}
-	for _, name := range names {
-		fmt.Fprintf(&b, "\n[%s]\nvolume_backend_name = %s\n%s", name, name, s.backends[name])
+	for _, name := range slices.Sorted(maps.Keys(s.backends)) {
+		c.Backends = append(c.Backends, deploy.Backend{Name: name, Options: s.backends[name]})
 	}
 	conf := filepath.Join(dir, "cinder.conf")
-	if err := os.WriteFile(conf, []byte(b.String()), 0o644); err != nil {
+	if err := c.Write(conf); err != nil {
 		t.Fatal(err)
 	}
-	d := &deployment{t: t, dir: dir, conf: conf, exchange: s.exchange, backends: len(names), endpoint: fmt.Sprintf("http://127.0.0.1:%d/v3", port), procs: map[string]*exec.Cmd{}}
+	d := &deployment{t: t, dir: dir, conf: conf, exchange: s.exchange, backends: len(c.Backends), endpoint: fmt.Sprintf("http://127.0.0.1:%d/v3", port), procs: map[string]*exec.Cmd{}}
 	t.Cleanup(d.stopAll)
 	return d
 }
@@ -286,42 +275,19 @@ func (d *deployment) try(method, path string, body any) (int, map[string]any, er
 
 // tryWith is try through client with the noauth token user:project.
 func (d *deployment) tryWith(client *http.Client, token, method, path string, body any) (int, map[string]any, error) {
-	var r io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return 0, nil, err
-		}
-		r = bytes.NewReader(b)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, method, d.endpoint+path, r)
+	code, raw, err := deploy.Request(ctx, client, token, method, d.endpoint+path, body)
 	if err != nil {
-		return 0, nil, err
-	}
-	req.Header.Set("X-Auth-Token", token)
-	req.Header.Set("OpenStack-API-Version", "volume 3.64")
-	req.Header.Set("Accept", "application/json")
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return resp.StatusCode, nil, err
+		return code, nil, err
 	}
 	var out map[string]any
 	if len(raw) > 0 {
 		if err := json.Unmarshal(raw, &out); err != nil {
-			return resp.StatusCode, nil, fmt.Errorf("%s %s: answer is not JSON: %q", method, path, raw)
+			return code, nil, fmt.Errorf("%s %s: answer is not JSON: %q", method, path, raw)
 		}
 	}
-	return resp.StatusCode, out, nil
+	return code, out, nil
 }
 
 // do is try that fails the test on a transport error or an unexpected status.
