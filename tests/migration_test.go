@@ -182,8 +182,11 @@ func splitTwoHosts(t *testing.T, d *deployment) {
 	d.waitReady()
 }
 
+// TestMigrationAllPairsOverRabbitMQ migrates between every pair of backends
+// of two hosts, each its own process, over RabbitMQ and on PostgreSQL: the
+// deployment the project scales to (the in-process test runs on SQLite).
 func TestMigrationAllPairsOverRabbitMQ(t *testing.T) {
-	d := newDeployment(t, setup{transport: testenv.RabbitURL(t), backends: fourBackends("zero")})
+	d := newDeployment(t, setup{transport: testenv.RabbitURL(t), database: testenv.PostgresURL(t), backends: fourBackends("zero")})
 	splitTwoHosts(t, d)
 	migrateAllPairs(t, d)
 }
