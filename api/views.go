@@ -268,6 +268,7 @@ type viewScope struct {
 	base, path string // base URL, /project or ""
 }
 
+// scopeOf reads the view scope of r.
 func scopeOf(r *http.Request) viewScope {
 	return viewScope{mv: ver(r), admin: cinder.FromContext(r.Context()).IsAdmin, base: baseURL(r), path: projectPath(r)}
 }
