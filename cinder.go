@@ -17,6 +17,7 @@ const (
 	StatusExtending   = "extending"
 	StatusErrorExtend = "error_extending"
 	StatusMaintenance = "maintenance"
+	StatusRetyping    = "retyping"
 	StatusAttaching   = "attaching"
 	StatusDetaching   = "detaching"
 	StatusReserved    = "reserved"
@@ -30,6 +31,12 @@ const (
 	MigrationSuccess    = "success"
 	MigrationError      = "error"
 	MigrationDeleting   = "deleting"
+)
+
+// Migration policies of a retype (os-retype's migration_policy).
+const (
+	MigrationPolicyNever    = "never"     // the volume keeps its pool, or the retype fails
+	MigrationPolicyOnDemand = "on-demand" // the volume migrates when its pool cannot serve the new type
 )
 
 // MigrationTarget is the migration_status of the temporary destination row of

@@ -26,6 +26,7 @@ func (s *server) actions() map[string]action {
 		"os-terminate_connection":      s.terminateConnection,
 		"os-migrate_volume":            s.migrateVolume,
 		"os-migrate_volume_completion": s.migrateVolumeCompletion,
+		"os-retype":                    s.retype,
 	}
 }
 

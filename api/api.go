@@ -37,6 +37,12 @@ type Migrator interface {
 	MigrateVolume(ctx context.Context, v *cinder.Volume, backend string, forceCopy bool, spec scheduler.RequestSpec) error
 }
 
+// Retyper is the scheduler's retype. os-retype works when the Scheduler
+// given to New also implements it, and answers 501 otherwise.
+type Retyper interface {
+	Retype(ctx context.Context, v *cinder.Volume, spec scheduler.RequestSpec) error
+}
+
 // MigrationCompleter is the volume manager's migrate_volume_completion,
 // returning the id to keep. os-migrate_volume_completion works when the
 // Volumes given to New also implements it, and answers 501 otherwise.

@@ -382,7 +382,7 @@ func (s *server) createVolume(r *http.Request) (reply, error) {
 		DisplayDescription: req.description,
 		VolumeTypeID:       t.ID,
 		Metadata:           req.metadata,
-		Multiattach:        t.ExtraSpecs["multiattach"] == "<is> True",
+		Multiattach:        multiattachType(t),
 		UseQuota:           true,
 	}
 	if err := s.store.CreateVolume(ctx, v); err != nil {
@@ -397,6 +397,9 @@ func (s *server) createVolume(r *http.Request) (reply, error) {
 	}
 	return reply{http.StatusAccepted, object{{"volume", volumeDetail(r, v, t, false)}}}, nil
 }
+
+// multiattachType reports whether volumes of type t are multiattach.
+func multiattachType(t *cinder.VolumeType) bool { return t.ExtraSpecs["multiattach"] == "<is> True" }
 
 // resolveType finds the type a create names, by id or name, or the
 // default_volume_type when none.

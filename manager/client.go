@@ -133,6 +133,21 @@ func (c *Client) MigrateVolume(ctx context.Context, v *cinder.Volume, host strin
 	})
 }
 
+// Retype casts retype (version 3.5) to the backend of v.Host: give v, status
+// retyping, the type newTypeID, in place when host (host@backend#pool, whose
+// pool reports capabilities) is on v's backend, else by migrating it there
+// when migrationPolicy is on-demand.
+func (c *Client) Retype(ctx context.Context, v *cinder.Volume, newTypeID, host string, capabilities map[string]any, migrationPolicy string) error {
+	return c.castVersion(ctx, v, "retype", "3.5", map[string]any{
+		"volume":           v,
+		"new_type_id":      newTypeID,
+		"host":             map[string]any{"host": host, "cluster_name": nil, "capabilities": capabilities},
+		"migration_policy": migrationPolicy,
+		"reservations":     nil,
+		"old_reservations": nil,
+	})
+}
+
 // MigrateVolumeCompletion calls migrate_volume_completion on the backend of
 // v.Host, the migration's source: newVolume, the migration target, replaces
 // v's storage, or is deleted when hasError. It returns the id to keep.

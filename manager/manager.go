@@ -100,6 +100,7 @@ func (m *Manager) Endpoint() rpc.Endpoint {
 			"terminate_connection":         m.terminateConnection,
 			"get_capabilities":             m.getCapabilities,
 			"migrate_volume":               m.migrateVolume,
+			"retype":                       m.retype,
 			"migrate_volume_completion":    m.migrateVolumeCompletion,
 			"update_migrated_volume":       m.updateMigratedVolume,
 			"publish_service_capabilities": m.publishServiceCapabilities,

@@ -63,7 +63,16 @@ func (m *Manager) migrateVolume(ctx context.Context, raw json.RawMessage) (any, 
 	if err != nil {
 		return nil, fmt.Errorf("migrate_volume: %w", err)
 	}
-	v, err = m.store.UpdateVolume(ctx, v.ID, func(v *cinder.Volume) error {
+	m.migrate(ctx, v, dest, "", a.ForceHostCopy)
+	return nil, nil
+}
+
+// migrate moves v, whose migration is starting, to dest, giving it the
+// type newTypeID when set (a retype); on failure v is left as it was, with
+// migration_status error.
+func (m *Manager) migrate(ctx context.Context, v *cinder.Volume, dest, newTypeID string, forceHostCopy bool) {
+	id := v.ID
+	v, err := m.store.UpdateVolume(ctx, id, func(v *cinder.Volume) error {
 		if v.MigrationStatus != cinder.MigrationStarting {
 			return cinder.InvalidVolume("volume %s has migration_status %q, not %s", v.ID, v.MigrationStatus, cinder.MigrationStarting)
 		}
@@ -71,11 +80,11 @@ func (m *Manager) migrateVolume(ctx context.Context, raw json.RawMessage) (any, 
 		return nil
 	})
 	if err != nil {
-		slog.Warn("not migrating volume", "volume_id", a.id(), "source", m.host, "destination", dest, "error", err)
-		return nil, nil
+		slog.Warn("not migrating volume", "volume_id", id, "source", m.host, "destination", dest, "error", err)
+		return
 	}
-	logMigration(v.ID, cinder.MigrationMigrating, v.Host, dest, "force_host_copy", a.ForceHostCopy)
-	err = m.migrateGeneric(ctx, v, dest)
+	logMigration(v.ID, cinder.MigrationMigrating, v.Host, dest, "force_host_copy", forceHostCopy)
+	err = m.migrateGeneric(ctx, v, dest, newTypeID)
 	switch {
 	case errors.Is(err, errNotMigrating):
 		slog.Warn("volume migration was taken over; leaving it", "volume_id", v.ID, "source", v.Host, "destination", dest, "error", err)
@@ -83,7 +92,6 @@ func (m *Manager) migrateVolume(ctx context.Context, raw json.RawMessage) (any, 
 		slog.Error("failed to migrate volume", "volume_id", v.ID, "source", v.Host, "destination", dest, "error", err)
 		m.failMigration(ctx, v.ID, dest)
 	}
-	return nil, nil
 }
 
 // logMigration logs a volume's new migration_status.
@@ -97,7 +105,7 @@ func logMigration(id, status, source, dest string, attrs ...any) {
 func (m *Manager) failMigration(ctx context.Context, id, dest string) {
 	v, err := m.store.UpdateVolume(ctx, id, func(v *cinder.Volume) error {
 		v.MigrationStatus = cinder.MigrationError
-		if v.Status == cinder.StatusMaintenance || v.Status == "retyping" {
+		if v.Status == cinder.StatusMaintenance || v.Status == cinder.StatusRetyping {
 			v.Status = cmp.Or(v.PreviousStatus, v.Status)
 		}
 		return nil
@@ -109,13 +117,14 @@ func (m *Manager) failMigration(ctx context.Context, id, dest string) {
 	logMigration(id, cinder.MigrationError, v.Host, dest, "status", v.Status)
 }
 
-// migrateGeneric creates the target volume on dest, copies v's bytes to it
-// and completes the migration; on failure the target is removed.
-func (m *Manager) migrateGeneric(ctx context.Context, v *cinder.Volume, dest string) error {
+// migrateGeneric creates the target volume on dest, of type newTypeID when
+// set, else v's, copies v's bytes to it and completes the migration; on
+// failure the target is removed.
+func (m *Manager) migrateGeneric(ctx context.Context, v *cinder.Volume, dest, newTypeID string) error {
 	if m.volumes == nil {
 		return fmt.Errorf("backend %s has no RPC client to reach destination %s", m.host, dest)
 	}
-	nv, err := m.createTarget(ctx, v, dest)
+	nv, err := m.createTarget(ctx, v, dest, cmp.Or(newTypeID, v.VolumeTypeID))
 	if err != nil {
 		return err
 	}
@@ -127,10 +136,11 @@ func (m *Manager) migrateGeneric(ctx context.Context, v *cinder.Volume, dest str
 }
 
 // createTarget creates on dest the target volume of v's migration, as
-// _migrate_volume_generic: a row like v's, creating, migration_status
-// target:<v.id>, outside quota, cast to dest's create_volume, then polled
-// until available. When it fails or times out nothing is left of it.
-func (m *Manager) createTarget(ctx context.Context, v *cinder.Volume, dest string) (*cinder.Volume, error) {
+// _migrate_volume_generic: a row like v's but of type typeID, creating,
+// migration_status target:<v.id>, outside quota, cast to dest's
+// create_volume, then polled until available. When it fails or times out
+// nothing is left of it.
+func (m *Manager) createTarget(ctx context.Context, v *cinder.Volume, dest, typeID string) (*cinder.Volume, error) {
 	backend := cinder.ExtractHost(dest, cinder.LevelBackend)
 	if !strings.Contains(backend, "@") {
 		return nil, cinder.InvalidHost("destination %q is not a host@backend", dest)
@@ -146,7 +156,7 @@ func (m *Manager) createTarget(ctx context.Context, v *cinder.Volume, dest strin
 	nv := &cinder.Volume{
 		UserID: v.UserID, ProjectID: v.ProjectID, Size: v.Size,
 		DisplayName: v.DisplayName, DisplayDescription: v.DisplayDescription,
-		VolumeTypeID: v.VolumeTypeID, Metadata: maps.Clone(v.Metadata),
+		VolumeTypeID: typeID, Metadata: maps.Clone(v.Metadata),
 		Bootable: v.Bootable, Multiattach: v.Multiattach,
 		ReplicationStatus: v.ReplicationStatus, PreviousStatus: v.PreviousStatus,
 		Host: dest, ClusterName: svc.ClusterName, AvailabilityZone: svc.AvailabilityZone, ServiceUUID: svc.UUID,
@@ -376,6 +386,7 @@ func (m *Manager) completeMigration(ctx context.Context, v, nv *cinder.Volume) e
 			}
 			cur.Host, cur.ClusterName, cur.AvailabilityZone, cur.ServiceUUID = nv.Host, nv.ClusterName, nv.AvailabilityZone, nv.ServiceUUID
 			cur.NameID, cur.ProviderLocation = model.NameID, model.ProviderLocation
+			cur.VolumeTypeID = nv.VolumeTypeID // a retype's new type
 			cur.Status, cur.PreviousStatus = orig, cur.Status
 			cur.MigrationStatus = cinder.MigrationSuccess
 			// The target row now records the old data, to be deleted.

@@ -23,12 +23,14 @@ func NewClient(t *rpc.Transport) *Client {
 	}
 }
 
-// RequestSpec is what create_volume asks of the scheduler.
+// RequestSpec is what create_volume, migrate_volume and retype ask of the
+// scheduler; in a retype, VolumeType is the new type.
 type RequestSpec struct {
 	VolumeID         string             `json:"volume_id"`
 	Size             int                `json:"size"`
 	VolumeType       *cinder.VolumeType `json:"volume_type,omitempty"`
 	AvailabilityZone string             `json:"availability_zone,omitempty"`
+	MigrationPolicy  string             `json:"migration_policy,omitempty"` // retype: never or on-demand
 }
 
 // CreateVolume casts create_volume: the scheduler picks a pool, records it
@@ -64,6 +66,22 @@ func (c *Client) MigrateVolume(ctx context.Context, v *cinder.Volume, backend st
 	}
 	if err := c.rpc.Prepare("", "", "3.3", 0).Cast(ctx, "migrate_volume", args); err != nil {
 		return fmt.Errorf("cast migrate_volume of volume %s to the scheduler: %w", v.ID, err)
+	}
+	return nil
+}
+
+// Retype casts retype: the scheduler finds where v, status retyping, can
+// have spec.VolumeType (its own pool first; another only when
+// spec.MigrationPolicy is on-demand) and asks v's backend to retype it;
+// with none, v gets its status back.
+func (c *Client) Retype(ctx context.Context, v *cinder.Volume, spec RequestSpec) error {
+	args := map[string]any{
+		"volume":            v,
+		"request_spec":      spec,
+		"filter_properties": map[string]any{},
+	}
+	if err := c.rpc.Cast(ctx, "retype", args); err != nil {
+		return fmt.Errorf("cast retype of volume %s to the scheduler: %w", v.ID, err)
 	}
 	return nil
 }

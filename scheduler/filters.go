@@ -13,6 +13,7 @@ type request struct {
 	size             int               // GiB
 	availabilityZone string            // "" for any zone
 	extraSpecs       map[string]string // of the volume type
+	existsOn         string            // the pool the volume is on already (retype), whose capacity holds it
 }
 
 // thin reports whether the volume is thin provisioned: unless its type's
@@ -77,7 +78,7 @@ func availabilityZoneFilter(p *poolState, r *request) bool {
 func capacityFilter(p *poolState, r *request) bool {
 	size := float64(r.size)
 	switch {
-	case r.size == 0 || !p.free.bounded():
+	case r.size == 0 || !p.free.bounded() || p.host == r.existsOn:
 		return true
 	case !p.total.bounded():
 		return p.reservedPercentage == 0

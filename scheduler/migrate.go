@@ -39,18 +39,9 @@ func (s *Scheduler) migrateVolume(ctx context.Context, raw json.RawMessage) (any
 			specErr = cinder.InvalidInput("migrate_volume request_spec: %v", err)
 		}
 	}
-	id := cmp.Or(args.Volume.ID, spec.VolumeID)
-	if id == "" {
-		return nil, cinder.InvalidInput("migrate_volume names no volume")
-	}
-	s.waitReady(ctx)
-	v, err := s.store.GetVolume(ctx, id)
-	if cinder.IsNotFound(err) {
-		slog.Warn("volume to migrate no longer exists", "volume_id", id, "destination", args.Backend)
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("migrate volume %s: %w", id, err)
+	v, err := s.loadVolume(ctx, "migrate_volume", cmp.Or(args.Volume.ID, spec.VolumeID))
+	if v == nil || err != nil {
+		return nil, err
 	}
 	err = specErr
 	var host string

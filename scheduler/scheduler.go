@@ -29,11 +29,12 @@ import (
 const RPCAPIVersion = "3.12"
 
 // Volumes hands a placed volume to its backend's cinder-volume, and a
-// volume to migrate to its source backend with the destination pool and
+// volume to migrate or retype to its backend with the destination pool and
 // that pool's capabilities (*manager.Client does).
 type Volumes interface {
 	CreateVolume(ctx context.Context, v *cinder.Volume, spec map[string]any) error
 	MigrateVolume(ctx context.Context, v *cinder.Volume, host string, capabilities map[string]any, forceHostCopy bool) error
+	Retype(ctx context.Context, v *cinder.Volume, newTypeID, host string, capabilities map[string]any, migrationPolicy string) error
 }
 
 // Scheduler places volumes on pools from the stats the backends report.
@@ -107,8 +108,28 @@ func (s *Scheduler) Endpoint() rpc.Endpoint {
 			"update_service_capabilities": s.updateServiceCapabilities,
 			"get_pools":                   s.getPools,
 			"migrate_volume":              s.migrateVolume,
+			"retype":                      s.retype,
 		},
 	}
+}
+
+// loadVolume reads volume id, which a request of method names, once the
+// backends have reported (waitReady); nil without error when the volume no
+// longer exists, as the request then has nothing to do.
+func (s *Scheduler) loadVolume(ctx context.Context, method, id string) (*cinder.Volume, error) {
+	if id == "" {
+		return nil, cinder.InvalidInput("%s names no volume", method)
+	}
+	s.waitReady(ctx)
+	v, err := s.store.GetVolume(ctx, id)
+	if cinder.IsNotFound(err) {
+		slog.Warn("volume of a request no longer exists", "method", method, "volume_id", id)
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s of volume %s: %w", method, id, err)
+	}
+	return v, nil
 }
 
 // createVolume places a volume still creating on the best pool, records the
@@ -139,26 +160,16 @@ func (s *Scheduler) createVolume(ctx context.Context, raw json.RawMessage) (any,
 		}
 		_ = json.Unmarshal(args.RequestSpec, &specMap) // valid JSON: decoded just above
 	}
-	id := cmp.Or(args.Volume.ID, spec.VolumeID)
-	if id == "" {
-		return nil, cinder.InvalidInput("create_volume names no volume")
-	}
-
-	s.waitReady(ctx)
-	v, err := s.store.GetVolume(ctx, id)
-	if cinder.IsNotFound(err) {
-		slog.Warn("volume to schedule no longer exists", "volume_id", id)
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("schedule volume %s: %w", id, err)
+	v, err := s.loadVolume(ctx, "create_volume", cmp.Or(args.Volume.ID, spec.VolumeID))
+	if v == nil || err != nil {
+		return nil, err
 	}
 	if v.Status != cinder.StatusCreating {
-		slog.Warn("volume to schedule is no longer creating; ignoring the request", "volume_id", id, "status", v.Status)
+		slog.Warn("volume to schedule is no longer creating; ignoring the request", "volume_id", v.ID, "status", v.Status)
 		return nil, nil
 	}
 	if err := s.place(ctx, v, spec, specMap); err != nil {
-		s.fail(ctx, id, err)
+		s.fail(ctx, v.ID, err)
 		var e *cinder.Error
 		if errors.As(err, &e) && e.Class == "NoValidBackend" {
 			return nil, nil

@@ -143,3 +143,47 @@ func TestOpenStackCLI(t *testing.T) {
 		t.Fatalf("openstack volume show: %v", v)
 	}
 }
+
+// cinder retype: to a type the volume's backend serves, in place; to one
+// only another backend serves, refused under the default policy (never) and
+// migrated with --migration-policy on-demand.
+func TestCinderCLIRetype(t *testing.T) {
+	if _, err := exec.LookPath("cinder"); err != nil {
+		if testenv.Required() {
+			t.Fatal("the cinder CLI (python3-cinderclient) is required")
+		}
+		t.Skip("SKIP: cinder CLI not installed (apt-get install python3-cinderclient)")
+	}
+	d := newDeployment(t, setup{})
+	d.startAll()
+	for name, backend := range map[string]string{"thin-a": "thin", "thin-b": "thin", "thick-a": "thick"} {
+		cinderCLI(t, d, "type-create", name)
+		cinderCLI(t, d, "type-key", name, "set", "volume_backend_name="+backend)
+	}
+	id := cliField(cinderCLI(t, d, "create", "--volume-type", "thin-a", "1"), "id")
+	host := d.waitStatus(id, "available")["os-vol-host-attr:host"]
+
+	// settled waits for the retype to end and returns the volume.
+	settled := func() map[string]any {
+		var v map[string]any
+		waitFor(t, 30*time.Second, "the retype to end", func() bool {
+			v = d.volume(id)
+			return v["status"] != "retyping" && v["migration_status"] != "starting" &&
+				v["migration_status"] != "migrating" && v["migration_status"] != "completing"
+		})
+		return v
+	}
+	cinderCLI(t, d, "retype", id, "thin-b")
+	if v := settled(); v["status"] != "available" || v["volume_type"] != "thin-b" || v["os-vol-host-attr:host"] != host || v["migration_status"] != nil {
+		t.Fatalf("after retype to thin-b: %v; want available, thin-b, on %v, not migrated", v, host)
+	}
+	cinderCLI(t, d, "retype", id, "thick-a")
+	if v := settled(); v["status"] != "available" || v["volume_type"] != "thin-b" || v["os-vol-host-attr:host"] != host {
+		t.Fatalf("after retype to thick-a without migration: %v; want available, thin-b, on %v", v, host)
+	}
+	cinderCLI(t, d, "retype", "--migration-policy", "on-demand", id, "thick-a")
+	if v := settled(); v["status"] != "available" || v["volume_type"] != "thick-a" || v["migration_status"] != "success" ||
+		!strings.HasPrefix(v["os-vol-host-attr:host"].(string), "hostA@thick#") {
+		t.Fatalf("after retype to thick-a on demand: %v; want available, thick-a, migrated to hostA@thick", v)
+	}
+}

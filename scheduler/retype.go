@@ -1,0 +1,112 @@
+package scheduler
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+
+	"github.com/cinder-go/cinder"
+)
+
+// retype (cast: volume, request_spec, filter_properties) finds where a
+// volume being retyped can have the new type of request_spec, as
+// FilterScheduler.find_retype_backend: its own pool when that passes the
+// filters (the capacity it holds not counted twice), else, unless the
+// migration policy is never, the best weighed pool; and casts retype to the
+// volume's backend with that pool. With none, the volume gets its status
+// back and its owner is told why, as cinder/scheduler/manager.py retype.
+func (s *Scheduler) retype(ctx context.Context, raw json.RawMessage) (any, error) {
+	var args struct {
+		Volume struct {
+			ID string `json:"id"`
+		} `json:"volume"` // only a hint: the row is read again
+		RequestSpec RequestSpec `json:"request_spec"`
+	}
+	if err := json.Unmarshal(raw, &args); err != nil {
+		return nil, cinder.InvalidInput("retype arguments: %v", err)
+	}
+	spec := args.RequestSpec
+	v, err := s.loadVolume(ctx, "retype", cmp.Or(args.Volume.ID, spec.VolumeID))
+	if v == nil || err != nil {
+		return nil, err
+	}
+	if v.Status != cinder.StatusRetyping {
+		slog.Warn("not retyping volume: it is no longer retyping", "volume_id", v.ID, "status", v.Status)
+		return nil, nil
+	}
+	host, caps, err := s.findRetypeBackend(ctx, v, spec)
+	if err == nil {
+		slog.Info("retyping volume", "volume_id", v.ID, "volume_type", spec.VolumeType.Name, "source", v.Host, "destination", host,
+			"migration_policy", spec.MigrationPolicy)
+		if err = s.volumes.Retype(ctx, v, spec.VolumeType.ID, host, caps, spec.MigrationPolicy); err != nil {
+			err = fmt.Errorf("cast retype of volume %s to %s: %w", v.ID, v.Host, err)
+		}
+	}
+	if err != nil {
+		s.failRetype(ctx, v.ID, err)
+		var e *cinder.Error
+		if errors.As(err, &e) && (e.Class == "NoValidBackend" || e.Class == "InvalidInput") {
+			return nil, nil
+		}
+		return nil, err
+	}
+	return nil, nil
+}
+
+// findRetypeBackend returns the pool where v can have spec's new type, with
+// its capabilities: v's own pool when it passes the filters, else the best
+// weighed pool if spec's migration policy is on-demand; NoValidBackend
+// otherwise. Nothing is consumed: a migration creates its target directly.
+func (s *Scheduler) findRetypeBackend(ctx context.Context, v *cinder.Volume, spec RequestSpec) (string, map[string]any, error) {
+	if spec.VolumeType == nil || spec.VolumeType.ID == "" {
+		return "", nil, cinder.InvalidInput("retype of volume %s names no volume type", v.ID)
+	}
+	r, err := s.requestFor(ctx, v, spec)
+	if err != nil {
+		return "", nil, err
+	}
+	r.existsOn = v.Host
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.refresh(ctx); err != nil {
+		return "", nil, err
+	}
+	ranked, rejectedBy := rank(s.pools(), s.filters, s.weighers, r)
+	if len(ranked) == 0 {
+		return "", nil, fmt.Errorf("%s rejected every pool: %w", cmp.Or(rejectedBy, "no pool is up"),
+			cinder.NoValidBackend(fmt.Sprintf("No valid backends for volume %s with type %s", v.ID, spec.VolumeType.ID)))
+	}
+	best := ranked[0]
+	for _, p := range ranked {
+		if p.host == v.Host {
+			best = p
+			break
+		}
+	}
+	if best.host != v.Host && spec.MigrationPolicy != cinder.MigrationPolicyOnDemand {
+		return "", nil, cinder.NoValidBackend(fmt.Sprintf("Current backend not valid for volume %s with type %s, migration not allowed", v.ID, spec.VolumeType.ID))
+	}
+	return best.host, maps.Clone(best.capabilities), nil
+}
+
+// failRetype gives volume id, which cannot be retyped because of cause, its
+// status back (previous_status), logs the reason and tells the owner.
+func (s *Scheduler) failRetype(ctx context.Context, id string, cause error) {
+	slog.Error("failed to schedule volume retype", "volume_id", id, "reason", cause)
+	v, err := s.store.UpdateVolume(ctx, id, func(v *cinder.Volume) error {
+		if v.Status != cinder.StatusRetyping {
+			return cinder.InvalidVolume("volume %s is %s, no longer retyping", v.ID, v.Status)
+		}
+		v.Status = cmp.Or(v.PreviousStatus, cinder.StatusAvailable)
+		return nil
+	})
+	if err != nil {
+		slog.Error("failed to give a volume whose retype failed its status back", "volume_id", id, "error", err)
+		return
+	}
+	s.tell(ctx, v, cause)
+}
