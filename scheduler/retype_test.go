@@ -9,9 +9,13 @@ import (
 	"time"
 
 	"github.com/cinder-go/cinder"
+	"github.com/cinder-go/cinder/api"
 	"github.com/cinder-go/cinder/internal/testdb"
 	"github.com/cinder-go/cinder/scheduler"
 )
+
+// os-retype reaches the scheduler through its client.
+var _ api.Retyper = (*scheduler.Client)(nil)
 
 // backendType creates a volume type that asks for volume_backend_name backend.
 func (c *cloud) backendType(t *testing.T, name, backend string) *cinder.VolumeType {
