@@ -271,3 +271,45 @@ func copyModes(d *deployment, id string) []string {
 	}
 	return modes
 }
+
+// TestRetypeOverRabbitMQ retypes a volume holding data, across processes:
+// API, scheduler and two cinder-volume hosts over RabbitMQ, on PostgreSQL.
+// A type its backend serves changes in place; one only hostB's thick2
+// serves migrates it there on demand, bytes intact, and the volume ends
+// with the new type.
+func TestRetypeOverRabbitMQ(t *testing.T) {
+	d := newDeployment(t, setup{transport: testenv.RabbitURL(t), database: testenv.PostgresURL(t), backends: fourBackends("zero")})
+	splitTwoHosts(t, d)
+	typeID := map[string]string{}
+	for name, backend := range map[string]string{"on-thin": "thin", "also-thin": "thin", "on-thick2": "thick2"} {
+		vt := d.do("POST", "/admin/types", map[string]any{"volume_type": map[string]any{"name": name}}, 200)["volume_type"].(map[string]any)
+		d.do("POST", "/admin/types/"+vt["id"].(string)+"/extra_specs", map[string]any{"extra_specs": map[string]string{"volume_backend_name": backend}}, 200)
+		typeID[name] = vt["id"].(string)
+	}
+	id := d.createVolume(1, map[string]any{"volume_type": "on-thin"})
+	d.waitStatus(id, "available")
+	src := devicePath(t, d, id)
+	fill(t, src, spread(16, 1<<20), 0)
+	want := testfile.Checksum(t, src)
+
+	retype := func(to, policy string) map[string]any {
+		d.do("POST", "/admin/volumes/"+id+"/action", map[string]any{"os-retype": map[string]any{"new_type": to, "migration_policy": policy}}, 202)
+		var v map[string]any
+		waitFor(t, 60*time.Second, "the retype to end", func() bool {
+			v = d.volume(id)
+			return v["status"] == "available" && v["migration_status"] != "starting" && v["migration_status"] != "migrating" && v["migration_status"] != "completing"
+		})
+		return v
+	}
+	if v := retype("also-thin", "never"); v["volume_type"] != "also-thin" || !strings.HasPrefix(v["os-vol-host-attr:host"].(string), "hostA@thin#") {
+		t.Fatalf("after retype in place: %v", v)
+	}
+	v := retype("on-thick2", "on-demand")
+	if v["volume_type"] != "on-thick2" || v["volume_type_id"] != typeID["on-thick2"] || v["migration_status"] != "success" ||
+		!strings.HasPrefix(v["os-vol-host-attr:host"].(string), "hostB@thick2#") {
+		t.Fatalf("after retype on demand: %v", v)
+	}
+	if got := testfile.Checksum(t, devicePath(t, d, id)); got != want {
+		t.Fatalf("retyped volume's checksum %s, it was %s", got, want)
+	}
+}
