@@ -103,6 +103,20 @@ func (v *Volume) DataID() string {
 	return v.ID
 }
 
+// EndRetype ends v's retype, with or without a new type: v gets back the
+// status it had before (previous_status). It fails with InvalidVolume, and
+// leaves v as it is, when v is no longer retyping. A func for UpdateVolume.
+func EndRetype(v *Volume) error {
+	if v.Status != StatusRetyping {
+		return InvalidVolume("volume %s is %s, no longer %s", v.ID, v.Status, StatusRetyping)
+	}
+	v.Status = v.PreviousStatus
+	if v.Status == "" {
+		v.Status = StatusAvailable
+	}
+	return nil
+}
+
 // Service is one row of the services table: a running binary on a host.
 type Service struct {
 	ID               int64      `json:"id"`

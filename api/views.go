@@ -37,21 +37,17 @@ func (o object) MarshalJSON() ([]byte, error) { return appendJSON(nil, o) }
 // encoding/json gives every nested Marshaler's output, which made large
 // lists cost several times their size. Other values go to json.Marshal.
 func appendJSON(b []byte, v any) ([]byte, error) {
-	var err error
 	switch v := v.(type) {
 	case object:
-		b = append(b, '{')
-		for i, m := range v {
-			if i > 0 {
-				b = append(b, ", "...)
-			}
-			b = appendString(b, m.key)
-			b = append(b, ": "...)
-			if b, err = appendJSON(b, m.value); err != nil {
+		o := jsonObject{b: append(b, '{')}
+		for _, m := range v {
+			o.key(m.key)
+			var err error
+			if o.b, err = appendJSON(o.b, m.value); err != nil {
 				return nil, err
 			}
 		}
-		return append(b, '}'), nil
+		return append(o.b, '}'), nil
 	case []object:
 		return appendList(b, v)
 	case string:

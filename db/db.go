@@ -51,13 +51,14 @@ type stmtCache struct {
 // queries are a few dozen shapes, but a filter's IN list varies in length.
 const maxStmts = 128
 
-// query runs query (placeholders already rebound) as a cached prepared statement.
+// query runs query, with ? placeholders, as a cached prepared statement;
+// the dialect's placeholders are put in once, when it is prepared.
 func (db *DB) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
 	db.stmts.mu.Lock()
 	st, ok := db.stmts.m[query]
 	if !ok && len(db.stmts.m) < maxStmts {
 		var err error
-		if st, err = db.sql.PrepareContext(ctx, query); err != nil {
+		if st, err = db.sql.PrepareContext(ctx, db.dialect.rebind(query)); err != nil {
 			db.stmts.mu.Unlock()
 			return nil, err
 		}
@@ -68,7 +69,7 @@ func (db *DB) query(ctx context.Context, query string, args ...any) (*sql.Rows, 
 	}
 	db.stmts.mu.Unlock()
 	if st == nil {
-		return db.sql.QueryContext(ctx, query, args...)
+		return db.sql.QueryContext(ctx, db.dialect.rebind(query), args...)
 	}
 	return st.QueryContext(ctx, args...)
 }

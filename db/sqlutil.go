@@ -90,7 +90,7 @@ func decodeMap(text string) (map[string]string, error) {
 // what names the listing in errors. It returns an empty, non-nil slice when
 // no row matches.
 func queryAll[T any](ctx context.Context, db *DB, what, query string, args []any, scan func(scanner) (*T, error)) ([]*T, error) {
-	rows, err := db.query(ctx, db.dialect.rebind(query), args...)
+	rows, err := db.query(ctx, query, args...)
 	if err != nil {
 		return nil, wrap(err, "%s", what)
 	}

@@ -1,7 +1,6 @@
 package manager
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -46,12 +45,8 @@ func (m *Manager) retype(ctx context.Context, raw json.RawMessage) (any, error) 
 	switch {
 	case cinder.SameBackend(dest, m.host):
 		v, err = m.store.UpdateVolume(ctx, v.ID, func(v *cinder.Volume) error {
-			if v.Status != cinder.StatusRetyping {
-				return cinder.InvalidVolume("volume %s is %s, not %s", v.ID, v.Status, cinder.StatusRetyping)
-			}
 			v.VolumeTypeID, v.Host = a.NewTypeID, dest
-			v.Status = cmp.Or(v.PreviousStatus, cinder.StatusAvailable)
-			return nil
+			return cinder.EndRetype(v) // an error leaves nothing written
 		})
 		if err != nil {
 			return nil, fmt.Errorf("retype volume %s: %w", a.id(), err)
@@ -79,14 +74,7 @@ func (m *Manager) retype(ctx context.Context, raw json.RawMessage) (any, error) 
 // endRetype gives volume id, whose retype failed for reason, its status back.
 func (m *Manager) endRetype(ctx context.Context, id, reason string) {
 	slog.Error("failed to retype volume", "volume_id", id, "host", m.host, "reason", reason)
-	_, err := m.store.UpdateVolume(ctx, id, func(v *cinder.Volume) error {
-		if v.Status != cinder.StatusRetyping {
-			return cinder.InvalidVolume("volume %s is %s, no longer retyping", v.ID, v.Status)
-		}
-		v.Status = cmp.Or(v.PreviousStatus, cinder.StatusAvailable)
-		return nil
-	})
-	if err != nil {
+	if _, err := m.store.UpdateVolume(ctx, id, cinder.EndRetype); err != nil {
 		slog.Error("failed to give a volume whose retype failed its status back", "volume_id", id, "error", err)
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -57,13 +56,8 @@ func (s *Scheduler) migrateVolume(ctx context.Context, raw json.RawMessage) (any
 	}
 	if err != nil {
 		s.failMigration(ctx, v.ID, args.Backend, err)
-		var e *cinder.Error
-		if errors.As(err, &e) && e.Class == "NoValidBackend" {
-			return nil, nil
-		}
-		return nil, err
 	}
-	return nil, nil
+	return settled(err)
 }
 
 // backendPassesFilters returns the pool of backend (host@backend#pool, or
@@ -75,28 +69,25 @@ func (s *Scheduler) backendPassesFilters(ctx context.Context, v *cinder.Volume, 
 	if err != nil {
 		return "", nil, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if err := s.refresh(ctx); err != nil {
-		return "", nil, err
-	}
 	byBackend := cinder.ExtractHost(backend, cinder.LevelPool) == ""
-	var candidates []*poolState
-	for _, p := range s.pools() {
-		if id := p.host; id == backend || byBackend && cinder.ExtractHost(id, cinder.LevelBackend) == backend {
-			candidates = append(candidates, p)
-		}
+	onBackend := func(p *poolState) bool {
+		return p.host == backend || byBackend && cinder.ExtractHost(p.host, cinder.LevelBackend) == backend
 	}
-	ranked, rejectedBy := rank(candidates, s.filters, s.weighers, r)
-	if len(ranked) == 0 {
-		detail := "no such pool is up and reporting stats"
-		if rejectedBy != "" {
-			detail = rejectedBy + " rejected it"
+	var host string
+	var caps map[string]any
+	err = s.ranked(ctx, r, onBackend, func(ranked []*poolState, rejectedBy string) error {
+		if len(ranked) == 0 {
+			detail := "no such pool is up and reporting stats"
+			if rejectedBy != "" {
+				detail = rejectedBy + " rejected it"
+			}
+			return fmt.Errorf("%d GiB in zone %q: %s: %w", r.size, r.availabilityZone, detail,
+				cinder.NoValidBackend(fmt.Sprintf("Cannot place volume %s on %s.", v.ID, backend)))
 		}
-		return "", nil, fmt.Errorf("%d GiB in zone %q: %s: %w", r.size, r.availabilityZone, detail,
-			cinder.NoValidBackend(fmt.Sprintf("Cannot place volume %s on %s.", v.ID, backend)))
-	}
-	return ranked[0].host, maps.Clone(ranked[0].capabilities), nil
+		host, caps = ranked[0].host, maps.Clone(ranked[0].capabilities)
+		return nil
+	})
+	return host, caps, err
 }
 
 // failMigration records that volume id cannot migrate to backend because

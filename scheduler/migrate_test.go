@@ -51,15 +51,7 @@ func TestMigrateVolumeToTheBestPoolOfABackend(t *testing.T) {
 	if v.Host != "node1@thin#thin" {
 		t.Fatalf("volume placed on %s, want node1@thin#thin", v.Host)
 	}
-	marker := []byte("bytes that must move")
-	f, err := os.OpenFile(filepath.Join(c.dirs["thin"], v.Name()), os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := f.WriteAt(marker, 1<<29); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
+	c.mark(t, "thin", v, 1<<29)
 
 	c.startMigration(t, v, "node1@thick") // no pool: the backend's best
 	got := testdb.WaitMigration(t, c.store, v.ID)
@@ -67,18 +59,40 @@ func TestMigrateVolumeToTheBestPoolOfABackend(t *testing.T) {
 		t.Fatalf("after migration: %s on %s, status %s; want success on node1@thick#thick, available",
 			got.MigrationStatus, got.Host, got.Status)
 	}
-	f, err = os.Open(filepath.Join(c.dirs["thick"], got.Name()))
+	if !c.marked(t, "thick", got, 1<<29) {
+		t.Fatal("the volume's bytes did not move")
+	}
+}
+
+// marker is what mark writes into a volume's storage.
+var marker = []byte("bytes that must move")
+
+// mark writes marker at off into the storage of v on backend.
+func (c *cloud) mark(t *testing.T, backend string, v *cinder.Volume, off int64) {
+	t.Helper()
+	f, err := os.OpenFile(filepath.Join(c.dirs[backend], v.Name()), os.O_WRONLY, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	moved := make([]byte, len(marker))
-	if _, err := f.ReadAt(moved, 1<<29); err != nil {
+	if _, err := f.WriteAt(marker, off); err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Equal(moved, marker) {
-		t.Fatal("the volume's bytes did not move")
+}
+
+// marked reports whether the storage of v on backend holds marker at off.
+func (c *cloud) marked(t *testing.T, backend string, v *cinder.Volume, off int64) bool {
+	t.Helper()
+	f, err := os.Open(filepath.Join(c.dirs[backend], v.Name()))
+	if err != nil {
+		t.Fatal(err)
 	}
+	defer f.Close()
+	got := make([]byte, len(marker))
+	if _, err := f.ReadAt(got, off); err != nil {
+		t.Fatal(err)
+	}
+	return bytes.Equal(got, marker)
 }
 
 func TestMigrateVolumeToABackendFailingTheFilters(t *testing.T) {

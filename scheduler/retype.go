@@ -4,10 +4,10 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
+	"slices"
 
 	"github.com/cinder-go/cinder"
 )
@@ -48,13 +48,8 @@ func (s *Scheduler) retype(ctx context.Context, raw json.RawMessage) (any, error
 	}
 	if err != nil {
 		s.failRetype(ctx, v.ID, err)
-		var e *cinder.Error
-		if errors.As(err, &e) && (e.Class == "NoValidBackend" || e.Class == "InvalidInput") {
-			return nil, nil
-		}
-		return nil, err
 	}
-	return nil, nil
+	return settled(err)
 }
 
 // findRetypeBackend returns the pool where v can have spec's new type, with
@@ -70,40 +65,30 @@ func (s *Scheduler) findRetypeBackend(ctx context.Context, v *cinder.Volume, spe
 		return "", nil, err
 	}
 	r.existsOn = v.Host
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if err := s.refresh(ctx); err != nil {
-		return "", nil, err
-	}
-	ranked, rejectedBy := rank(s.pools(), s.filters, s.weighers, r)
-	if len(ranked) == 0 {
-		return "", nil, fmt.Errorf("%s rejected every pool: %w", cmp.Or(rejectedBy, "no pool is up"),
-			cinder.NoValidBackend(fmt.Sprintf("No valid backends for volume %s with type %s", v.ID, spec.VolumeType.ID)))
-	}
-	best := ranked[0]
-	for _, p := range ranked {
-		if p.host == v.Host {
-			best = p
-			break
+	var host string
+	var caps map[string]any
+	err = s.ranked(ctx, r, nil, func(ranked []*poolState, rejectedBy string) error {
+		if len(ranked) == 0 {
+			return fmt.Errorf("%s rejected every pool: %w", cmp.Or(rejectedBy, "no pool is up"),
+				cinder.NoValidBackend(fmt.Sprintf("No valid backends for volume %s with type %s", v.ID, spec.VolumeType.ID)))
 		}
-	}
-	if best.host != v.Host && spec.MigrationPolicy != cinder.MigrationPolicyOnDemand {
-		return "", nil, cinder.NoValidBackend(fmt.Sprintf("Current backend not valid for volume %s with type %s, migration not allowed", v.ID, spec.VolumeType.ID))
-	}
-	return best.host, maps.Clone(best.capabilities), nil
+		best := ranked[0]
+		if i := slices.IndexFunc(ranked, func(p *poolState) bool { return p.host == v.Host }); i >= 0 {
+			best = ranked[i]
+		} else if spec.MigrationPolicy != cinder.MigrationPolicyOnDemand {
+			return cinder.NoValidBackend(fmt.Sprintf("Current backend not valid for volume %s with type %s, migration not allowed", v.ID, spec.VolumeType.ID))
+		}
+		host, caps = best.host, maps.Clone(best.capabilities)
+		return nil
+	})
+	return host, caps, err
 }
 
 // failRetype gives volume id, which cannot be retyped because of cause, its
 // status back (previous_status), logs the reason and tells the owner.
 func (s *Scheduler) failRetype(ctx context.Context, id string, cause error) {
 	slog.Error("failed to schedule volume retype", "volume_id", id, "reason", cause)
-	v, err := s.store.UpdateVolume(ctx, id, func(v *cinder.Volume) error {
-		if v.Status != cinder.StatusRetyping {
-			return cinder.InvalidVolume("volume %s is %s, no longer retyping", v.ID, v.Status)
-		}
-		v.Status = cmp.Or(v.PreviousStatus, cinder.StatusAvailable)
-		return nil
-	})
+	v, err := s.store.UpdateVolume(ctx, id, cinder.EndRetype)
 	if err != nil {
 		slog.Error("failed to give a volume whose retype failed its status back", "volume_id", id, "error", err)
 		return

@@ -2,8 +2,6 @@ package scheduler_test
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -50,7 +48,7 @@ func (c *cloud) retype(t *testing.T, v *cinder.Volume, vt *cinder.VolumeType, po
 	})
 }
 
-// A volume retyped to a type its pool serves keeps its pool and bytes, even
+// A volume retyped to a type its pool serves keeps its pool and storage, even
 // when the pool could not take it again (its capacity holds it already).
 func TestRetypeInPlace(t *testing.T) {
 	c := newCloud(t, time.Minute)
@@ -79,16 +77,7 @@ func TestRetypeAcrossBackends(t *testing.T) {
 	c.pools(t, "node1@thick#thick", "node1@thin#thin")
 	thin, thick := c.backendType(t, "thin", "thin"), c.backendType(t, "thick", "thick")
 	v := c.wait(t, c.create(t, 1, thin).ID)
-	marker := []byte("bytes that must move")
-	f, err := os.OpenFile(filepath.Join(c.dirs["thin"], v.Name()), os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = f.WriteAt(marker, 0)
-	f.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
+	c.mark(t, "thin", v, 0)
 
 	got := c.retype(t, v, thick, cinder.MigrationPolicyNever)
 	if got.Status != cinder.StatusAvailable || got.VolumeTypeID != thin.ID || got.Host != v.Host {
@@ -112,13 +101,7 @@ func TestRetypeAcrossBackends(t *testing.T) {
 		t.Fatalf("after retype on demand: %s, type %s, on %s, migration_status %s; want available, %s, on node1@thick#thick, success",
 			got.Status, got.VolumeTypeID, got.Host, got.MigrationStatus, thick.ID)
 	}
-	moved := make([]byte, len(marker))
-	f, err = os.Open(filepath.Join(c.dirs["thick"], got.Name()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if _, err := f.ReadAt(moved, 0); err != nil || string(moved) != string(marker) {
-		t.Fatalf("the volume's bytes did not move: %q, %v", moved, err)
+	if !c.marked(t, "thick", got, 0) {
+		t.Fatal("the volume's bytes did not move")
 	}
 }

@@ -168,15 +168,11 @@ func (s *Scheduler) createVolume(ctx context.Context, raw json.RawMessage) (any,
 		slog.Warn("volume to schedule is no longer creating; ignoring the request", "volume_id", v.ID, "status", v.Status)
 		return nil, nil
 	}
-	if err := s.place(ctx, v, spec, specMap); err != nil {
+	err = s.place(ctx, v, spec, specMap)
+	if err != nil {
 		s.fail(ctx, v.ID, err)
-		var e *cinder.Error
-		if errors.As(err, &e) && e.Class == "NoValidBackend" {
-			return nil, nil
-		}
-		return nil, err
 	}
-	return nil, nil
+	return settled(err)
 }
 
 // requestFor is what placing v asks of a pool: its size, the spec's zone
@@ -286,23 +282,49 @@ func (s *Scheduler) tell(ctx context.Context, v *cinder.Volume, cause error) {
 // consumes r's size from the best, returning its host@backend#pool and
 // availability zone; cinder.NoValidBackend when no pool passes.
 func (s *Scheduler) schedule(ctx context.Context, r *request) (host, az string, err error) {
+	err = s.ranked(ctx, r, nil, func(ranked []*poolState, rejectedBy string) error {
+		if len(ranked) == 0 {
+			detail := "no backend that is up has reported stats"
+			if rejectedBy != "" {
+				detail = rejectedBy + " rejected every remaining pool"
+			}
+			return fmt.Errorf("%d GiB in zone %q: %s: %w", r.size, r.availabilityZone, detail,
+				cinder.NoValidBackend("No weighed backends available"))
+		}
+		best := ranked[0]
+		best.consume(r.size, time.Now())
+		host, az = best.host, best.availabilityZone
+		return nil
+	})
+	return host, az, err
+}
+
+// ranked calls fn, under the scheduler's lock with the pools refreshed from
+// the latest reports, with the pools that pass the filters for r, best
+// weighed first, and the filter that rejected the last of the others; keep,
+// when set, narrows the candidates first.
+func (s *Scheduler) ranked(ctx context.Context, r *request, keep func(*poolState) bool, fn func(ranked []*poolState, rejectedBy string) error) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.refresh(ctx); err != nil {
-		return "", "", err
+		return err
 	}
-	ranked, rejectedBy := rank(s.pools(), s.filters, s.weighers, r)
-	if len(ranked) == 0 {
-		detail := "no backend that is up has reported stats"
-		if rejectedBy != "" {
-			detail = rejectedBy + " rejected every remaining pool"
-		}
-		return "", "", fmt.Errorf("%d GiB in zone %q: %s: %w", r.size, r.availabilityZone, detail,
-			cinder.NoValidBackend("No weighed backends available"))
+	pools := s.pools()
+	if keep != nil {
+		pools = slices.DeleteFunc(pools, func(p *poolState) bool { return !keep(p) })
 	}
-	best := ranked[0]
-	best.consume(r.size, time.Now())
-	return best.host, best.availabilityZone, nil
+	return fn(rank(pools, s.filters, s.weighers, r))
+}
+
+// settled is what a cast handler returns once it recorded err on the
+// volume: nothing for NoValidBackend, an expected outcome, err otherwise,
+// for the RPC server to log.
+func settled(err error) (any, error) {
+	var e *cinder.Error
+	if err == nil || errors.As(err, &e) && e.Class == "NoValidBackend" {
+		return nil, nil
+	}
+	return nil, err
 }
 
 // refresh rebuilds the backend states from the latest reports of the

@@ -2,7 +2,6 @@ package tests
 
 import (
 	"fmt"
-	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -154,12 +153,7 @@ func (l *brokerLoop) reader(id string) func() {
 // then completed once the broker is back, which the services rejoin alone.
 func TestBrokerLoss(t *testing.T) {
 	url := testenv.RabbitURL(t)
-	if _, err := exec.LookPath("rabbitmqctl"); err != nil {
-		if testenv.Required() {
-			t.Fatal("rabbitmqctl is required to stop the broker")
-		}
-		t.Skip("SKIP: rabbitmqctl not installed")
-	}
+	needProgram(t, "rabbitmqctl", "to stop the broker")
 	start := time.Now() // once the broker is ours
 	defer func() { t.Logf("%v with the broker", time.Since(start).Round(time.Millisecond)) }()
 	d := newDeployment(t, setup{transport: url, backends: map[string]string{"thin": "volume_driver = thin\n"}})

@@ -6,8 +6,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/cinder-go/cinder/internal/testenv"
 )
 
 // cinderCLI runs Debian's python-cinderclient CLI against d with noauth.
@@ -34,12 +32,7 @@ func cliField(out, field string) string {
 }
 
 func TestCinderCLI(t *testing.T) {
-	if _, err := exec.LookPath("cinder"); err != nil {
-		if testenv.Required() {
-			t.Fatal("the cinder CLI (python3-cinderclient) is required")
-		}
-		t.Skip("SKIP: cinder CLI not installed (apt-get install python3-cinderclient)")
-	}
+	needProgram(t, "cinder", "the cinder CLI, from python3-cinderclient")
 	d := newDeployment(t, setup{})
 	d.startAll()
 
@@ -120,12 +113,7 @@ func TestCinderCLI(t *testing.T) {
 // token "notused", so, as with real Cinder, the endpoint must not name a
 // project (the token's project would not match it).
 func TestOpenStackCLI(t *testing.T) {
-	if _, err := exec.LookPath("openstack"); err != nil {
-		if testenv.Required() {
-			t.Fatal("the openstack CLI (python3-openstackclient) is required")
-		}
-		t.Skip("SKIP: openstack CLI not installed")
-	}
+	needProgram(t, "openstack", "the openstack CLI, from python3-openstackclient")
 	d := newDeployment(t, setup{})
 	d.startAll()
 	id := d.createVolume(1, map[string]any{"name": "osc"})
@@ -148,12 +136,7 @@ func TestOpenStackCLI(t *testing.T) {
 // only another backend serves, refused under the default policy (never) and
 // migrated with --migration-policy on-demand.
 func TestCinderCLIRetype(t *testing.T) {
-	if _, err := exec.LookPath("cinder"); err != nil {
-		if testenv.Required() {
-			t.Fatal("the cinder CLI (python3-cinderclient) is required")
-		}
-		t.Skip("SKIP: cinder CLI not installed (apt-get install python3-cinderclient)")
-	}
+	needProgram(t, "cinder", "the cinder CLI, from python3-cinderclient")
 	d := newDeployment(t, setup{})
 	d.startAll()
 	for name, backend := range map[string]string{"thin-a": "thin", "thin-b": "thin", "thick-a": "thick"} {

@@ -23,6 +23,7 @@ import (
 
 	"github.com/cinder-go/cinder/internal/deploy"
 	"github.com/cinder-go/cinder/internal/proc"
+	"github.com/cinder-go/cinder/internal/testenv"
 )
 
 // binDir holds the binaries built once for the whole test run.
@@ -44,6 +45,19 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
+}
+
+// needProgram skips t when program, needed for what, is not installed, or
+// fails it when the suites are required (CINDER_TEST_REQUIRE_SERVICES=1).
+func needProgram(t *testing.T, program, what string) {
+	t.Helper()
+	if _, err := exec.LookPath(program); err == nil {
+		return
+	}
+	if testenv.Required() {
+		t.Fatalf("%s is required: %s", program, what)
+	}
+	t.Skipf("SKIP: %s not installed: %s", program, what)
 }
 
 // setup describes one deployment's cinder.conf.

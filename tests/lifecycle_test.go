@@ -103,12 +103,7 @@ func TestLifecycleSplitOverRabbitMQ(t *testing.T) {
 	d.startSplit()
 	lifecycle(t, d)
 
-	if _, err := exec.LookPath("rabbitmqctl"); err != nil {
-		if testenv.Required() {
-			t.Fatal("rabbitmqctl is required to restart the broker")
-		}
-		t.Skip("SKIP broker restart: rabbitmqctl not installed")
-	}
+	needProgram(t, "rabbitmqctl", "to restart the broker")
 	rabbitmqctl(t, "stop_app")
 	rabbitmqctl(t, "start_app")
 	// The next create succeeds without restarting any service.
