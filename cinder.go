@@ -3,7 +3,10 @@
 // It imports nothing of the project, so every package may import it.
 package cinder
 
-import "time"
+import (
+	"strings"
+	"time"
+)
 
 // Volume statuses, as Cinder names them.
 const (
@@ -41,7 +44,14 @@ const (
 
 // MigrationTarget is the migration_status of the temporary destination row of
 // a migration of volume sourceID.
-func MigrationTarget(sourceID string) string { return "target:" + sourceID }
+func MigrationTarget(sourceID string) string { return migrationTargetPrefix + sourceID }
+
+// IsMigrationTarget reports whether migrationStatus is a migration target's.
+func IsMigrationTarget(migrationStatus string) bool {
+	return strings.HasPrefix(migrationStatus, migrationTargetPrefix)
+}
+
+const migrationTargetPrefix = "target:"
 
 // Service binaries and their RPC topics.
 const (
@@ -152,6 +162,10 @@ type VolumeType struct {
 	CreatedAt   time.Time         `json:"created_at"`
 	UpdatedAt   *time.Time        `json:"updated_at,omitempty"`
 }
+
+// Multiattach reports whether volumes of type t may attach to several
+// instances at once (extra spec multiattach "<is> True").
+func (t *VolumeType) Multiattach() bool { return t.ExtraSpecs["multiattach"] == "<is> True" }
 
 // Message is a user message (GET /v3/{project_id}/messages): how Cinder
 // tells a user why an asynchronous request failed.

@@ -41,7 +41,7 @@ func AdminContext() *RequestContext {
 		Roles:       []string{"admin"},
 		RequestID:   NewRequestID(),
 		ReadDeleted: "no",
-		Timestamp:   time.Now().UTC().Format("2006-01-02T15:04:05.000000"),
+		Timestamp:   time.Now().UTC().Format(TimeLayout),
 	}
 }
 

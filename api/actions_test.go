@@ -208,15 +208,3 @@ func TestMigrateVolumeRollsBackWhenSchedulerUnreachable(t *testing.T) {
 		t.Fatalf("after a failed migrate cast: %+v", v)
 	}
 }
-
-func TestMigrationNotImplementedWithoutClients(t *testing.T) {
-	e := newEnv(t)
-	e.addService("hostA@fake2", cinder.BinaryVolume, 0, false)
-	id := e.createVolume(`{"volume": {"size": 1}}`)
-	action := "/v3/admin/volumes/" + id + "/action"
-	e.post(action, `{"os-migrate_volume": {"host": "hostA@fake2"}}`).fault(t, http.StatusNotImplemented, "notImplemented")
-	e.post(action, `{"os-migrate_volume_completion": {"new_volume": "`+id+`"}}`).fault(t, http.StatusNotImplemented, "notImplemented")
-	if v := e.volume(id); v.MigrationStatus != "" {
-		t.Fatalf("an unserved migration changed the volume: %+v", v)
-	}
-}

@@ -1,66 +1,30 @@
 // Package api is cinder-api: Cinder's REST API v3 with its microversions,
-// faults and views, over the database and the scheduler and volume RPC
-// clients. Every route answers with and without the project id in the URL.
+// faults and views. Handlers decode and validate a request, call the volume
+// rules (package volume) or read the database, and write Cinder's view.
+// Every route answers with and without the project id in the URL.
 package api
 
 import (
-	"context"
 	"net/http"
 
 	"github.com/gorilla/mux"
 
-	"github.com/cinder-go/cinder"
 	"github.com/cinder-go/cinder/conf"
 	"github.com/cinder-go/cinder/db"
-	"github.com/cinder-go/cinder/drivers"
-	"github.com/cinder-go/cinder/scheduler"
+	"github.com/cinder-go/cinder/volume"
 )
-
-// Scheduler is what the API needs of cinder-scheduler (*scheduler.Client).
-type Scheduler interface {
-	CreateVolume(ctx context.Context, v *cinder.Volume, spec scheduler.RequestSpec) error
-	GetPools(ctx context.Context) ([]scheduler.Pool, error)
-}
-
-// Volumes is what the API needs of the cinder-volume managers (*manager.Client).
-type Volumes interface {
-	DeleteVolume(ctx context.Context, v *cinder.Volume) error
-	ExtendVolume(ctx context.Context, v *cinder.Volume, newSize int) error
-	InitializeConnection(ctx context.Context, v *cinder.Volume, connector map[string]any) (*drivers.ConnectionInfo, error)
-	TerminateConnection(ctx context.Context, v *cinder.Volume, connector map[string]any) error
-	GetCapabilities(ctx context.Context, host string, discover bool) (map[string]any, error)
-}
-
-// Migrator is the scheduler's migrate_volume. os-migrate_volume works when
-// the Scheduler given to New also implements it, and answers 501 otherwise.
-type Migrator interface {
-	MigrateVolume(ctx context.Context, v *cinder.Volume, backend string, forceCopy bool, spec scheduler.RequestSpec) error
-}
-
-// Retyper is the scheduler's retype. os-retype works when the Scheduler
-// given to New also implements it, and answers 501 otherwise.
-type Retyper interface {
-	Retype(ctx context.Context, v *cinder.Volume, spec scheduler.RequestSpec) error
-}
-
-// MigrationCompleter is the volume manager's migrate_volume_completion,
-// returning the id to keep. os-migrate_volume_completion works when the
-// Volumes given to New also implements it, and answers 501 otherwise.
-type MigrationCompleter interface {
-	MigrateVolumeCompletion(ctx context.Context, v, newVolume *cinder.Volume, hasError bool) (string, error)
-}
 
 // server holds what the handlers share.
 type server struct {
-	cfg     *conf.Config
-	store   *db.DB
-	sched   Scheduler
-	volumes Volumes
+	cfg   *conf.Config
+	store *db.DB
+	vol   *volume.API
 }
 
-// New returns the cinder-api HTTP handler.
-func New(cfg *conf.Config, store *db.DB, sched Scheduler, volumes Volumes) http.Handler {
-	s := &server{cfg: cfg, store: store, sched: sched, volumes: volumes}
+// New returns the cinder-api HTTP handler: volumes apply the volume rules,
+// store answers the reads of types, services and messages.
+func New(cfg *conf.Config, store *db.DB, volumes *volume.API) http.Handler {
+	s := &server{cfg: cfg, store: store, vol: volumes}
 	// Paths are matched as sent, as Cinder's routes: a non-canonical one
 	// such as volumes/x/.. is 404, never redirected to another resource.
 	r := mux.NewRouter().SkipClean(true)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -21,10 +22,9 @@ import (
 	"github.com/cinder-go/cinder"
 	"github.com/cinder-go/cinder/conf"
 	"github.com/cinder-go/cinder/db"
-	"github.com/cinder-go/cinder/drivers"
 	"github.com/cinder-go/cinder/internal/testdb"
 	"github.com/cinder-go/cinder/rpc"
-	"github.com/cinder-go/cinder/scheduler"
+	"github.com/cinder-go/cinder/volume"
 )
 
 // The fakes below stand in for the RPC layer (scheduler.Client and
@@ -37,16 +37,16 @@ type fakeScheduler struct {
 	store     *db.DB
 	place     string
 	createErr error
-	pools     []scheduler.Pool
+	pools     []cinder.Pool
 	poolsErr  error
 	panics    bool
 
 	mu       sync.Mutex
-	creates  []scheduler.RequestSpec
+	creates  []cinder.RequestSpec
 	contexts []*cinder.RequestContext // the request context of each create
 }
 
-func (f *fakeScheduler) CreateVolume(ctx context.Context, v *cinder.Volume, spec scheduler.RequestSpec) error {
+func (f *fakeScheduler) CreateVolume(ctx context.Context, v *cinder.Volume, spec cinder.RequestSpec) error {
 	f.mu.Lock()
 	f.creates = append(f.creates, spec)
 	f.contexts = append(f.contexts, cinder.FromContext(ctx))
@@ -64,21 +64,32 @@ func (f *fakeScheduler) CreateVolume(ctx context.Context, v *cinder.Volume, spec
 	return nil
 }
 
-func (f *fakeScheduler) GetPools(ctx context.Context) ([]scheduler.Pool, error) {
+func (f *fakeScheduler) GetPools(ctx context.Context) ([]cinder.Pool, error) {
 	if f.panics {
 		panic("fake scheduler: get_pools exploded")
 	}
 	return f.pools, f.poolsErr
 }
 
-// migratingScheduler is a fakeScheduler that can also migrate.
+// errUnexpected is what a fake answers an RPC its test does not expect.
+var errUnexpected = errors.New("fake: RPC not expected by this test")
+
+func (f *fakeScheduler) MigrateVolume(ctx context.Context, v *cinder.Volume, backend string, forceCopy bool, spec cinder.RequestSpec) error {
+	return errUnexpected
+}
+
+func (f *fakeScheduler) Retype(ctx context.Context, v *cinder.Volume, spec cinder.RequestSpec) error {
+	return errUnexpected
+}
+
+// migratingScheduler is a fakeScheduler that migrates.
 type migratingScheduler struct {
 	*fakeScheduler
 	migrations []string // volume id -> backend, as "id>backend"
 	err        error
 }
 
-func (m *migratingScheduler) MigrateVolume(ctx context.Context, v *cinder.Volume, backend string, forceCopy bool, spec scheduler.RequestSpec) error {
+func (m *migratingScheduler) MigrateVolume(ctx context.Context, v *cinder.Volume, backend string, forceCopy bool, spec cinder.RequestSpec) error {
 	m.migrations = append(m.migrations, v.ID+">"+backend)
 	return m.err
 }
@@ -117,12 +128,12 @@ func (f *fakeVolumes) ExtendVolume(ctx context.Context, v *cinder.Volume, newSiz
 	return f.castErr
 }
 
-func (f *fakeVolumes) InitializeConnection(ctx context.Context, v *cinder.Volume, connector map[string]any) (*drivers.ConnectionInfo, error) {
+func (f *fakeVolumes) InitializeConnection(ctx context.Context, v *cinder.Volume, connector map[string]any) (*cinder.ConnectionInfo, error) {
 	f.record("initialize " + v.ID)
 	if f.connErr != nil {
 		return nil, f.connErr
 	}
-	return &drivers.ConnectionInfo{DriverVolumeType: "local", Data: map[string]any{"device_path": "/dev/fake/" + v.ID}}, nil
+	return &cinder.ConnectionInfo{DriverVolumeType: "local", Data: map[string]any{"device_path": "/dev/fake/" + v.ID}}, nil
 }
 
 func (f *fakeVolumes) TerminateConnection(ctx context.Context, v *cinder.Volume, connector map[string]any) error {
@@ -135,7 +146,11 @@ func (f *fakeVolumes) GetCapabilities(ctx context.Context, host string, discover
 	return f.caps, f.capsErr
 }
 
-// completingVolumes is a fakeVolumes that can also complete migrations.
+func (f *fakeVolumes) MigrateVolumeCompletion(ctx context.Context, v, newVolume *cinder.Volume, hasError bool) (string, error) {
+	return "", errUnexpected
+}
+
+// completingVolumes is a fakeVolumes that completes migrations.
 type completingVolumes struct{ *fakeVolumes }
 
 func (c completingVolumes) MigrateVolumeCompletion(ctx context.Context, v, newVolume *cinder.Volume, hasError bool) (string, error) {
@@ -152,10 +167,10 @@ type env struct {
 	volumes *fakeVolumes
 	srv     *httptest.Server
 
-	// schedOverride and volumesOverride, when set, are given to New instead
-	// of sched and volumes (to add optional interfaces).
-	schedOverride   Scheduler
-	volumesOverride Volumes
+	// schedOverride and volumesOverride, when set, serve instead of sched
+	// and volumes (to serve more RPCs).
+	schedOverride   volume.Scheduler
+	volumesOverride volume.Backends
 }
 
 // testConfig is the cinder.conf of the API tests: noauth and Cinder's
@@ -176,8 +191,8 @@ func newEnv(t *testing.T, opts ...func(e *env)) *env {
 		sched:   &fakeScheduler{store: store, place: "hostA@fake1#fake"},
 		volumes: &fakeVolumes{},
 	}
-	var sched Scheduler = e.sched
-	var volumes Volumes = e.volumes
+	var sched volume.Scheduler = e.sched
+	var volumes volume.Backends = e.volumes
 	for _, o := range opts {
 		o(e)
 	}
@@ -187,7 +202,7 @@ func newEnv(t *testing.T, opts ...func(e *env)) *env {
 	if e.volumesOverride != nil {
 		volumes = e.volumesOverride
 	}
-	e.srv = httptest.NewServer(New(e.cfg, store, sched, volumes))
+	e.srv = httptest.NewServer(New(e.cfg, store, volume.New(e.cfg, store, sched, volumes)))
 	t.Cleanup(e.srv.Close)
 	return e
 }

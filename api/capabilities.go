@@ -1,14 +1,9 @@
 package api
 
 import (
-	"errors"
 	"net/http"
-	"strings"
 
 	"github.com/gorilla/mux"
-
-	"github.com/cinder-go/cinder"
-	"github.com/cinder-go/cinder/rpc"
 )
 
 // showCapabilities answers GET /capabilities/{host} (admin): the
@@ -19,31 +14,9 @@ func (s *server) showCapabilities(r *http.Request) (reply, error) {
 	if err := requireAdmin(r, "volume_extension:capabilities"); err != nil {
 		return reply{}, err
 	}
-	ctx := r.Context()
-	host := mux.Vars(r)["host"]
-	services, err := s.store.ListServices(ctx, "", cinder.BinaryVolume)
+	backend, caps, err := s.vol.Capabilities(r.Context(), mux.Vars(r)["host"])
 	if err != nil {
 		return reply{}, err
-	}
-	want := cinder.ExtractHost(host, cinder.LevelBackend)
-	var backend string
-	for _, svc := range services {
-		if svc.Host == want || strings.HasPrefix(svc.Host, want+"@") {
-			backend = svc.Host
-			break
-		}
-	}
-	if backend == "" {
-		return reply{}, cinder.NotFound("Can't find service: %s", host)
-	}
-	caps, err := s.volumes.GetCapabilities(ctx, backend, false)
-	var timeout *rpc.TimeoutError
-	if errors.As(err, &timeout) {
-		logFailure(ctx, "get capabilities of "+backend, err)
-		return reply{}, cinder.Errorf("RPCTimeout", http.StatusBadGateway, "Timeout while requesting capabilities from backend %s.", backend)
-	}
-	if err != nil {
-		return reply{}, unreachable(err, "Could not get the capabilities of %s", backend)
 	}
 	protocol := caps["storage_protocol"]
 	if list, ok := protocol.([]any); ok && len(list) > 0 {

@@ -88,31 +88,6 @@ func toFault(r *http.Request, err error) *fault {
 // client long before any HTTP timeout while the broker is down.
 const rpcSendTimeout = 3 * time.Second
 
-// unreachable says that an RPC could not be sent: a Cinder exception, timeout
-// or remote failure stays as it is, any other error is a 503 naming what,
-// and saying so when the message bus is unreachable.
-func unreachable(err error, format string, args ...any) error {
-	var ce *cinder.Error
-	var timeout *rpc.TimeoutError
-	var remote *rpc.RemoteError
-	if errors.As(err, &ce) || errors.As(err, &timeout) || errors.As(err, &remote) {
-		return err
-	}
-	slog.Error("api: RPC failed", "what", fmt.Sprintf(format, args...), "err", err)
-	if errors.Is(err, rpc.ErrUnreachable) {
-		return newFault(http.StatusServiceUnavailable, format+": the message bus is unreachable. Try again later.", args...)
-	}
-	return newFault(http.StatusServiceUnavailable, format+": %v", append(args, err)...)
-}
-
-// backendFailure reports whether err is the backend's own failure: a
-// Cinder exception of code 500 or a remote error.
-func backendFailure(err error) bool {
-	var ce *cinder.Error
-	var remote *rpc.RemoteError
-	return errors.As(err, &ce) && ce.Code == http.StatusInternalServerError || errors.As(err, &remote)
-}
-
 // reply is a handler's answer: status and a body to encode as JSON (none
 // when nil).
 type reply struct {

@@ -16,6 +16,7 @@ import (
 	"github.com/cinder-go/cinder"
 	"github.com/cinder-go/cinder/db"
 	"github.com/cinder-go/cinder/internal/testdb"
+	"github.com/cinder-go/cinder/volume"
 )
 
 // The fuzz targets below drive the real handler over SQLite and the
@@ -69,7 +70,7 @@ func newFuzzAPI(f *testing.F) *fuzzAPI {
 	if err := store.CreateVolume(ctx, &a.vol); err != nil {
 		f.Fatal(err)
 	}
-	a.h = New(cfg, store, a.sched, completingVolumes{a.volumes})
+	a.h = New(cfg, store, volume.New(cfg, store, a.sched, completingVolumes{a.volumes}))
 	return a
 }
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/cinder-go/cinder"
 	"github.com/cinder-go/cinder/internal/testdb"
+	"github.com/cinder-go/cinder/volume"
 )
 
 // BenchmarkVolumesDetail serves GET /v3/{project}/volumes/detail over 100
@@ -28,7 +29,8 @@ func BenchmarkVolumesDetail(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	h := New(testConfig(), store, &fakeScheduler{store: store}, &fakeVolumes{})
+	cfg := testConfig()
+	h := New(cfg, store, volume.New(cfg, store, &fakeScheduler{store: store}, &fakeVolumes{}))
 	req := httptest.NewRequest(http.MethodGet, "/v3/admin/volumes/detail", nil)
 	req.Header.Set("X-Auth-Token", "admin:admin")
 	b.ReportAllocs()

@@ -24,8 +24,8 @@ func messageView(r *http.Request, m *cinder.Message) object {
 		{"event_id", m.EventID},
 		{"user_message", m.UserMessage},
 		{"message_level", m.Level},
-		{"created_at", m.CreatedAt.UTC().Format(timeLayout)},
-		{"guaranteed_until", m.ExpiresAt.UTC().Format(timeLayout)},
+		{"created_at", m.CreatedAt.UTC().Format(cinder.TimeLayout)},
+		{"guaranteed_until", m.ExpiresAt.UTC().Format(cinder.TimeLayout)},
 		{"request_id", m.RequestID},
 		{"links", links(r, "messages", m.ID)},
 	}

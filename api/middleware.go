@@ -182,7 +182,7 @@ func newRequestContext(r *http.Request, user, project string, admin bool, roles 
 		AuthToken:       r.Header.Get("X-Auth-Token"),
 		ReadDeleted:     "no",
 		RemoteAddress:   remote,
-		Timestamp:       time.Now().UTC().Format(timeLayout),
+		Timestamp:       time.Now().UTC().Format(cinder.TimeLayout),
 	}
 }
 

@@ -15,9 +15,9 @@ func (s *server) getPools(r *http.Request) (reply, error) {
 	if err != nil {
 		return reply{}, err
 	}
-	pools, err := s.sched.GetPools(r.Context())
+	pools, err := s.vol.Pools(r.Context())
 	if err != nil {
-		return reply{}, unreachable(err, "Could not get pools from cinder-scheduler")
+		return reply{}, err
 	}
 	items := make([]object, 0, len(pools))
 	for _, p := range pools {

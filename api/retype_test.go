@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/cinder-go/cinder"
-	"github.com/cinder-go/cinder/scheduler"
 )
 
 // retypingScheduler is a fakeScheduler that can also retype: it records
@@ -17,11 +16,11 @@ type retypingScheduler struct {
 	err error
 
 	mu      sync.Mutex
-	specs   []scheduler.RequestSpec
+	specs   []cinder.RequestSpec
 	volumes []cinder.Volume
 }
 
-func (rs *retypingScheduler) Retype(ctx context.Context, v *cinder.Volume, spec scheduler.RequestSpec) error {
+func (rs *retypingScheduler) Retype(ctx context.Context, v *cinder.Volume, spec cinder.RequestSpec) error {
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
 	rs.specs = append(rs.specs, spec)
@@ -30,10 +29,10 @@ func (rs *retypingScheduler) Retype(ctx context.Context, v *cinder.Volume, spec 
 }
 
 // casts returns the retypes cast so far.
-func (rs *retypingScheduler) casts() ([]scheduler.RequestSpec, []cinder.Volume) {
+func (rs *retypingScheduler) casts() ([]cinder.RequestSpec, []cinder.Volume) {
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
-	return append([]scheduler.RequestSpec(nil), rs.specs...), append([]cinder.Volume(nil), rs.volumes...)
+	return append([]cinder.RequestSpec(nil), rs.specs...), append([]cinder.Volume(nil), rs.volumes...)
 }
 
 // newRetypeEnv is an API whose scheduler can retype, with the types gold
@@ -191,19 +190,6 @@ func TestRetypeRefused(t *testing.T) {
 	}
 	if specs, vols := rs.casts(); len(specs) != 1 || specs[0].VolumeType.ID != multi || vols[0].Multiattach {
 		t.Fatalf("retypes cast %+v; multiattach set before the cast: %v", specs, len(vols) == 1 && vols[0].Multiattach)
-	}
-}
-
-func TestRetypeNotImplementedWithoutScheduler(t *testing.T) {
-	e := newEnv(t)
-	id := e.createVolume(`{"volume": {"size": 1}}`)
-	msg := e.post("/v3/admin/volumes/"+id+"/action", `{"os-retype": {"new_type": "`+cinder.DefaultVolumeType+`"}}`).
-		fault(t, http.StatusNotImplemented, "notImplemented")
-	if msg != "os-retype is not available: the scheduler client cannot retype volumes." {
-		t.Fatalf("501 message %q", msg)
-	}
-	if v := e.volume(id); v.Status != cinder.StatusAvailable {
-		t.Fatalf("an unserved retype changed the volume: status %s", v.Status)
 	}
 }
 

@@ -1,7 +1,7 @@
 package api
 
 import (
-	"context"
+	"cmp"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -28,7 +28,7 @@ func (s *server) listServices(r *http.Request) (reply, error) {
 	mv := ver(r)
 	var backendStates map[string]string
 	if mv.atLeast(mvBackendState) {
-		backendStates = s.backendStates(ctx)
+		backendStates = s.vol.BackendStates(ctx)
 	}
 	now := time.Now()
 	items := make([]object, 0, len(services))
@@ -62,111 +62,99 @@ func (s *server) listServices(r *http.Request) (reply, error) {
 	return reply{http.StatusOK, object{{"services", items}}}, nil
 }
 
-// backendStates maps host@backend to the backend_state its pools report
-// ("up" when unsaid). The list still answers when the scheduler does not:
-// backend states are then null.
-func (s *server) backendStates(ctx context.Context) map[string]string {
-	pools, err := s.sched.GetPools(ctx)
-	if err != nil {
-		logFailure(ctx, "get pools for backend states", err)
-		return nil
-	}
-	states := map[string]string{}
-	for _, p := range pools {
-		st, ok := p.Capabilities["backend_state"].(string)
-		if !ok {
-			st = "up"
-		}
-		states[cinder.ExtractHost(p.Name, cinder.LevelBackend)] = st
-	}
-	return states
-}
-
 // updateService answers PUT /os-services/{enable,disable,disable-log-reason}
-// (admin) {"host", "binary", "disabled_reason"}.
+// (admin) {"host", "binary" or "service", "disabled_reason"}.
 func (s *server) updateService(r *http.Request) (reply, error) {
 	if err := requireAdmin(r, "volume_extension:services:update"); err != nil {
 		return reply{}, err
 	}
 	act := mux.Vars(r)["action"]
-	disabled := act != "enable"
 	switch act {
 	case "enable", "disable", "disable-log-reason":
 	default:
 		return reply{}, cinder.InvalidInput("Unknown action")
 	}
-	body, err := readObject(r, "host")
+	u, err := parseServiceUpdate(r, act == "disable-log-reason")
 	if err != nil {
 		return reply{}, err
 	}
+	disabled := act != "enable"
+	if err := s.vol.SetServiceDisabled(r.Context(), u.host, cmp.Or(u.binary, u.service), disabled, u.reason); err != nil {
+		return reply{}, err
+	}
+	out := object{}
+	if u.reason != nil {
+		out = append(out, member{"disabled_reason", *u.reason})
+	}
+	status := "enabled"
+	if disabled {
+		status = "disabled"
+	}
+	out = append(out, member{"disabled", disabled}, member{"host", u.host}, member{"service", u.service},
+		member{"binary", u.binary}, member{"status", status})
+	return reply{http.StatusOK, out}, nil
+}
+
+// serviceUpdate is a validated os-services update; reason is set only
+// for disable-log-reason.
+type serviceUpdate struct {
+	host, binary, service string
+	reason                *string
+}
+
+// parseServiceUpdate validates an os-services update body as Cinder's
+// schema; withReason for disable-log-reason.
+func parseServiceUpdate(r *http.Request, withReason bool) (serviceUpdate, error) {
+	var u serviceUpdate
+	body, err := readObject(r, "host")
+	if err != nil {
+		return u, err
+	}
 	allowed := []string{"binary", "host", "cluster", "service"}
-	if act == "disable-log-reason" {
+	if withReason {
 		allowed = append(allowed, "disabled_reason")
 	}
 	if err := body.only("", allowed...); err != nil {
-		return reply{}, err
+		return u, err
 	}
-	var binary, service, host, reason string
-	for key, dst := range map[string]*string{"binary": &binary, "service": &service} {
+	for key, dst := range map[string]*string{"binary": &u.binary, "service": &u.service} {
 		if raw, ok := body[key]; ok {
 			if *dst, err = stringOf(key, raw, false, maxNameLen); err != nil {
-				return reply{}, err
+				return u, err
 			}
 		}
 	}
 	if _, ok := body["binary"]; !ok {
 		if _, ok := body["service"]; !ok {
 			raw, _ := json.Marshal(body)
-			return reply{}, newFault(http.StatusBadRequest, "%s is not valid under any of the given schemas", pyRepr(raw))
+			return u, newFault(http.StatusBadRequest, "%s is not valid under any of the given schemas", pyRepr(raw))
 		}
 	}
 	if raw, ok := body["host"]; ok {
-		if host, err = stringOf("host", raw, true, maxNameLen); err != nil {
-			return reply{}, err
+		if u.host, err = stringOf("host", raw, true, maxNameLen); err != nil {
+			return u, err
 		}
 	}
-	if host == "" {
-		return reply{}, cinder.InvalidInput("Host field is missing.")
+	if u.host == "" {
+		return u, cinder.InvalidInput("Host field is missing.")
 	}
-	if act == "disable-log-reason" {
-		if raw, ok := body["disabled_reason"]; ok {
-			if reason, err = stringOf("disabled_reason", raw, false, maxNameLen); err != nil {
-				return reply{}, err
-			}
+	if withReason {
+		u.reason, err = disabledReason(body)
+	}
+	return u, err
+}
+
+// disabledReason is the disabled_reason of body: not blank, at most 255 characters.
+func disabledReason(body fields) (*string, error) {
+	var reason string
+	if raw, ok := body["disabled_reason"]; ok {
+		var err error
+		if reason, err = stringOf("disabled_reason", raw, false, maxNameLen); err != nil {
+			return nil, err
 		}
-		if strings.TrimSpace(reason) == "" {
-			return reply{}, newFault(http.StatusBadRequest, "Disabled reason contains invalid characters or is too long")
-		}
 	}
-	binaryKey := binary
-	if binaryKey == "" {
-		binaryKey = service
+	if strings.TrimSpace(reason) == "" {
+		return nil, newFault(http.StatusBadRequest, "Disabled reason contains invalid characters or is too long")
 	}
-	svc, err := s.store.GetService(r.Context(), host, binaryKey)
-	if cinder.IsNotFound(err) {
-		return reply{}, cinder.Errorf("HostBinaryNotFound", http.StatusNotFound, "Could not find binary %s on host %s.", binaryKey, host)
-	}
-	if err != nil {
-		return reply{}, err
-	}
-	if _, err := s.store.UpdateService(r.Context(), svc.ID, func(svc *cinder.Service) error {
-		svc.Disabled = disabled
-		if act == "disable-log-reason" {
-			svc.DisabledReason = reason
-		}
-		return nil
-	}); err != nil {
-		return reply{}, err
-	}
-	out := object{}
-	if act == "disable-log-reason" {
-		out = append(out, member{"disabled_reason", reason})
-	}
-	status := "enabled"
-	if disabled {
-		status = "disabled"
-	}
-	out = append(out, member{"disabled", disabled}, member{"host", host}, member{"service", service},
-		member{"binary", binary}, member{"status", status})
-	return reply{http.StatusOK, out}, nil
+	return &reason, nil
 }

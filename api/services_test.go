@@ -7,7 +7,6 @@ import (
 
 	"github.com/cinder-go/cinder"
 	"github.com/cinder-go/cinder/rpc"
-	"github.com/cinder-go/cinder/scheduler"
 )
 
 func TestListServices(t *testing.T) {
@@ -15,7 +14,7 @@ func TestListServices(t *testing.T) {
 	e.addService("hostA", cinder.BinaryScheduler, 5*time.Second, false)
 	e.addService("hostA@fake1", cinder.BinaryVolume, 5*time.Second, false)
 	e.addService("hostA@fake2", cinder.BinaryVolume, 2*time.Minute, true)
-	e.sched.pools = []scheduler.Pool{{Name: "hostA@fake1#fake", Capabilities: map[string]any{"backend_state": "down"}}}
+	e.sched.pools = []cinder.Pool{{Name: "hostA@fake1#fake", Capabilities: map[string]any{"backend_state": "down"}}}
 
 	r := e.get("/v3/admin/os-services").expect(t, http.StatusOK)
 	sameKeys(t, "scheduler service", r.keys(t, "services", "0"),
@@ -80,7 +79,7 @@ func TestUpdateServices(t *testing.T) {
 
 func TestGetPools(t *testing.T) {
 	e := newEnv(t)
-	e.sched.pools = []scheduler.Pool{
+	e.sched.pools = []cinder.Pool{
 		{Name: "hostA@fake1#fake", Capabilities: map[string]any{"pool_name": "fake", "total_capacity_gb": "infinite", "storage_protocol": "fake"}},
 		{Name: "hostA@fake2#fake", Capabilities: map[string]any{"pool_name": "fake", "storage_protocol": []any{"iSCSI", "FC"}}},
 	}

@@ -20,14 +20,6 @@ const (
 	policyExtraSpecDelete = "volume_extension:types_extra_specs:delete"
 )
 
-// defaultTypeName is default_volume_type.
-func (s *server) defaultTypeName() string {
-	if s.cfg.DefaultVolumeType != "" {
-		return s.cfg.DefaultVolumeType
-	}
-	return cinder.DefaultVolumeType
-}
-
 // listTypes answers GET /types: public types, or for an admin those that
 // is_public selects (true by default, "none" for all).
 func (s *server) listTypes(r *http.Request) (reply, error) {
@@ -63,7 +55,7 @@ func (s *server) getType(r *http.Request) (*cinder.VolumeType, error) {
 	var t *cinder.VolumeType
 	var err error
 	if id == "default" {
-		t, err = s.store.GetVolumeTypeByName(r.Context(), s.defaultTypeName())
+		t, err = s.store.GetVolumeTypeByName(r.Context(), s.vol.DefaultTypeName())
 		if cinder.IsNotFound(err) {
 			return nil, cinder.Errorf("VolumeTypeNotFound", http.StatusNotFound, "Default volume type can not be found.")
 		}
@@ -180,7 +172,7 @@ func (s *server) updateType(r *http.Request) (reply, error) {
 	if err := requireAdmin(r, policyTypesManage); err != nil {
 		return reply{}, err
 	}
-	defaultName := s.defaultTypeName()
+	defaultName := s.vol.DefaultTypeName()
 	t, err := s.store.UpdateVolumeType(r.Context(), mux.Vars(r)["id"], func(t *cinder.VolumeType) error {
 		old := t.Name
 		for _, f := range set {
@@ -207,7 +199,7 @@ func (s *server) deleteType(r *http.Request) (reply, error) {
 	if err != nil {
 		return reply{}, err
 	}
-	if t.Name == s.defaultTypeName() {
+	if t.Name == s.vol.DefaultTypeName() {
 		return reply{}, cinder.Invalid("The volume type %s is a default volume type and cannot be deleted.", t.ID)
 	}
 	if err := s.store.DeleteVolumeType(r.Context(), t.ID); err != nil {
@@ -345,7 +337,7 @@ func (s *server) setSpecs(r *http.Request, policy string, change func(t *cinder.
 		if err := change(t); err != nil {
 			return err
 		}
-		if t.ExtraSpecs["multiattach"] == "<is> True" && t.ExtraSpecs["cacheable"] == "<is> True" {
+		if t.Multiattach() && t.ExtraSpecs["cacheable"] == "<is> True" {
 			return newFault(http.StatusBadRequest, "cacheable cannot be set with multiattach.")
 		}
 		return nil

@@ -16,9 +16,6 @@ import (
 	"github.com/cinder-go/cinder"
 )
 
-// timeLayout is how Cinder's views write times: ISO 8601, microseconds, no zone.
-const timeLayout = "2006-01-02T15:04:05.000000"
-
 // object is a JSON object whose keys keep their order, as Cinder's views.
 type object []member
 
@@ -170,7 +167,7 @@ func timeOrNull(t *time.Time) any {
 	if t == nil {
 		return nil
 	}
-	return t.UTC().Format(timeLayout)
+	return t.UTC().Format(cinder.TimeLayout)
 }
 
 // apiPrefix is the URL of the API as requested: scheme://host/v3, plus the
@@ -413,7 +410,7 @@ func (o *jsonObject) time(k string, t *time.Time) {
 		return
 	}
 	o.key(k)
-	o.b = append(t.UTC().AppendFormat(append(o.b, '"'), timeLayout), '"')
+	o.b = append(t.UTC().AppendFormat(append(o.b, '"'), cinder.TimeLayout), '"')
 }
 
 // userVisibleSpecs are the extra specs a non-admin may read.

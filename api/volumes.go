@@ -3,27 +3,18 @@ package api
 import (
 	"context"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 
-	"github.com/google/uuid"
 	"github.com/gorilla/mux"
 
 	"github.com/cinder-go/cinder"
 	"github.com/cinder-go/cinder/db"
-	"github.com/cinder-go/cinder/scheduler"
+	"github.com/cinder-go/cinder/volume"
 )
 
 // Paging defaults, as Cinder's osapi_max_limit.
 const maxLimit = 1000
-
-// Statuses from which a volume may be deleted without force, and the
-// migration statuses that allow deleting (volume/api.py).
-var (
-	deletableStatuses  = []string{cinder.StatusAvailable, cinder.StatusError, "error_restoring", cinder.StatusErrorExtend, "error_managing"}
-	deletableMigration = []string{"", cinder.MigrationDeleting, cinder.MigrationError, cinder.MigrationSuccess}
-)
 
 // sortKeys are the keys volumes sort on, by their API name.
 var sortKeys = map[string]string{
@@ -43,19 +34,6 @@ var unsupportedSources = map[string]string{
 	"snapshot_id": "a snapshot", "source_volid": "another volume", "image_id": "an image",
 	"imageRef": "an image", "backup_id": "a backup", "consistencygroup_id": "a consistency group",
 	"group_id": "a group",
-}
-
-// getVolume returns volume id if the caller may see it: its own project's,
-// or any for an admin; otherwise VolumeNotFound, as Cinder.
-func (s *server) getVolume(r *http.Request, id string) (*cinder.Volume, error) {
-	v, err := s.store.GetVolume(r.Context(), id)
-	if err != nil {
-		return nil, err
-	}
-	if rc := cinder.FromContext(r.Context()); !rc.IsAdmin && v.ProjectID != rc.ProjectID {
-		return nil, cinder.VolumeNotFound(id)
-	}
-	return v, nil
 }
 
 // typeNames looks up the volume types of volumes being shown, once each.
@@ -100,7 +78,6 @@ func (s *server) listVolumesDetail(r *http.Request) (reply, error) { return s.vo
 // marker, sorted, filtered by name and status (and all_tenants, host for
 // admins), with the total count from 3.45 when with_count is set.
 func (s *server) volumeList(r *http.Request, detailed bool) (reply, error) {
-	ctx := r.Context()
 	f, limit, err := volumeFilter(r)
 	if err != nil {
 		return reply{}, err
@@ -111,39 +88,20 @@ func (s *server) volumeList(r *http.Request, detailed bool) (reply, error) {
 			return reply{}, err
 		}
 	}
-	vols := []*cinder.Volume{}
-	if limit > 0 {
-		f.Limit = limit
-		if vols, err = s.store.ListVolumes(ctx, f); err != nil {
-			return reply{}, err
-		}
+	vols, count, err := s.volumePage(r.Context(), f, limit, withCount)
+	if err != nil {
+		return reply{}, err
 	}
-	count := len(vols)
-	if withCount {
-		if count, err = s.store.CountVolumes(ctx, f); err != nil {
-			return reply{}, err
-		}
-	}
-	var items any
+	collection, items := "volumes", any(nil)
 	if detailed {
+		collection = "volumes/detail"
 		if items, err = s.details(r, vols); err != nil {
 			return reply{}, err
 		}
 	} else {
-		summaries := make([]object, len(vols))
-		for i, v := range vols {
-			summaries[i] = volumeSummary(r, v)
-		}
-		items = summaries
+		items = summaries(r, vols)
 	}
 	out := object{{"volumes", items}}
-	collection := "volumes"
-	if detailed {
-		collection = "volumes/detail"
-	}
-	if count == 0 {
-		count = len(vols)
-	}
 	// As Cinder's _get_collection_links: a next link when a full page came.
 	if len(vols) > 0 && limit <= count {
 		out = append(out, member{"volumes_links", nextLink(r, collection, vols[len(vols)-1].ID)})
@@ -152,6 +110,39 @@ func (s *server) volumeList(r *http.Request, detailed bool) (reply, error) {
 		out = append(out, member{"count", count})
 	}
 	return reply{http.StatusOK, out}, nil
+}
+
+// volumePage returns up to limit volumes f selects and their count: of
+// all of them when withCount, else of the page (a zero count meaning the page's).
+func (s *server) volumePage(ctx context.Context, f db.VolumeFilter, limit int, withCount bool) ([]*cinder.Volume, int, error) {
+	vols := []*cinder.Volume{}
+	if limit > 0 {
+		f.Limit = limit
+		var err error
+		if vols, err = s.store.ListVolumes(ctx, f); err != nil {
+			return nil, 0, err
+		}
+	}
+	if !withCount {
+		return vols, len(vols), nil
+	}
+	count, err := s.store.CountVolumes(ctx, f)
+	if err != nil {
+		return nil, 0, err
+	}
+	if count == 0 {
+		count = len(vols)
+	}
+	return vols, count, nil
+}
+
+// summaries are the summary views of vols.
+func summaries(r *http.Request, vols []*cinder.Volume) []object {
+	out := make([]object, len(vols))
+	for i, v := range vols {
+		out[i] = volumeSummary(r, v)
+	}
+	return out
 }
 
 // details are the detailed views of vols, with admin attributes: one scope
@@ -245,7 +236,7 @@ func sortParams(sortParam, key, dir string, f *db.VolumeFilter) error {
 
 // showVolume answers GET /volumes/{id}.
 func (s *server) showVolume(r *http.Request) (reply, error) {
-	v, err := s.getVolume(r, mux.Vars(r)["id"])
+	v, err := s.vol.Get(r.Context(), mux.Vars(r)["id"])
 	if err != nil {
 		return reply{}, err
 	}
@@ -256,16 +247,9 @@ func (s *server) showVolume(r *http.Request) (reply, error) {
 	return reply{http.StatusOK, object{{"volume", o}}}, nil
 }
 
-// volumeRequest is a validated volume create.
-type volumeRequest struct {
-	name, description, volumeType, zone string
-	size                                int
-	metadata                            map[string]string
-}
-
 // parseCreate validates a volume create body as Cinder's schemas for the
 // request's microversion.
-func parseCreate(r *http.Request) (*volumeRequest, error) {
+func parseCreate(r *http.Request) (*volume.CreateRequest, error) {
 	body, err := readObject(r, "volume")
 	if err != nil {
 		return nil, err
@@ -289,34 +273,34 @@ func parseCreate(r *http.Request) (*volumeRequest, error) {
 			return nil, err
 		}
 	}
-	req := &volumeRequest{}
+	req := &volume.CreateRequest{}
 	// "name" wins over "display_name", as Cinder renames it over.
 	for _, k := range []string{"display_name", "name"} {
 		if raw, ok := vol[k]; ok {
-			if req.name, err = nameOf(k, raw); err != nil {
+			if req.Name, err = nameOf(k, raw); err != nil {
 				return nil, err
 			}
 		}
 	}
 	for _, k := range []string{"display_description", "description"} {
 		if raw, ok := vol[k]; ok {
-			if req.description, err = nameOf(k, raw); err != nil {
+			if req.Description, err = nameOf(k, raw); err != nil {
 				return nil, err
 			}
 		}
 	}
 	if raw, ok := vol["volume_type"]; ok {
-		if req.volumeType, err = stringOf("volume_type", raw, true, maxNameLen); err != nil {
+		if req.VolumeType, err = stringOf("volume_type", raw, true, maxNameLen); err != nil {
 			return nil, err
 		}
 	}
 	if vol.present("metadata") {
-		if req.metadata, err = specsOf("metadata", vol["metadata"], specKey, false); err != nil {
+		if req.Metadata, err = specsOf("metadata", vol["metadata"], specKey, false); err != nil {
 			return nil, err
 		}
 	}
 	if raw, ok := vol["availability_zone"]; ok {
-		if req.zone, err = stringOf("availability_zone", raw, true, maxNameLen); err != nil {
+		if req.AvailabilityZone, err = stringOf("availability_zone", raw, true, maxNameLen); err != nil {
 			return nil, err
 		}
 	}
@@ -343,195 +327,33 @@ func parseCreate(r *http.Request) (*volumeRequest, error) {
 	if !vol.present("size") {
 		return nil, cinder.InvalidInput("Volume size 'None' must be an integer and greater than 0")
 	}
-	if req.size, err = sizeOf("size", vol["size"]); err != nil {
+	if req.Size, err = sizeOf("size", vol["size"]); err != nil {
 		return nil, err
 	}
 	return req, nil
 }
 
-// createVolume answers POST /volumes: the volume row is written as
-// creating, then cinder-scheduler is asked to place it. When that cast
-// cannot be sent the row is destroyed, which gives its quota back, as
-// Cinder's create flow reverts, and the answer is 503.
+// createVolume answers POST /volumes: the volume as written, creating,
+// once cinder-scheduler has been asked to place it.
 func (s *server) createVolume(r *http.Request) (reply, error) {
 	req, err := parseCreate(r)
 	if err != nil {
 		return reply{}, err
 	}
-	ctx := context.WithoutCancel(r.Context())
-	rc := cinder.FromContext(ctx)
-	t, err := s.resolveType(ctx, req.volumeType)
+	v, t, err := s.vol.Create(r.Context(), *req)
 	if err != nil {
 		return reply{}, err
-	}
-	zone, err := s.resolveZone(ctx, req.zone)
-	if err != nil {
-		return reply{}, err
-	}
-	if err := s.checkQuota(ctx, rc.ProjectID, req.size); err != nil {
-		return reply{}, err
-	}
-	v := &cinder.Volume{
-		UserID:             rc.UserID,
-		ProjectID:          rc.ProjectID,
-		Size:               req.size,
-		AvailabilityZone:   zone,
-		Status:             cinder.StatusCreating,
-		AttachStatus:       "detached",
-		DisplayName:        req.name,
-		DisplayDescription: req.description,
-		VolumeTypeID:       t.ID,
-		Metadata:           req.metadata,
-		Multiattach:        multiattachType(t),
-		UseQuota:           true,
-	}
-	if err := s.store.CreateVolume(ctx, v); err != nil {
-		return reply{}, err
-	}
-	spec := scheduler.RequestSpec{VolumeID: v.ID, Size: v.Size, VolumeType: t, AvailabilityZone: zone}
-	if err := s.sched.CreateVolume(ctx, v, spec); err != nil {
-		if derr := s.store.DestroyVolume(ctx, v.ID); derr != nil {
-			logFailure(ctx, "destroy volume "+v.ID+" after its create cast failed", derr)
-		}
-		return reply{}, unreachable(err, "Could not ask cinder-scheduler to create volume %s", v.ID)
 	}
 	return reply{http.StatusAccepted, object{{"volume", volumeDetail(r, v, t, false)}}}, nil
 }
 
-// multiattachType reports whether volumes of type t are multiattach.
-func multiattachType(t *cinder.VolumeType) bool { return t.ExtraSpecs["multiattach"] == "<is> True" }
-
-// resolveType finds the type a create names, by id or name, or the
-// default_volume_type when none.
-func (s *server) resolveType(ctx context.Context, ref string) (*cinder.VolumeType, error) {
-	if ref == "" {
-		name := s.cfg.DefaultVolumeType
-		if name == "" {
-			name = cinder.DefaultVolumeType
-		}
-		t, err := s.store.GetVolumeTypeByName(ctx, name)
-		if cinder.IsNotFound(err) {
-			return nil, cinder.Errorf("VolumeTypeDefaultMisconfiguredError", http.StatusInternalServerError,
-				"The request cannot be fulfilled as the default volume type %s cannot be found.", name)
-		}
-		return t, err
-	}
-	if _, err := uuid.Parse(ref); err == nil {
-		return s.store.GetVolumeType(ctx, ref)
-	}
-	t, err := s.store.GetVolumeTypeByName(ctx, ref)
-	if cinder.IsNotFound(err) {
-		return nil, cinder.Errorf("VolumeTypeNotFoundByName", http.StatusNotFound, "Volume type with name %s could not be found.", ref)
-	}
-	return t, err
-}
-
-// resolveZone returns the availability zone of a new volume: the one asked
-// for, which must be a cinder-volume service's, or storage_availability_zone.
-func (s *server) resolveZone(ctx context.Context, zone string) (string, error) {
-	if zone == "" {
-		if s.cfg.StorageAvailabilityZone != "" {
-			return s.cfg.StorageAvailabilityZone, nil
-		}
-		return cinder.DefaultAvailabilityZone, nil
-	}
-	zones, err := s.zones(ctx)
-	if err != nil {
-		return "", err
-	}
-	for _, z := range zones {
-		if z.name == zone {
-			return zone, nil
-		}
-	}
-	return "", cinder.Errorf("InvalidAvailabilityZone", http.StatusBadRequest, "Availability zone '%s' is invalid.", zone)
-}
-
-// checkQuota fails with 413 when project's volumes would hold more than
-// quota_gigabytes with more GiB, as Cinder's VolumeSizeExceedsAvailableQuota;
-// a quota of -1 is no limit.
-func (s *server) checkQuota(ctx context.Context, project string, more int) error {
-	quota := s.cfg.QuotaGigabytes
-	if quota < 0 {
-		return nil
-	}
-	used, err := s.store.QuotaGigabytes(ctx, project)
-	if err != nil {
-		return err
-	}
-	if more > quota-used {
-		return cinder.Errorf("VolumeSizeExceedsAvailableQuota", http.StatusRequestEntityTooLarge,
-			"Requested volume or snapshot exceeds allowed gigabytes quota. Requested %dG, quota is %dG and %dG has been consumed.",
-			more, quota, used)
-	}
-	return nil
-}
-
-// rollback gives a volume back the status, previous_status and
-// migration_status of before, as they were until a request whose RPC could
-// not be sent wrote after, unless something changed them since.
-func (s *server) rollback(ctx context.Context, before, after *cinder.Volume) {
-	_, err := s.store.UpdateVolume(ctx, after.ID, func(v *cinder.Volume) error {
-		if v.Status != after.Status || v.PreviousStatus != after.PreviousStatus || v.MigrationStatus != after.MigrationStatus {
-			return cinder.InvalidVolume("Volume %s changed meanwhile: status %s, migration status %q.", v.ID, v.Status, v.MigrationStatus)
-		}
-		v.Status, v.PreviousStatus, v.MigrationStatus = before.Status, before.PreviousStatus, before.MigrationStatus
-		return nil
-	})
-	if err != nil {
-		logFailure(ctx, "roll back status of volume "+after.ID+" to "+before.Status, err)
-	}
-}
-
 // updateVolume answers PUT /volumes/{id}: name, description and metadata.
 func (s *server) updateVolume(r *http.Request) (reply, error) {
-	upd, err := readMember(r, "volume")
+	c, err := parseUpdate(r)
 	if err != nil {
 		return reply{}, err
 	}
-	allowed := []string{"name", "description", "display_name", "display_description", "metadata"}
-	if err := upd.only("volume", allowed...); err != nil {
-		return reply{}, err
-	}
-	if len(upd) == 0 && ver(r).atLeast(mvSchemaChanges) {
-		return reply{}, newFault(http.StatusBadRequest, "Invalid input for field/attribute volume. Value: {}. {} is not valid under any of the given schemas")
-	}
-	var set []func(v *cinder.Volume)
-	for _, k := range []string{"display_name", "name", "display_description", "description"} {
-		raw, ok := upd[k]
-		if !ok {
-			continue
-		}
-		text, err := nameOf(k, raw)
-		if err != nil {
-			return reply{}, err
-		}
-		if strings.HasSuffix(k, "name") {
-			set = append(set, func(v *cinder.Volume) { v.DisplayName = text })
-		} else {
-			set = append(set, func(v *cinder.Volume) { v.DisplayDescription = text })
-		}
-	}
-	if raw, ok := upd["metadata"]; ok {
-		md, err := specsOf("metadata", raw, specKey, false)
-		if err != nil {
-			return reply{}, err
-		}
-		set = append(set, func(v *cinder.Volume) { v.Metadata = md })
-	}
-	v, err := s.getVolume(r, mux.Vars(r)["id"])
-	if err != nil {
-		return reply{}, err
-	}
-	v, err = s.store.UpdateVolume(r.Context(), v.ID, func(v *cinder.Volume) error {
-		if v.Status == cinder.StatusMaintenance {
-			return cinder.InvalidVolume("The volume cannot be updated during maintenance.")
-		}
-		for _, f := range set {
-			f(v)
-		}
-		return nil
-	})
+	v, err := s.vol.Update(r.Context(), mux.Vars(r)["id"], c)
 	if err != nil {
 		return reply{}, err
 	}
@@ -540,6 +362,45 @@ func (s *server) updateVolume(r *http.Request) (reply, error) {
 		return reply{}, err
 	}
 	return reply{http.StatusOK, object{{"volume", o}}}, nil
+}
+
+// parseUpdate validates a volume update body as Cinder's schema for the
+// request's microversion.
+func parseUpdate(r *http.Request) (volume.Changes, error) {
+	var c volume.Changes
+	upd, err := readMember(r, "volume")
+	if err != nil {
+		return c, err
+	}
+	allowed := []string{"name", "description", "display_name", "display_description", "metadata"}
+	if err := upd.only("volume", allowed...); err != nil {
+		return c, err
+	}
+	if len(upd) == 0 && ver(r).atLeast(mvSchemaChanges) {
+		return c, newFault(http.StatusBadRequest, "Invalid input for field/attribute volume. Value: {}. {} is not valid under any of the given schemas")
+	}
+	// "name" wins over "display_name", as Cinder renames it over.
+	for _, k := range []string{"display_name", "name", "display_description", "description"} {
+		raw, ok := upd[k]
+		if !ok {
+			continue
+		}
+		text, err := nameOf(k, raw)
+		if err != nil {
+			return c, err
+		}
+		if strings.HasSuffix(k, "name") {
+			c.Name = &text
+		} else {
+			c.Description = &text
+		}
+	}
+	if raw, ok := upd["metadata"]; ok {
+		if c.Metadata, err = specsOf("metadata", raw, specKey, false); err != nil {
+			return c, err
+		}
+	}
+	return c, nil
 }
 
 // deleteVolume answers DELETE /volumes/{id} (force=true from 3.23, admin).
@@ -559,46 +420,5 @@ func (s *server) deleteVolume(r *http.Request) (reply, error) {
 			return reply{}, err
 		}
 	}
-	v, err := s.getVolume(r, mux.Vars(r)["id"])
-	if err != nil {
-		return reply{}, err
-	}
-	return reply{status: http.StatusAccepted}, s.removeVolume(context.WithoutCancel(r.Context()), v, force)
-}
-
-// removeVolume deletes v as volume/api.py delete: a volume never placed on
-// a backend is destroyed at once; otherwise it must be in a deletable
-// state (any, with force) and not migrating or attached, goes to deleting
-// and its backend is asked to delete it. When that cast cannot be sent the
-// volume gets its status back.
-func (s *server) removeVolume(ctx context.Context, v *cinder.Volume, force bool) error {
-	if v.Host == "" {
-		return s.store.DestroyVolume(ctx, v.ID)
-	}
-	var before cinder.Volume
-	v, err := s.store.UpdateVolume(ctx, v.ID, func(v *cinder.Volume) error {
-		if v.AttachStatus == "attached" || !slices.Contains(deletableMigration, v.MigrationStatus) ||
-			(!force && !slices.Contains(deletableStatuses, v.Status)) {
-			status := ""
-			if !force {
-				status = " status must be " + strings.Join(deletableStatuses, " or ") + " and"
-			}
-			return cinder.InvalidVolume("Volume%s must not be migrating, attached, belong to a group, have snapshots, awaiting a transfer, or be disassociated from snapshots after volume transfer.", status)
-		}
-		before = *v
-		if v.Status == "error_managing" {
-			v.Status = "error_managing_deleting"
-		} else {
-			v.Status = cinder.StatusDeleting
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	if err := s.volumes.DeleteVolume(ctx, v); err != nil {
-		s.rollback(ctx, &before, v)
-		return unreachable(err, "Could not ask cinder-volume to delete volume %s", v.ID)
-	}
-	return nil
+	return reply{status: http.StatusAccepted}, s.vol.Delete(r.Context(), mux.Vars(r)["id"], force)
 }

@@ -243,13 +243,21 @@ func TestDeleteVolume(t *testing.T) {
 		t.Fatalf("delete refusal %q", msg)
 	}
 
-	// Never placed on a backend: gone at once, no backend asked.
+	// Never placed on a backend: still creating, only with force, as
+	// Cinder (a scheduler may be placing it); failed to schedule, as any.
+	// Either way gone at once, no backend asked.
 	e.sched.place = ""
 	unplaced := e.createVolume(`{"volume": {"size": 1}}`)
-	e.del("/v3/admin/volumes/"+unplaced).expect(t, http.StatusAccepted)
-	msg = e.get("/v3/admin/volumes/"+unplaced).fault(t, http.StatusNotFound, "itemNotFound")
-	if msg != "Volume "+unplaced+" could not be found." {
-		t.Fatalf("after delete: %q", msg)
+	e.del("/v3/admin/volumes/"+unplaced).fault(t, http.StatusBadRequest, "badRequest")
+	e.del("/v3/admin/volumes/"+unplaced+"?force=true").expect(t, http.StatusAccepted)
+	unscheduled := e.createVolume(`{"volume": {"size": 1}}`)
+	e.setVolume(unscheduled, func(v *cinder.Volume) { v.Status = cinder.StatusError })
+	e.del("/v3/admin/volumes/"+unscheduled).expect(t, http.StatusAccepted)
+	for _, id := range []string{unplaced, unscheduled} {
+		msg = e.get("/v3/admin/volumes/"+id).fault(t, http.StatusNotFound, "itemNotFound")
+		if msg != "Volume "+id+" could not be found." {
+			t.Fatalf("after delete: %q", msg)
+		}
 	}
 	if n := len(e.volumes.called()); n != 1 {
 		t.Fatalf("cinder-volume asked %d times", n)

@@ -280,7 +280,7 @@ func wrap(err error, format string, args ...any) error {
 
 // timeLayout stores times as fixed-width UTC text with microseconds, which
 // sorts in time order and round-trips exactly on every database.
-const timeLayout = "2006-01-02T15:04:05.000000Z"
+const timeLayout = cinder.TimeLayout + "Z"
 
 // now is the current time as the database keeps it.
 func now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }

@@ -20,7 +20,7 @@ type Driver interface {
 	// ExtendVolume grows v to newSize GiB, keeping its bytes.
 	ExtendVolume(ctx context.Context, v *cinder.Volume, newSize int) error
 	// InitializeConnection exposes v to a connector and says where its bytes are.
-	InitializeConnection(ctx context.Context, v *cinder.Volume, connector map[string]any) (*ConnectionInfo, error)
+	InitializeConnection(ctx context.Context, v *cinder.Volume, connector map[string]any) (*cinder.ConnectionInfo, error)
 	// TerminateConnection withdraws what InitializeConnection exposed.
 	TerminateConnection(ctx context.Context, v *cinder.Volume, connector map[string]any) error
 	// Stats reports the backend's capabilities and pools, as get_volume_stats.
@@ -30,12 +30,6 @@ type Driver interface {
 	// the _name_id volume must take ("" when the storage now carries
 	// volume's own name). status is volume's status before the migration.
 	UpdateMigratedVolume(ctx context.Context, volume, newVolume *cinder.Volume, status string) (nameID string, err error)
-}
-
-// ConnectionInfo is what os-initialize_connection returns.
-type ConnectionInfo struct {
-	DriverVolumeType string         `json:"driver_volume_type"`
-	Data             map[string]any `json:"data"`
 }
 
 // Stats is a driver's get_volume_stats answer: top-level capabilities

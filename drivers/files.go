@@ -110,7 +110,7 @@ func (f *Files) Open(v *cinder.Volume) (*os.File, int64, error) {
 }
 
 // InitializeConnection gives the path of v's file, which holds exactly its bytes.
-func (f *Files) InitializeConnection(ctx context.Context, v *cinder.Volume, connector map[string]any) (*ConnectionInfo, error) {
+func (f *Files) InitializeConnection(ctx context.Context, v *cinder.Volume, connector map[string]any) (*cinder.ConnectionInfo, error) {
 	path, err := f.Path(v)
 	if err != nil {
 		return nil, err
@@ -122,7 +122,7 @@ func (f *Files) InitializeConnection(ctx context.Context, v *cinder.Volume, conn
 	if !info.Mode().IsRegular() {
 		return nil, cinder.VolumeBackendAPIException("%s is not a regular file", path)
 	}
-	return &ConnectionInfo{
+	return &cinder.ConnectionInfo{
 		DriverVolumeType: "local",
 		Data:             map[string]any{"device_path": path},
 	}, nil

@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/cinder-go/cinder"
-	"github.com/cinder-go/cinder/drivers"
 	"github.com/cinder-go/cinder/rpc"
 )
 
@@ -93,8 +92,8 @@ func (c *Client) ExtendVolume(ctx context.Context, v *cinder.Volume, newSize int
 }
 
 // InitializeConnection calls initialize_connection on the backend of v.Host.
-func (c *Client) InitializeConnection(ctx context.Context, v *cinder.Volume, connector map[string]any) (*drivers.ConnectionInfo, error) {
-	var info drivers.ConnectionInfo
+func (c *Client) InitializeConnection(ctx context.Context, v *cinder.Volume, connector map[string]any) (*cinder.ConnectionInfo, error) {
+	var info cinder.ConnectionInfo
 	err := c.call(ctx, v.Host, "initialize_connection", map[string]any{"volume": v, "connector": connector}, &info)
 	if err != nil {
 		return nil, err

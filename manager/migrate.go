@@ -320,7 +320,7 @@ func (m *Manager) copyVolumeData(ctx context.Context, v, nv *cinder.Volume) erro
 }
 
 // devicePath reads the device_path of a local connection.
-func devicePath(info *drivers.ConnectionInfo) (string, error) {
+func devicePath(info *cinder.ConnectionInfo) (string, error) {
 	if path, _ := info.Data["device_path"].(string); path != "" {
 		return path, nil
 	}

@@ -17,17 +17,12 @@ import (
 	"time"
 
 	"github.com/cinder-go/cinder"
-	"github.com/cinder-go/cinder/api"
 	"github.com/cinder-go/cinder/db"
 	"github.com/cinder-go/cinder/drivers"
 	"github.com/cinder-go/cinder/internal/testdb"
 	"github.com/cinder-go/cinder/internal/testfile"
-	"github.com/cinder-go/cinder/manager"
 	"github.com/cinder-go/cinder/rpc"
 )
-
-// os-migrate_volume_completion reaches the source backend through the client.
-var _ api.MigrationCompleter = (*manager.Client)(nil)
 
 // logBuffer collects what slog writes during a test.
 type logBuffer struct {
@@ -496,7 +491,7 @@ func TestMigrateCopyFailure(t *testing.T) {
 	var destTerminated atomic.Int32
 	dest.startWith(t, func(ep rpc.Endpoint) {
 		ep.Methods["initialize_connection"] = func(ctx context.Context, raw json.RawMessage) (any, error) {
-			return drivers.ConnectionInfo{DriverVolumeType: "local", Data: map[string]any{"device_path": small}}, nil
+			return cinder.ConnectionInfo{DriverVolumeType: "local", Data: map[string]any{"device_path": small}}, nil
 		}
 		terminate := ep.Methods["terminate_connection"]
 		ep.Methods["terminate_connection"] = func(ctx context.Context, raw json.RawMessage) (any, error) {

@@ -23,20 +23,10 @@ func NewClient(t *rpc.Transport) *Client {
 	}
 }
 
-// RequestSpec is what create_volume, migrate_volume and retype ask of the
-// scheduler; in a retype, VolumeType is the new type.
-type RequestSpec struct {
-	VolumeID         string             `json:"volume_id"`
-	Size             int                `json:"size"`
-	VolumeType       *cinder.VolumeType `json:"volume_type,omitempty"`
-	AvailabilityZone string             `json:"availability_zone,omitempty"`
-	MigrationPolicy  string             `json:"migration_policy,omitempty"` // retype: never or on-demand
-}
-
 // CreateVolume casts create_volume: the scheduler picks a pool, records it
 // as the volume's host and casts create_volume to that backend; with no valid
 // backend it sets the volume to error.
-func (c *Client) CreateVolume(ctx context.Context, v *cinder.Volume, spec RequestSpec) error {
+func (c *Client) CreateVolume(ctx context.Context, v *cinder.Volume, spec cinder.RequestSpec) error {
 	args := map[string]any{
 		"volume":            v,
 		"snapshot_id":       nil,
@@ -56,7 +46,7 @@ func (c *Client) CreateVolume(ctx context.Context, v *cinder.Volume, spec Reques
 // and asks v's backend to migrate it there, copying its bytes even when a
 // driver could move them if forceCopy; otherwise v's migration_status
 // becomes error.
-func (c *Client) MigrateVolume(ctx context.Context, v *cinder.Volume, backend string, forceCopy bool, spec RequestSpec) error {
+func (c *Client) MigrateVolume(ctx context.Context, v *cinder.Volume, backend string, forceCopy bool, spec cinder.RequestSpec) error {
 	args := map[string]any{
 		"volume":            v,
 		"backend":           backend,
@@ -74,7 +64,7 @@ func (c *Client) MigrateVolume(ctx context.Context, v *cinder.Volume, backend st
 // have spec.VolumeType (its own pool first; another only when
 // spec.MigrationPolicy is on-demand) and asks v's backend to retype it;
 // with none, v gets its status back.
-func (c *Client) Retype(ctx context.Context, v *cinder.Volume, spec RequestSpec) error {
+func (c *Client) Retype(ctx context.Context, v *cinder.Volume, spec cinder.RequestSpec) error {
 	args := map[string]any{
 		"volume":            v,
 		"request_spec":      spec,
@@ -86,15 +76,9 @@ func (c *Client) Retype(ctx context.Context, v *cinder.Volume, spec RequestSpec)
 	return nil
 }
 
-// Pool is one entry of get_pools.
-type Pool struct {
-	Name         string         `json:"name"` // host@backend#pool
-	Capabilities map[string]any `json:"capabilities"`
-}
-
 // GetPools calls get_pools: the latest stats of every pool whose backend is up.
-func (c *Client) GetPools(ctx context.Context) ([]Pool, error) {
-	var pools []Pool
+func (c *Client) GetPools(ctx context.Context) ([]cinder.Pool, error) {
+	var pools []cinder.Pool
 	if err := c.rpc.Call(ctx, "get_pools", map[string]any{"filters": nil}, &pools); err != nil {
 		return nil, fmt.Errorf("call get_pools on the scheduler: %w", err)
 	}
@@ -109,7 +93,7 @@ func (c *Client) UpdateServiceCapabilities(ctx context.Context, host string, cap
 		"host":         host,
 		"capabilities": caps,
 		"cluster_name": nil,
-		"timestamp":    time.Now().UTC().Format(timeFormat),
+		"timestamp":    time.Now().UTC().Format(cinder.TimeLayout),
 	}
 	if err := c.fanout.Cast(ctx, "update_service_capabilities", args); err != nil {
 		return fmt.Errorf("fanout update_service_capabilities of %s: %w", host, err)

@@ -13,9 +13,6 @@ import (
 // used when a thin pool reports none (and as the first 'auto' value).
 const defaultMaxOverSubscriptionRatio = 20.0
 
-// timeFormat is oslo's PERFECT_TIME_FORMAT, how capability timestamps travel.
-const timeFormat = "2006-01-02T15:04:05.000000"
-
 // capacity is a reported capacity in GiB, or one of Cinder's words
 // 'infinite' and 'unknown' for a backend that cannot tell.
 type capacity struct {
@@ -220,7 +217,7 @@ func withBackendInfo(pool, backend map[string]any, ts time.Time) map[string]any 
 		pool["storage_protocol"] = protocolVariants(pool["storage_protocol"])
 	}
 	if empty(pool["timestamp"]) {
-		pool["timestamp"] = ts.UTC().Format(timeFormat)
+		pool["timestamp"] = ts.UTC().Format(cinder.TimeLayout)
 	}
 	for _, k := range []string{"filter_function", "goodness_function"} {
 		if _, ok := pool[k]; !ok {

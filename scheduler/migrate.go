@@ -31,7 +31,7 @@ func (s *Scheduler) migrateVolume(ctx context.Context, raw json.RawMessage) (any
 	if err := json.Unmarshal(raw, &args); err != nil {
 		return nil, cinder.InvalidInput("migrate_volume arguments: %v", err)
 	}
-	var spec RequestSpec
+	var spec cinder.RequestSpec
 	var specErr error
 	if len(args.RequestSpec) > 0 {
 		if err := json.Unmarshal(args.RequestSpec, &spec); err != nil {
@@ -64,7 +64,7 @@ func (s *Scheduler) migrateVolume(ctx context.Context, raw json.RawMessage) (any
 // host@backend for its best weighed pool) that passes the filters for v,
 // with its capabilities; cinder.NoValidBackend when none does
 // (FilterScheduler.backend_passes_filters). Nothing is consumed.
-func (s *Scheduler) backendPassesFilters(ctx context.Context, v *cinder.Volume, spec RequestSpec, backend string) (string, map[string]any, error) {
+func (s *Scheduler) backendPassesFilters(ctx context.Context, v *cinder.Volume, spec cinder.RequestSpec, backend string) (string, map[string]any, error) {
 	r, err := s.requestFor(ctx, v, spec)
 	if err != nil {
 		return "", nil, err

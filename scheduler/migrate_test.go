@@ -10,13 +10,8 @@ import (
 	"time"
 
 	"github.com/cinder-go/cinder"
-	"github.com/cinder-go/cinder/api"
 	"github.com/cinder-go/cinder/internal/testdb"
-	"github.com/cinder-go/cinder/scheduler"
 )
-
-// os-migrate_volume reaches the scheduler through its client.
-var _ api.Migrator = (*scheduler.Client)(nil)
 
 // startMigration sets v up as the API does for a locked migration
 // (previous_status, migration_status starting, status maintenance) and
@@ -31,7 +26,7 @@ func (c *cloud) startMigration(t *testing.T, v *cinder.Volume, backend string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	spec := scheduler.RequestSpec{VolumeID: v.ID, Size: v.Size, AvailabilityZone: v.AvailabilityZone}
+	spec := cinder.RequestSpec{VolumeID: v.ID, Size: v.Size, AvailabilityZone: v.AvailabilityZone}
 	if v.VolumeTypeID != "" {
 		if spec.VolumeType, err = c.store.GetVolumeType(ctx, v.VolumeTypeID); err != nil {
 			t.Fatal(err)

@@ -10,7 +10,6 @@ import (
 
 	"github.com/cinder-go/cinder"
 	"github.com/cinder-go/cinder/conf"
-	"github.com/cinder-go/cinder/scheduler"
 )
 
 // A create that reaches a scheduler before the backends have reported, as
@@ -64,7 +63,7 @@ func TestLostCreateFailsAfterTimeout(t *testing.T) {
 
 	// The lost request arrives after all: ignored. A later create is served
 	// after it (each does less than that create), so lost is checked after.
-	if err := c.client.CreateVolume(ctx, lost, scheduler.RequestSpec{VolumeID: lost.ID, Size: 1}); err != nil {
+	if err := c.client.CreateVolume(ctx, lost, cinder.RequestSpec{VolumeID: lost.ID, Size: 1}); err != nil {
 		t.Fatal(err)
 	}
 	if v := c.wait(t, c.create(t, 1, nil).ID); v.Status != cinder.StatusAvailable {

@@ -24,7 +24,7 @@ func (s *Scheduler) retype(ctx context.Context, raw json.RawMessage) (any, error
 		Volume struct {
 			ID string `json:"id"`
 		} `json:"volume"` // only a hint: the row is read again
-		RequestSpec RequestSpec `json:"request_spec"`
+		RequestSpec cinder.RequestSpec `json:"request_spec"`
 	}
 	if err := json.Unmarshal(raw, &args); err != nil {
 		return nil, cinder.InvalidInput("retype arguments: %v", err)
@@ -56,7 +56,7 @@ func (s *Scheduler) retype(ctx context.Context, raw json.RawMessage) (any, error
 // its capabilities: v's own pool when it passes the filters, else the best
 // weighed pool if spec's migration policy is on-demand; NoValidBackend
 // otherwise. Nothing is consumed: a migration creates its target directly.
-func (s *Scheduler) findRetypeBackend(ctx context.Context, v *cinder.Volume, spec RequestSpec) (string, map[string]any, error) {
+func (s *Scheduler) findRetypeBackend(ctx context.Context, v *cinder.Volume, spec cinder.RequestSpec) (string, map[string]any, error) {
 	if spec.VolumeType == nil || spec.VolumeType.ID == "" {
 		return "", nil, cinder.InvalidInput("retype of volume %s names no volume type", v.ID)
 	}

@@ -7,13 +7,8 @@ import (
 	"time"
 
 	"github.com/cinder-go/cinder"
-	"github.com/cinder-go/cinder/api"
 	"github.com/cinder-go/cinder/internal/testdb"
-	"github.com/cinder-go/cinder/scheduler"
 )
-
-// os-retype reaches the scheduler through its client.
-var _ api.Retyper = (*scheduler.Client)(nil)
 
 // backendType creates a volume type that asks for volume_backend_name backend.
 func (c *cloud) backendType(t *testing.T, name, backend string) *cinder.VolumeType {
@@ -38,7 +33,7 @@ func (c *cloud) retype(t *testing.T, v *cinder.Volume, vt *cinder.VolumeType, po
 	if err != nil {
 		t.Fatal(err)
 	}
-	spec := scheduler.RequestSpec{VolumeID: v.ID, Size: v.Size, VolumeType: vt, AvailabilityZone: v.AvailabilityZone, MigrationPolicy: policy}
+	spec := cinder.RequestSpec{VolumeID: v.ID, Size: v.Size, VolumeType: vt, AvailabilityZone: v.AvailabilityZone, MigrationPolicy: policy}
 	if err := c.client.Retype(ctx, v, spec); err != nil {
 		t.Fatal(err)
 	}

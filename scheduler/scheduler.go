@@ -148,7 +148,7 @@ func (s *Scheduler) createVolume(ctx context.Context, raw json.RawMessage) (any,
 	if err := json.Unmarshal(raw, &args); err != nil {
 		return nil, cinder.InvalidInput("create_volume arguments: %v", err)
 	}
-	var spec RequestSpec
+	var spec cinder.RequestSpec
 	var specMap map[string]any
 	if len(args.RequestSpec) > 0 {
 		if err := json.Unmarshal(args.RequestSpec, &spec); err != nil {
@@ -177,7 +177,7 @@ func (s *Scheduler) createVolume(ctx context.Context, raw json.RawMessage) (any,
 
 // requestFor is what placing v asks of a pool: its size, the spec's zone
 // or v's, and the extra specs of the spec's volume type or v's.
-func (s *Scheduler) requestFor(ctx context.Context, v *cinder.Volume, spec RequestSpec) (*request, error) {
+func (s *Scheduler) requestFor(ctx context.Context, v *cinder.Volume, spec cinder.RequestSpec) (*request, error) {
 	r := &request{
 		volumeID:         v.ID,
 		size:             v.Size,
@@ -197,7 +197,7 @@ func (s *Scheduler) requestFor(ctx context.Context, v *cinder.Volume, spec Reque
 }
 
 // place chooses v's pool, records it and hands v to the pool's backend.
-func (s *Scheduler) place(ctx context.Context, v *cinder.Volume, spec RequestSpec, specMap map[string]any) error {
+func (s *Scheduler) place(ctx context.Context, v *cinder.Volume, spec cinder.RequestSpec, specMap map[string]any) error {
 	r, err := s.requestFor(ctx, v, spec)
 	if err != nil {
 		return err
@@ -450,7 +450,7 @@ func (s *Scheduler) getPools(ctx context.Context, raw json.RawMessage) (any, err
 	if err := s.refresh(ctx); err != nil {
 		return nil, err
 	}
-	out := []Pool{}
+	out := []cinder.Pool{}
 	for _, p := range s.pools() {
 		if (name != "" && p.host != name) || (byType != nil && !capabilitiesFilter(p, byType)) {
 			continue
@@ -458,7 +458,7 @@ func (s *Scheduler) getPools(ctx context.Context, raw json.RawMessage) (any, err
 		if !equalsAll(p.capabilities, filters) {
 			continue
 		}
-		out = append(out, Pool{Name: p.host, Capabilities: maps.Clone(p.capabilities)})
+		out = append(out, cinder.Pool{Name: p.host, Capabilities: maps.Clone(p.capabilities)})
 	}
 	return out, nil
 }

@@ -134,7 +134,7 @@ func (c *cloud) addBackend(t *testing.T, name, kind string) {
 }
 
 // pools polls get_pools until it names exactly want (sorted) and returns it.
-func (c *cloud) pools(t *testing.T, want ...string) []scheduler.Pool {
+func (c *cloud) pools(t *testing.T, want ...string) []cinder.Pool {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -160,7 +160,7 @@ func (c *cloud) pools(t *testing.T, want ...string) []scheduler.Pool {
 func (c *cloud) create(t *testing.T, size int, vt *cinder.VolumeType) *cinder.Volume {
 	t.Helper()
 	v := c.insert(t, size, "", vt)
-	if err := c.client.CreateVolume(context.Background(), v, scheduler.RequestSpec{VolumeID: v.ID, Size: size}); err != nil {
+	if err := c.client.CreateVolume(context.Background(), v, cinder.RequestSpec{VolumeID: v.ID, Size: size}); err != nil {
 		t.Fatal(err)
 	}
 	return v
@@ -374,7 +374,7 @@ func TestGetPoolsFilters(t *testing.T) {
 		{map[string]any{"thick_provisioning_support": "true"}, []string{"node1@thick#thick"}},
 		{map[string]any{"volume_backend_name": "none"}, nil},
 	} {
-		var pools []scheduler.Pool
+		var pools []cinder.Pool
 		if err := raw.Call(context.Background(), "get_pools", map[string]any{"filters": tc.filters}, &pools); err != nil {
 			t.Fatal(err)
 		}

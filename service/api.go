@@ -16,6 +16,13 @@ import (
 	"github.com/cinder-go/cinder/manager"
 	"github.com/cinder-go/cinder/rpc"
 	"github.com/cinder-go/cinder/scheduler"
+	"github.com/cinder-go/cinder/volume"
+)
+
+// The RPC clients are what the volume rules need of the services.
+var (
+	_ volume.Scheduler = (*scheduler.Client)(nil)
+	_ volume.Backends  = (*manager.Client)(nil)
 )
 
 // RunAPI serves the REST API on osapi_volume_listen:osapi_volume_listen_port
@@ -28,7 +35,7 @@ func RunAPI(ctx context.Context, cfg *conf.Config, store *db.DB, t *rpc.Transpor
 		return fmt.Errorf("cinder-api: listen on %s: %w", addr, err)
 	}
 	srv := &http.Server{
-		Handler:           api.New(cfg, store, scheduler.NewClient(t), manager.NewClient(t)),
+		Handler:           api.New(cfg, store, volume.New(cfg, store, scheduler.NewClient(t), manager.NewClient(t))),
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(slog.Default().Handler(), slog.LevelWarn),
 	}

@@ -406,7 +406,7 @@ func TestCrashAPIMidRequest(t *testing.T) {
 	}
 	defer tr.Close()
 	if err := scheduler.NewClient(tr).CreateVolume(context.Background(), &cinder.Volume{ID: id, Size: 1},
-		scheduler.RequestSpec{VolumeID: id, Size: 1}); err != nil {
+		cinder.RequestSpec{VolumeID: id, Size: 1}); err != nil {
 		t.Fatal(err)
 	}
 	d.waitLog("cinder-scheduler", 1, "volume to schedule is no longer creating", id)

@@ -1,0 +1,209 @@
+package volume
+
+import (
+	"context"
+	"slices"
+	"strings"
+
+	"github.com/cinder-go/cinder"
+)
+
+// Changes are what an update sets; nil members are left as they are.
+type Changes struct {
+	Name, Description *string
+	Metadata          map[string]string // replaces the volume's metadata when not nil
+}
+
+// Update applies c to volume id, refused while it is in maintenance.
+func (a *API) Update(ctx context.Context, id string, c Changes) (*cinder.Volume, error) {
+	v, err := a.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return a.store.UpdateVolume(context.WithoutCancel(ctx), v.ID, func(v *cinder.Volume) error {
+		if v.Status == cinder.StatusMaintenance {
+			return cinder.InvalidVolume("The volume cannot be updated during maintenance.")
+		}
+		if c.Name != nil {
+			v.DisplayName = *c.Name
+		}
+		if c.Description != nil {
+			v.DisplayDescription = *c.Description
+		}
+		if c.Metadata != nil {
+			v.Metadata = c.Metadata
+		}
+		return nil
+	})
+}
+
+// Delete deletes volume id as volume/api.py delete: one conditional update
+// first (a deletable status unless force, and not migrating or attached)
+// moves it to deleting; a volume no scheduler placed is then destroyed at
+// once (no scheduler places a deleting volume, so none can give it storage
+// meanwhile), any other is deleted by its backend. When that cast cannot be
+// sent the volume gets its status back.
+func (a *API) Delete(ctx context.Context, id string, force bool) error {
+	v, err := a.Get(ctx, id)
+	if err != nil {
+		return err
+	}
+	ctx = context.WithoutCancel(ctx)
+	before, v, err := a.claim(ctx, v.ID, func(v *cinder.Volume) error {
+		if v.AttachStatus == "attached" || !slices.Contains(deletableMigration, v.MigrationStatus) ||
+			(!force && !slices.Contains(deletableStatuses, v.Status)) {
+			status := ""
+			if !force {
+				status = " status must be " + strings.Join(deletableStatuses, " or ") + " and"
+			}
+			return cinder.InvalidVolume("Volume%s must not be migrating, attached, belong to a group, have snapshots, awaiting a transfer, or be disassociated from snapshots after volume transfer.", status)
+		}
+		return nil
+	}, func(v *cinder.Volume) {
+		if v.Status == "error_managing" {
+			v.Status = "error_managing_deleting"
+		} else {
+			v.Status = cinder.StatusDeleting
+		}
+	})
+	if err != nil {
+		return err
+	}
+	if v.Host == "" {
+		return a.store.DestroyVolume(ctx, v.ID)
+	}
+	return a.castOrRollback(ctx, before, v, func() error { return a.backends.DeleteVolume(ctx, v) },
+		"Could not ask cinder-volume to delete volume %s", v.ID)
+}
+
+// Extend grows volume id to newSize GiB: it must be available (or in-use
+// when inUse, from 3.42), grow, fit the quota and not be migrating; it goes
+// to extending and its backend is asked to extend it. When that cast
+// cannot be sent the volume gets its status back.
+func (a *API) Extend(ctx context.Context, id string, newSize int, inUse bool) error {
+	v, err := a.Get(ctx, id)
+	if err != nil {
+		return err
+	}
+	if newSize <= v.Size {
+		return cinder.InvalidInput("New size for extend must be greater than current size. (current: %d, extended: %d).", v.Size, newSize)
+	}
+	ctx = context.WithoutCancel(ctx)
+	if err := a.checkQuota(ctx, v.ProjectID, newSize-v.Size); err != nil {
+		return err
+	}
+	allowed := []string{cinder.StatusAvailable}
+	if inUse {
+		allowed = append(allowed, cinder.StatusInUse)
+	}
+	before, v, err := a.claim(ctx, v.ID, func(v *cinder.Volume) error {
+		if !slices.Contains(allowed, v.Status) {
+			return cinder.InvalidVolume("Volume %s status must be '%s' to extend, currently %s.", v.ID, strings.Join(allowed, "' or '"), v.Status)
+		}
+		// A migration copies the size it started with: extending either
+		// end meanwhile would leave the row larger than its storage.
+		if migrating(v) {
+			return cinder.InvalidVolume("Volume %s is being migrated (migration status %s) and cannot be extended until the migration ends.", v.ID, v.MigrationStatus)
+		}
+		return nil
+	}, func(v *cinder.Volume) {
+		v.PreviousStatus, v.Status = v.Status, cinder.StatusExtending
+	})
+	if err != nil {
+		return err
+	}
+	return a.castOrRollback(ctx, before, v, func() error { return a.backends.ExtendVolume(ctx, v, newSize) },
+		"Could not ask cinder-volume to extend volume %s", v.ID)
+}
+
+// Reset is what os-reset_status sets; "" leaves a field as it is, and a
+// MigrationStatus of "none" clears it.
+type Reset struct {
+	Status, AttachStatus, MigrationStatus string
+}
+
+// ResetStatus sets volume id's statuses as an admin's os-reset_status,
+// with no checks beyond Cinder's: never to a status only a flow may set.
+func (a *API) ResetStatus(ctx context.Context, id string, r Reset) error {
+	switch r.Status {
+	case cinder.StatusDeleting, cinder.StatusErrorDelete, cinder.StatusDetaching:
+		return cinder.Invalid("Cannot reset-state to %s", r.Status)
+	case cinder.StatusInUse:
+		return cinder.Invalid("Cannot reset-state to in-use because volume does not have any attachments.")
+	}
+	v, err := a.Get(ctx, id)
+	if err != nil {
+		return err
+	}
+	_, err = a.store.UpdateVolume(context.WithoutCancel(ctx), v.ID, func(v *cinder.Volume) error {
+		if r.Status != "" {
+			v.Status = r.Status
+		}
+		if r.AttachStatus != "" {
+			v.AttachStatus = r.AttachStatus
+		}
+		switch r.MigrationStatus {
+		case "":
+		case "none":
+			v.MigrationStatus = ""
+		default:
+			v.MigrationStatus = r.MigrationStatus
+		}
+		return nil
+	})
+	return err
+}
+
+// placed returns volume id for a connection action: it must be on a
+// backend and not in maintenance; what is the action's past participle.
+func (a *API) placed(ctx context.Context, id, what string) (*cinder.Volume, error) {
+	v, err := a.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if v.Status == cinder.StatusMaintenance {
+		return nil, cinder.InvalidVolume("The volume connection cannot be %s in maintenance status.", what)
+	}
+	if v.Host == "" {
+		return nil, cinder.InvalidVolume("Volume %s is not on a backend yet (status %s).", v.ID, v.Status)
+	}
+	return v, nil
+}
+
+// InitializeConnection asks volume id's backend to expose it to connector
+// and says where its bytes are.
+func (a *API) InitializeConnection(ctx context.Context, id string, connector map[string]any) (*cinder.ConnectionInfo, error) {
+	v, err := a.placed(ctx, id, "initialized")
+	if err != nil {
+		return nil, err
+	}
+	info, err := a.backends.InitializeConnection(ctx, v, connector)
+	if err != nil {
+		return nil, connectionFailure(ctx, v, err, "initialize", "Unable to fetch connection information from backend.")
+	}
+	return info, nil
+}
+
+// TerminateConnection asks volume id's backend to withdraw what
+// InitializeConnection exposed to connector.
+func (a *API) TerminateConnection(ctx context.Context, id string, connector map[string]any) error {
+	v, err := a.placed(ctx, id, "terminated")
+	if err != nil {
+		return err
+	}
+	if err := a.backends.TerminateConnection(ctx, v, connector); err != nil {
+		return connectionFailure(ctx, v, err, "terminate", "Unable to terminate volume connection from backend.")
+	}
+	return nil
+}
+
+// connectionFailure is the error of a connection call to v's backend that
+// failed with err: the backend's own failure is logged and answered with
+// message, as Cinder's VolumeBackendAPIException handlers do.
+func connectionFailure(ctx context.Context, v *cinder.Volume, err error, verb, message string) error {
+	if backendFailure(err) {
+		logFailure(ctx, verb+" connection of volume "+v.ID, err)
+		return cinder.Errorf("VolumeBackendAPIException", 500, "%s", message)
+	}
+	return unreachable(err, "Could not reach cinder-volume for volume %s", v.ID)
+}

@@ -1,0 +1,168 @@
+package volume
+
+import (
+	"context"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/cinder-go/cinder"
+)
+
+// CreateRequest is a validated volume create.
+type CreateRequest struct {
+	Name, Description string
+	VolumeType        string // a type's id or name; "" for default_volume_type
+	AvailabilityZone  string // "" for storage_availability_zone
+	Size              int    // GiB
+	Metadata          map[string]string
+}
+
+// Create writes volume req asks for, as creating, then asks cinder-scheduler
+// to place it, and returns it with its type. When that cast cannot be sent
+// the row is destroyed, which gives its quota back, as Cinder's create flow
+// reverts; a crash in between leaves a creating row with no host, which
+// the scheduler's periodic task fails after scheduler_create_volume_timeout.
+func (a *API) Create(ctx context.Context, req CreateRequest) (*cinder.Volume, *cinder.VolumeType, error) {
+	ctx = context.WithoutCancel(ctx)
+	rc := cinder.FromContext(ctx)
+	t, err := a.ResolveType(ctx, req.VolumeType)
+	if err != nil {
+		return nil, nil, err
+	}
+	zone, err := a.resolveZone(ctx, req.AvailabilityZone)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := a.checkQuota(ctx, rc.ProjectID, req.Size); err != nil {
+		return nil, nil, err
+	}
+	v := &cinder.Volume{
+		UserID:             rc.UserID,
+		ProjectID:          rc.ProjectID,
+		Size:               req.Size,
+		AvailabilityZone:   zone,
+		Status:             cinder.StatusCreating,
+		AttachStatus:       "detached",
+		DisplayName:        req.Name,
+		DisplayDescription: req.Description,
+		VolumeTypeID:       t.ID,
+		Metadata:           req.Metadata,
+		Multiattach:        t.Multiattach(),
+		UseQuota:           true,
+	}
+	if err := a.store.CreateVolume(ctx, v); err != nil {
+		return nil, nil, err
+	}
+	spec := cinder.RequestSpec{VolumeID: v.ID, Size: v.Size, VolumeType: t, AvailabilityZone: zone}
+	if err := a.sched.CreateVolume(ctx, v, spec); err != nil {
+		if derr := a.store.DestroyVolume(ctx, v.ID); derr != nil {
+			logFailure(ctx, "destroy volume "+v.ID+" after its create cast failed", derr)
+		}
+		return nil, nil, unreachable(err, "Could not ask cinder-scheduler to create volume %s", v.ID)
+	}
+	return v, t, nil
+}
+
+// ResolveType finds the volume type ref names, by id or name, or the
+// default_volume_type when ref is "".
+func (a *API) ResolveType(ctx context.Context, ref string) (*cinder.VolumeType, error) {
+	if ref == "" {
+		name := a.DefaultTypeName()
+		t, err := a.store.GetVolumeTypeByName(ctx, name)
+		if cinder.IsNotFound(err) {
+			return nil, cinder.Errorf("VolumeTypeDefaultMisconfiguredError", 500,
+				"The request cannot be fulfilled as the default volume type %s cannot be found.", name)
+		}
+		return t, err
+	}
+	if _, err := uuid.Parse(ref); err == nil {
+		return a.store.GetVolumeType(ctx, ref)
+	}
+	t, err := a.store.GetVolumeTypeByName(ctx, ref)
+	if cinder.IsNotFound(err) {
+		return nil, typeNotFoundByName(ref)
+	}
+	return t, err
+}
+
+// DefaultTypeName is default_volume_type, or Cinder's __DEFAULT__.
+func (a *API) DefaultTypeName() string {
+	if a.cfg.DefaultVolumeType != "" {
+		return a.cfg.DefaultVolumeType
+	}
+	return cinder.DefaultVolumeType
+}
+
+func typeNotFoundByName(name string) error {
+	return cinder.Errorf("VolumeTypeNotFoundByName", 404, "Volume type with name %s could not be found.", name)
+}
+
+// resolveZone returns the availability zone of a new volume: the one asked
+// for, which must be a cinder-volume service's, or storage_availability_zone.
+func (a *API) resolveZone(ctx context.Context, zone string) (string, error) {
+	if zone == "" {
+		if a.cfg.StorageAvailabilityZone != "" {
+			return a.cfg.StorageAvailabilityZone, nil
+		}
+		return cinder.DefaultAvailabilityZone, nil
+	}
+	zones, err := a.Zones(ctx)
+	if err != nil {
+		return "", err
+	}
+	for _, z := range zones {
+		if z.Name == zone {
+			return zone, nil
+		}
+	}
+	return "", cinder.Errorf("InvalidAvailabilityZone", 400, "Availability zone '%s' is invalid.", zone)
+}
+
+// checkQuota fails with 413 when project's volumes would hold more than
+// quota_gigabytes with more GiB, as Cinder's VolumeSizeExceedsAvailableQuota;
+// a quota of -1 is no limit.
+func (a *API) checkQuota(ctx context.Context, project string, more int) error {
+	quota := a.cfg.QuotaGigabytes
+	if quota < 0 {
+		return nil
+	}
+	used, err := a.store.QuotaGigabytes(ctx, project)
+	if err != nil {
+		return err
+	}
+	if more > quota-used {
+		return cinder.Errorf("VolumeSizeExceedsAvailableQuota", 413,
+			"Requested volume or snapshot exceeds allowed gigabytes quota. Requested %dG, quota is %dG and %dG has been consumed.",
+			more, quota, used)
+	}
+	return nil
+}
+
+// Zone is an availability zone and whether a backend there can take volumes.
+type Zone struct {
+	Name      string
+	Available bool
+}
+
+// Zones are the availability zones of the cinder-volume services, in the
+// order first seen; one is available when a service there is up and enabled.
+func (a *API) Zones(ctx context.Context) ([]Zone, error) {
+	services, err := a.store.ListServices(ctx, "", cinder.BinaryVolume)
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now()
+	var zones []Zone
+	index := map[string]int{}
+	for _, svc := range services {
+		i, ok := index[svc.AvailabilityZone]
+		if !ok {
+			i = len(zones)
+			index[svc.AvailabilityZone] = i
+			zones = append(zones, Zone{Name: svc.AvailabilityZone})
+		}
+		zones[i].Available = zones[i].Available || !svc.Disabled && svc.Up(now, a.cfg.ServiceDownTime)
+	}
+	return zones, nil
+}
