@@ -225,3 +225,30 @@ func TestOversizeChunkedBody(t *testing.T) {
 		t.Fatal("an oversize create was served")
 	}
 }
+
+// TestInvalidUTF8 sends bodies that are not UTF-8 text: raw bytes that
+// decode to nothing, a surrogate encoded as bytes, and an escaped lone
+// surrogate. Each is 400 "Malformed request body", as Cinder's JSON
+// decoding refuses them, and nothing reaches the database or RPC.
+func TestInvalidUTF8(t *testing.T) {
+	e, m, id := newHostileEnv(t)
+	for _, name := range []string{"\xff\xfe", "a\xed\xa0\x80b", `\ud800`, `x\udfffy`, `\ud800\u0041`} {
+		for _, rq := range []req{
+			{method: "POST", path: "/v3/admin/volumes", body: `{"volume": {"size": 1, "name": "` + name + `"}}`},
+			{method: "PUT", path: "/v3/admin/volumes/" + id, body: `{"volume": {"name": "` + name + `"}}`},
+			{method: "POST", path: "/v3/admin/volumes/" + id + "/action", body: `{"os-migrate_volume": {"host": "hostA@fake2` + name + `"}}`},
+		} {
+			rq.headers = []string{"Content-Type", "application/json"}
+			msg := e.do(rq).fault(t, http.StatusBadRequest, "badRequest")
+			if !strings.HasPrefix(msg, "Malformed request body") {
+				t.Errorf("%s %s with name %q: %q", rq.method, rq.path, name, msg)
+			}
+		}
+	}
+	untouched(t, e, m, id)
+	// A surrogate pair is one character, and fine.
+	r := e.post("/v3/admin/volumes", `{"volume": {"size": 1, "name": "\ud83d\ude00"}}`).expect(t, http.StatusAccepted)
+	if got := r.obj(t, "volume")["name"]; got != "\U0001F600" {
+		t.Fatalf("surrogate pair stored as %q", got)
+	}
+}

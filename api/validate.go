@@ -12,6 +12,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf16"
+	"unicode/utf8"
 )
 
 // Limits of Cinder's JSON schemas (cinder/api/validation/parameter_types.py).
@@ -45,7 +47,47 @@ func readBody(r *http.Request) (json.RawMessage, error) {
 	if !json.Valid(b) {
 		return nil, newFault(http.StatusBadRequest, "Malformed request body")
 	}
+	// encoding/json would take invalid UTF-8 and lone surrogates for
+	// U+FFFD; Cinder's decoding refuses them.
+	if !utf8.Valid(b) || loneSurrogate(b) {
+		return nil, newFault(http.StatusBadRequest, "Malformed request body: it is not UTF-8 text.")
+	}
 	return b, nil
+}
+
+// loneSurrogate reports whether b, valid JSON, escapes half of a UTF-16
+// surrogate pair (\uD800-\uDFFF) without its other half.
+func loneSurrogate(b []byte) bool {
+	for i := 0; i < len(b); i++ {
+		if b[i] != '\\' {
+			continue
+		}
+		i++ // the escaped character; valid JSON has one
+		r, ok := escapedRune(b, i)
+		switch {
+		case !ok:
+		case utf16.IsSurrogate(r) && r < 0xDC00:
+			low, ok := escapedRune(b, i+6)
+			if !ok || b[i+5] != '\\' || low < 0xDC00 || low > 0xDFFF {
+				return true
+			}
+			i += 10
+		case utf16.IsSurrogate(r):
+			return true
+		default:
+			i += 4
+		}
+	}
+	return false
+}
+
+// escapedRune decodes the escape uXXXX at b[i:], if it is one.
+func escapedRune(b []byte, i int) (rune, bool) {
+	if i+5 > len(b) || b[i] != 'u' {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(string(b[i+1:i+5]), 16, 16)
+	return rune(n), err == nil
 }
 
 // readObject reads the body as a JSON object; an empty body is an error
