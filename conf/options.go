@@ -3,6 +3,7 @@
 package conf
 
 import (
+	"cmp"
 	"fmt"
 	"os"
 	"strings"
@@ -65,6 +66,13 @@ func (c *Config) Backend(name string) *Backend {
 	}
 	return nil
 }
+
+// Server is the host b's cinder-volume runs as: backend_host, else host.
+func (c *Config) Server(b *Backend) string { return cmp.Or(b.BackendHost, c.Host) }
+
+// ServiceHost is b's service host, "<backend_host or host>@<backend>", as
+// cinder/cmd/volume.py names it.
+func (c *Config) ServiceHost(b *Backend) string { return c.Server(b) + "@" + b.Name }
 
 // Sections as viper names them: section names are lower-cased.
 const (
