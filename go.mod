@@ -3,7 +3,6 @@ module github.com/cinder-go/cinder
 go 1.26.0
 
 require (
-	github.com/go-viper/encoding/ini v0.1.0
 	github.com/google/uuid v1.6.0
 	github.com/gorilla/mux v1.8.1
 	github.com/jackc/pgx/v5 v5.12.0

@@ -51,19 +51,12 @@ type Manager struct {
 	capabilities map[string]any // the snapshot get_capabilities answers
 }
 
-// ServiceHost is the service host of backend: "<backend_host or host>@<backend>",
-// as cinder/cmd/volume.py names it.
-func ServiceHost(cfg *conf.Config, backend *conf.Backend) string {
-	return cmp.Or(backend.BackendHost, cfg.Host) + "@" + backend.Name
-}
-
-// New returns the manager of backend, whose service host is ServiceHost. volumes reaches the other backends,
+// New returns the manager of backend, whose service host is cfg.ServiceHost. volumes reaches the other backends,
 // as a migration needs; with nil, migrations fail.
 func New(cfg *conf.Config, backend *conf.Backend, store *db.DB, drv drivers.Driver, reporter Reporter, volumes *Client) *Manager {
-	server := cmp.Or(backend.BackendHost, cfg.Host)
 	return &Manager{
-		host:          ServiceHost(cfg, backend),
-		server:        server,
+		host:          cfg.ServiceHost(backend),
+		server:        cfg.Server(backend),
 		backend:       backend,
 		interval:      cfg.BackendStatsPollingInterval,
 		store:         store,

@@ -39,7 +39,7 @@ func RunVolume(ctx context.Context, cfg *conf.Config, store *db.DB, t *rpc.Trans
 	volumes := manager.NewClient(t) // migrations reach the destination backends
 	var wg sync.WaitGroup
 	for _, b := range cfg.Backends {
-		host := manager.ServiceHost(cfg, b)
+		host := cfg.ServiceHost(b)
 		drv, err := NewDriver(b, host)
 		if err != nil {
 			return err

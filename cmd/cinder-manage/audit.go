@@ -15,7 +15,6 @@ import (
 	"github.com/cinder-go/cinder/conf"
 	"github.com/cinder-go/cinder/db"
 	"github.com/cinder-go/cinder/drivers"
-	"github.com/cinder-go/cinder/manager"
 	"github.com/cinder-go/cinder/service"
 )
 
@@ -99,7 +98,7 @@ func volumeAudit(ctx context.Context, cfg *conf.Config, args []string, out io.Wr
 func listStorage(ctx context.Context, cfg *conf.Config) (map[string]backendStorage, error) {
 	stored := map[string]backendStorage{}
 	for _, b := range cfg.Backends {
-		host := manager.ServiceHost(cfg, b)
+		host := cfg.ServiceHost(b)
 		drv, err := service.NewDriver(b, host)
 		if err != nil {
 			return nil, err
