@@ -19,47 +19,53 @@ func (s *server) listServices(r *http.Request) (reply, error) {
 	if err := requireAdmin(r, "volume_extension:services:index"); err != nil {
 		return reply{}, err
 	}
-	ctx := r.Context()
 	q := r.URL.Query()
-	services, err := s.store.ListServices(ctx, q.Get("host"), q.Get("binary"))
+	services, err := s.store.ListServices(r.Context(), q.Get("host"), q.Get("binary"))
 	if err != nil {
 		return reply{}, err
 	}
-	mv := ver(r)
 	var backendStates map[string]string
-	if mv.atLeast(mvBackendState) {
-		backendStates = s.vol.BackendStates(ctx)
+	if ver(r).atLeast(mvBackendState) {
+		backendStates = s.vol.BackendStates(r.Context())
 	}
 	now := time.Now()
 	items := make([]object, 0, len(services))
 	for _, svc := range services {
-		status, state := "enabled", "down"
-		if svc.Disabled {
-			status = "disabled"
-		}
-		if svc.Up(now, s.cfg.ServiceDownTime) {
-			state = "up"
-		}
-		o := object{{"binary", svc.Binary}, {"host", svc.Host}, {"zone", svc.AvailabilityZone},
-			{"status", status}, {"state", state}, {"updated_at", timeOrNull(svc.UpdatedAt)}}
-		volume := svc.Binary == cinder.BinaryVolume
-		if volume && mv.atLeast(mvBackendState) {
-			var bs any
-			if st, ok := backendStates[svc.Host]; ok {
-				bs = st
-			}
-			o = append(o, member{"backend_state", bs})
-		}
-		if mv.atLeast(mvClusterSupport) {
-			o = append(o, member{"cluster", orNull(svc.ClusterName)})
-		}
-		o = append(o, member{"disabled_reason", orNull(svc.DisabledReason)})
-		if volume {
-			o = append(o, member{"replication_status", "disabled"}, member{"active_backend_id", nil}, member{"frozen", false})
-		}
-		items = append(items, o)
+		items = append(items, serviceView(r, svc, svc.Up(now, s.cfg.ServiceDownTime), backendStates))
 	}
 	return reply{http.StatusOK, object{{"services", items}}}, nil
+}
+
+// serviceView is Cinder's view of svc, up or down, for the request's
+// microversion; a cinder-volume service's backend_state is looked up in
+// backendStates.
+func serviceView(r *http.Request, svc *cinder.Service, up bool, backendStates map[string]string) object {
+	status, state := "enabled", "down"
+	if svc.Disabled {
+		status = "disabled"
+	}
+	if up {
+		state = "up"
+	}
+	o := object{{"binary", svc.Binary}, {"host", svc.Host}, {"zone", svc.AvailabilityZone},
+		{"status", status}, {"state", state}, {"updated_at", timeOrNull(svc.UpdatedAt)}}
+	mv := ver(r)
+	volume := svc.Binary == cinder.BinaryVolume
+	if volume && mv.atLeast(mvBackendState) {
+		var bs any
+		if st, ok := backendStates[svc.Host]; ok {
+			bs = st
+		}
+		o = append(o, member{"backend_state", bs})
+	}
+	if mv.atLeast(mvClusterSupport) {
+		o = append(o, member{"cluster", orNull(svc.ClusterName)})
+	}
+	o = append(o, member{"disabled_reason", orNull(svc.DisabledReason)})
+	if volume {
+		o = append(o, member{"replication_status", "disabled"}, member{"active_backend_id", nil}, member{"frozen", false})
+	}
+	return o
 }
 
 // updateService answers PUT /os-services/{enable,disable,disable-log-reason}

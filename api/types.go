@@ -1,15 +1,15 @@
 package api
 
 import (
-	"context"
 	"encoding/json"
+	"maps"
 	"net/http"
 	"strings"
 
 	"github.com/gorilla/mux"
 
 	"github.com/cinder-go/cinder"
-	"github.com/cinder-go/cinder/db"
+	"github.com/cinder-go/cinder/volume"
 )
 
 // Cinder's policies guarding volume type writes (all admin).
@@ -48,27 +48,9 @@ func (s *server) listTypes(r *http.Request) (reply, error) {
 	return reply{http.StatusOK, object{{"volume_types", items}}}, nil
 }
 
-// getType returns the type of the URL: by id, or "default" for
-// default_volume_type; a non-admin sees public types only.
+// getType returns the type of the URL, as the caller may see it.
 func (s *server) getType(r *http.Request) (*cinder.VolumeType, error) {
-	id := mux.Vars(r)["id"]
-	var t *cinder.VolumeType
-	var err error
-	if id == "default" {
-		t, err = s.store.GetVolumeTypeByName(r.Context(), s.vol.DefaultTypeName())
-		if cinder.IsNotFound(err) {
-			return nil, cinder.Errorf("VolumeTypeNotFound", http.StatusNotFound, "Default volume type can not be found.")
-		}
-	} else {
-		t, err = s.store.GetVolumeType(r.Context(), id)
-	}
-	if err != nil {
-		return nil, err
-	}
-	if !t.IsPublic && !cinder.FromContext(r.Context()).IsAdmin {
-		return nil, cinder.VolumeTypeNotFound(id)
-	}
-	return t, nil
+	return s.vol.GetType(r.Context(), mux.Vars(r)["id"])
 }
 
 // showType answers GET /types/{id}.
@@ -135,58 +117,58 @@ func typeName(raw json.RawMessage, nullable bool) (string, error) {
 
 // updateType answers PUT /types/{id} (admin): name, description, is_public.
 func (s *server) updateType(r *http.Request) (reply, error) {
-	vt, err := readMember(r, "volume_type")
+	c, err := parseTypeUpdate(r)
 	if err != nil {
 		return reply{}, err
 	}
-	if err := vt.only("volume_type", "name", "description", "is_public"); err != nil {
+	if err := requireAdmin(r, policyTypesManage); err != nil {
 		return reply{}, err
 	}
-	var set []func(t *cinder.VolumeType)
+	t, err := s.vol.UpdateType(r.Context(), mux.Vars(r)["id"], c)
+	if err != nil {
+		return reply{}, err
+	}
+	return reply{http.StatusOK, object{{"volume_type", typeManageView(r, t, false)}}}, nil
+}
+
+// parseTypeUpdate validates a volume type update body; a null name
+// leaves the name as it is.
+func parseTypeUpdate(r *http.Request) (volume.TypeChanges, error) {
+	var c volume.TypeChanges
+	vt, err := readMember(r, "volume_type")
+	if err != nil {
+		return c, err
+	}
+	if err := vt.only("volume_type", "name", "description", "is_public"); err != nil {
+		return c, err
+	}
 	if raw, ok := vt["name"]; ok {
 		name, err := typeName(raw, true)
 		if err != nil {
-			return reply{}, err
+			return c, err
 		}
 		if name != "" {
-			set = append(set, func(t *cinder.VolumeType) { t.Name = name })
+			c.Name = &name
 		}
 	}
 	if vt.present("description") {
 		desc, err := stringOf("description", vt["description"], false, maxNameLen)
 		if err != nil {
-			return reply{}, err
+			return c, err
 		}
-		set = append(set, func(t *cinder.VolumeType) { t.Description = desc })
+		c.Description = &desc
 	}
 	if vt.present("is_public") {
 		public, err := boolOf("is_public", vt["is_public"])
 		if err != nil {
-			return reply{}, err
+			return c, err
 		}
-		set = append(set, func(t *cinder.VolumeType) { t.IsPublic = public })
+		c.IsPublic = &public
 	}
-	if len(set) == 0 {
-		return reply{}, newFault(http.StatusBadRequest, "Specify volume type name, description, is_public or a combination thereof.")
+	if c == (volume.TypeChanges{}) {
+		return c, newFault(http.StatusBadRequest, "Specify volume type name, description, is_public or a combination thereof.")
 	}
-	if err := requireAdmin(r, policyTypesManage); err != nil {
-		return reply{}, err
-	}
-	defaultName := s.vol.DefaultTypeName()
-	t, err := s.store.UpdateVolumeType(r.Context(), mux.Vars(r)["id"], func(t *cinder.VolumeType) error {
-		old := t.Name
-		for _, f := range set {
-			f(t)
-		}
-		if old == defaultName && t.Name != old {
-			return cinder.Invalid("The volume type %s is the default volume type %s; its name cannot change.", t.ID, old)
-		}
-		return nil
-	})
-	if err != nil {
-		return reply{}, err
-	}
-	return reply{http.StatusOK, object{{"volume_type", typeManageView(r, t, false)}}}, nil
+	return c, nil
 }
 
 // deleteType answers DELETE /types/{id} (admin): not the default type, nor
@@ -195,20 +177,7 @@ func (s *server) deleteType(r *http.Request) (reply, error) {
 	if err := requireAdmin(r, policyTypesManage); err != nil {
 		return reply{}, err
 	}
-	t, err := s.store.GetVolumeType(r.Context(), mux.Vars(r)["id"])
-	if err != nil {
-		return reply{}, err
-	}
-	if t.Name == s.vol.DefaultTypeName() {
-		return reply{}, cinder.Invalid("The volume type %s is a default volume type and cannot be deleted.", t.ID)
-	}
-	if err := s.store.DeleteVolumeType(r.Context(), t.ID); err != nil {
-		if cinder.Code(err) == http.StatusBadRequest {
-			return reply{}, newFault(http.StatusBadRequest, "Target volume type is still in use.")
-		}
-		return reply{}, err
-	}
-	return reply{status: http.StatusAccepted}, nil
+	return reply{status: http.StatusAccepted}, s.vol.DeleteType(r.Context(), mux.Vars(r)["id"])
 }
 
 // listExtraSpecs answers GET /types/{id}/extra_specs.
@@ -257,10 +226,8 @@ func (s *server) createExtraSpecs(r *http.Request) (reply, error) {
 	if err != nil {
 		return reply{}, err
 	}
-	if err := s.setSpecs(r, policyExtraSpecCreate, func(t *cinder.VolumeType) error {
-		for k, v := range specs {
-			t.ExtraSpecs[k] = v
-		}
+	if err := s.setSpecs(r, policyExtraSpecCreate, func(all map[string]string) error {
+		maps.Copy(all, specs)
 		return nil
 	}); err != nil {
 		return reply{}, err
@@ -291,8 +258,8 @@ func (s *server) updateExtraSpec(r *http.Request) (reply, error) {
 	if !ok {
 		return reply{}, newFault(http.StatusBadRequest, "Request body and URI mismatch")
 	}
-	if err := s.setSpecs(r, policyExtraSpecUpdate, func(t *cinder.VolumeType) error {
-		t.ExtraSpecs[key] = value
+	if err := s.setSpecs(r, policyExtraSpecUpdate, func(all map[string]string) error {
+		all[key] = value
 		return nil
 	}); err != nil {
 		return reply{}, err
@@ -303,50 +270,21 @@ func (s *server) updateExtraSpec(r *http.Request) (reply, error) {
 // deleteExtraSpec answers DELETE /types/{id}/extra_specs/{key} (admin). 202.
 func (s *server) deleteExtraSpec(r *http.Request) (reply, error) {
 	key := mux.Vars(r)["key"]
-	err := s.setSpecs(r, policyExtraSpecDelete, func(t *cinder.VolumeType) error {
-		if _, ok := t.ExtraSpecs[key]; !ok {
-			return specNotFound(t.ID, key)
+	err := s.setSpecs(r, policyExtraSpecDelete, func(all map[string]string) error {
+		if _, ok := all[key]; !ok {
+			return specNotFound(mux.Vars(r)["id"], key)
 		}
-		delete(t.ExtraSpecs, key)
+		delete(all, key)
 		return nil
 	})
 	return reply{status: http.StatusAccepted}, err
 }
 
 // setSpecs changes the extra specs of the URL's type with change, as the
-// admin policy allows, while no volume uses the type; as Cinder, cacheable
-// and multiattach cannot both be set.
-func (s *server) setSpecs(r *http.Request, policy string, change func(t *cinder.VolumeType) error) error {
+// admin policy allows.
+func (s *server) setSpecs(r *http.Request, policy string, change func(specs map[string]string) error) error {
 	if err := requireAdmin(r, policy); err != nil {
 		return err
 	}
-	ctx := r.Context()
-	id := mux.Vars(r)["id"]
-	if _, err := s.store.GetVolumeType(ctx, id); err != nil {
-		return err
-	}
-	if inUse, err := s.typeInUse(ctx, id); err != nil {
-		return err
-	} else if inUse {
-		return newFault(http.StatusBadRequest, "Volume Type is currently in use.")
-	}
-	_, err := s.store.UpdateVolumeType(ctx, id, func(t *cinder.VolumeType) error {
-		if t.ExtraSpecs == nil {
-			t.ExtraSpecs = map[string]string{}
-		}
-		if err := change(t); err != nil {
-			return err
-		}
-		if t.Multiattach() && t.ExtraSpecs["cacheable"] == "<is> True" {
-			return newFault(http.StatusBadRequest, "cacheable cannot be set with multiattach.")
-		}
-		return nil
-	})
-	return err
-}
-
-// typeInUse reports whether a volume of any project has type id.
-func (s *server) typeInUse(ctx context.Context, id string) (bool, error) {
-	n, err := s.store.CountVolumes(ctx, db.VolumeFilter{VolumeTypeID: id})
-	return n > 0, err
+	return s.vol.SetExtraSpecs(r.Context(), mux.Vars(r)["id"], change)
 }

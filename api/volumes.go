@@ -248,8 +248,40 @@ func (s *server) showVolume(r *http.Request) (reply, error) {
 }
 
 // parseCreate validates a volume create body as Cinder's schemas for the
-// request's microversion.
+// request's microversion, members in the order Cinder checks them.
 func parseCreate(r *http.Request) (*volume.CreateRequest, error) {
+	vol, err := createBody(r)
+	if err != nil {
+		return nil, err
+	}
+	req := &volume.CreateRequest{}
+	if err := createTexts(vol, req); err != nil {
+		return nil, err
+	}
+	if raw, ok := vol["multiattach"]; ok && kind(raw) != "null" {
+		multi, err := boolOf("multiattach", raw)
+		if err != nil {
+			return nil, err
+		}
+		if multi {
+			return nil, newFault(http.StatusBadRequest, "multiattach parameter has been removed. The default behavior is to use multiattach enabled volume types. Contact your administrator to create a multiattach enabled volume type and use it to create multiattach volumes.")
+		}
+	}
+	if err := refuseSources(vol); err != nil {
+		return nil, err
+	}
+	if !vol.present("size") {
+		return nil, cinder.InvalidInput("Volume size 'None' must be an integer and greater than 0")
+	}
+	if req.Size, err = sizeOf("size", vol["size"]); err != nil {
+		return nil, err
+	}
+	return req, nil
+}
+
+// createBody reads a create body {"volume": {…}, "OS-SCH-HNT:scheduler_hints": …}
+// and returns the volume's members.
+func createBody(r *http.Request) (fields, error) {
 	body, err := readObject(r, "volume")
 	if err != nil {
 		return nil, err
@@ -273,64 +305,58 @@ func parseCreate(r *http.Request) (*volume.CreateRequest, error) {
 			return nil, err
 		}
 	}
-	req := &volume.CreateRequest{}
-	// "name" wins over "display_name", as Cinder renames it over.
-	for _, k := range []string{"display_name", "name"} {
-		if raw, ok := vol[k]; ok {
-			if req.Name, err = nameOf(k, raw); err != nil {
-				return nil, err
-			}
+	return vol, nil
+}
+
+// createTexts decodes a create's name, description, volume type, metadata
+// and availability zone into req; "name" wins over "display_name", as
+// Cinder renames it over.
+func createTexts(vol fields, req *volume.CreateRequest) error {
+	var err error
+	for _, k := range []string{"display_name", "name", "display_description", "description"} {
+		raw, ok := vol[k]
+		if !ok {
+			continue
 		}
-	}
-	for _, k := range []string{"display_description", "description"} {
-		if raw, ok := vol[k]; ok {
-			if req.Description, err = nameOf(k, raw); err != nil {
-				return nil, err
-			}
+		dst := &req.Description
+		if strings.HasSuffix(k, "name") {
+			dst = &req.Name
+		}
+		if *dst, err = nameOf(k, raw); err != nil {
+			return err
 		}
 	}
 	if raw, ok := vol["volume_type"]; ok {
 		if req.VolumeType, err = stringOf("volume_type", raw, true, maxNameLen); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	if vol.present("metadata") {
 		if req.Metadata, err = specsOf("metadata", vol["metadata"], specKey, false); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	if raw, ok := vol["availability_zone"]; ok {
-		if req.AvailabilityZone, err = stringOf("availability_zone", raw, true, maxNameLen); err != nil {
-			return nil, err
-		}
+		req.AvailabilityZone, err = stringOf("availability_zone", raw, true, maxNameLen)
 	}
-	if raw, ok := vol["multiattach"]; ok && kind(raw) != "null" {
-		multi, err := boolOf("multiattach", raw)
-		if err != nil {
-			return nil, err
-		}
-		if multi {
-			return nil, newFault(http.StatusBadRequest, "multiattach parameter has been removed. The default behavior is to use multiattach enabled volume types. Contact your administrator to create a multiattach enabled volume type and use it to create multiattach volumes.")
-		}
-	}
+	return err
+}
+
+// refuseSources refuses a create from a source this Cinder cannot create
+// volumes from; null or "" names none.
+func refuseSources(vol fields) error {
 	for _, k := range createFields {
 		what, ok := unsupportedSources[k]
 		if !ok || !vol.present(k) {
 			continue
 		}
 		if s, err := stringOf(k, vol[k], true, maxNameLen); err != nil {
-			return nil, err
+			return err
 		} else if s != "" {
-			return nil, cinder.InvalidInput("creating a volume from %s (%s) is not supported.", what, k)
+			return cinder.InvalidInput("creating a volume from %s (%s) is not supported.", what, k)
 		}
 	}
-	if !vol.present("size") {
-		return nil, cinder.InvalidInput("Volume size 'None' must be an integer and greater than 0")
-	}
-	if req.Size, err = sizeOf("size", vol["size"]); err != nil {
-		return nil, err
-	}
-	return req, nil
+	return nil
 }
 
 // createVolume answers POST /volumes: the volume as written, creating,
