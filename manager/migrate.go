@@ -35,7 +35,8 @@ const (
 )
 
 // errNotMigrating says a completion found the volume no longer migrating:
-// someone else completed or failed it.
+// someone else completed or failed it, or an admin took the migration over
+// (os-reset_status of its migration_status).
 var errNotMigrating = errors.New("volume is no longer migrating")
 
 // migrateVolume (cast: volume, host {host, cluster_name, capabilities},
@@ -87,7 +88,7 @@ func (m *Manager) migrate(ctx context.Context, v *cinder.Volume, dest, newTypeID
 	err = m.migrateGeneric(ctx, v, dest, newTypeID)
 	switch {
 	case errors.Is(err, errNotMigrating):
-		slog.Warn("volume migration was taken over; leaving it", "volume_id", v.ID, "source", v.Host, "destination", dest, "error", err)
+		slog.Warn("volume migration was taken over; leaving the volume as it is", "volume_id", v.ID, "source", v.Host, "destination", dest, "err", err)
 	case err != nil:
 		slog.Error("failed to migrate volume", "volume_id", v.ID, "source", v.Host, "destination", dest, "error", err)
 		m.failMigration(ctx, v.ID, dest)
@@ -119,7 +120,8 @@ func (m *Manager) failMigration(ctx context.Context, id, dest string) {
 
 // migrateGeneric creates the target volume on dest, of type newTypeID when
 // set, else v's, copies v's bytes to it and completes the migration; on
-// failure the target is removed.
+// failure, or when the migration was taken over, the target is removed
+// (see removeTakenOver).
 func (m *Manager) migrateGeneric(ctx context.Context, v *cinder.Volume, dest, newTypeID string) error {
 	if m.volumes == nil {
 		return fmt.Errorf("backend %s has no RPC client to reach destination %s", m.host, dest)
@@ -132,7 +134,34 @@ func (m *Manager) migrateGeneric(ctx context.Context, v *cinder.Volume, dest, ne
 		m.removeTarget(ctx, nv)
 		return err
 	}
-	return m.completeMigration(ctx, v, nv)
+	err = m.completeMigration(ctx, v, nv)
+	if errors.Is(err, errNotMigrating) {
+		m.removeTakenOver(ctx, v.ID, nv)
+	}
+	return err
+}
+
+// removeTakenOver removes nv, the target this backend created for the
+// migration of volume id that someone took over, as a failed migration's:
+// nothing else would, and the API refuses to delete a target. A completion
+// that owns nv (the volume completing or migrated) keeps it, as in
+// recoverTarget. The volume's row is only read: its statuses are the
+// admin's now. A crash before removeTarget marks nv deleting leaves it
+// available, one after leaves it deleting: nv's backend deletes either at
+// its next start (recoverTarget).
+func (m *Manager) removeTakenOver(ctx context.Context, id string, nv *cinder.Volume) {
+	log := slog.With("volume_id", id, "new_volume_id", nv.ID, "destination", nv.Host)
+	v, err := m.store.GetVolume(ctx, id)
+	switch {
+	case err != nil && !cinder.IsNotFound(err):
+		log.Error("cannot read a volume whose migration was taken over; its destination volume stays until that backend restarts", "err", err)
+		return
+	case err == nil && (v.MigrationStatus == cinder.MigrationCompleting || v.MigrationStatus == cinder.MigrationSuccess):
+		log.Warn("destination volume left to the migration's completion", "migration_status", v.MigrationStatus)
+		return
+	}
+	log.Warn("deleting the destination volume of a migration taken over")
+	m.removeTarget(ctx, nv)
 }
 
 // createTarget creates on dest the target volume of v's migration, as
