@@ -44,8 +44,9 @@ type Manager struct {
 	reporter Reporter
 	volumes  *Client // reaches the other backends: migration destinations
 
-	createTimeout time.Duration // migration_create_volume_timeout_secs
-	callTimeout   time.Duration // for calls a migration can do without: get_capabilities
+	createTimeout    time.Duration // migration_create_volume_timeout_secs
+	callTimeout      time.Duration // for calls a migration can do without: get_capabilities
+	progressInterval time.Duration // of a migration's copy: logs and take-over checks
 
 	mu           sync.Mutex
 	capabilities map[string]any // the snapshot get_capabilities answers
@@ -62,16 +63,17 @@ func ServiceHost(cfg *conf.Config, backend *conf.Backend) string {
 func New(cfg *conf.Config, backend *conf.Backend, store *db.DB, drv drivers.Driver, reporter Reporter, volumes *Client) *Manager {
 	server := cmp.Or(backend.BackendHost, cfg.Host)
 	return &Manager{
-		host:          ServiceHost(cfg, backend),
-		server:        server,
-		backend:       backend,
-		interval:      cfg.BackendStatsPollingInterval,
-		store:         store,
-		drv:           drv,
-		reporter:      reporter,
-		volumes:       volumes,
-		createTimeout: cmp.Or(cfg.MigrationCreateVolumeTimeout, defaultCreateTimeout),
-		callTimeout:   min(cmp.Or(cfg.RPCResponseTimeout, maxCallTimeout), maxCallTimeout),
+		host:             ServiceHost(cfg, backend),
+		server:           server,
+		backend:          backend,
+		interval:         cfg.BackendStatsPollingInterval,
+		store:            store,
+		drv:              drv,
+		reporter:         reporter,
+		volumes:          volumes,
+		createTimeout:    cmp.Or(cfg.MigrationCreateVolumeTimeout, defaultCreateTimeout),
+		callTimeout:      min(cmp.Or(cfg.RPCResponseTimeout, maxCallTimeout), maxCallTimeout),
+		progressInterval: progressInterval,
 	}
 }
 

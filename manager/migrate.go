@@ -31,13 +31,21 @@ const (
 	maxCallTimeout       = 30 * time.Second     // bounds calls a migration can do without
 	pollFirst            = 5 * time.Millisecond // a target is often ready within a few ms; tries² backoff after
 	pollMax              = time.Second
-	progressInterval     = 5 * time.Second
+	progressInterval     = 5 * time.Second // of copy logs and take-over checks
 )
 
-// errNotMigrating says a completion found the volume no longer migrating:
-// someone else completed or failed it, or an admin took the migration over
-// (os-reset_status of its migration_status).
+// errNotMigrating says a copy or a completion found the volume no longer
+// migrating: someone else completed or failed it, or an admin took the
+// migration over (os-reset_status of its migration_status).
 var errNotMigrating = errors.New("volume is no longer migrating")
+
+// notMigrating is errNotMigrating for v unless v is migrating.
+func notMigrating(v *cinder.Volume) error {
+	if v.MigrationStatus == cinder.MigrationMigrating {
+		return nil
+	}
+	return fmt.Errorf("volume %s has migration_status %q: %w", v.ID, v.MigrationStatus, errNotMigrating)
+}
 
 // migrateVolume (cast: volume, host {host, cluster_name, capabilities},
 // force_host_copy, new_type_id) moves a volume whose migration is starting
@@ -130,11 +138,13 @@ func (m *Manager) migrateGeneric(ctx context.Context, v *cinder.Volume, dest, ne
 	if err != nil {
 		return err
 	}
-	if err := m.copyVolumeData(ctx, v, nv); err != nil {
+	err = m.copyVolumeData(ctx, v, nv)
+	switch {
+	case err == nil:
+		err = m.completeMigration(ctx, v, nv) // removes nv when it fails, unless taken over
+	case !errors.Is(err, errNotMigrating):
 		m.removeTarget(ctx, nv)
-		return err
 	}
-	err = m.completeMigration(ctx, v, nv)
 	if errors.Is(err, errNotMigrating) {
 		m.removeTakenOver(ctx, v.ID, nv)
 	}
@@ -285,7 +295,9 @@ func (m *Manager) removeTarget(ctx context.Context, nv *cinder.Volume) {
 
 // copyVolumeData copies v's bytes to nv, as _copy_volume_data: it attaches
 // nv through the destination and v locally, asks the destination whether a
-// sparse copy is safe, copies, and detaches both whatever happens.
+// sparse copy is safe, copies, and detaches both whatever happens. The copy
+// stops with errNotMigrating when a progress check finds v no longer
+// migrating.
 func (m *Manager) copyVolumeData(ctx context.Context, v, nv *cinder.Volume) error {
 	size, err := drivers.Bytes(v.Size)
 	if err != nil {
@@ -325,19 +337,34 @@ func (m *Manager) copyVolumeData(ctx context.Context, v, nv *cinder.Volume) erro
 	mode := map[bool]string{true: "sparse", false: "full"}[sparse]
 	log := slog.With("volume_id", v.ID, "new_volume_id", nv.ID, "source", v.Host, "destination", nv.Host, "mode", mode, "reason", reason)
 	log.Info("copying volume", "size_bytes", size)
-	st, err := volcopy.Copy(ctx, src, dst, volcopy.Options{
+	copyCtx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	st, err := volcopy.Copy(copyCtx, src, dst, volcopy.Options{
 		Sparse:           sparse,
 		BlockSize:        m.backend.VolumeDDBlocksize,
 		BPSLimit:         m.backend.VolumeCopyBPSLimit,
 		Size:             size,
-		ProgressInterval: progressInterval,
+		ProgressInterval: m.progressInterval,
 		Progress: func(st volcopy.Stats) {
-			if done := st.Written + st.Zeroed + st.Skipped; done < st.Size {
-				log.Info("copy progress", "percent", 100*done/max(st.Size, 1), "done_bytes", done, "size_bytes", st.Size,
-					"elapsed", st.Elapsed, "throughput_mib_s", mibPerSecond(done, st.Elapsed))
+			done := st.Written + st.Zeroed + st.Skipped
+			if done >= st.Size {
+				return
+			}
+			log.Info("copy progress", "percent", 100*done/max(st.Size, 1), "done_bytes", done, "size_bytes", st.Size,
+				"elapsed", st.Elapsed, "throughput_mib_s", mibPerSecond(done, st.Elapsed))
+			// A failed read says nothing: the completion checks again.
+			if cur, err := m.store.GetVolume(ctx, v.ID); err == nil {
+				if err := notMigrating(cur); err != nil {
+					stop(err)
+				}
 			}
 		},
 	})
+	if cause := context.Cause(copyCtx); err != nil && errors.Is(cause, errNotMigrating) {
+		log.Warn("stopped copying volume: its migration was taken over", "read_bytes", st.Read, "written_bytes", st.Written,
+			"elapsed", st.Elapsed, "err", cause)
+		return cause
+	}
 	if err != nil {
 		log.Error("failed to copy volume", "read_bytes", st.Read, "written_bytes", st.Written, "elapsed", st.Elapsed, "error", err)
 		return fmt.Errorf("copy volume %s to %s: %w", v.ID, nv.ID, err)
@@ -389,8 +416,8 @@ func (m *Manager) sparseCopy(ctx context.Context, host string) (bool, string) {
 // whole, or v moved and the old data's row deleting, which a restart ends.
 func (m *Manager) completeMigration(ctx context.Context, v, nv *cinder.Volume) error {
 	v, err := m.store.UpdateVolume(ctx, v.ID, func(v *cinder.Volume) error {
-		if v.MigrationStatus != cinder.MigrationMigrating {
-			return fmt.Errorf("volume %s has migration_status %q: %w", v.ID, v.MigrationStatus, errNotMigrating)
+		if err := notMigrating(v); err != nil {
+			return err
 		}
 		v.MigrationStatus = cinder.MigrationCompleting
 		return nil

@@ -531,14 +531,16 @@ func TestMigrateCopyFailure(t *testing.T) {
 }
 
 // An admin takes a migration over mid-copy, as os-reset_status does: a
-// plain update of the source's migration_status to error. The source
-// deletes the target it created, row and storage, and leaves the source
-// volume's bytes, host and statuses as they are: the admin's now.
+// plain update of the source's migration_status to error. The source stops
+// copying at its next progress check, deletes the target it created, row
+// and storage, and leaves the source volume's bytes, host and statuses as
+// they are: the admin's now.
 func TestMigrateTakenOver(t *testing.T) {
 	logs := captureLogs(t)
 	s := newSite(t)
 	// Paced so that the copy lasts seconds: the take-over comes mid-copy.
 	src := s.add(t, "node1", "src", "thin", func(e *env) { e.backend.VolumeCopyBPSLimit = 64 << 10 })
+	src.mgr.SetProgressInterval(20 * time.Millisecond)
 	dest := s.add(t, "node2", "dest", "thin")
 	src.start(t)
 	dest.start(t)
@@ -575,6 +577,10 @@ func TestMigrateTakenOver(t *testing.T) {
 		t.Error("the source's bytes changed")
 	}
 	waitOnly(t, s.store, v.ID)
+	if len(logs.lines(`msg="stopped copying volume: its migration was taken over"`, "volume_id="+v.ID)) != 1 ||
+		len(logs.lines(`msg="copied volume"`, "volume_id="+v.ID)) != 0 {
+		t.Error("the copy did not stop at the take-over")
+	}
 }
 
 // target creates v's migration target on dest as the source would, and
