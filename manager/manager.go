@@ -44,8 +44,9 @@ type Manager struct {
 	reporter Reporter
 	volumes  *Client // reaches the other backends: migration destinations
 
-	createTimeout time.Duration // migration_create_volume_timeout_secs
-	callTimeout   time.Duration // for calls a migration can do without: get_capabilities
+	createTimeout    time.Duration // migration_create_volume_timeout_secs
+	callTimeout      time.Duration // for calls a migration can do without: get_capabilities
+	progressInterval time.Duration // of a migration's copy: logs and take-over checks
 
 	mu           sync.Mutex
 	capabilities map[string]any // the snapshot get_capabilities answers
@@ -55,16 +56,17 @@ type Manager struct {
 // as a migration needs; with nil, migrations fail.
 func New(cfg *conf.Config, backend *conf.Backend, store *db.DB, drv drivers.Driver, reporter Reporter, volumes *Client) *Manager {
 	return &Manager{
-		host:          cfg.ServiceHost(backend),
-		server:        cfg.Server(backend),
-		backend:       backend,
-		interval:      cfg.BackendStatsPollingInterval,
-		store:         store,
-		drv:           drv,
-		reporter:      reporter,
-		volumes:       volumes,
-		createTimeout: cmp.Or(cfg.MigrationCreateVolumeTimeout, defaultCreateTimeout),
-		callTimeout:   min(cmp.Or(cfg.RPCResponseTimeout, maxCallTimeout), maxCallTimeout),
+		host:             cfg.ServiceHost(backend),
+		server:           cfg.Server(backend),
+		backend:          backend,
+		interval:         cfg.BackendStatsPollingInterval,
+		store:            store,
+		drv:              drv,
+		reporter:         reporter,
+		volumes:          volumes,
+		createTimeout:    cmp.Or(cfg.MigrationCreateVolumeTimeout, defaultCreateTimeout),
+		callTimeout:      min(cmp.Or(cfg.RPCResponseTimeout, maxCallTimeout), maxCallTimeout),
+		progressInterval: progressInterval,
 	}
 }
 

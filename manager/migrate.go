@@ -31,12 +31,21 @@ const (
 	maxCallTimeout       = 30 * time.Second     // bounds calls a migration can do without
 	pollFirst            = 5 * time.Millisecond // a target is often ready within a few ms; tries² backoff after
 	pollMax              = time.Second
-	progressInterval     = 5 * time.Second
+	progressInterval     = 5 * time.Second // of copy logs and take-over checks
 )
 
-// errNotMigrating says a completion found the volume no longer migrating:
-// someone else completed or failed it.
+// errNotMigrating says a copy or a completion found the volume no longer
+// migrating: someone else completed or failed it, or an admin took the
+// migration over (os-reset_status of its migration_status).
 var errNotMigrating = errors.New("volume is no longer migrating")
+
+// notMigrating is errNotMigrating for v unless v is migrating.
+func notMigrating(v *cinder.Volume) error {
+	if v.MigrationStatus == cinder.MigrationMigrating {
+		return nil
+	}
+	return fmt.Errorf("volume %s has migration_status %q: %w", v.ID, v.MigrationStatus, errNotMigrating)
+}
 
 // migrateVolume (cast: volume, host {host, cluster_name, capabilities},
 // force_host_copy, new_type_id) moves a volume whose migration is starting
@@ -87,7 +96,7 @@ func (m *Manager) migrate(ctx context.Context, v *cinder.Volume, dest, newTypeID
 	err = m.migrateGeneric(ctx, v, dest, newTypeID)
 	switch {
 	case errors.Is(err, errNotMigrating):
-		slog.Warn("volume migration was taken over; leaving it", "volume_id", v.ID, "source", v.Host, "destination", dest, "error", err)
+		slog.Warn("volume migration was taken over; leaving the volume as it is", "volume_id", v.ID, "source", v.Host, "destination", dest, "err", err)
 	case err != nil:
 		slog.Error("failed to migrate volume", "volume_id", v.ID, "source", v.Host, "destination", dest, "error", err)
 		m.failMigration(ctx, v.ID, dest)
@@ -119,7 +128,8 @@ func (m *Manager) failMigration(ctx context.Context, id, dest string) {
 
 // migrateGeneric creates the target volume on dest, of type newTypeID when
 // set, else v's, copies v's bytes to it and completes the migration; on
-// failure the target is removed.
+// failure, or when the migration was taken over, the target is removed
+// (see removeTakenOver).
 func (m *Manager) migrateGeneric(ctx context.Context, v *cinder.Volume, dest, newTypeID string) error {
 	if m.volumes == nil {
 		return fmt.Errorf("backend %s has no RPC client to reach destination %s", m.host, dest)
@@ -128,11 +138,40 @@ func (m *Manager) migrateGeneric(ctx context.Context, v *cinder.Volume, dest, ne
 	if err != nil {
 		return err
 	}
-	if err := m.copyVolumeData(ctx, v, nv); err != nil {
+	err = m.copyVolumeData(ctx, v, nv)
+	switch {
+	case err == nil:
+		err = m.completeMigration(ctx, v, nv) // removes nv when it fails, unless taken over
+	case !errors.Is(err, errNotMigrating):
 		m.removeTarget(ctx, nv)
-		return err
 	}
-	return m.completeMigration(ctx, v, nv)
+	if errors.Is(err, errNotMigrating) {
+		m.removeTakenOver(ctx, v.ID, nv)
+	}
+	return err
+}
+
+// removeTakenOver removes nv, the target this backend created for the
+// migration of volume id that someone took over, as a failed migration's:
+// nothing else would, and the API refuses to delete a target. A completion
+// that owns nv (the volume completing or migrated) keeps it, as in
+// recoverTarget. The volume's row is only read: its statuses are the
+// admin's now. A crash before removeTarget marks nv deleting leaves it
+// available, one after leaves it deleting: nv's backend deletes either at
+// its next start (recoverTarget).
+func (m *Manager) removeTakenOver(ctx context.Context, id string, nv *cinder.Volume) {
+	log := slog.With("volume_id", id, "new_volume_id", nv.ID, "destination", nv.Host)
+	v, err := m.store.GetVolume(ctx, id)
+	switch {
+	case err != nil && !cinder.IsNotFound(err):
+		log.Error("cannot read a volume whose migration was taken over; its destination volume stays until that backend restarts", "err", err)
+		return
+	case err == nil && (v.MigrationStatus == cinder.MigrationCompleting || v.MigrationStatus == cinder.MigrationSuccess):
+		log.Warn("destination volume left to the migration's completion", "migration_status", v.MigrationStatus)
+		return
+	}
+	log.Warn("deleting the destination volume of a migration taken over")
+	m.removeTarget(ctx, nv)
 }
 
 // createTarget creates on dest the target volume of v's migration, as
@@ -256,7 +295,9 @@ func (m *Manager) removeTarget(ctx context.Context, nv *cinder.Volume) {
 
 // copyVolumeData copies v's bytes to nv, as _copy_volume_data: it attaches
 // nv through the destination and v locally, asks the destination whether a
-// sparse copy is safe, copies, and detaches both whatever happens.
+// sparse copy is safe, copies, and detaches both whatever happens. The copy
+// stops with errNotMigrating when a progress check finds v no longer
+// migrating.
 func (m *Manager) copyVolumeData(ctx context.Context, v, nv *cinder.Volume) error {
 	size, err := drivers.Bytes(v.Size)
 	if err != nil {
@@ -296,19 +337,34 @@ func (m *Manager) copyVolumeData(ctx context.Context, v, nv *cinder.Volume) erro
 	mode := map[bool]string{true: "sparse", false: "full"}[sparse]
 	log := slog.With("volume_id", v.ID, "new_volume_id", nv.ID, "source", v.Host, "destination", nv.Host, "mode", mode, "reason", reason)
 	log.Info("copying volume", "size_bytes", size)
-	st, err := volcopy.Copy(ctx, src, dst, volcopy.Options{
+	copyCtx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	st, err := volcopy.Copy(copyCtx, src, dst, volcopy.Options{
 		Sparse:           sparse,
 		BlockSize:        m.backend.VolumeDDBlocksize,
 		BPSLimit:         m.backend.VolumeCopyBPSLimit,
 		Size:             size,
-		ProgressInterval: progressInterval,
+		ProgressInterval: m.progressInterval,
 		Progress: func(st volcopy.Stats) {
-			if done := st.Written + st.Zeroed + st.Skipped; done < st.Size {
-				log.Info("copy progress", "percent", 100*done/max(st.Size, 1), "done_bytes", done, "size_bytes", st.Size,
-					"elapsed", st.Elapsed, "throughput_mib_s", mibPerSecond(done, st.Elapsed))
+			done := st.Written + st.Zeroed + st.Skipped
+			if done >= st.Size {
+				return
+			}
+			log.Info("copy progress", "percent", 100*done/max(st.Size, 1), "done_bytes", done, "size_bytes", st.Size,
+				"elapsed", st.Elapsed, "throughput_mib_s", mibPerSecond(done, st.Elapsed))
+			// A failed read says nothing: the completion checks again.
+			if cur, err := m.store.GetVolume(ctx, v.ID); err == nil {
+				if err := notMigrating(cur); err != nil {
+					stop(err)
+				}
 			}
 		},
 	})
+	if cause := context.Cause(copyCtx); err != nil && errors.Is(cause, errNotMigrating) {
+		log.Warn("stopped copying volume: its migration was taken over", "read_bytes", st.Read, "written_bytes", st.Written,
+			"elapsed", st.Elapsed, "err", cause)
+		return cause
+	}
 	if err != nil {
 		log.Error("failed to copy volume", "read_bytes", st.Read, "written_bytes", st.Written, "elapsed", st.Elapsed, "error", err)
 		return fmt.Errorf("copy volume %s to %s: %w", v.ID, nv.ID, err)
@@ -360,8 +416,8 @@ func (m *Manager) sparseCopy(ctx context.Context, host string) (bool, string) {
 // whole, or v moved and the old data's row deleting, which a restart ends.
 func (m *Manager) completeMigration(ctx context.Context, v, nv *cinder.Volume) error {
 	v, err := m.store.UpdateVolume(ctx, v.ID, func(v *cinder.Volume) error {
-		if v.MigrationStatus != cinder.MigrationMigrating {
-			return fmt.Errorf("volume %s has migration_status %q: %w", v.ID, v.MigrationStatus, errNotMigrating)
+		if err := notMigrating(v); err != nil {
+			return err
 		}
 		v.MigrationStatus = cinder.MigrationCompleting
 		return nil

@@ -114,10 +114,18 @@ func (e *env) volumeFiles(t *testing.T) []string {
 	return matches
 }
 
-// migrate starts v's migration to dest as the API and the scheduler do
-// (previous_status, migration_status starting, status maintenance when
-// lock) and waits for it to end.
+// migrate starts v's migration to dest (see startMigration) and waits for
+// it to end.
 func migrate(t *testing.T, src *env, v *cinder.Volume, dest *env, lock bool) *cinder.Volume {
+	t.Helper()
+	startMigration(t, src, v, dest, lock)
+	return testdb.WaitMigration(t, src.store, v.ID)
+}
+
+// startMigration starts v's migration to dest as the API and the scheduler
+// do: previous_status, migration_status starting, status maintenance when
+// lock.
+func startMigration(t *testing.T, src *env, v *cinder.Volume, dest *env, lock bool) {
 	t.Helper()
 	ctx := context.Background()
 	v, err := src.store.UpdateVolume(ctx, v.ID, func(v *cinder.Volume) error {
@@ -134,7 +142,6 @@ func migrate(t *testing.T, src *env, v *cinder.Volume, dest *env, lock bool) *ci
 	if err := src.client.MigrateVolume(ctx, v, dest.pool(), caps, true); err != nil {
 		t.Fatal(err)
 	}
-	return testdb.WaitMigration(t, src.store, v.ID)
 }
 
 // waitOnly polls until the only volume rows are ids.
@@ -167,6 +174,18 @@ func (e *env) waitNoFiles(t *testing.T) {
 	for len(e.volumeFiles(t)) > 0 {
 		if time.Now().After(deadline) {
 			t.Fatalf("volume files left on %s: %v", e.mgr.Host(), e.volumeFiles(t))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// waitLogged polls until a line holding every one of words is logged.
+func waitLogged(t *testing.T, logs *logBuffer, words ...string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for len(logs.lines(words...)) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no line logged with %q", words)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -409,13 +428,7 @@ func TestMigrateCreateTimeout(t *testing.T) {
 	}
 
 	dest.serve(t, nil) // the queued create_volume now finds its volume gone
-	deadline := time.Now().Add(10 * time.Second)
-	for len(logs.lines("volume to create no longer exists")) == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("the returning destination never handled the queued create_volume")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitLogged(t, logs, "volume to create no longer exists")
 	dest.waitNoFiles(t)
 }
 
@@ -509,6 +522,59 @@ func TestMigrateCopyFailure(t *testing.T) {
 	}
 	if len(logs.lines(`msg="failed to copy volume"`, "volume_id="+v.ID)) != 1 {
 		t.Error("the copy failure is not logged with the volume id")
+	}
+}
+
+// An admin takes a migration over mid-copy, as os-reset_status does: a
+// plain update of the source's migration_status to error. The source stops
+// copying at its next progress check, deletes the target it created, row
+// and storage, and leaves the source volume's bytes, host and statuses as
+// they are: the admin's now.
+func TestMigrateTakenOver(t *testing.T) {
+	logs := captureLogs(t)
+	s := newSite(t)
+	// Paced so that the copy lasts seconds: the take-over comes mid-copy.
+	src := s.add(t, "node1", "src", "thin", func(e *env) { e.backend.VolumeCopyBPSLimit = 64 << 10 })
+	src.mgr.SetProgressInterval(20 * time.Millisecond)
+	dest := s.add(t, "node2", "dest", "thin")
+	src.start(t)
+	dest.start(t)
+	ctx := context.Background()
+	v := src.created(t, 1)
+	want := testfile.Checksum(t, src.file(v))
+
+	startMigration(t, src, v, dest, true)
+	waitLogged(t, logs, `msg="copying volume"`, "volume_id="+v.ID)
+	targets, err := s.store.ListVolumes(ctx, db.VolumeFilter{Migration: cinder.MigrationTarget(v.ID)})
+	if err != nil || len(targets) != 1 {
+		t.Fatalf("targets of the migration: %v, %v; want one", targets, err)
+	}
+	nv := targets[0]
+	if _, err := s.store.UpdateVolume(ctx, v.ID, func(v *cinder.Volume) error {
+		v.MigrationStatus = cinder.MigrationError
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+
+	waitLogged(t, logs, "volume migration was taken over", "volume_id="+v.ID)
+	dest.waitStatus(t, nv.ID, "gone")
+	dest.waitNoFiles(t)
+	got, err := s.store.GetVolume(ctx, v.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Status != cinder.StatusMaintenance || got.MigrationStatus != cinder.MigrationError || got.Host != v.Host || got.NameID != "" {
+		t.Errorf("source after the take-over: status %q, migration_status %q, host %q, _name_id %q; want maintenance, error, %s",
+			got.Status, got.MigrationStatus, got.Host, got.NameID, v.Host)
+	}
+	if sum := testfile.Checksum(t, src.file(v)); sum != want {
+		t.Error("the source's bytes changed")
+	}
+	waitOnly(t, s.store, v.ID)
+	if len(logs.lines(`msg="stopped copying volume: its migration was taken over"`, "volume_id="+v.ID)) != 1 ||
+		len(logs.lines(`msg="copied volume"`, "volume_id="+v.ID)) != 0 {
+		t.Error("the copy did not stop at the take-over")
 	}
 }
 

@@ -4,7 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"sync"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/cinder-go/cinder"
 	"github.com/cinder-go/cinder/conf"
@@ -30,38 +31,41 @@ func NewDriver(b *conf.Backend, host string) (drivers.Driver, error) {
 }
 
 // RunVolume runs cinder-volume: one manager per enabled backend, each
-// registered as host@backend, serving RPC and reporting stats until ctx ends.
+// registered as host@backend, serving RPC and reporting stats until ctx
+// ends. Backends start in turn; one that fails to start or to run cancels
+// the others' context, and RunVolume returns its error once their loops ended.
 func RunVolume(ctx context.Context, cfg *conf.Config, store *db.DB, t *rpc.Transport) error {
 	if len(cfg.Backends) == 0 {
 		return fmt.Errorf("cinder-volume: enabled_backends is empty")
 	}
 	reporter := scheduler.NewClient(t)
 	volumes := manager.NewClient(t) // migrations reach the destination backends
-	var wg sync.WaitGroup
-	for _, b := range cfg.Backends {
-		host := cfg.ServiceHost(b)
-		drv, err := NewDriver(b, host)
-		if err != nil {
-			return err
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		for _, b := range cfg.Backends {
+			host := cfg.ServiceHost(b)
+			drv, err := NewDriver(b, host)
+			if err != nil {
+				return err
+			}
+			m := manager.New(cfg, b, store, drv, reporter, volumes)
+			if err := m.Init(ctx); err != nil {
+				return fmt.Errorf("init backend %s: %w", host, err)
+			}
+			svc, err := Register(ctx, store, m.Host(), cinder.BinaryVolume, cinder.TopicVolume, b.AvailabilityZone)
+			if err != nil {
+				return err
+			}
+			if err := serve(ctx, t, m.Targets(), m.Endpoint()); err != nil {
+				return err
+			}
+			g.Go(func() error { Heartbeat(ctx, store, svc, cfg.ReportInterval); return nil })
+			g.Go(func() error { return m.Run(ctx) })
+			slog.Info("cinder-volume backend started", "host", m.Host(), "driver", b.VolumeDriver, "volumes_dir", b.VolumesDir)
 		}
-		m := manager.New(cfg, b, store, drv, reporter, volumes)
-		if err := m.Init(ctx); err != nil {
-			return fmt.Errorf("init backend %s: %w", host, err)
-		}
-		svc, err := Register(ctx, store, m.Host(), cinder.BinaryVolume, cinder.TopicVolume, b.AvailabilityZone)
-		if err != nil {
-			return err
-		}
-		if err := serve(ctx, t, m.Targets(), m.Endpoint()); err != nil {
-			return err
-		}
-		wg.Add(2)
-		go func() { defer wg.Done(); Heartbeat(ctx, store, svc, cfg.ReportInterval) }()
-		go func() { defer wg.Done(); m.Run(ctx) }()
-		slog.Info("cinder-volume backend started", "host", m.Host(), "driver", b.VolumeDriver, "volumes_dir", b.VolumesDir)
-	}
-	wg.Wait()
-	return nil
+		return nil
+	})
+	return g.Wait()
 }
 
 // RunScheduler runs cinder-scheduler and its periodic task until ctx ends.
