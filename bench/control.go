@@ -185,11 +185,12 @@ func lockBroker(ctx context.Context) (func(), error) {
 	deadline := time.Now().Add(5 * time.Minute)
 	for logged := false; ; logged = true {
 		err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+		// The lock file holds nothing: closing it only lets the lock go.
 		if err == nil {
-			return func() { f.Close() }, nil
+			return func() { _ = f.Close() }, nil
 		}
 		if !errors.Is(err, unix.EWOULDBLOCK) || time.Now().After(deadline) || ctx.Err() != nil {
-			f.Close()
+			_ = f.Close()
 			return nil, fmt.Errorf("take the broker lock %s: %w", f.Name(), errors.Join(err, ctx.Err()))
 		}
 		if !logged {

@@ -72,7 +72,7 @@ func flushBlockCache(path string) error {
 	if err != nil {
 		return err
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }() // read-only: nothing to lose
 	if st, err := f.Stat(); err != nil || st.Mode()&os.ModeDevice == 0 {
 		return err
 	}
@@ -310,7 +310,7 @@ func (b *bench) command(ctx context.Context, c *copyCase, t *tool) (sample, erro
 
 // readRSS reads the peak RSS GNU time wrote, in KiB, to path, and removes it.
 func readRSS(path string) int64 {
-	defer os.Remove(path)
+	defer remove(path)
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return 0
@@ -329,7 +329,7 @@ func syncPath(path string) error {
 	if err != nil {
 		return err
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }() // read-only: nothing to lose
 	if err := f.Sync(); err != nil {
 		return fmt.Errorf("sync %s: %w", path, err)
 	}
@@ -341,7 +341,7 @@ func syncPath(path string) error {
 func resetPeakRSS() {
 	runtime.GC()
 	debug.FreeOSMemory()
-	os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) // best effort: the peak then covers the whole run
+	_ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) // best effort: the peak then covers the whole run
 }
 
 // peakRSS is this process's peak resident bytes (VmHWM), 0 if unknown.

@@ -96,12 +96,16 @@ func fill(path string, size int64) error {
 // letting next fill buf with the bytes for each offset, then syncs. A
 // regular file is created if missing, cut to size and allocated first:
 // writing into allocated blocks is faster than into holes.
-func writeAll(path string, size int64, next func(off int64, b []byte), buf []byte) error {
+func writeAll(path string, size int64, next func(off int64, b []byte), buf []byte) (err error) {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE, 0o644)
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	defer f.Close()
+	defer func() {
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}()
 	if err := allocate(f, size); err != nil {
 		return err
 	}
@@ -115,7 +119,7 @@ func writeAll(path string, size int64, next func(off int64, b []byte), buf []byt
 	if err := f.Sync(); err != nil {
 		return fmt.Errorf("sync %s: %w", path, err)
 	}
-	return f.Close()
+	return nil
 }
 
 // allocate cuts f to size bytes and allocates them, if f is a regular file.
@@ -135,12 +139,16 @@ func allocate(f *os.File, size int64) error {
 
 // writeExtents writes an extent of random bytes from seed at each of offs
 // in the existing file path (a volume's device file), then syncs.
-func writeExtents(path string, offs []int64, seed uint64) error {
+func writeExtents(path string, offs []int64, seed uint64) (err error) {
 	f, err := os.OpenFile(path, os.O_WRONLY, 0)
 	if err != nil {
 		return fmt.Errorf("write extents: %w", err)
 	}
-	defer f.Close()
+	defer func() {
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}()
 	data := random(seed)
 	buf := make([]byte, extent)
 	for _, off := range offs {
@@ -152,7 +160,7 @@ func writeExtents(path string, offs []int64, seed uint64) error {
 	if err := f.Sync(); err != nil {
 		return fmt.Errorf("sync %s: %w", path, err)
 	}
-	return f.Close()
+	return nil
 }
 
 // createSparse creates path, which must not exist, as a sparse file of size
@@ -178,7 +186,7 @@ func create(path string, size func(*os.File) error) error {
 		err = cerr
 	}
 	if err != nil {
-		os.Remove(path)
+		_ = os.Remove(path) // the sizing's error is the one to report
 		return fmt.Errorf("size destination %s: %w", path, err)
 	}
 	return nil

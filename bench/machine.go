@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -70,17 +71,19 @@ func describe(dir string) machine {
 }
 
 // print writes the machine's description.
-func (m *machine) print(w io.Writer) {
-	fmt.Fprintf(w, "machine: %d CPUs, %.1f GiB RAM, Linux %s\n", m.CPUs, m.MemoryGiB, m.Kernel)
-	fmt.Fprintf(w, "work dir filesystem: %s\n", m.Filesystem)
+func (m *machine) print(w io.Writer) error {
+	bw := bufio.NewWriter(w)
+	fmt.Fprintf(bw, "machine: %d CPUs, %.1f GiB RAM, Linux %s\n", m.CPUs, m.MemoryGiB, m.Kernel)
+	fmt.Fprintf(bw, "work dir filesystem: %s\n", m.Filesystem)
 	if m.DropsCaches {
-		fmt.Fprintln(w, "page cache: dropped (sync; echo 3 > /proc/sys/vm/drop_caches) before every run")
+		fmt.Fprintln(bw, "page cache: dropped (sync; echo 3 > /proc/sys/vm/drop_caches) before every run")
 	} else {
-		fmt.Fprintln(w, "page cache: NOT dropped:", m.CacheNote)
+		fmt.Fprintln(bw, "page cache: NOT dropped:", m.CacheNote)
 	}
 	for _, p := range programs {
-		fmt.Fprintf(w, "  %-8s %s\n", p.name, m.Versions[p.name])
+		fmt.Fprintf(bw, "  %-8s %s\n", p.name, m.Versions[p.name])
 	}
+	return bw.Flush()
 }
 
 // dropCaches syncs and, when it can, empties the page cache.

@@ -6,6 +6,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -107,7 +108,7 @@ func parseFlags(args []string) (b *bench, root, jsonPath string, err error) {
 		b.cases[c] = true
 	}
 	if b.runs < 1 || b.ddCap <= 0 {
-		return nil, "", "", fmt.Errorf("-runs must be at least 1 and -ddcap positive")
+		return nil, "", "", errors.New("-runs must be at least 1 and -ddcap positive")
 	}
 	if jsonPath == "" {
 		jsonPath = filepath.Join(root, "bench-results.json")
@@ -134,12 +135,12 @@ func (b *bench) run(ctx context.Context, root, jsonPath string) error {
 		return fmt.Errorf("work dir: %w", err)
 	}
 	if !b.keep {
-		defer os.RemoveAll(b.dir)
+		defer remove(b.dir)
 	}
 	if b.bins, err = os.MkdirTemp("", "cinder-bench-bin-"); err != nil {
 		return fmt.Errorf("binaries dir: %w", err)
 	}
-	defer os.RemoveAll(b.bins)
+	defer remove(b.bins)
 
 	res := &results{Started: time.Now()}
 	b.machine = describe(b.dir)
@@ -147,7 +148,9 @@ func (b *bench) run(ctx context.Context, root, jsonPath string) error {
 	if err := b.buildBinaries(ctx); err != nil {
 		return err
 	}
-	b.machine.print(os.Stdout)
+	if err := b.machine.print(os.Stdout); err != nil {
+		return err
+	}
 	fmt.Printf("runs: median of %d, tools in an order rotated each round\n", b.runs)
 	fmt.Printf("volumes: S, F, T and E %d GiB (-size); L %d GiB holding %d MiB\n\n",
 		b.size.volumeGiB, b.size.lGiB, b.size.lData/mib)
@@ -164,20 +167,34 @@ func (b *bench) run(ctx context.Context, root, jsonPath string) error {
 		res.Control = b.controlPlane(ctx)
 	}
 	res.Machine, res.Goals, res.Failed = b.machine, goals(res.Copies, res.Control), b.failed
+	if err := writeJSON(jsonPath, res); err != nil {
+		return err
+	}
 
 	fmt.Println("copies (seconds: median wall time including the final sync; engine/tool: the engine library's time ÷ the tool's):")
-	printCopies(os.Stdout, res.Copies)
+	if err := printCopies(os.Stdout, res.Copies); err != nil {
+		return err
+	}
 	if len(res.Control) > 0 {
 		fmt.Println("\ncontrol plane:")
-		printControl(os.Stdout, res.Control)
+		if err := printControl(os.Stdout, res.Control); err != nil {
+			return err
+		}
 	}
 	fmt.Println("\ngoals:")
-	printGoals(os.Stdout, res.Goals)
-	if err := writeJSON(jsonPath, res); err != nil {
+	if err := printGoals(os.Stdout, res.Goals); err != nil {
 		return err
 	}
 	fmt.Println("\nresults written to", jsonPath)
 	return nil
+}
+
+// remove removes path, a file or directory the benchmark made, and logs a
+// failure: what it leaves takes gigabytes of the work dir.
+func remove(path string) {
+	if err := os.RemoveAll(path); err != nil {
+		slog.Warn("cannot remove", "path", path, "err", err)
+	}
 }
 
 // broken is the row of a case that could not run.
@@ -203,7 +220,7 @@ func (b *bench) copies(ctx context.Context) []row {
 		if err != nil {
 			return append(rows, b.broken(caseS, err))
 		}
-		defer os.Remove(s.path)
+		defer remove(s.path)
 		if b.cases["S"] {
 			rows = append(rows, b.newFileCase(ctx, caseS, s)...)
 		}
@@ -217,7 +234,7 @@ func (b *bench) copies(ctx context.Context) []row {
 		if err != nil {
 			return append(rows, b.broken(caseF, err))
 		}
-		defer os.Remove(f.path)
+		defer remove(f.path)
 		rows = append(rows, b.newFileCase(ctx, caseF, f)...)
 	}
 	return rows
@@ -226,7 +243,7 @@ func (b *bench) copies(ctx context.Context) []row {
 // newFileCase measures copying src to a new file.
 func (b *bench) newFileCase(ctx context.Context, name string, src input) []row {
 	dst := filepath.Join(b.dir, "dst")
-	defer os.Remove(dst)
+	defer remove(dst)
 	return b.runCase(ctx, &copyCase{name: name, src: src, dst: dst, backing: dst, dest: newFile})
 }
 
@@ -234,7 +251,7 @@ func (b *bench) newFileCase(ctx context.Context, name string, src input) []row {
 // file, then the same file as a loop block device.
 func (b *bench) thickCases(ctx context.Context, src input) []row {
 	dst := filepath.Join(b.dir, "t-dst")
-	defer os.Remove(dst)
+	defer remove(dst)
 	rows := b.runCase(ctx, &copyCase{name: caseTFile, src: src, dst: dst, backing: dst, dest: staleData})
 	dev, detach, err := attachLoop(ctx, dst, src.size)
 	if err != nil {
@@ -249,7 +266,7 @@ func (b *bench) thickCases(ctx context.Context, src input) []row {
 // returns the device and its detach.
 func attachLoop(ctx context.Context, file string, size int64) (string, func(), error) {
 	if os.Geteuid() != 0 {
-		return "", nil, fmt.Errorf("loop devices need root")
+		return "", nil, errors.New("loop devices need root")
 	}
 	if _, err := os.Stat("/dev/loop-control"); err != nil {
 		return "", nil, fmt.Errorf("no loop devices: %w", err)

@@ -79,7 +79,7 @@ func (b *bench) scale(ctx context.Context, cl *cinder) ([]row, error) {
 	name := fmt.Sprintf("L %d GiB, %d MiB data", src.size/gib, src.data/mib)
 	ref := &copyCase{name: name, src: src, dst: filepath.Join(b.dir, "l-copy"), dest: newFile}
 	ref.backing = ref.dst
-	defer os.Remove(ref.dst)
+	defer remove(ref.dst)
 	engine, err := b.engineSeries(ctx, ref)
 	if err != nil {
 		return nil, err
@@ -196,7 +196,7 @@ func (b *bench) ddCapped(ctx context.Context, c *copyCase, dst string, engine ro
 		r.Note = err.Error()
 		return r
 	}
-	defer os.Remove(dst)
+	defer remove(dst)
 	dd := &copyCase{src: c.src, dst: dst, dest: newFile}
 	args := ddArgs(dd, "sparse,fsync")
 	r.Command = "dd " + strings.Join(args, " ")
@@ -218,15 +218,17 @@ func (b *bench) ddCapped(ctx context.Context, c *copyCase, dst string, engine ro
 	case <-time.After(b.ddCap):
 		read := bytesRead(cmd.Process.Pid)
 		elapsed := time.Since(start)
-		cmd.Process.Kill()
-		<-done
-		if read == 0 {
+		_ = cmd.Process.Kill() // fails only when dd has just exited, which Wait tells
+		switch err := <-done; {
+		case err == nil: // dd finished as it was stopped
+			r.Seconds = elapsed.Seconds()
+		case read == 0:
 			r.Note = fmt.Sprintf("> %.0f s: stopped; bytes read unknown", b.ddCap.Seconds())
-			return r
+		default:
+			rate := float64(read) / elapsed.Seconds()
+			r.Seconds, r.Extrapolated = float64(c.src.size)/rate, true
+			r.Note = fmt.Sprintf("> %.0f s: stopped after reading %.1f GiB at %.2f GiB/s; time extrapolated", b.ddCap.Seconds(), float64(read)/gib, rate/gib)
 		}
-		rate := float64(read) / elapsed.Seconds()
-		r.Seconds, r.Extrapolated = float64(c.src.size)/rate, true
-		r.Note = fmt.Sprintf("> %.0f s: stopped after reading %.1f GiB at %.2f GiB/s; time extrapolated", b.ddCap.Seconds(), float64(read)/gib, rate/gib)
 	}
 	if r.Seconds > 0 {
 		r.Ratio = engine.Seconds / r.Seconds

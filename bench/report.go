@@ -88,7 +88,7 @@ type results struct {
 }
 
 // printCopies writes the copy table.
-func printCopies(w io.Writer, rows []row) {
+func printCopies(w io.Writer, rows []row) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "case\ttool\tseconds\tengine/tool\tallocated MB\tequal\tstale MiB blocks\tpeak RSS MiB\t\tnote")
 	for _, r := range rows {
@@ -96,21 +96,21 @@ func printCopies(w io.Writer, rows []row) {
 			orDash(float64(r.Allocated)/1e6, "%.0f"), yesNo(r.Equal), staleCount(r.Stale),
 			orDash(float64(r.PeakRSS)/mib, "%.1f"), r.Note)
 	}
-	tw.Flush()
+	return tw.Flush()
 }
 
 // printControl writes the control-plane table.
-func printControl(w io.Writer, rows []controlRow) {
+func printControl(w io.Writer, rows []controlRow) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "transport\tmeasure\tvalue\treal Cinder\t\tnote")
 	for _, r := range rows {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t\t%s\n", r.Transport, r.Measure, withUnit(r.Value, r.Unit), withUnit(r.Cinder, r.Unit), r.Note)
 	}
-	tw.Flush()
+	return tw.Flush()
 }
 
 // printGoals writes each goal with its outcome.
-func printGoals(w io.Writer, goals []goal) {
+func printGoals(w io.Writer, goals []goal) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "goal\tmeasured\ttarget\toutcome")
 	for _, g := range goals {
@@ -130,7 +130,7 @@ func printGoals(w io.Writer, goals []goal) {
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s %s\t%s\n", g.What, value, op, number(g.Limit, g.Unit), outcome)
 	}
-	tw.Flush()
+	return tw.Flush()
 }
 
 // writeJSON writes res to path.

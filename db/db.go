@@ -134,7 +134,7 @@ func Open(ctx context.Context, connection string) (*DB, error) {
 	sdb, err := sql.Open(driver, dsn)
 	if err == nil {
 		if err = ping(ctx, sdb); err != nil {
-			sdb.Close()
+			_ = sdb.Close() // the ping's error says why; it never connected
 		}
 	}
 	if err != nil {
@@ -207,13 +207,14 @@ func (db *DB) LimitPool(size, overflow int) {
 
 // Close closes the database and its prepared statements.
 func (db *DB) Close() error {
+	var errs []error
 	db.stmts.mu.Lock()
 	for _, st := range db.stmts.m {
-		st.Close()
+		errs = append(errs, st.Close())
 	}
 	db.stmts.m = nil
 	db.stmts.mu.Unlock()
-	return db.sql.Close()
+	return errors.Join(append(errs, db.sql.Close())...)
 }
 
 // maxAttempts bounds how often a transaction runs when the database reports
@@ -242,7 +243,7 @@ func (db *DB) tryTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 		return err
 	}
 	if err := fn(tx); err != nil {
-		tx.Rollback()
+		_ = tx.Rollback() // fn's error is the one to report
 		return err
 	}
 	return tx.Commit()

@@ -48,7 +48,7 @@ func TestServices(t *testing.T) {
 			}
 		}
 
-		var last *cinder.Service = vol
+		last := vol
 		for i := range 2 {
 			if err := db.Heartbeat(ctx, vol.ID); err != nil {
 				t.Fatal(err)

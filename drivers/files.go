@@ -66,7 +66,8 @@ func isUUID(s string) bool {
 				return false
 			}
 		default:
-			if !('0' <= c && c <= '9' || 'a' <= c|0x20 && c|0x20 <= 'f') {
+			hex := '0' <= c && c <= '9' || 'a' <= c|0x20 && c|0x20 <= 'f'
+			if !hex {
 				return false
 			}
 		}
@@ -103,7 +104,7 @@ func (f *Files) Open(v *cinder.Volume) (*os.File, int64, error) {
 	}
 	info, err := file.Stat()
 	if err != nil {
-		file.Close()
+		_ = file.Close() // nothing was written through it
 		return nil, 0, fmt.Errorf("open volume: %w", err)
 	}
 	return file, info.Size(), nil
@@ -150,7 +151,7 @@ func (f *Files) UpdateMigratedVolume(ctx context.Context, volume, newVolume *cin
 	}
 	if err := unix.Renameat2(unix.AT_FDCWD, from, unix.AT_FDCWD, to, unix.RENAME_NOREPLACE); err != nil {
 		slog.Warn("cannot give the migrated volume its own name; keeping the destination's",
-			"volume_id", volume.ID, "from", from, "to", to, "error", err)
+			"volume_id", volume.ID, "from", from, "to", to, "err", err)
 		return newVolume.DataID(), nil
 	}
 	return "", nil

@@ -97,11 +97,13 @@ func TestCapacityCountsVolumesAndReleased(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer file.Close()
 		if err := file.Truncate(size); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := file.WriteAt(make([]byte, data), 0); err != nil {
+			t.Fatal(err)
+		}
+		if err := file.Close(); err != nil {
 			t.Fatal(err)
 		}
 	}

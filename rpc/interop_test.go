@@ -100,7 +100,9 @@ func TestGoClientCallsPythonServer(t *testing.T) {
 			return
 		}
 		stopped = true
-		stdin.Close()
+		if err := stdin.Close(); err != nil {
+			t.Error(err)
+		}
 		if err := cmd.Wait(); err != nil {
 			t.Errorf("oslo server: %v\n%s", err, stderr.String())
 		}
@@ -136,17 +138,19 @@ func TestGoClientCallsPythonServer(t *testing.T) {
 		t.Errorf("get_capabilities = %v, want %v", caps, want)
 	}
 
-	checkRemote := func(err error, module, class, message string) *RemoteError {
+	// checkRemote fails t unless err is a RemoteError of module.class
+	// saying message, and returns its traceback.
+	checkRemote := func(err error, module, class, message string) (traceback []string) {
 		t.Helper()
 		var re *RemoteError
 		if !errors.As(err, &re) || re.Module != module || re.Class != class || re.Message != message {
 			t.Fatalf("error = %#v, want RemoteError %s.%s %q", err, module, class, message)
 		}
-		return re
+		return re.Traceback
 	}
-	re := checkRemote(c.Call(userContext(), "fail", map[string]string{"message": "bad thing"}, nil), "builtins", "ValueError", "bad thing")
-	if len(re.Traceback) == 0 || !strings.Contains(strings.Join(re.Traceback, ""), "ValueError: bad thing") {
-		t.Errorf("traceback = %q, want Python's", re.Traceback)
+	tb := checkRemote(c.Call(userContext(), "fail", map[string]string{"message": "bad thing"}, nil), "builtins", "ValueError", "bad thing")
+	if len(tb) == 0 || !strings.Contains(strings.Join(tb, ""), "ValueError: bad thing") {
+		t.Errorf("traceback = %q, want Python's", tb)
 	}
 	checkRemote(c.Call(userContext(), "no_such", nil, nil), "oslo_messaging.rpc.dispatcher", "NoSuchMethod",
 		"Endpoint does not support RPC method no_such")
@@ -154,12 +158,12 @@ func TestGoClientCallsPythonServer(t *testing.T) {
 		"UnsupportedVersion", "Endpoint does not support RPC version 4.0. Attempted method: get_capabilities")
 
 	// A cast and a call through the topic queue (no server) reach it too.
-	any := NewClient(e.tr, Target{Topic: e.topic, Version: "3.1"}, 10*time.Second)
-	if err := any.Cast(userContext(), "get_capabilities", nil); err != nil {
+	topic := NewClient(e.tr, Target{Topic: e.topic, Version: "3.1"}, 10*time.Second)
+	if err := topic.Cast(userContext(), "get_capabilities", nil); err != nil {
 		t.Fatal(err)
 	}
 	caps = nil
-	if err := any.Call(userContext(), "get_capabilities", nil, &caps); err != nil || caps["discover"] != false {
+	if err := topic.Call(userContext(), "get_capabilities", nil, &caps); err != nil || caps["discover"] != false {
 		t.Errorf("call via the topic queue = %v, %v", caps, err)
 	}
 	stop()

@@ -384,7 +384,7 @@ func (r *rabbit) deleteQueue(ctx context.Context, name string) error {
 	if err != nil {
 		return fmt.Errorf("open channel: %w", err)
 	}
-	defer ch.Close()
+	defer func() { _ = ch.Close() }() // the deletion's outcome is known by then
 	if _, err := ch.QueueDelete(name, false, false, false); err != nil {
 		return fmt.Errorf("delete queue %s: %w", name, err)
 	}

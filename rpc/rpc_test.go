@@ -69,7 +69,11 @@ func rabbitChannel(t *testing.T, url string) *amqp.Channel {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { conn.Close() })
+	t.Cleanup(func() {
+		if err := conn.Close(); err != nil && !errors.Is(err, amqp.ErrClosed) {
+			t.Error(err)
+		}
+	})
 	ch, err := conn.Channel()
 	if err != nil {
 		t.Fatal(err)
@@ -114,7 +118,7 @@ func (e *env) deleteQueues(t *testing.T, names ...string) {
 	t.Helper()
 	if !strings.HasPrefix(e.url, "rabbit://") {
 		f := dialFake(e.url)
-		defer f.close()
+		defer func() { _ = f.close() }() // a fake's close never fails
 		for _, q := range names {
 			_ = f.deleteQueue(context.Background(), q)
 		}

@@ -52,7 +52,7 @@ func TestBadInputGetsCinderFaults(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer resp.Body.Close()
+			defer func() { _ = resp.Body.Close() }() // read-only: nothing to lose
 			raw, _ := io.ReadAll(resp.Body)
 			if resp.StatusCode != c.code {
 				t.Fatalf("status %d, want %d: %s", resp.StatusCode, c.code, raw)

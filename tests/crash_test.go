@@ -177,13 +177,14 @@ func lockDatabase(t *testing.T, d *deployment) (release func()) {
 		_, err = conn.ExecContext(ctx, "BEGIN IMMEDIATE")
 	}
 	if err != nil {
-		db.Close()
+		_ = db.Close() // the lock's error is the one to report
 		t.Fatalf("lock the database: %v", err)
 	}
 	return func() {
-		conn.ExecContext(ctx, "ROLLBACK")
-		conn.Close()
-		db.Close()
+		_, err := conn.ExecContext(ctx, "ROLLBACK")
+		if err := errors.Join(err, conn.Close(), db.Close()); err != nil {
+			t.Errorf("unlock the database: %v", err)
+		}
 	}
 }
 
@@ -276,7 +277,12 @@ func newBrokerProxy(t *testing.T, rabbit string) (*brokerProxy, string) {
 	}
 	p := &brokerProxy{ln: ln, target: u.Host}
 	p.moving = sync.NewCond(&p.mu)
-	t.Cleanup(func() { ln.Close(); p.drop() })
+	t.Cleanup(func() {
+		if err := ln.Close(); err != nil {
+			t.Error(err)
+		}
+		p.drop()
+	})
 	go p.accept()
 	u.Host = ln.Addr().String()
 	return p, u.String()
@@ -290,7 +296,7 @@ func (p *brokerProxy) accept() {
 		}
 		up, err := net.Dial("tcp", p.target)
 		if err != nil {
-			c.Close()
+			_ = c.Close() // cut, as the broker it would reach is
 			continue
 		}
 		p.mu.Lock()
@@ -303,8 +309,8 @@ func (p *brokerProxy) accept() {
 
 // pipe copies src to dst, waiting while the proxy holds.
 func (p *brokerProxy) pipe(dst, src net.Conn) {
-	defer dst.Close()
-	defer src.Close()
+	// Either side may have been cut already, by drop or by the other pipe.
+	defer func() { _ = dst.Close(); _ = src.Close() }()
 	buf := make([]byte, 32<<10)
 	for {
 		n, err := src.Read(buf)
@@ -336,7 +342,7 @@ func (p *brokerProxy) drop() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for _, c := range p.conns {
-		c.Close()
+		_ = c.Close() // a pipe may have closed it already
 	}
 	p.conns = nil
 	p.held = false
@@ -404,7 +410,11 @@ func TestCrashAPIMidRequest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer tr.Close()
+	t.Cleanup(func() {
+		if err := tr.Close(); err != nil {
+			t.Error(err)
+		}
+	})
 	if err := scheduler.NewClient(tr).CreateVolume(context.Background(), &cinder.Volume{ID: id, Size: 1},
 		cinder.RequestSpec{VolumeID: id, Size: 1}); err != nil {
 		t.Fatal(err)

@@ -42,9 +42,10 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	binDir = dir
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	m.Run()
+	if err := os.RemoveAll(dir); err != nil {
+		fmt.Fprintln(os.Stderr, "remove binaries:", err)
+	}
 }
 
 // needProgram skips t when program, needed for what, is not installed, or
@@ -189,8 +190,8 @@ func (d *deployment) kill(name string) {
 	if cmd == nil {
 		d.t.Fatalf("kill: no process %s", name)
 	}
-	cmd.Process.Kill()
-	cmd.Wait()
+	_ = cmd.Process.Kill() // fails only when it has exited already
+	_ = cmd.Wait()         // killed: its error only says so
 }
 
 func (d *deployment) stopAll() {
@@ -215,12 +216,17 @@ func (d *deployment) dumpLogs() {
 	keep := os.Getenv("CINDER_TEST_LOGDIR")
 	if keep != "" {
 		keep = filepath.Join(keep, strings.ReplaceAll(d.t.Name(), "/", "_"))
-		os.MkdirAll(keep, 0o755)
+		if err := os.MkdirAll(keep, 0o755); err != nil {
+			d.t.Logf("cannot keep the logs: %v", err)
+			keep = ""
+		}
 	}
 	for _, l := range logs {
 		b, _ := os.ReadFile(l)
 		if keep != "" {
-			os.WriteFile(filepath.Join(keep, filepath.Base(l)), b, 0o644)
+			if err := os.WriteFile(filepath.Join(keep, filepath.Base(l)), b, 0o644); err != nil {
+				d.t.Logf("cannot keep a log: %v", err)
+			}
 		}
 		if len(b) > 6000 {
 			b = b[len(b)-6000:]

@@ -96,7 +96,6 @@ func fill(t *testing.T, path string, es []extent, pattern byte) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
 	for _, e := range es {
 		b := make([]byte, e.len)
 		if pattern != 0 {
@@ -111,6 +110,9 @@ func fill(t *testing.T, path string, es []extent, pattern byte) {
 		}
 	}
 	if err := f.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -38,7 +38,7 @@ func TestSchedulerPlacement(t *testing.T) {
 		t.Fatalf("unplaceable volume has a host: %v", v)
 	}
 	if !strings.Contains(d.log("cinder-all"), "No valid backend") {
-		t.Fatalf("scheduler log does not give the reason")
+		t.Fatal("scheduler log does not give the reason")
 	}
 	// The user sees why in a user message (microversion 3.3+).
 	msgs := d.do("GET", "/admin/messages", nil, 200)["messages"].([]any)

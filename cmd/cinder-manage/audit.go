@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"cmp"
 	"context"
 	"errors"
@@ -48,7 +49,7 @@ type backendStorage struct {
 // volumeAudit runs "volume audit": it prints each difference between the
 // database and the storage of cfg's backends and returns errDiffer when
 // there is one.
-func volumeAudit(ctx context.Context, cfg *conf.Config, args []string, out io.Writer) error {
+func volumeAudit(ctx context.Context, cfg *conf.Config, args []string, out io.Writer) (err error) {
 	if len(args) > 0 {
 		return fmt.Errorf("volume audit takes no arguments, not %q\n%s", args, auditUsage)
 	}
@@ -56,7 +57,11 @@ func volumeAudit(ctx context.Context, cfg *conf.Config, args []string, out io.Wr
 	if err != nil {
 		return err
 	}
-	defer store.Close()
+	defer func() {
+		if cerr := store.Close(); err == nil {
+			err = cerr
+		}
+	}()
 	before, err := store.ListVolumes(ctx, db.VolumeFilter{})
 	if err != nil {
 		return err
@@ -80,18 +85,22 @@ func volumeAudit(ctx context.Context, cfg *conf.Config, args []string, out io.Wr
 			diffs = append(diffs, d)
 		}
 	}
+	w := bufio.NewWriter(out)
 	for _, d := range diffs {
-		fmt.Fprintf(out, "%s: %s\n", d.backend, d.text)
+		fmt.Fprintf(w, "%s: %s\n", d.backend, d.text)
 	}
 	if others := unchecked(after, stored); len(others) > 0 {
-		fmt.Fprintf(out, "not checked: volumes on %s, which this cinder.conf does not enable\n", strings.Join(others, ", "))
+		fmt.Fprintf(w, "not checked: volumes on %s, which this cinder.conf does not enable\n", strings.Join(others, ", "))
 	}
-	if len(diffs) > 0 {
-		fmt.Fprintf(out, "%d differences between the database and the storage of %d backends\n", len(diffs), len(stored))
-		return errDiffer
+	if len(diffs) == 0 {
+		fmt.Fprintf(w, "the database and the storage of %d backends agree\n", len(stored))
+		return w.Flush()
 	}
-	fmt.Fprintf(out, "the database and the storage of %d backends agree\n", len(stored))
-	return nil
+	fmt.Fprintf(w, "%d differences between the database and the storage of %d backends\n", len(diffs), len(stored))
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	return errDiffer
 }
 
 // listStorage lists the volumes each enabled backend stores, by host@backend.

@@ -49,7 +49,11 @@ func newAuditSite(t *testing.T) *auditSite {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { store.Close() })
+	t.Cleanup(func() {
+		if err := store.Close(); err != nil {
+			t.Error(err)
+		}
+	})
 	if _, err := store.Sync(ctx); err != nil {
 		t.Fatal(err)
 	}

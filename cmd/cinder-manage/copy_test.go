@@ -25,7 +25,7 @@ func TestMain(m *testing.M) {
 		main()
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	m.Run()
 }
 
 const mib = 1 << 20
@@ -40,7 +40,6 @@ func sparseSource(t *testing.T, size int64, extents ...int64) (string, []byte) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
 	if err := f.Truncate(size); err != nil {
 		t.Fatal(err)
 	}
@@ -57,6 +56,9 @@ func sparseSource(t *testing.T, size int64, extents ...int64) (string, []byte) {
 		if _, err := f.WriteAt(b, e*mib); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
 	}
 	return path, want
 }

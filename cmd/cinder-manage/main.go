@@ -58,7 +58,7 @@ func main() {
 }
 
 // run runs the commands that work on the database.
-func run(ctx context.Context, cfg *conf.Config, args []string, out io.Writer) error {
+func run(ctx context.Context, cfg *conf.Config, args []string, out io.Writer) (err error) {
 	cmd := strings.Join(args, " ")
 	switch cmd {
 	case "db sync", "db version", "service list":
@@ -69,24 +69,28 @@ func run(ctx context.Context, cfg *conf.Config, args []string, out io.Writer) er
 	if err != nil {
 		return err
 	}
-	defer store.Close()
+	defer func() {
+		if cerr := store.Close(); err == nil {
+			err = cerr
+		}
+	}()
 	switch cmd {
 	case "db sync":
 		v, err := store.Sync(ctx)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(out, "database schema at version %d\n", v)
+		_, err = fmt.Fprintf(out, "database schema at version %d\n", v)
+		return err
 	case "db version":
 		v, err := store.Version(ctx)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintln(out, v)
-	case "service list":
-		return listServices(ctx, cfg, store, out)
+		_, err = fmt.Fprintln(out, v)
+		return err
 	}
-	return nil
+	return listServices(ctx, cfg, store, out)
 }
 
 // listServices prints the services table as Cinder's cinder-manage does.

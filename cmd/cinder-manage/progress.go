@@ -22,6 +22,7 @@ const (
 
 // meter shows a copy's progress on w: a single-line bar redrawn in place when
 // w is a terminal (width > 0), plain lines at a steady interval otherwise.
+// Its writes drop their errors: progress lost on the way loses nothing else.
 type meter struct {
 	w        io.Writer
 	width    int           // the terminal's columns; 0 when w is not a terminal
@@ -46,19 +47,19 @@ func newMeter(f *os.File) *meter {
 func (m *meter) update(st volcopy.Stats) {
 	done := progressed(st)
 	if m.width > 0 {
-		fmt.Fprintf(m.w, "\r%s\x1b[K", formatBar(done, st.Size, st.Elapsed, m.width))
+		_, _ = fmt.Fprintf(m.w, "\r%s\x1b[K", formatBar(done, st.Size, st.Elapsed, m.width))
 		m.drawn = true
 		return
 	}
 	if done < st.Size {
-		fmt.Fprintln(m.w, formatLine(done, st.Size, st.Elapsed))
+		_, _ = fmt.Fprintln(m.w, formatLine(done, st.Size, st.Elapsed))
 	}
 }
 
 // end ends the bar's line, so that what is printed next starts on its own.
 func (m *meter) end() {
 	if m.drawn {
-		fmt.Fprintln(m.w)
+		_, _ = fmt.Fprintln(m.w)
 		m.drawn = false
 	}
 }

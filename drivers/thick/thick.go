@@ -131,21 +131,19 @@ func resize(path string, size int64) error {
 	if err != nil {
 		return err
 	}
-	defer f.Close()
 	info, err := f.Stat()
-	if err != nil {
-		return err
+	if err == nil {
+		switch cur := info.Size(); {
+		case size < cur:
+			err = f.Truncate(size)
+		case size > cur:
+			err = unix.Fallocate(int(f.Fd()), 0, cur, size-cur)
+		}
 	}
-	switch cur := info.Size(); {
-	case size < cur:
-		err = f.Truncate(size)
-	case size > cur:
-		err = unix.Fallocate(int(f.Fd()), 0, cur, size-cur)
+	if cerr := f.Close(); err == nil {
+		err = cerr
 	}
-	if err != nil {
-		return err
-	}
-	return f.Close()
+	return err
 }
 
 // allocate creates path with size bytes allocated but not written.
@@ -159,7 +157,7 @@ func (d *Driver) allocate(v *cinder.Volume, path string, size int64) error {
 		err = cerr
 	}
 	if err != nil {
-		os.Remove(path)
+		_ = os.Remove(path) // the allocation's error is the one to report
 		return allocationError(v, err)
 	}
 	return nil
@@ -236,16 +234,18 @@ func release(path, dir string) error {
 	if err != nil {
 		return fmt.Errorf("release: %w", err)
 	}
-	slot.Close()
+	if err := slot.Close(); err != nil {
+		return fmt.Errorf("release: %w", err)
+	}
 	if err := os.Rename(path, slot.Name()); err != nil {
-		os.Remove(slot.Name())
+		_ = os.Remove(slot.Name()) // the rename's error is the one to report
 		return fmt.Errorf("release: %w", err)
 	}
 	return nil
 }
 
 // ExtendVolume allocates v's file up to newSize GiB, keeping its bytes.
-func (d *Driver) ExtendVolume(ctx context.Context, v *cinder.Volume, newSize int) error {
+func (d *Driver) ExtendVolume(ctx context.Context, v *cinder.Volume, newSize int) (err error) {
 	size, err := drivers.Bytes(newSize)
 	if err != nil {
 		return err
@@ -256,7 +256,11 @@ func (d *Driver) ExtendVolume(ctx context.Context, v *cinder.Volume, newSize int
 	if err != nil {
 		return err
 	}
-	defer f.Close()
+	defer func() {
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}()
 	switch {
 	case size < cur:
 		return cinder.InvalidInput("cannot shrink %s from %d to %d bytes", v.Name(), cur, size)
@@ -269,5 +273,5 @@ func (d *Driver) ExtendVolume(ctx context.Context, v *cinder.Volume, newSize int
 	if err := unix.Fallocate(int(f.Fd()), 0, cur, size-cur); err != nil {
 		return allocationError(v, err)
 	}
-	return f.Close()
+	return nil
 }

@@ -27,11 +27,11 @@ const (
 )
 
 // newDriver returns a thick driver over a fresh directory reporting capacityGB.
-func newDriver(t *testing.T, clear string, clearSizeMB int, capacityGB float64) *Driver {
+func newDriver(t *testing.T, volumeClear string, clearSizeMB int, capacityGB float64) *Driver {
 	t.Helper()
 	d := New(&conf.Backend{
 		Name: "b1", VolumeDriver: "thick", VolumeBackendName: "b1", VolumesDir: filepath.Join(t.TempDir(), "vols"),
-		MaxOverSubscriptionRatio: 20, TotalCapacityGB: capacityGB, VolumeClear: clear, VolumeClearSize: clearSizeMB,
+		MaxOverSubscriptionRatio: 20, TotalCapacityGB: capacityGB, VolumeClear: volumeClear, VolumeClearSize: clearSizeMB,
 		VolumeDDBlocksize: 1 << 20,
 	}, "node@b1")
 	if err := d.Setup(ctx); err != nil {
@@ -71,7 +71,7 @@ func isZero(t *testing.T, path string) bool {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }() // read-only: nothing to lose
 	buf, zeros := make([]byte, 4<<20), make([]byte, 4<<20)
 	for {
 		n, err := f.Read(buf)

@@ -45,7 +45,7 @@ func (d *Driver) CreateVolume(ctx context.Context, v *cinder.Volume) error {
 		err = cerr
 	}
 	if err != nil {
-		os.Remove(path)
+		_ = os.Remove(path) // the truncation's error is the one to report
 		return fmt.Errorf("create %s: %w", v.Name(), err)
 	}
 	return nil
@@ -65,7 +65,7 @@ func (d *Driver) DeleteVolume(ctx context.Context, v *cinder.Volume) error {
 }
 
 // ExtendVolume grows v's file to newSize GiB; the new range is a hole.
-func (d *Driver) ExtendVolume(ctx context.Context, v *cinder.Volume, newSize int) error {
+func (d *Driver) ExtendVolume(ctx context.Context, v *cinder.Volume, newSize int) (err error) {
 	size, err := drivers.Bytes(newSize)
 	if err != nil {
 		return err
@@ -74,12 +74,16 @@ func (d *Driver) ExtendVolume(ctx context.Context, v *cinder.Volume, newSize int
 	if err != nil {
 		return err
 	}
-	defer f.Close()
+	defer func() {
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}()
 	if size < cur {
 		return cinder.InvalidInput("cannot shrink %s from %d to %d bytes", v.Name(), cur, size)
 	}
 	if err := f.Truncate(size); err != nil {
 		return fmt.Errorf("extend %s: %w", v.Name(), err)
 	}
-	return f.Close()
+	return nil
 }

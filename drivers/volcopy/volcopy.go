@@ -264,7 +264,7 @@ func (c *copier) work(ctx context.Context, work <-chan chunk) error {
 		return err
 	}
 	defer src.close()
-	unix.Fadvise(src.fd, 0, c.size, unix.FADV_SEQUENTIAL) // advisory only
+	_ = unix.Fadvise(src.fd, 0, c.size, unix.FADV_SEQUENTIAL) // advisory only
 	buf := make([]byte, c.bs)
 	var runs []run
 	wb := writeback{src: src.fd, dst: c.dst.fd}

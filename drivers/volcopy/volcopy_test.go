@@ -55,7 +55,6 @@ func makeFile(t *testing.T, path string, size int64, spans ...span) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
 	if err := f.Truncate(size); err != nil {
 		t.Fatal(err)
 	}
@@ -63,6 +62,9 @@ func makeFile(t *testing.T, path string, size int64, spans ...span) {
 		if _, err := f.WriteAt(s.data, s.off); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -88,7 +90,7 @@ func readRange(t *testing.T, path string, off, n int64) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }() // read-only: nothing to lose
 	b := make([]byte, n)
 	if _, err := f.ReadAt(b, off); err != nil {
 		t.Fatalf("read %s [%d,+%d): %v", path, off, n, err)
@@ -105,12 +107,12 @@ func sameContent(t *testing.T, a, b string, size int64) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer fa.Close()
+	defer func() { _ = fa.Close() }() // read-only: nothing to lose
 	fb, err := os.Open(b)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer fb.Close()
+	defer func() { _ = fb.Close() }() // read-only: nothing to lose
 	nextData := func(f *os.File, off int64) int64 {
 		d, err := unix.Seek(int(f.Fd()), off, unix.SEEK_DATA)
 		if err != nil {

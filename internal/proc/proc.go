@@ -16,7 +16,7 @@ func Start(path, logPath string, args ...string) (*exec.Cmd, error) {
 	if err != nil {
 		return nil, fmt.Errorf("log of %s: %w", path, err)
 	}
-	defer log.Close()
+	defer func() { _ = log.Close() }() // the process writes through a descriptor of its own
 	cmd := exec.Command(path, args...)
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {
@@ -26,15 +26,16 @@ func Start(path, logPath string, args ...string) (*exec.Cmd, error) {
 }
 
 // Stop ends cmd with SIGTERM, SIGKILL when it still runs after grace, and
-// waits for it.
+// waits for it. Its errors are dropped: a signal fails only when cmd has
+// exited already, and how it exited is in cmd.ProcessState.
 func Stop(cmd *exec.Cmd, grace time.Duration) {
-	cmd.Process.Signal(syscall.SIGTERM)
+	_ = cmd.Process.Signal(syscall.SIGTERM)
 	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
+	go func() { _ = cmd.Wait(); close(done) }()
 	select {
 	case <-done:
 	case <-time.After(grace):
-		cmd.Process.Kill()
+		_ = cmd.Process.Kill()
 		<-done
 	}
 }

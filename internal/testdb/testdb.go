@@ -21,7 +21,11 @@ func SQLite(t testing.TB) *db.DB {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { store.Close() })
+	t.Cleanup(func() {
+		if err := store.Close(); err != nil {
+			t.Error(err)
+		}
+	})
 	if _, err := store.Sync(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -70,7 +70,7 @@ func lockBroker(t testing.TB) {
 			t.Fatalf("open broker lock: %v", err)
 		}
 		if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
-			f.Close()
+			_ = f.Close() // the lock's error is the one to report
 			t.Fatalf("lock broker: %v", err)
 		}
 		broker.file = f
@@ -80,7 +80,9 @@ func lockBroker(t testing.TB) {
 		broker.Lock()
 		defer broker.Unlock()
 		if broker.holders--; broker.holders == 0 {
-			broker.file.Close() // releases the lock
+			if err := broker.file.Close(); err != nil { // releases the lock
+				t.Error(err)
+			}
 		}
 	})
 }
@@ -125,15 +127,17 @@ func PostgresURL(t testing.TB) string {
 	}
 	name := "cinder_test_" + strings.ReplaceAll(uuid.NewString()[:13], "-", "")
 	if _, err := db.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
-		db.Close()
+		_ = db.Close() // the creation's error is the one to report
 		t.Fatalf("create test database %s: %v", name, err)
 	}
 	t.Cleanup(func() {
-		defer db.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		if _, err := db.ExecContext(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
 			t.Logf("drop test database %s: %v", name, err)
+		}
+		if err := db.Close(); err != nil {
+			t.Error(err)
 		}
 	})
 	i := strings.LastIndex(admin, "/")
