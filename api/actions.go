@@ -40,7 +40,8 @@ func (s *server) volumeAction(r *http.Request) (reply, error) {
 	}
 	var name string
 	var args json.RawMessage
-	for name, args = range body {
+	for k, v := range body {
+		name, args = k, v
 	}
 	act, ok := s.actions()[name]
 	if !ok {

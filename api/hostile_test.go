@@ -210,7 +210,7 @@ func TestOversizeChunkedBody(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer hresp.Body.Close()
+	defer func() { _ = hresp.Body.Close() }() // read: nothing to lose
 	resp := &response{status: hresp.StatusCode, header: hresp.Header}
 	if resp.raw, err = io.ReadAll(hresp.Body); err != nil {
 		t.Fatal(err)

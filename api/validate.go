@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"regexp"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"unicode/utf16"
@@ -149,7 +148,7 @@ func (f fields) only(path string, allowed ...string) error {
 	if len(extra) == 0 {
 		return nil
 	}
-	sort.Strings(extra)
+	slices.Sort(extra)
 	verb := "was"
 	if len(extra) > 1 {
 		verb = "were"

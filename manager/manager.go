@@ -157,7 +157,7 @@ func (m *Manager) recover(ctx context.Context) error {
 		case v.Status == cinder.StatusCreating:
 			slog.Warn("volume was left creating; removing its storage and setting it to error", "volume_id", v.ID, "host", m.host)
 			if err := m.drv.DeleteVolume(ctx, v); err != nil {
-				slog.Error("failed to remove the storage of a volume left creating", "volume_id", v.ID, "host", m.host, "error", err)
+				slog.Error("failed to remove the storage of a volume left creating", "volume_id", v.ID, "host", m.host, "err", err)
 			}
 			_, err = m.transition(ctx, v.ID, cinder.StatusCreating, cinder.StatusError, nil)
 		case v.Status == cinder.StatusDeleting:
@@ -165,7 +165,7 @@ func (m *Manager) recover(ctx context.Context) error {
 			err = m.delete(ctx, v, false)
 		}
 		if err != nil {
-			slog.Error("failed to recover volume", "volume_id", v.ID, "host", m.host, "error", err)
+			slog.Error("failed to recover volume", "volume_id", v.ID, "host", m.host, "err", err)
 		}
 	}
 	return nil
@@ -201,7 +201,7 @@ func (m *Manager) publish(ctx context.Context) {
 		err = m.reporter.UpdateServiceCapabilities(ctx, m.host, caps)
 	}
 	if err != nil {
-		slog.Error("failed to report backend stats", "host", m.host, "error", err)
+		slog.Error("failed to report backend stats", "host", m.host, "err", err)
 		return
 	}
 	slog.Debug("reported backend stats", "host", m.host)
@@ -345,7 +345,7 @@ func (m *Manager) transition(ctx context.Context, id, from, to string, change fu
 // setStatus sets volume id's status whatever it is, logging a failure.
 func (m *Manager) setStatus(ctx context.Context, id, status string) {
 	if _, err := m.store.UpdateVolume(ctx, id, func(v *cinder.Volume) error { v.Status = status; return nil }); err != nil {
-		slog.Error("failed to set volume status", "volume_id", id, "host", m.host, "status", status, "error", err)
+		slog.Error("failed to set volume status", "volume_id", id, "host", m.host, "status", status, "err", err)
 	}
 }
 
@@ -370,22 +370,22 @@ func (m *Manager) createVolume(ctx context.Context, raw json.RawMessage) (any, e
 		return nil, nil
 	}
 	if err := m.drv.CreateVolume(ctx, v); err != nil {
-		slog.Error("failed to create volume", "volume_id", v.ID, "host", m.host, "size_gb", v.Size, "error", err)
+		slog.Error("failed to create volume", "volume_id", v.ID, "host", m.host, "size_gb", v.Size, "err", err)
 		if _, err := m.transition(ctx, v.ID, cinder.StatusCreating, cinder.StatusError, nil); err != nil {
-			slog.Warn("could not set volume to error", "volume_id", v.ID, "host", m.host, "error", err)
+			slog.Warn("could not set volume to error", "volume_id", v.ID, "host", m.host, "err", err)
 		}
 		return nil, nil
 	}
 	if _, err := m.transition(ctx, v.ID, cinder.StatusCreating, cinder.StatusAvailable, nil); err != nil {
 		if !cinder.IsNotFound(err) {
-			slog.Warn("volume changed while being created", "volume_id", v.ID, "host", m.host, "error", err)
+			slog.Warn("volume changed while being created", "volume_id", v.ID, "host", m.host, "err", err)
 			return nil, nil
 		}
 		// Destroyed meanwhile, as an abandoned migration target is: nothing
 		// names the storage any more.
 		slog.Warn("volume was destroyed while being created; removing its storage", "volume_id", v.ID, "host", m.host)
 		if err := m.drv.DeleteVolume(ctx, v); err != nil {
-			slog.Error("failed to remove the storage of a destroyed volume", "volume_id", v.ID, "host", m.host, "error", err)
+			slog.Error("failed to remove the storage of a destroyed volume", "volume_id", v.ID, "host", m.host, "err", err)
 		}
 		return nil, nil
 	}
@@ -420,7 +420,7 @@ func (m *Manager) deleteVolume(ctx context.Context, raw json.RawMessage) (any, e
 func (m *Manager) delete(ctx context.Context, v *cinder.Volume, unmanageOnly bool) error {
 	if !unmanageOnly {
 		if err := m.drv.DeleteVolume(ctx, v); err != nil {
-			slog.Error("failed to delete volume", "volume_id", v.ID, "host", m.host, "error", err)
+			slog.Error("failed to delete volume", "volume_id", v.ID, "host", m.host, "err", err)
 			m.setStatus(ctx, v.ID, cinder.StatusErrorDelete)
 			return nil
 		}
@@ -453,7 +453,7 @@ func (m *Manager) extendVolume(ctx context.Context, raw json.RawMessage) (any, e
 		err = m.drv.ExtendVolume(ctx, v, a.NewSize)
 	}
 	if err != nil {
-		slog.Error("failed to extend volume", "volume_id", v.ID, "host", m.host, "new_size_gb", a.NewSize, "error", err)
+		slog.Error("failed to extend volume", "volume_id", v.ID, "host", m.host, "new_size_gb", a.NewSize, "err", err)
 		m.setStatus(ctx, v.ID, cinder.StatusErrorExtend)
 		return nil, nil
 	}
@@ -488,7 +488,7 @@ func (m *Manager) initializeConnection(ctx context.Context, raw json.RawMessage)
 	}
 	info, err := m.drv.InitializeConnection(ctx, v, a.Connector)
 	if err != nil {
-		slog.Error("failed to initialize connection", "volume_id", v.ID, "host", m.host, "error", err)
+		slog.Error("failed to initialize connection", "volume_id", v.ID, "host", m.host, "err", err)
 		return nil, backendError(err, "initialize_connection of volume %s", v.ID)
 	}
 	slog.Info("initialized connection", "volume_id", v.ID, "host", m.host, "driver_volume_type", info.DriverVolumeType)
@@ -510,7 +510,7 @@ func (m *Manager) terminateConnection(ctx context.Context, raw json.RawMessage) 
 		return nil, err
 	}
 	if err := m.drv.TerminateConnection(ctx, v, a.Connector); err != nil {
-		slog.Error("failed to terminate connection", "volume_id", v.ID, "host", m.host, "error", err)
+		slog.Error("failed to terminate connection", "volume_id", v.ID, "host", m.host, "err", err)
 		return nil, backendError(err, "terminate_connection of volume %s", v.ID)
 	}
 	slog.Info("terminated connection", "volume_id", v.ID, "host", m.host)

@@ -89,7 +89,7 @@ func (m *Manager) migrate(ctx context.Context, v *cinder.Volume, dest, newTypeID
 		return nil
 	})
 	if err != nil {
-		slog.Warn("not migrating volume", "volume_id", id, "source", m.host, "destination", dest, "error", err)
+		slog.Warn("not migrating volume", "volume_id", id, "source", m.host, "destination", dest, "err", err)
 		return
 	}
 	logMigration(v.ID, cinder.MigrationMigrating, v.Host, dest, "force_host_copy", forceHostCopy)
@@ -98,7 +98,7 @@ func (m *Manager) migrate(ctx context.Context, v *cinder.Volume, dest, newTypeID
 	case errors.Is(err, errNotMigrating):
 		slog.Warn("volume migration was taken over; leaving the volume as it is", "volume_id", v.ID, "source", v.Host, "destination", dest, "err", err)
 	case err != nil:
-		slog.Error("failed to migrate volume", "volume_id", v.ID, "source", v.Host, "destination", dest, "error", err)
+		slog.Error("failed to migrate volume", "volume_id", v.ID, "source", v.Host, "destination", dest, "err", err)
 		m.failMigration(ctx, v.ID, dest)
 	}
 }
@@ -120,7 +120,7 @@ func (m *Manager) failMigration(ctx context.Context, id, dest string) {
 		return nil
 	})
 	if err != nil {
-		slog.Error("failed to record the failure of a volume migration", "volume_id", id, "source", m.host, "destination", dest, "error", err)
+		slog.Error("failed to record the failure of a volume migration", "volume_id", id, "source", m.host, "destination", dest, "err", err)
 		return
 	}
 	logMigration(id, cinder.MigrationError, v.Host, dest, "status", v.Status)
@@ -236,7 +236,7 @@ func (m *Manager) waitCreated(ctx context.Context, nv *cinder.Volume) (*cinder.V
 		case cur.Status == cinder.StatusAvailable:
 			return cur, nil
 		case cur.Status == cinder.StatusError:
-			return nil, fmt.Errorf("the destination failed to create it (status error)")
+			return nil, errors.New("the destination failed to create it (status error)")
 		}
 		left := time.Until(deadline)
 		if left <= 0 {
@@ -287,7 +287,7 @@ func (m *Manager) removeTarget(ctx context.Context, nv *cinder.Volume) {
 	}
 	if err != nil {
 		slog.Error("cannot have the destination delete the volume of a failed migration; it stays deleting until that backend restarts",
-			"new_volume_id", nv.ID, "destination", nv.Host, "error", err)
+			"new_volume_id", nv.ID, "destination", nv.Host, "err", err)
 		return
 	}
 	slog.Info("asked the destination to delete the volume of a failed migration", "new_volume_id", nv.ID, "destination", nv.Host)
@@ -312,7 +312,7 @@ func (m *Manager) copyVolumeData(ctx context.Context, v, nv *cinder.Volume) erro
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.callTimeout)
 		defer cancel()
 		if err := m.volumes.TerminateConnection(ctx, nv, connector); err != nil {
-			slog.Error("failed to detach destination volume", "volume_id", v.ID, "new_volume_id", nv.ID, "destination", nv.Host, "error", err)
+			slog.Error("failed to detach destination volume", "volume_id", v.ID, "new_volume_id", nv.ID, "destination", nv.Host, "err", err)
 		}
 	}()
 	srcInfo, err := m.drv.InitializeConnection(ctx, v, connector)
@@ -321,7 +321,7 @@ func (m *Manager) copyVolumeData(ctx context.Context, v, nv *cinder.Volume) erro
 	}
 	defer func() {
 		if err := m.drv.TerminateConnection(context.WithoutCancel(ctx), v, connector); err != nil {
-			slog.Error("failed to detach source volume", "volume_id", v.ID, "source", v.Host, "error", err)
+			slog.Error("failed to detach source volume", "volume_id", v.ID, "source", v.Host, "err", err)
 		}
 	}()
 	src, err := devicePath(srcInfo)
@@ -366,7 +366,7 @@ func (m *Manager) copyVolumeData(ctx context.Context, v, nv *cinder.Volume) erro
 		return cause
 	}
 	if err != nil {
-		log.Error("failed to copy volume", "read_bytes", st.Read, "written_bytes", st.Written, "elapsed", st.Elapsed, "error", err)
+		log.Error("failed to copy volume", "read_bytes", st.Read, "written_bytes", st.Written, "elapsed", st.Elapsed, "err", err)
 		return fmt.Errorf("copy volume %s to %s: %w", v.ID, nv.ID, err)
 	}
 	log.Info("copied volume", "size_bytes", st.Size, "read_bytes", st.Read, "written_bytes", st.Written,
@@ -472,7 +472,7 @@ func (m *Manager) releaseOldData(ctx context.Context, old, tmp *cinder.Volume) {
 		return
 	}
 	if err := m.delete(ctx, tmp, false); err != nil {
-		slog.Error("failed to delete the old data of a migrated volume", "volume_id", old.ID, "source", old.Host, "error", err)
+		slog.Error("failed to delete the old data of a migrated volume", "volume_id", old.ID, "source", old.Host, "err", err)
 	}
 }
 
@@ -511,7 +511,7 @@ func (m *Manager) migrateVolumeCompletion(ctx context.Context, raw json.RawMessa
 	}
 	if err := m.completeMigration(ctx, v, nv); err != nil {
 		if !errors.Is(err, errNotMigrating) {
-			slog.Error("failed to complete volume migration", "volume_id", v.ID, "source", v.Host, "destination", nv.Host, "error", err)
+			slog.Error("failed to complete volume migration", "volume_id", v.ID, "source", v.Host, "destination", nv.Host, "err", err)
 			m.failMigration(ctx, v.ID, nv.Host)
 		}
 		return nil, err
@@ -545,7 +545,7 @@ func (m *Manager) updateMigratedVolume(ctx context.Context, raw json.RawMessage)
 	}
 	nameID, err := m.drv.UpdateMigratedVolume(ctx, &cinder.Volume{ID: a.Volume.ID}, nv, a.VolumeStatus)
 	if err != nil {
-		slog.Error("failed to update migrated volume", "volume_id", a.Volume.ID, "new_volume_id", nv.ID, "host", m.host, "error", err)
+		slog.Error("failed to update migrated volume", "volume_id", a.Volume.ID, "new_volume_id", nv.ID, "host", m.host, "err", err)
 		return nil, backendError(err, "update_migrated_volume of volume %s", a.Volume.ID)
 	}
 	if err := m.renamedTarget(ctx, nv, cmp.Or(nameID, a.Volume.ID)); err != nil {
@@ -575,11 +575,11 @@ func (m *Manager) renamedTarget(ctx context.Context, nv *cinder.Volume, dataID s
 	if err == nil {
 		return nil
 	}
-	slog.Warn("migration target abandoned while being renamed; removing its storage", "new_volume_id", nv.ID, "host", m.host, "data_id", dataID, "error", err)
+	slog.Warn("migration target abandoned while being renamed; removing its storage", "new_volume_id", nv.ID, "host", m.host, "data_id", dataID, "err", err)
 	renamed := *nv
 	renamed.NameID = dataID
 	if derr := m.drv.DeleteVolume(ctx, &renamed); derr != nil {
-		slog.Error("failed to remove the renamed storage of an abandoned migration target", "new_volume_id", nv.ID, "host", m.host, "data_id", dataID, "error", derr)
+		slog.Error("failed to remove the renamed storage of an abandoned migration target", "new_volume_id", nv.ID, "host", m.host, "data_id", dataID, "err", derr)
 	}
 	return err
 }

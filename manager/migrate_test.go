@@ -308,7 +308,9 @@ func TestMigrateLeavesNoStaleData(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	f.Close()
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
 	dest.setStatus(t, old, cinder.StatusDeleting)
 	if err := dest.client.DeleteVolume(ctx, old); err != nil {
 		t.Fatal(err)

@@ -75,6 +75,6 @@ func (m *Manager) retype(ctx context.Context, raw json.RawMessage) (any, error) 
 func (m *Manager) endRetype(ctx context.Context, id, reason string) {
 	slog.Error("failed to retype volume", "volume_id", id, "host", m.host, "reason", reason)
 	if _, err := m.store.UpdateVolume(ctx, id, cinder.EndRetype); err != nil {
-		slog.Error("failed to give a volume whose retype failed its status back", "volume_id", id, "error", err)
+		slog.Error("failed to give a volume whose retype failed its status back", "volume_id", id, "err", err)
 	}
 }

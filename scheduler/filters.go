@@ -120,23 +120,23 @@ func capabilitiesFilter(p *poolState, r *request) bool {
 			}
 			scope = scope[1:]
 		}
-		var cap any = p.capabilities
+		var node any = p.capabilities
 		for _, k := range scope {
-			m, ok := cap.(map[string]any)
+			m, ok := node.(map[string]any)
 			if !ok {
 				return false
 			}
-			if cap, ok = m[k]; !ok {
+			if node, ok = m[k]; !ok {
 				return false
 			}
 		}
-		values, ok := cap.([]any)
+		values, ok := node.([]any)
 		if !ok {
-			values = []any{cap}
+			values = []any{node}
 		}
 		if !slices.ContainsFunc(values, func(v any) bool { return matchSpec(v, req) }) {
 			slog.Debug("pool does not match an extra spec", "pool", p.host, "volume_id", r.volumeID,
-				"spec", key, "requirement", req, "capability", cap)
+				"spec", key, "requirement", req, "capability", node)
 			return false
 		}
 	}

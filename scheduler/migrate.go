@@ -110,7 +110,7 @@ func (s *Scheduler) failMigration(ctx context.Context, id, backend string, cause
 		return nil
 	})
 	if err != nil {
-		slog.Warn("could not set the migration of volume to error", "volume_id", id, "error", err)
+		slog.Warn("could not set the migration of volume to error", "volume_id", id, "err", err)
 		return
 	}
 	slog.Info("volume migration status changed", "volume_id", id, "migration_status", v.MigrationStatus,

@@ -69,8 +69,10 @@ func (c *cloud) mark(t *testing.T, backend string, v *cinder.Volume, off int64) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
 	if _, err := f.WriteAt(marker, off); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -82,7 +84,7 @@ func (c *cloud) marked(t *testing.T, backend string, v *cinder.Volume, off int64
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }() // read-only: nothing to lose
 	got := make([]byte, len(marker))
 	if _, err := f.ReadAt(got, off); err != nil {
 		t.Fatal(err)

@@ -40,7 +40,7 @@ func (s *Scheduler) waitReady(ctx context.Context) {
 func (s *Scheduler) allReported(ctx context.Context) bool {
 	services, err := s.store.ListServices(ctx, "", cinder.BinaryVolume)
 	if err != nil {
-		slog.Warn("cannot list volume services to know whether all reported", "error", err)
+		slog.Warn("cannot list volume services to know whether all reported", "err", err)
 		return false
 	}
 	now := time.Now()
@@ -84,7 +84,7 @@ func (s *Scheduler) expireCreating(ctx context.Context) {
 	}
 	vols, err := s.store.ListVolumes(ctx, db.VolumeFilter{Statuses: []string{cinder.StatusCreating}})
 	if err != nil {
-		slog.Error("cannot list volumes left creating", "error", err)
+		slog.Error("cannot list volumes left creating", "err", err)
 		return
 	}
 	for _, v := range vols {

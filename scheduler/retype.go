@@ -90,7 +90,7 @@ func (s *Scheduler) failRetype(ctx context.Context, id string, cause error) {
 	slog.Error("failed to schedule volume retype", "volume_id", id, "reason", cause)
 	v, err := s.store.UpdateVolume(ctx, id, cinder.EndRetype)
 	if err != nil {
-		slog.Error("failed to give a volume whose retype failed its status back", "volume_id", id, "error", err)
+		slog.Error("failed to give a volume whose retype failed its status back", "volume_id", id, "err", err)
 		return
 	}
 	s.tell(ctx, v, cause)

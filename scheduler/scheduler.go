@@ -248,7 +248,7 @@ func (s *Scheduler) fail(ctx context.Context, id string, cause error) {
 		return nil
 	})
 	if err != nil {
-		slog.Warn("could not set unscheduled volume to error", "volume_id", id, "error", err)
+		slog.Warn("could not set unscheduled volume to error", "volume_id", id, "err", err)
 	}
 }
 
@@ -274,7 +274,7 @@ func (s *Scheduler) tell(ctx context.Context, v *cinder.Volume, cause error) {
 		ExpiresAt:    time.Now().Add(messageTTL),
 	}
 	if err := s.store.CreateMessage(ctx, m); err != nil {
-		slog.Warn("could not record user message", "volume_id", v.ID, "error", err)
+		slog.Warn("could not record user message", "volume_id", v.ID, "err", err)
 	}
 }
 

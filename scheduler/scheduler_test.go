@@ -55,7 +55,11 @@ func newCloudOn(t *testing.T, url, host string, downTime time.Duration, tweaks .
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { tr.Close() })
+	t.Cleanup(func() {
+		if err := tr.Close(); err != nil {
+			t.Error(err)
+		}
+	})
 
 	c := &cloud{
 		host: host,

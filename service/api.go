@@ -43,7 +43,9 @@ func RunAPI(ctx context.Context, cfg *conf.Config, store *db.DB, t *rpc.Transpor
 		<-ctx.Done()
 		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		srv.Shutdown(sctx)
+		if err := srv.Shutdown(sctx); err != nil {
+			slog.Warn("cinder-api: connections still open at shutdown", "err", err)
+		}
 	}()
 	slog.Info("cinder-api listening", "addr", l.Addr().String())
 	if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {

@@ -39,10 +39,10 @@ func guruReport(path string) {
 	goroutines := runtime.NumGoroutine()
 	fds, err := openFDs()
 	if err != nil {
-		slog.Error("guru meditation report: cannot count open file descriptors", "error", err)
+		slog.Error("guru meditation report: cannot count open file descriptors", "err", err)
 	}
 	if err := writeStacks(path); err != nil {
-		slog.Error("guru meditation report: cannot write goroutine stacks", "path", path, "error", err)
+		slog.Error("guru meditation report: cannot write goroutine stacks", "path", path, "err", err)
 	}
 	slog.Info("guru meditation report", "goroutines", goroutines, "fds", fds, "stacks", path)
 }

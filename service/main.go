@@ -80,13 +80,21 @@ func serveWith(ctx context.Context, cfg *conf.Config, run Run) error {
 	if err != nil {
 		return err
 	}
-	defer store.Close()
+	defer closeLogged("database", store)
 	t, err := Dial(ctx, cfg)
 	if err != nil {
 		return err
 	}
-	defer t.Close()
+	defer closeLogged("transport", t)
 	return run(ctx, cfg, store, t)
+}
+
+// closeLogged closes what a service used once it has stopped, logging a
+// failure: nothing is left for the service to lose.
+func closeLogged(what string, c io.Closer) {
+	if err := c.Close(); err != nil {
+		slog.Warn("close "+what+" at exit", "err", err)
+	}
 }
 
 func fail(name string, err error) {

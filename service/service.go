@@ -64,7 +64,7 @@ func Open(ctx context.Context, cfg *conf.Config) (*db.DB, error) {
 	}
 	store.LimitPool(cfg.DatabaseMaxPoolSize, cfg.DatabaseMaxOverflow)
 	if _, err := store.Sync(ctx); err != nil {
-		store.Close()
+		closeLogged("database", store)
 		return nil, err
 	}
 	return store, nil

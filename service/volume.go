@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 
@@ -36,7 +37,7 @@ func NewDriver(b *conf.Backend, host string) (drivers.Driver, error) {
 // the others' context, and RunVolume returns its error once their loops ended.
 func RunVolume(ctx context.Context, cfg *conf.Config, store *db.DB, t *rpc.Transport) error {
 	if len(cfg.Backends) == 0 {
-		return fmt.Errorf("cinder-volume: enabled_backends is empty")
+		return errors.New("cinder-volume: enabled_backends is empty")
 	}
 	reporter := scheduler.NewClient(t)
 	volumes := manager.NewClient(t) // migrations reach the destination backends

@@ -39,7 +39,11 @@ func runVolume(ctx context.Context, t *testing.T, cfg *conf.Config) (*rpc.Transp
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { tr.Close() })
+	t.Cleanup(func() {
+		if err := tr.Close(); err != nil {
+			t.Error(err)
+		}
+	})
 	err = RunVolume(ctx, cfg, store, tr)
 	if ctx.Err() != nil {
 		t.Fatalf("RunVolume returned %v only once its context ended", err)

@@ -289,8 +289,10 @@ func exchange(addr string, req *http.Request) ([]string, []byte, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("connect to the API: %w", err)
 	}
-	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(30 * time.Second))
+	defer func() { _ = conn.Close() }() // the answer is read whole before
+	if err := conn.SetDeadline(time.Now().Add(30 * time.Second)); err != nil {
+		return nil, nil, fmt.Errorf("set a deadline on the API connection: %w", err)
+	}
 	if err := req.Write(conn); err != nil {
 		return nil, nil, fmt.Errorf("send %s %s: %w", req.Method, req.URL.Path, err)
 	}
@@ -299,7 +301,7 @@ func exchange(addr string, req *http.Request) ([]string, []byte, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("read the answer to %s %s: %w", req.Method, req.URL.Path, err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }() // read: nothing to lose
 	body, err := io.ReadAll(resp.Body)
 	if err != nil {
 		return nil, nil, fmt.Errorf("read the body of the answer to %s %s: %w", req.Method, req.URL.Path, err)

@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"os"
 	"slices"
 	"sync"
 	"testing"
@@ -505,6 +503,6 @@ func TestConnectionsNeedAPlacedVolume(t *testing.T) {
 }
 
 func TestMain(m *testing.M) {
-	slog.SetDefault(slog.New(slog.NewTextHandler(io.Discard, nil)))
-	os.Exit(m.Run())
+	slog.SetDefault(slog.New(slog.DiscardHandler))
+	m.Run()
 }
