@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/cinder-go/cinder"
 	"github.com/cinder-go/cinder/conf"
 	"github.com/cinder-go/cinder/db"
@@ -18,6 +16,7 @@ import (
 	"github.com/cinder-go/cinder/drivers/thick"
 	"github.com/cinder-go/cinder/drivers/thin"
 	"github.com/cinder-go/cinder/internal/testdb"
+	"github.com/cinder-go/cinder/internal/testrpc"
 	"github.com/cinder-go/cinder/manager"
 	"github.com/cinder-go/cinder/rpc"
 )
@@ -56,17 +55,8 @@ type site struct {
 
 func newSite(t *testing.T) *site {
 	t.Helper()
-	ctx := context.Background()
 	store := testdb.SQLite(t)
-	tr, err := rpc.Dial(ctx, "fake://"+uuid.NewString(), rpc.Options{ResponseTimeout: 10 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := tr.Close(); err != nil {
-			t.Error(err)
-		}
-	})
+	tr := testrpc.Dial(t, "", 10*time.Second)
 	return &site{store: store, tr: tr, client: manager.NewClient(tr)}
 }
 

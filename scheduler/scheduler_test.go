@@ -19,6 +19,7 @@ import (
 	"github.com/cinder-go/cinder/drivers/thin"
 	"github.com/cinder-go/cinder/internal/testdb"
 	"github.com/cinder-go/cinder/internal/testenv"
+	"github.com/cinder-go/cinder/internal/testrpc"
 	"github.com/cinder-go/cinder/manager"
 	"github.com/cinder-go/cinder/rpc"
 	"github.com/cinder-go/cinder/scheduler"
@@ -49,17 +50,8 @@ func newCloud(t *testing.T, downTime time.Duration, tweaks ...func(*conf.Config)
 // newCloudOn is newCloud over transport url on host.
 func newCloudOn(t *testing.T, url, host string, downTime time.Duration, tweaks ...func(*conf.Config)) *cloud {
 	t.Helper()
-	ctx := context.Background()
 	store := testdb.SQLite(t)
-	tr, err := rpc.Dial(ctx, url, rpc.Options{ResponseTimeout: 10 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := tr.Close(); err != nil {
-			t.Error(err)
-		}
-	})
+	tr := testrpc.Dial(t, url, 10*time.Second)
 
 	c := &cloud{
 		host: host,

@@ -8,11 +8,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/cinder-go/cinder"
 	"github.com/cinder-go/cinder/conf"
 	"github.com/cinder-go/cinder/internal/testdb"
+	"github.com/cinder-go/cinder/internal/testrpc"
 	"github.com/cinder-go/cinder/manager"
 	"github.com/cinder-go/cinder/rpc"
 )
@@ -35,16 +34,8 @@ func volumeConfig(t *testing.T, names ...string) *conf.Config {
 func runVolume(ctx context.Context, t *testing.T, cfg *conf.Config) (*rpc.Transport, error) {
 	t.Helper()
 	store := testdb.SQLite(t)
-	tr, err := rpc.Dial(ctx, "fake://"+uuid.NewString(), rpc.Options{ResponseTimeout: 200 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := tr.Close(); err != nil {
-			t.Error(err)
-		}
-	})
-	err = RunVolume(ctx, cfg, store, tr)
+	tr := testrpc.Dial(t, "", 200*time.Millisecond)
+	err := RunVolume(ctx, cfg, store, tr)
 	if ctx.Err() != nil {
 		t.Fatalf("RunVolume returned %v only once its context ended", err)
 	}
