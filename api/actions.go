@@ -73,6 +73,9 @@ func (s *server) extend(r *http.Request, id string, raw json.RawMessage) (reply,
 	if err != nil {
 		return reply{}, err
 	}
+	if err := s.authorize(r, "volume:extend"); err != nil {
+		return reply{}, err
+	}
 	return reply{status: http.StatusAccepted}, s.vol.Extend(r.Context(), id, newSize, ver(r).atLeast(mvExtendInUse))
 }
 
@@ -105,7 +108,7 @@ func (s *server) resetStatus(r *http.Request, id string, raw json.RawMessage) (r
 	if reset == (volume.Reset{}) {
 		return reply{}, newFault(http.StatusBadRequest, "Must specify 'status', 'attach_status' or 'migration_status' for update.")
 	}
-	if err := requireAdmin(r, "volume_extension:volume_admin_actions:reset_status"); err != nil {
+	if err := s.authorize(r, "volume_extension:volume_admin_actions:reset_status"); err != nil {
 		return reply{}, err
 	}
 	return reply{status: http.StatusAccepted}, s.vol.ResetStatus(r.Context(), id, reset)
@@ -131,7 +134,7 @@ func (s *server) forceDelete(r *http.Request, id string, _ json.RawMessage) (rep
 	if _, err := s.vol.Get(r.Context(), id); err != nil {
 		return reply{}, err
 	}
-	if err := requireAdmin(r, "volume_extension:volume_admin_actions:force_delete"); err != nil {
+	if err := s.authorize(r, "volume_extension:volume_admin_actions:force_delete"); err != nil {
 		return reply{}, err
 	}
 	return reply{status: http.StatusAccepted}, s.vol.Delete(r.Context(), id, true)
@@ -165,6 +168,9 @@ func (s *server) initializeConnection(r *http.Request, id string, raw json.RawMe
 	if err != nil {
 		return reply{}, err
 	}
+	if err := s.authorize(r, "volume_extension:volume_actions:initialize_connection"); err != nil {
+		return reply{}, err
+	}
 	info, err := s.vol.InitializeConnection(r.Context(), id, conn)
 	if err != nil {
 		return reply{}, err
@@ -176,6 +182,9 @@ func (s *server) initializeConnection(r *http.Request, id string, raw json.RawMe
 func (s *server) terminateConnection(r *http.Request, id string, raw json.RawMessage) (reply, error) {
 	conn, err := connector("os-terminate_connection", raw, true)
 	if err != nil {
+		return reply{}, err
+	}
+	if err := s.authorize(r, "volume_extension:volume_actions:terminate_connection"); err != nil {
 		return reply{}, err
 	}
 	return reply{status: http.StatusAccepted}, s.vol.TerminateConnection(r.Context(), id, conn)

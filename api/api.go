@@ -11,20 +11,26 @@ import (
 
 	"github.com/cinder-go/cinder/conf"
 	"github.com/cinder-go/cinder/db"
+	"github.com/cinder-go/cinder/policy"
 	"github.com/cinder-go/cinder/volume"
 )
 
 // server holds what the handlers share.
 type server struct {
-	cfg   *conf.Config
-	store *db.DB
-	vol   *volume.API
+	cfg    *conf.Config
+	store  *db.DB
+	vol    *volume.API
+	policy *policy.Enforcer
+	tokens func(http.Handler) http.Handler // validates tokens first, as keystonemiddleware; nil for none
 }
 
 // New returns the cinder-api HTTP handler: volumes apply the volume rules,
-// store answers the reads of types, services and messages.
-func New(cfg *conf.Config, store *db.DB, volumes *volume.API) http.Handler {
-	s := &server{cfg: cfg, store: store, vol: volumes}
+// store answers the reads of types, services and messages, rules says who
+// may do what. With auth_strategy keystone, tokens stands in front of
+// every route but the version documents, as keystonemiddleware's
+// auth_token does in Cinder's pipeline; it sets the identity headers.
+func New(cfg *conf.Config, store *db.DB, volumes *volume.API, rules *policy.Enforcer, tokens func(http.Handler) http.Handler) http.Handler {
+	s := &server{cfg: cfg, store: store, vol: volumes, policy: rules, tokens: tokens}
 	// Paths are matched as sent, as Cinder's routes: a non-canonical one
 	// such as volumes/x/.. is 404, never redirected to another resource.
 	r := mux.NewRouter().SkipClean(true)
@@ -84,5 +90,9 @@ func (s *server) routes(r *mux.Router, prefix string) {
 // api wraps an API handler with authentication and microversion
 // negotiation, and writes its reply or fault.
 func (s *server) api(h handler) http.Handler {
-	return s.authenticate(negotiateVersion(serve(h)))
+	next := s.authenticate(negotiateVersion(serve(h)))
+	if s.tokens != nil {
+		return s.tokens(next)
+	}
+	return next
 }

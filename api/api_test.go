@@ -22,6 +22,7 @@ import (
 	"github.com/cinder-go/cinder/conf"
 	"github.com/cinder-go/cinder/db"
 	"github.com/cinder-go/cinder/internal/testdb"
+	"github.com/cinder-go/cinder/policy"
 	"github.com/cinder-go/cinder/rpc"
 	"github.com/cinder-go/cinder/volume"
 )
@@ -163,6 +164,7 @@ type env struct {
 	store   *db.DB
 	sched   *fakeScheduler
 	volumes *fakeVolumes
+	policy  *policy.Enforcer // Cinder's defaults unless an option sets it
 	srv     *httptest.Server
 
 	// schedOverride and volumesOverride, when set, serve instead of sched
@@ -200,9 +202,22 @@ func newEnv(t *testing.T, opts ...func(e *env)) *env {
 	if e.volumesOverride != nil {
 		volumes = e.volumesOverride
 	}
-	e.srv = httptest.NewServer(New(e.cfg, store, volume.New(e.cfg, store, sched, volumes)))
+	if e.policy == nil {
+		e.policy = defaultPolicy(t)
+	}
+	e.srv = httptest.NewServer(New(e.cfg, store, volume.New(e.cfg, store, sched, volumes), e.policy, nil))
 	t.Cleanup(e.srv.Close)
 	return e
+}
+
+// defaultPolicy is Cinder's default policy.
+func defaultPolicy(t testing.TB) *policy.Enforcer {
+	t.Helper()
+	rules, err := policy.New("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rules
 }
 
 // response is an answer, its body decoded when JSON.

@@ -11,7 +11,7 @@ import (
 // host@backend or host@backend#pool), as its backend reported them at
 // start, in Cinder's view (sparse_copy_volume and the like are not shown).
 func (s *server) showCapabilities(r *http.Request) (reply, error) {
-	if err := requireAdmin(r, "volume_extension:capabilities"); err != nil {
+	if err := s.authorize(r, "volume_extension:capabilities"); err != nil {
 		return reply{}, err
 	}
 	backend, caps, err := s.vol.Capabilities(r.Context(), mux.Vars(r)["host"])

@@ -38,9 +38,12 @@ func messageView(r *http.Request, m *cinder.Message) object {
 	return o
 }
 
-// getMessage returns message id if the caller may see it.
-func (s *server) getMessage(r *http.Request) (*cinder.Message, error) {
+// getMessage returns message id if the caller may see it and rule allows.
+func (s *server) getMessage(r *http.Request, rule string) (*cinder.Message, error) {
 	if err := messagesAvailable(r); err != nil {
+		return nil, err
+	}
+	if err := s.authorize(r, rule); err != nil {
 		return nil, err
 	}
 	id := mux.Vars(r)["id"]
@@ -60,6 +63,9 @@ func (s *server) listMessages(r *http.Request) (reply, error) {
 	if err := messagesAvailable(r); err != nil {
 		return reply{}, err
 	}
+	if err := s.authorize(r, "message:get_all"); err != nil {
+		return reply{}, err
+	}
 	ms, err := s.store.ListMessages(r.Context(), cinder.FromContext(r.Context()).ProjectID)
 	if err != nil {
 		return reply{}, err
@@ -73,7 +79,7 @@ func (s *server) listMessages(r *http.Request) (reply, error) {
 
 // showMessage answers GET /messages/{id}.
 func (s *server) showMessage(r *http.Request) (reply, error) {
-	m, err := s.getMessage(r)
+	m, err := s.getMessage(r, "message:get")
 	if err != nil {
 		return reply{}, err
 	}
@@ -82,7 +88,7 @@ func (s *server) showMessage(r *http.Request) (reply, error) {
 
 // deleteMessage answers DELETE /messages/{id} with 204.
 func (s *server) deleteMessage(r *http.Request) (reply, error) {
-	m, err := s.getMessage(r)
+	m, err := s.getMessage(r, "message:delete")
 	if err != nil {
 		return reply{}, err
 	}

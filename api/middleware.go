@@ -7,12 +7,14 @@ import (
 	"net/http"
 	"regexp"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/gorilla/mux"
 
 	"github.com/cinder-go/cinder"
+	"github.com/cinder-go/cinder/conf"
 )
 
 // maxBodySize is oslo.middleware's max_request_body_size default.
@@ -108,12 +110,12 @@ func bodyTooLarge() *fault {
 func (s *server) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var rc *cinder.RequestContext
-		if s.cfg.AuthStrategy == "" || s.cfg.AuthStrategy == "noauth" {
+		if noauth := s.cfg.AuthStrategy != conf.AuthKeystone; noauth {
 			if r.Header.Get("X-Auth-Token") == "" {
 				fakeToken(w, r)
 				return
 			}
-			rc = noauthContext(r)
+			rc = noauthContext(r, s.cfg.AuthStrategy == conf.AuthNoAuthRoles)
 		} else {
 			rc = keystoneContext(r)
 			if rc.UserID == "" {
@@ -141,17 +143,26 @@ func fakeToken(w http.ResponseWriter, r *http.Request) {
 }
 
 // noauthContext is NoAuthMiddleware's context: token user:project (project
-// defaults to user), always admin.
-func noauthContext(r *http.Request) *cinder.RequestContext {
+// defaults to user), always admin; withRoles honours X-Roles instead
+// (admin ⇒ member ⇒ reader), as noauth_roles.
+func noauthContext(r *http.Request, withRoles bool) *cinder.RequestContext {
 	user, project, _ := strings.Cut(r.Header.Get("X-Auth-Token"), ":")
 	if project == "" {
 		project = user
 	}
 	roles := splitRoles(r.Header.Get("X-Roles"))
+	if withRoles {
+		return newRequestContext(r, user, project, hasAdmin(roles), roles)
+	}
 	if len(roles) == 0 {
 		roles = []string{"admin"}
 	}
 	return newRequestContext(r, user, project, true, roles)
+}
+
+// hasAdmin reports whether roles hold admin (context_is_admin).
+func hasAdmin(roles []string) bool {
+	return slices.ContainsFunc(roles, func(role string) bool { return strings.EqualFold(role, "admin") })
 }
 
 // keystoneContext is CinderKeystoneContext's: the identity headers of
@@ -160,11 +171,7 @@ func keystoneContext(r *http.Request) *cinder.RequestContext {
 	user := headerOr(r, "X-User-Id", r.Header.Get("X-User"))
 	project := headerOr(r, "X-Project-Id", r.Header.Get("X-Tenant-Id"))
 	roles := splitRoles(r.Header.Get("X-Roles"))
-	admin := false
-	for _, role := range roles {
-		admin = admin || strings.EqualFold(role, "admin")
-	}
-	return newRequestContext(r, user, project, admin, roles)
+	return newRequestContext(r, user, project, hasAdmin(roles), roles)
 }
 
 func newRequestContext(r *http.Request, user, project string, admin bool, roles []string) *cinder.RequestContext {
@@ -215,12 +222,11 @@ func headerOr(r *http.Request, name, def string) string {
 	return def
 }
 
-// requireAdmin fails with 403 unless the caller is admin, naming Cinder's policy.
-func requireAdmin(r *http.Request, policy string) error {
-	if cinder.FromContext(r.Context()).IsAdmin {
-		return nil
-	}
-	return newFault(http.StatusForbidden, "Policy doesn't allow %s to be performed.", policy)
+// authorize fails with 403 unless Cinder's policy rule allows the caller
+// to act in its own project (a resource of another project is not found
+// before any rule is asked).
+func (s *server) authorize(r *http.Request, rule string) error {
+	return s.policy.Authorize(cinder.FromContext(r.Context()), rule, nil)
 }
 
 // baseURL is scheme://host of the request, as the client sees it.

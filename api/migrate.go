@@ -18,7 +18,7 @@ func (s *server) migrateVolume(r *http.Request, id string, raw json.RawMessage) 
 	if err != nil {
 		return reply{}, err
 	}
-	if err := requireAdmin(r, "volume_extension:volume_admin_actions:migrate_volume"); err != nil {
+	if err := s.authorize(r, "volume_extension:volume_admin_actions:migrate_volume"); err != nil {
 		return reply{}, err
 	}
 	return reply{status: http.StatusAccepted}, s.vol.Migrate(r.Context(), id, m)
@@ -90,7 +90,7 @@ func (s *server) migrateVolumeCompletion(r *http.Request, id string, raw json.Ra
 			return reply{}, err
 		}
 	}
-	if err := requireAdmin(r, "volume_extension:volume_admin_actions:migrate_volume_completion"); err != nil {
+	if err := s.authorize(r, "volume_extension:volume_admin_actions:migrate_volume_completion"); err != nil {
 		return reply{}, err
 	}
 	saved, err := s.vol.CompleteMigration(r.Context(), id, newID, hasError)

@@ -8,7 +8,7 @@ import (
 // the scheduler's pools, with their capabilities when detailed (a list
 // storage_protocol shows its first element).
 func (s *server) getPools(r *http.Request) (reply, error) {
-	if err := requireAdmin(r, "scheduler_extension:scheduler_stats:get_pools"); err != nil {
+	if err := s.authorize(r, "scheduler_extension:scheduler_stats:get_pools"); err != nil {
 		return reply{}, err
 	}
 	detail, err := boolParam(r, "detail", false)

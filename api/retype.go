@@ -44,5 +44,8 @@ func (s *server) retype(r *http.Request, id string, raw json.RawMessage) (reply,
 	if err := args.only(name, "new_type", "migration_policy"); err != nil {
 		return reply{}, err
 	}
+	if err := s.authorize(r, "volume:retype"); err != nil {
+		return reply{}, err
+	}
 	return reply{status: http.StatusAccepted}, s.vol.Retype(r.Context(), id, ref, policy)
 }

@@ -16,7 +16,7 @@ import (
 // binary: state up or down by service_down_time, and from 3.49 each
 // backend's state from the scheduler's pools.
 func (s *server) listServices(r *http.Request) (reply, error) {
-	if err := requireAdmin(r, "volume_extension:services:index"); err != nil {
+	if err := s.authorize(r, "volume_extension:services:index"); err != nil {
 		return reply{}, err
 	}
 	q := r.URL.Query()
@@ -71,7 +71,7 @@ func serviceView(r *http.Request, svc *cinder.Service, up bool, backendStates ma
 // updateService answers PUT /os-services/{enable,disable,disable-log-reason}
 // (admin) {"host", "binary" or "service", "disabled_reason"}.
 func (s *server) updateService(r *http.Request) (reply, error) {
-	if err := requireAdmin(r, "volume_extension:services:update"); err != nil {
+	if err := s.authorize(r, "volume_extension:services:update"); err != nil {
 		return reply{}, err
 	}
 	act := mux.Vars(r)["action"]

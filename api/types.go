@@ -14,7 +14,9 @@ import (
 
 // Cinder's policies guarding volume type writes (all admin).
 const (
-	policyTypesManage     = "volume_extension:types_manage"
+	policyTypeCreate      = "volume_extension:type_create"
+	policyTypeUpdate      = "volume_extension:type_update"
+	policyTypeDelete      = "volume_extension:type_delete"
 	policyExtraSpecCreate = "volume_extension:types_extra_specs:create"
 	policyExtraSpecUpdate = "volume_extension:types_extra_specs:update"
 	policyExtraSpecDelete = "volume_extension:types_extra_specs:delete"
@@ -23,6 +25,9 @@ const (
 // listTypes answers GET /types: public types, or for an admin those that
 // is_public selects (true by default, "none" for all).
 func (s *server) listTypes(r *http.Request) (reply, error) {
+	if err := s.authorize(r, "volume_extension:type_get_all"); err != nil {
+		return reply{}, err
+	}
 	public := true
 	all := false
 	if cinder.FromContext(r.Context()).IsAdmin && r.URL.Query().Has("is_public") {
@@ -48,14 +53,18 @@ func (s *server) listTypes(r *http.Request) (reply, error) {
 	return reply{http.StatusOK, object{{"volume_types", items}}}, nil
 }
 
-// getType returns the type of the URL, as the caller may see it.
-func (s *server) getType(r *http.Request) (*cinder.VolumeType, error) {
+// getType returns the type of the URL, as the caller may see it, when
+// rule allows the caller to read it.
+func (s *server) getType(r *http.Request, rule string) (*cinder.VolumeType, error) {
+	if err := s.authorize(r, rule); err != nil {
+		return nil, err
+	}
 	return s.vol.GetType(r.Context(), mux.Vars(r)["id"])
 }
 
 // showType answers GET /types/{id}.
 func (s *server) showType(r *http.Request) (reply, error) {
-	t, err := s.getType(r)
+	t, err := s.getType(r, "volume_extension:type_get")
 	if err != nil {
 		return reply{}, err
 	}
@@ -93,7 +102,7 @@ func (s *server) createType(r *http.Request) (reply, error) {
 			return reply{}, err
 		}
 	}
-	if err := requireAdmin(r, policyTypesManage); err != nil {
+	if err := s.authorize(r, policyTypeCreate); err != nil {
 		return reply{}, err
 	}
 	if err := s.store.CreateVolumeType(r.Context(), t); err != nil {
@@ -121,7 +130,7 @@ func (s *server) updateType(r *http.Request) (reply, error) {
 	if err != nil {
 		return reply{}, err
 	}
-	if err := requireAdmin(r, policyTypesManage); err != nil {
+	if err := s.authorize(r, policyTypeUpdate); err != nil {
 		return reply{}, err
 	}
 	t, err := s.vol.UpdateType(r.Context(), mux.Vars(r)["id"], c)
@@ -174,7 +183,7 @@ func parseTypeUpdate(r *http.Request) (volume.TypeChanges, error) {
 // deleteType answers DELETE /types/{id} (admin): not the default type, nor
 // one volumes use. 202.
 func (s *server) deleteType(r *http.Request) (reply, error) {
-	if err := requireAdmin(r, policyTypesManage); err != nil {
+	if err := s.authorize(r, policyTypeDelete); err != nil {
 		return reply{}, err
 	}
 	return reply{status: http.StatusAccepted}, s.vol.DeleteType(r.Context(), mux.Vars(r)["id"])
@@ -182,7 +191,7 @@ func (s *server) deleteType(r *http.Request) (reply, error) {
 
 // listExtraSpecs answers GET /types/{id}/extra_specs.
 func (s *server) listExtraSpecs(r *http.Request) (reply, error) {
-	t, err := s.getType(r)
+	t, err := s.getType(r, "volume_extension:types_extra_specs:index")
 	if err != nil {
 		return reply{}, err
 	}
@@ -191,7 +200,7 @@ func (s *server) listExtraSpecs(r *http.Request) (reply, error) {
 
 // showExtraSpec answers GET /types/{id}/extra_specs/{key}: {key: value}.
 func (s *server) showExtraSpec(r *http.Request) (reply, error) {
-	t, err := s.getType(r)
+	t, err := s.getType(r, "volume_extension:types_extra_specs:show")
 	if err != nil {
 		return reply{}, err
 	}
@@ -283,7 +292,7 @@ func (s *server) deleteExtraSpec(r *http.Request) (reply, error) {
 // setSpecs changes the extra specs of the URL's type with change, as the
 // admin policy allows.
 func (s *server) setSpecs(r *http.Request, policy string, change func(specs map[string]string) error) error {
-	if err := requireAdmin(r, policy); err != nil {
+	if err := s.authorize(r, policy); err != nil {
 		return err
 	}
 	return s.vol.SetExtraSpecs(r.Context(), mux.Vars(r)["id"], change)

@@ -118,7 +118,7 @@ func TestExtraSpecs(t *testing.T) {
 func TestExtraSpecsVisibleToNonAdmin(t *testing.T) {
 	e := newEnv(t, func(e *env) { e.cfg.AuthStrategy = "keystone" })
 	admin := []string{"X-Auth-Token", "", "X-User-Id", "a", "X-Project-Id", "p", "X-Roles", "admin"}
-	user := []string{"X-Auth-Token", "", "X-User-Id", "u", "X-Project-Id", "p"}
+	user := []string{"X-Auth-Token", "", "X-User-Id", "u", "X-Project-Id", "p", "X-Roles", "reader"}
 	id := e.post("/v3/p/types", `{"volume_type": {"name": "gold", "extra_specs": {"multiattach": "<is> True", "volume_backend_name": "secret"}}}`, admin...).
 		expect(t, http.StatusOK).obj(t, "volume_type")["id"].(string)
 	r := e.get("/v3/p/types/"+id, user...).expect(t, http.StatusOK)

@@ -150,7 +150,7 @@ func TestKeystoneNonAdmin(t *testing.T) {
 		}
 	}
 	// Another project's volume does not exist for this user.
-	other := []string{"X-Auth-Token", "", "X-User-Id", "u2", "X-Project-Id", "p2"}
+	other := []string{"X-Auth-Token", "", "X-User-Id", "u2", "X-Project-Id", "p2", "X-Roles", "member"}
 	e.get("/v3/p2/volumes/"+id, other...).fault(t, http.StatusNotFound, "itemNotFound")
 	// Admin-only APIs are forbidden.
 	msg := e.get("/v3/p1/os-services", user...).fault(t, http.StatusForbidden, "forbidden")

@@ -78,6 +78,9 @@ func (s *server) listVolumesDetail(r *http.Request) (reply, error) { return s.vo
 // marker, sorted, filtered by name and status (and all_tenants, host for
 // admins), with the total count from 3.45 when with_count is set.
 func (s *server) volumeList(r *http.Request, detailed bool) (reply, error) {
+	if err := s.authorize(r, "volume:get_all"); err != nil {
+		return reply{}, err
+	}
 	f, limit, err := volumeFilter(r)
 	if err != nil {
 		return reply{}, err
@@ -236,6 +239,9 @@ func sortParams(sortParam, key, dir string, f *db.VolumeFilter) error {
 
 // showVolume answers GET /volumes/{id}.
 func (s *server) showVolume(r *http.Request) (reply, error) {
+	if err := s.authorize(r, "volume:get"); err != nil {
+		return reply{}, err
+	}
 	v, err := s.vol.Get(r.Context(), mux.Vars(r)["id"])
 	if err != nil {
 		return reply{}, err
@@ -366,6 +372,9 @@ func (s *server) createVolume(r *http.Request) (reply, error) {
 	if err != nil {
 		return reply{}, err
 	}
+	if err := s.authorize(r, "volume:create"); err != nil {
+		return reply{}, err
+	}
 	v, t, err := s.vol.Create(r.Context(), *req)
 	if err != nil {
 		return reply{}, err
@@ -377,6 +386,9 @@ func (s *server) createVolume(r *http.Request) (reply, error) {
 func (s *server) updateVolume(r *http.Request) (reply, error) {
 	c, err := parseUpdate(r)
 	if err != nil {
+		return reply{}, err
+	}
+	if err := s.authorize(r, "volume:update"); err != nil {
 		return reply{}, err
 	}
 	v, err := s.vol.Update(r.Context(), mux.Vars(r)["id"], c)
@@ -441,10 +453,12 @@ func (s *server) deleteVolume(r *http.Request) (reply, error) {
 			return reply{}, err
 		}
 	}
+	rule := "volume:delete"
 	if force {
-		if err := requireAdmin(r, "volume_extension:volume_admin_actions:force_delete"); err != nil {
-			return reply{}, err
-		}
+		rule = "volume_extension:volume_admin_actions:force_delete"
+	}
+	if err := s.authorize(r, rule); err != nil {
+		return reply{}, err
 	}
 	return reply{status: http.StatusAccepted}, s.vol.Delete(r.Context(), mux.Vars(r)["id"], force)
 }

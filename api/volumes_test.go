@@ -190,7 +190,7 @@ func TestListVolumes(t *testing.T) {
 
 func TestHideMigrationTargetsFromNonAdmin(t *testing.T) {
 	e := newEnv(t, func(e *env) { e.cfg.AuthStrategy = "keystone" })
-	user := []string{"X-Auth-Token", "", "X-User-Id", "u", "X-Project-Id", "p"}
+	user := []string{"X-Auth-Token", "", "X-User-Id", "u", "X-Project-Id", "p", "X-Roles", "member"}
 	a := e.post("/v3/p/volumes", `{"volume": {"size": 1}}`, user...).expect(t, http.StatusAccepted).obj(t, "volume")["id"].(string)
 	b := e.post("/v3/p/volumes", `{"volume": {"size": 1}}`, user...).expect(t, http.StatusAccepted).obj(t, "volume")["id"].(string)
 	e.setVolume(b, func(v *cinder.Volume) { v.MigrationStatus = cinder.MigrationTarget(a) })

@@ -58,6 +58,8 @@ func TestDefaults(t *testing.T) {
 		DatabaseConnection:           "sqlite:////var/lib/cinder/cinder.sqlite",
 		DatabaseMaxPoolSize:          5,
 		DatabaseMaxOverflow:          50,
+		Keystone: Keystone{UserDomainName: "Default", ProjectDomainName: "Default", ServiceTokenRoles: []string{"service"},
+			TokenCacheTime: 300 * time.Second, Timeout: 10 * time.Second},
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("Load() =\n%+v\nwant\n%+v", c, want)
@@ -121,7 +123,7 @@ state_path = /srv/$top/state
 top = base
 my_ip = 10.0.0.1
 transport_url = rabbit://u:p$$w@${my_ip}:5672/
-auth_strategy = \$literal $ 5$
+control_exchange = \$literal $ 5$
 enabled_backends = b1,b2
 [database]
 connection = postgresql://$database.user@db/$top
@@ -135,7 +137,7 @@ volume_backend_name = ${b1.sub}-two
 	checks := []struct{ name, got, want string }{
 		{"state_path", c.StatePath, "/srv/base/state"},
 		{"transport_url", c.TransportURL, "rabbit://u:p$w@10.0.0.1:5672/"},
-		{"auth_strategy", c.AuthStrategy, "$literal $ 5$"},
+		{"control_exchange", c.ControlExchange, "$literal $ 5$"},
 		{"connection", c.DatabaseConnection, "postgresql://cinder@db/base"},
 		{"b1 volumes_dir", c.Backend("b1").VolumesDir, "/srv/base/state/disk/x"},
 		{"b2 volumes_dir (default)", c.Backend("b2").VolumesDir, "/srv/base/state/volumes/b2"},

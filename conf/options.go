@@ -19,7 +19,7 @@ type Config struct {
 	RPCResponseTimeout           time.Duration
 	APIListen                    string // osapi_volume_listen (default 0.0.0.0)
 	APIPort                      int    // osapi_volume_listen_port (default 8776)
-	AuthStrategy                 string // auth_strategy (default noauth)
+	AuthStrategy                 string // auth_strategy: noauth, noauth_roles or keystone (default noauth)
 	EnabledBackends              []string
 	DefaultVolumeType            string        // default_volume_type (default __DEFAULT__)
 	StorageAvailabilityZone      string        // storage_availability_zone (default nova)
@@ -37,6 +37,50 @@ type Config struct {
 	DatabaseMaxPoolSize          int           // [database] max_pool_size: connections kept open (default 5)
 	DatabaseMaxOverflow          int           // [database] max_overflow: connections opened past the pool under load (default 50)
 	Backends                     []*Backend    // the sections named by enabled_backends, in that order
+	Keystone                     Keystone      // [keystone_authtoken], for auth_strategy keystone
+	PolicyFile                   string        // [oslo_policy] policy_file: rules over Cinder's defaults ("" for none)
+	IdentityFile                 string        // [identity] data_file: serve an embedded Keystone at /identity ("" for none)
+}
+
+// Auth strategies: noauth trusts a "user:project" token and makes every
+// caller admin, as Cinder's; noauth_roles is noauth with X-Roles honoured
+// (admin only with the admin role), for personas without Keystone;
+// keystone validates tokens at Keystone, as keystonemiddleware.
+const (
+	AuthNoAuth      = "noauth"
+	AuthNoAuthRoles = "noauth_roles"
+	AuthKeystone    = "keystone"
+)
+
+// Keystone is [keystone_authtoken]: where and as whom cinder-api
+// validates tokens, with keystonemiddleware's option names.
+type Keystone struct {
+	// WWWAuthenticateURI is www_authenticate_uri: the public Identity
+	// endpoint named in 401 answers. Empty means AuthURL.
+	WWWAuthenticateURI string
+	// AuthURL is auth_url: Keystone's endpoint, with or without "/v3".
+	AuthURL string
+	// Username is username: the service user cinder-api logs in as.
+	Username string
+	// Password is password: the service user's password.
+	Password string
+	// ProjectName is project_name: the project the service token is scoped to.
+	ProjectName string
+	// UserDomainName is user_domain_name: the service user's domain (Default).
+	UserDomainName string
+	// ProjectDomainName is project_domain_name: ProjectName's domain (Default).
+	ProjectDomainName string
+	// ServiceTokenRoles is service_token_roles: any of these roles on a
+	// valid X-Service-Token lets the user's token be used past its expiry
+	// (default service).
+	ServiceTokenRoles []string
+	// TokenCacheTime is token_cache_time: how long a valid token's answer
+	// is reused without asking Keystone (default 300 s); -1 never caches.
+	// Cinder's 0 (cache forever) is taken as the default.
+	TokenCacheTime time.Duration
+	// Timeout is http_request_timeout, an option of ours: a deadline on
+	// each call to Keystone (default 10 s), never a hang.
+	Timeout time.Duration
 }
 
 // Backend is one enabled backend's section. Each option is read from the
@@ -115,6 +159,30 @@ var databaseOptions = map[string]string{
 	"max_overflow":  "50",
 }
 
+// Sections beside [DEFAULT] and [database], and their options' defaults.
+const (
+	keystoneSection = "keystone_authtoken"
+	policySection   = "oslo_policy"
+	identitySection = "identity"
+)
+
+var keystoneOptions = map[string]string{
+	"www_authenticate_uri": "",
+	"auth_url":             "",
+	"username":             "",
+	"password":             "",
+	"project_name":         "",
+	"user_domain_name":     "Default",
+	"project_domain_name":  "Default",
+	"service_token_roles":  "service",
+	"token_cache_time":     "300",
+	"http_request_timeout": "10",
+}
+
+var policyOptions = map[string]string{"policy_file": ""}
+
+var identityOptions = map[string]string{"data_file": ""}
+
 // backendOptions returns a backend section's options with their defaults.
 func backendOptions(section string) map[string]string {
 	literal := strings.ReplaceAll(section, "$", "$$")
@@ -149,6 +217,9 @@ func loadWith(parse parser, files []string) (*Config, error) {
 	r := newResolver(parse)
 	r.setDefaults(defaultSection, defaultOptions(host))
 	r.setDefaults(databaseSection, databaseOptions)
+	r.setDefaults(keystoneSection, keystoneOptions)
+	r.setDefaults(policySection, policyOptions)
+	r.setDefaults(identitySection, identityOptions)
 	for _, f := range files {
 		if err := r.read(f); err != nil {
 			return nil, err
@@ -164,7 +235,7 @@ func loadWith(parse parser, files []string) (*Config, error) {
 		RPCResponseTimeout:           p.seconds(defaultSection, "rpc_response_timeout", 1),
 		APIListen:                    p.str(defaultSection, "osapi_volume_listen"),
 		APIPort:                      p.int(defaultSection, "osapi_volume_listen_port", 0, 65535),
-		AuthStrategy:                 p.str(defaultSection, "auth_strategy"),
+		AuthStrategy:                 p.choice(defaultSection, "auth_strategy", AuthNoAuth, AuthNoAuthRoles, AuthKeystone),
 		EnabledBackends:              p.list(defaultSection, "enabled_backends"),
 		DefaultVolumeType:            p.str(defaultSection, "default_volume_type"),
 		StorageAvailabilityZone:      p.str(defaultSection, "storage_availability_zone"),
@@ -181,6 +252,23 @@ func loadWith(parse parser, files []string) (*Config, error) {
 		DatabaseConnection:           p.str(databaseSection, "connection"),
 		DatabaseMaxPoolSize:          p.int(databaseSection, "max_pool_size", 1, 1<<16),
 		DatabaseMaxOverflow:          p.int(databaseSection, "max_overflow", 0, 1<<16),
+		Keystone: Keystone{
+			WWWAuthenticateURI: p.str(keystoneSection, "www_authenticate_uri"),
+			AuthURL:            p.str(keystoneSection, "auth_url"),
+			Username:           p.str(keystoneSection, "username"),
+			Password:           p.str(keystoneSection, "password"),
+			ProjectName:        p.str(keystoneSection, "project_name"),
+			UserDomainName:     p.str(keystoneSection, "user_domain_name"),
+			ProjectDomainName:  p.str(keystoneSection, "project_domain_name"),
+			ServiceTokenRoles:  p.list(keystoneSection, "service_token_roles"),
+			TokenCacheTime:     time.Duration(p.int(keystoneSection, "token_cache_time", -1, 1<<31-1)) * time.Second,
+			Timeout:            p.seconds(keystoneSection, "http_request_timeout", 1),
+		},
+		PolicyFile:   p.optionalPath(policySection, "policy_file"),
+		IdentityFile: p.optionalPath(identitySection, "data_file"),
+	}
+	if p.err == nil && c.AuthStrategy == AuthKeystone && c.Keystone.AuthURL == "" {
+		p.fail(keystoneSection, "auth_url", "auth_strategy keystone needs the Keystone to validate tokens at")
 	}
 	if p.err != nil {
 		return nil, p.err

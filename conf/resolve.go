@@ -372,6 +372,14 @@ func (p *reader) choice(section, opt string, choices ...string) string {
 	return s
 }
 
+// optionalPath reads a path, made absolute unless it is "" (none).
+func (p *reader) optionalPath(section, opt string) string {
+	if strings.TrimSpace(p.str(section, opt)) == "" {
+		return ""
+	}
+	return p.path(section, opt)
+}
+
 // path reads a non-empty path and makes it absolute.
 func (p *reader) path(section, opt string) string {
 	s := strings.TrimSpace(p.str(section, opt))

@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/cinder-go/cinder/conf"
 )
 
 // errInvalid marks a token Keystone refused: the request is answered 401.
@@ -26,7 +28,7 @@ const maxBody = 1 << 20
 type client struct {
 	base string // Keystone's v3 endpoint, ".../v3"
 	http *http.Client
-	cfg  Config
+	cfg  conf.Keystone
 	now  func() time.Time
 
 	mu      sync.Mutex // held while logging in, so one login at a time

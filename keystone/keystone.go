@@ -17,9 +17,11 @@ import (
 	"time"
 
 	"golang.org/x/sync/singleflight"
+
+	"github.com/cinder-go/cinder/conf"
 )
 
-// Defaults for the zero values of Config's fields.
+// Defaults for the zero values of conf.Keystone's fields.
 const (
 	DefaultTokenCacheTime = 300 * time.Second
 	DefaultTimeout        = 10 * time.Second
@@ -30,38 +32,6 @@ const (
 	UnauthorizedMessage = "The request you have made requires authentication."
 	UnavailableMessage  = "The Keystone service is temporarily unavailable."
 )
-
-// Config holds the options of cinder.conf's [keystone_authtoken] that the
-// middleware uses, each documented with its option name.
-type Config struct {
-	// WWWAuthenticateURI is www_authenticate_uri: the public Identity
-	// endpoint named in 401 answers. Empty means AuthURL.
-	WWWAuthenticateURI string
-	// AuthURL is auth_url: Keystone's endpoint, with or without "/v3";
-	// the middleware speaks the v3 API below it.
-	AuthURL string
-	// Username is username: the service user the middleware logs in as.
-	Username string
-	// Password is password: the service user's password.
-	Password string
-	// ProjectName is project_name: the project the service token is scoped to.
-	ProjectName string
-	// UserDomainName is user_domain_name: the service user's domain.
-	UserDomainName string
-	// ProjectDomainName is project_domain_name: ProjectName's domain.
-	ProjectDomainName string
-	// ServiceTokenRoles is service_token_roles: any of these roles on a
-	// valid X-Service-Token lets the user's token be used past its expiry.
-	// Nil means ["service"].
-	ServiceTokenRoles []string
-	// TokenCacheTime is token_cache_time: how long a valid token's answer
-	// is reused without asking Keystone. Zero means 300 s, negative never
-	// caches (Cinder's -1); Cinder's 0 (cache forever) is not supported.
-	TokenCacheTime time.Duration
-	// Timeout bounds each HTTP call to Keystone, as http_connect_timeout
-	// does in Cinder. Zero means 10 s. Failed calls are not retried.
-	Timeout time.Duration
-}
 
 // Middleware is the auth_token filter: an http.Handler in front of the API.
 type Middleware struct {
@@ -80,8 +50,9 @@ type Middleware struct {
 	authHeader string
 }
 
-// New returns the middleware that passes authenticated requests to next.
-func New(cfg Config, next http.Handler) (*Middleware, error) {
+// New returns the middleware that passes authenticated requests to next;
+// Wrap puts other handlers behind the same validation.
+func New(cfg conf.Keystone, next http.Handler) (*Middleware, error) {
 	if cfg.AuthURL == "" {
 		return nil, errors.New("keystone: auth_url is not set")
 	}
@@ -123,11 +94,18 @@ func New(cfg Config, next http.Handler) (*Middleware, error) {
 	return m, nil
 }
 
-// ServeHTTP strips client-sent identity headers, validates the request's
-// token and, if Keystone confirms it, calls the next handler with the
-// token's identity in headers; otherwise it answers 401, or 503 when
-// Keystone cannot answer.
-func (m *Middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+// ServeHTTP serves r for the handler given to New.
+func (m *Middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) { m.serve(w, r, m.next) }
+
+// Wrap returns next behind m, sharing its token cache and service token.
+func (m *Middleware) Wrap(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { m.serve(w, r, next) })
+}
+
+// serve strips client-sent identity headers, validates the request's
+// token and, if Keystone confirms it, calls next with the token's identity
+// in headers; otherwise it answers 401, or 503 when Keystone cannot answer.
+func (m *Middleware) serve(w http.ResponseWriter, r *http.Request, next http.Handler) {
 	r = r.Clone(r.Context())
 	for _, h := range identityHeaders {
 		r.Header.Del(h)
@@ -166,7 +144,7 @@ func (m *Middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		svc.setHeaders(r.Header, "-Service")
 		r.Header.Set("X-Service-Identity-Status", "Confirmed")
 	}
-	m.next.ServeHTTP(&authWriter{ResponseWriter: w, header: m.authHeader}, r)
+	next.ServeHTTP(&authWriter{ResponseWriter: w, header: m.authHeader}, r)
 }
 
 // validate returns the token's body from the cache or Keystone, refusing

@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/cinder-go/cinder/conf"
 )
 
 // clock is the tests' injectable time: it moves only when told to.
@@ -194,7 +196,7 @@ type env struct {
 	seen  http.Header // the headers the next handler last saw
 }
 
-func newEnv(t *testing.T, cfg Config) *env {
+func newEnv(t *testing.T, cfg conf.Keystone) *env {
 	t.Helper()
 	e := &env{clock: &clock{t: time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)}}
 	e.ks = newFakeKeystone(t, e.clock)
@@ -270,7 +272,7 @@ func wantStatus(t *testing.T, w *httptest.ResponseRecorder, status int) {
 }
 
 func TestValidToken(t *testing.T) {
-	e := newEnv(t, Config{})
+	e := newEnv(t, conf.Keystone{})
 	e.ks.issue("tok", "alice", e.clock.now().Add(time.Hour), "member", "reader")
 	wantStatus(t, e.do("X-Auth-Token", "tok"), http.StatusNoContent)
 	want := map[string]string{
@@ -304,7 +306,7 @@ func TestValidToken(t *testing.T) {
 }
 
 func TestTokenBodyFields(t *testing.T) {
-	e := newEnv(t, Config{})
+	e := newEnv(t, conf.Keystone{})
 	body := e.ks.issue("tok", "alice", e.clock.now().Add(time.Hour), "admin")
 	e.ks.set(func(*fakeKeystone) {
 		body["is_admin_project"] = false
@@ -330,7 +332,7 @@ func TestTokenBodyFields(t *testing.T) {
 }
 
 func TestStripsClientHeaders(t *testing.T) {
-	e := newEnv(t, Config{})
+	e := newEnv(t, conf.Keystone{})
 	e.ks.issue("tok", "alice", e.clock.now().Add(time.Hour), "member")
 	forged := []string{}
 	for _, h := range identityHeaders {
@@ -363,7 +365,7 @@ func TestStripsClientHeaders(t *testing.T) {
 }
 
 func TestMissingToken(t *testing.T) {
-	e := newEnv(t, Config{})
+	e := newEnv(t, conf.Keystone{})
 	wantStatus(t, e.do(), http.StatusUnauthorized)
 	wantStatus(t, e.do("X-Auth-Token", "  "), http.StatusUnauthorized)
 	if n := e.ks.logins.Load() + e.ks.validations.Load(); n != 0 {
@@ -375,7 +377,7 @@ func TestMissingToken(t *testing.T) {
 }
 
 func TestInvalidToken(t *testing.T) {
-	e := newEnv(t, Config{})
+	e := newEnv(t, conf.Keystone{})
 	wantStatus(t, e.do("X-Auth-Token", "bad"), http.StatusUnauthorized)
 	// Not cached: Keystone is asked again.
 	wantStatus(t, e.do("X-Auth-Token", "bad"), http.StatusUnauthorized)
@@ -388,7 +390,7 @@ func TestInvalidToken(t *testing.T) {
 }
 
 func TestExpiredToken(t *testing.T) {
-	e := newEnv(t, Config{})
+	e := newEnv(t, conf.Keystone{})
 	// Keystone itself answers 404 for an expired token.
 	e.ks.issue("old", "alice", e.clock.now().Add(-time.Minute), "member")
 	wantStatus(t, e.do("X-Auth-Token", "old"), http.StatusUnauthorized)
@@ -401,7 +403,7 @@ func TestExpiredToken(t *testing.T) {
 }
 
 func TestRevokedTokenCached(t *testing.T) {
-	e := newEnv(t, Config{TokenCacheTime: 300 * time.Second})
+	e := newEnv(t, conf.Keystone{TokenCacheTime: 300 * time.Second})
 	e.ks.issue("tok", "alice", e.clock.now().Add(time.Hour), "member")
 	wantStatus(t, e.do("X-Auth-Token", "tok"), http.StatusNoContent)
 	e.ks.revoke("tok")
@@ -415,7 +417,7 @@ func TestRevokedTokenCached(t *testing.T) {
 }
 
 func TestNoCache(t *testing.T) {
-	e := newEnv(t, Config{TokenCacheTime: -1})
+	e := newEnv(t, conf.Keystone{TokenCacheTime: -1})
 	e.ks.issue("tok", "alice", e.clock.now().Add(time.Hour), "member")
 	wantStatus(t, e.do("X-Auth-Token", "tok"), http.StatusNoContent)
 	e.ks.revoke("tok")
@@ -423,7 +425,7 @@ func TestNoCache(t *testing.T) {
 }
 
 func TestCacheHit(t *testing.T) {
-	e := newEnv(t, Config{})
+	e := newEnv(t, conf.Keystone{})
 	e.ks.issue("tok", "alice", e.clock.now().Add(time.Hour), "member")
 	for range 3 {
 		wantStatus(t, e.do("X-Auth-Token", "tok"), http.StatusNoContent)
@@ -440,7 +442,7 @@ func TestKeystoneDown(t *testing.T) {
 	srv := httptest.NewServer(http.NotFoundHandler())
 	url := srv.URL
 	srv.Close()
-	e := newEnv(t, Config{AuthURL: url, Timeout: time.Second})
+	e := newEnv(t, conf.Keystone{AuthURL: url, Timeout: time.Second})
 	start := time.Now()
 	wantStatus(t, e.do("X-Auth-Token", "tok"), http.StatusServiceUnavailable)
 	if d := time.Since(start); d > time.Second {
@@ -449,7 +451,7 @@ func TestKeystoneDown(t *testing.T) {
 }
 
 func TestKeystoneHangs(t *testing.T) {
-	e := newEnv(t, Config{Timeout: 100 * time.Millisecond})
+	e := newEnv(t, conf.Keystone{Timeout: 100 * time.Millisecond})
 	hang := make(chan struct{})
 	defer close(hang)
 	e.ks.set(func(f *fakeKeystone) { f.hang = hang })
@@ -462,18 +464,18 @@ func TestKeystoneHangs(t *testing.T) {
 
 func TestKeystoneErrors(t *testing.T) {
 	for _, status := range []int{http.StatusInternalServerError, http.StatusServiceUnavailable, http.StatusForbidden} {
-		e := newEnv(t, Config{})
+		e := newEnv(t, conf.Keystone{})
 		e.ks.set(func(f *fakeKeystone) { f.status = status })
 		wantStatus(t, e.do("X-Auth-Token", "tok"), http.StatusServiceUnavailable)
 	}
 	// A service user Keystone refuses cannot validate anything.
-	e := newEnv(t, Config{})
+	e := newEnv(t, conf.Keystone{})
 	e.m.ks.cfg.Password = "wrong"
 	wantStatus(t, e.do("X-Auth-Token", "tok"), http.StatusServiceUnavailable)
 }
 
 func TestServiceTokenReauth(t *testing.T) {
-	e := newEnv(t, Config{})
+	e := newEnv(t, conf.Keystone{})
 	e.ks.issue("a", "alice", e.clock.now().Add(3*time.Hour), "member")
 	e.ks.issue("b", "bob", e.clock.now().Add(3*time.Hour), "member")
 	wantStatus(t, e.do("X-Auth-Token", "a"), http.StatusNoContent)
@@ -500,7 +502,7 @@ func TestServiceTokenReauth(t *testing.T) {
 }
 
 func TestServiceTokenHeader(t *testing.T) {
-	e := newEnv(t, Config{})
+	e := newEnv(t, conf.Keystone{})
 	e.ks.issue("old", "alice", e.clock.now().Add(-time.Minute), "member")
 	e.ks.issue("nova", "nova", e.clock.now().Add(time.Hour), "service")
 	e.ks.issue("other", "bob", e.clock.now().Add(time.Hour), "member")
@@ -530,7 +532,7 @@ func TestServiceTokenHeader(t *testing.T) {
 }
 
 func TestConcurrentRequests(t *testing.T) {
-	e := newEnv(t, Config{})
+	e := newEnv(t, conf.Keystone{})
 	e.ks.issue("tok", "alice", e.clock.now().Add(time.Hour), "member")
 	var wg sync.WaitGroup
 	codes := make([]int, 50)
@@ -549,7 +551,7 @@ func TestConcurrentRequests(t *testing.T) {
 }
 
 func TestNext401(t *testing.T) {
-	e := newEnv(t, Config{})
+	e := newEnv(t, conf.Keystone{})
 	e.ks.issue("tok", "alice", e.clock.now().Add(time.Hour), "member")
 	e.m.next = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		WriteFault(w, r, http.StatusUnauthorized, UnauthorizedMessage)
@@ -558,7 +560,7 @@ func TestNext401(t *testing.T) {
 }
 
 func TestFailHook(t *testing.T) {
-	e := newEnv(t, Config{})
+	e := newEnv(t, conf.Keystone{})
 	e.m.Fail = func(w http.ResponseWriter, r *http.Request, status int, message string) {
 		w.WriteHeader(status)
 		if _, err := fmt.Fprintf(w, "%d %s", status, message); err != nil {
@@ -589,7 +591,7 @@ func TestCacheBound(t *testing.T) {
 }
 
 func TestNewNeedsAuthURL(t *testing.T) {
-	if _, err := New(Config{}, http.NotFoundHandler()); err == nil {
+	if _, err := New(conf.Keystone{}, http.NotFoundHandler()); err == nil {
 		t.Error("New without auth_url succeeded")
 	}
 }

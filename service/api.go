@@ -13,7 +13,9 @@ import (
 	"github.com/cinder-go/cinder/api"
 	"github.com/cinder-go/cinder/conf"
 	"github.com/cinder-go/cinder/db"
+	"github.com/cinder-go/cinder/keystone"
 	"github.com/cinder-go/cinder/manager"
+	"github.com/cinder-go/cinder/policy"
 	"github.com/cinder-go/cinder/rpc"
 	"github.com/cinder-go/cinder/scheduler"
 	"github.com/cinder-go/cinder/volume"
@@ -25,6 +27,26 @@ var (
 	_ volume.Backends  = (*manager.Client)(nil)
 )
 
+// apiHandler is cinder-api's handler for cfg: the volume rules over the
+// RPC clients, Cinder's policy with policy_file's rules, and with
+// auth_strategy keystone the tokens validated at [keystone_authtoken].
+func apiHandler(cfg *conf.Config, store *db.DB, t *rpc.Transport) (http.Handler, error) {
+	rules, err := policy.New(cfg.PolicyFile)
+	if err != nil {
+		return nil, fmt.Errorf("cinder-api: %w", err)
+	}
+	var tokens func(http.Handler) http.Handler
+	if cfg.AuthStrategy == conf.AuthKeystone {
+		m, err := keystone.New(cfg.Keystone, http.NotFoundHandler())
+		if err != nil {
+			return nil, fmt.Errorf("cinder-api: [keystone_authtoken]: %w", err)
+		}
+		tokens = m.Wrap
+	}
+	volumes := volume.New(cfg, store, scheduler.NewClient(t), manager.NewClient(t))
+	return api.New(cfg, store, volumes, rules, tokens), nil
+}
+
 // RunAPI serves the REST API on osapi_volume_listen:osapi_volume_listen_port
 // until ctx ends, then shuts down gracefully.
 // Like Cinder's WSGI service it has no services row.
@@ -34,8 +56,12 @@ func RunAPI(ctx context.Context, cfg *conf.Config, store *db.DB, t *rpc.Transpor
 	if err != nil {
 		return fmt.Errorf("cinder-api: listen on %s: %w", addr, err)
 	}
+	h, err := apiHandler(cfg, store, t)
+	if err != nil {
+		return err
+	}
 	srv := &http.Server{
-		Handler:           api.New(cfg, store, volume.New(cfg, store, scheduler.NewClient(t), manager.NewClient(t))),
+		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(slog.Default().Handler(), slog.LevelWarn),
 	}

@@ -1,0 +1,141 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/cinder-go/cinder"
+	"github.com/cinder-go/cinder/conf"
+	"github.com/cinder-go/cinder/policy"
+)
+
+// A persona is a caller of auth_strategy noauth_roles: a project and roles.
+type persona struct {
+	name, project, roles string
+}
+
+var (
+	adminP  = persona{"admin", "p1", "admin"}
+	memberP = persona{"member", "p1", "member"}
+	readerP = persona{"reader", "p1", "reader"}
+	otherP  = persona{"member of p2", "p2", "member"}
+	nobodyP = persona{"no role", "p1", ""}
+)
+
+// as sends rq as p, in p's project's URL ({p} in the path).
+func (e *env) as(p persona, rq req) *response {
+	e.t.Helper()
+	rq.path = strings.ReplaceAll(rq.path, "{p}", p.project)
+	rq.headers = append(rq.headers, "X-Auth-Token", "u-"+p.name+":"+p.project, "X-Roles", p.roles)
+	return e.do(rq)
+}
+
+// TestPersonas asks every route as each of Cinder's personas: admin,
+// member and reader of the project owning the volume, a member of another
+// project, and a user with no role. Each answers as Cinder's default
+// policy says: readers read, members write in their project, admins do
+// the rest, and another project's volume does not exist.
+func TestPersonas(t *testing.T) {
+	e := newEnv(t, func(e *env) {
+		e.cfg.AuthStrategy = conf.AuthNoAuthRoles
+		e.schedOverride = acceptingScheduler{e.sched}
+	})
+	e.addService("hostA@fake1", cinder.BinaryVolume, 0, false)
+	e.addService("hostA@fake2", cinder.BinaryVolume, 0, false)
+	e.sched.pools = []cinder.Pool{{Name: "hostA@fake1#fake", Capabilities: map[string]any{}}}
+	e.volumes.caps = map[string]any{"volume_backend_name": "fake1"}
+	fresh := func() string { // a new available volume of p1
+		return e.as(memberP, req{method: "POST", path: "/v3/{p}/volumes", body: `{"volume": {"size": 1}}`}).
+			expect(t, http.StatusAccepted).obj(t, "volume")["id"].(string)
+	}
+	typeID := e.as(adminP, req{method: "POST", path: "/v3/{p}/types", body: `{"volume_type": {"name": "gold"}}`}).
+		expect(t, http.StatusOK).obj(t, "volume_type")["id"].(string)
+
+	type want map[persona]int // status by persona; the others: 403
+	for _, tc := range []struct {
+		method, path, body string
+		want               want
+	}{
+		{"GET", "/v3/{p}/volumes", "", want{adminP: 200, memberP: 200, readerP: 200, otherP: 200}},
+		{"GET", "/v3/{p}/volumes/detail", "", want{adminP: 200, memberP: 200, readerP: 200, otherP: 200}},
+		{"POST", "/v3/{p}/volumes", `{"volume": {"size": 1}}`, want{adminP: 202, memberP: 202, otherP: 202}},
+		{"GET", "/v3/{p}/volumes/{id}", "", want{adminP: 200, memberP: 200, readerP: 200, otherP: 404}},
+		{"PUT", "/v3/{p}/volumes/{id}", `{"volume": {"name": "n"}}`, want{adminP: 200, memberP: 200, otherP: 404}},
+		{"DELETE", "/v3/{p}/volumes/{id}", "", want{adminP: 202, memberP: 202, otherP: 404}},
+		{"DELETE", "/v3/{p}/volumes/{id}?force=true", "", want{adminP: 202}},
+		{"POST", "/v3/{p}/volumes/{id}/action", `{"os-extend": {"new_size": 2}}`, want{adminP: 202, memberP: 202, otherP: 404}},
+		{"POST", "/v3/{p}/volumes/{id}/action", `{"os-retype": {"new_type": "gold"}}`, want{adminP: 202, memberP: 202, otherP: 404}},
+		{"POST", "/v3/{p}/volumes/{id}/action", `{"os-initialize_connection": {"connector": {}}}`, want{adminP: 200, memberP: 200, otherP: 404}},
+		{"POST", "/v3/{p}/volumes/{id}/action", `{"os-terminate_connection": {"connector": {}}}`, want{adminP: 202, memberP: 202, otherP: 404}},
+		{"POST", "/v3/{p}/volumes/{id}/action", `{"os-reset_status": {"status": "error"}}`, want{adminP: 202}},
+		{"POST", "/v3/{p}/volumes/{id}/action", `{"os-force_delete": {}}`, want{adminP: 202, otherP: 404}}, // found first, as Cinder
+		{"POST", "/v3/{p}/volumes/{id}/action", `{"os-migrate_volume": {"host": "hostA@fake2"}}`, want{adminP: 202}},
+		{"GET", "/v3/{p}/types", "", want{adminP: 200, memberP: 200, readerP: 200, otherP: 200}},
+		{"GET", "/v3/{p}/types/{type}", "", want{adminP: 200, memberP: 200, readerP: 200, otherP: 200}},
+		{"GET", "/v3/{p}/types/{type}/extra_specs", "", want{adminP: 200, memberP: 200, readerP: 200, otherP: 200}},
+		{"POST", "/v3/{p}/types", `{"volume_type": {"name": "t-{persona}"}}`, want{adminP: 200}},
+		{"PUT", "/v3/{p}/types/{type}", `{"volume_type": {"description": "d"}}`, want{adminP: 200}},
+		{"POST", "/v3/{p}/types/{type}/extra_specs", `{"extra_specs": {"k": "v"}}`, want{adminP: 200}},
+		{"GET", "/v3/{p}/os-services", "", want{adminP: 200}},
+		{"PUT", "/v3/{p}/os-services/enable", `{"host": "hostA@fake1", "binary": "cinder-volume"}`, want{adminP: 200}},
+		{"GET", "/v3/{p}/scheduler-stats/get_pools", "", want{adminP: 200}},
+		{"GET", "/v3/{p}/capabilities/hostA@fake1", "", want{adminP: 200}},
+		{"GET", "/v3/{p}/messages", "", want{adminP: 200, memberP: 200, readerP: 200, otherP: 200}},
+		{"GET", "/v3/{p}/os-availability-zone", "", want{adminP: 200, memberP: 200, readerP: 200, otherP: 200, nobodyP: 200}},
+	} {
+		for _, p := range []persona{adminP, memberP, readerP, otherP, nobodyP} {
+			path := strings.NewReplacer("{id}", fresh(), "{type}", typeID).Replace(tc.path)
+			body := strings.ReplaceAll(tc.body, "{persona}", strings.ReplaceAll(p.name, " ", "-"))
+			status, ok := tc.want[p]
+			if !ok {
+				status = http.StatusForbidden
+			}
+			r := e.as(p, req{method: tc.method, path: path, body: body})
+			if r.status != status {
+				t.Errorf("%s %s as %s: %d, want %d: %s", tc.method, tc.path, p.name, r.status, status, r.raw)
+			}
+		}
+	}
+}
+
+// acceptingScheduler is a fakeScheduler that takes migrations and retypes.
+type acceptingScheduler struct{ *fakeScheduler }
+
+func (acceptingScheduler) MigrateVolume(context.Context, *cinder.Volume, string, bool, cinder.RequestSpec) error {
+	return nil
+}
+
+func (acceptingScheduler) Retype(context.Context, *cinder.Volume, cinder.RequestSpec) error {
+	return nil
+}
+
+// TestPolicyFile overrides one of Cinder's rules with a policy.yaml in
+// oslo.policy's syntax: readers may then create volumes.
+func TestPolicyFile(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "policy.yaml")
+	if err := os.WriteFile(file, []byte(`"volume:create": "role:reader and project_id:%(project_id)s"`+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rules, err := policy.New(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t, func(e *env) { e.cfg.AuthStrategy = conf.AuthNoAuthRoles; e.policy = rules })
+	e.as(readerP, req{method: "POST", path: "/v3/{p}/volumes", body: `{"volume": {"size": 1}}`}).expect(t, http.StatusAccepted)
+	msg := e.as(nobodyP, req{method: "POST", path: "/v3/{p}/volumes", body: `{"volume": {"size": 1}}`}).
+		fault(t, http.StatusForbidden, "forbidden")
+	if msg != "Policy doesn't allow volume:create to be performed." {
+		t.Fatalf("403 message %q", msg)
+	}
+}
+
+// TestNoAuthMakesEveryCallerAdmin: Cinder's noauth ignores X-Roles.
+func TestNoAuthMakesEveryCallerAdmin(t *testing.T) {
+	e := newEnv(t)
+	e.as(readerP, req{method: "GET", path: "/v3/{p}/os-services"}).expect(t, http.StatusOK)
+	e.as(nobodyP, req{method: "GET", path: "/v3/{p}/os-services"}).expect(t, http.StatusOK)
+}
