@@ -332,7 +332,10 @@ func (h *Handler) view(r *http.Request, t *token) map[string]tokenView {
 func domainRef(d *domain) *ref { return &ref{ID: d.id, Name: d.name} }
 
 // catalog lists the identity endpoint and the volume API's, whose URL
-// template is expanded for t as Keystone does.
+// template is expanded for t as Keystone does, and a placeholder image
+// endpoint: openstackclient 6's "volume create" asks for the image service
+// even without --image. There is no Glance here: that endpoint answers
+// version discovery alone (ImageVersions).
 func (h *Handler) catalog(r *http.Request, t *token) []service {
 	volume := h.conf.VolumeEndpoint
 	if volume == "" {
@@ -347,6 +350,7 @@ func (h *Handler) catalog(r *http.Request, t *token) []service {
 		h.service("identity", "keystone", h.baseURL(r)),
 		h.service("block-storage", "cinder", volume),
 		h.service("volumev3", "cinderv3", volume),
+		h.service("image", "glance", hostURL(r)+ImagePath),
 	}
 }
 

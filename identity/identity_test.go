@@ -394,6 +394,10 @@ func TestCatalog(t *testing.T) {
 	want["identity"] = map[string]string{
 		"public": "http://cinder.example:8776/identity", "internal": "http://cinder.example:8776/identity", "admin": "http://cinder.example:8776/identity",
 	}
+	// The placeholder openstackclient's volume create asks for.
+	want["image"] = map[string]string{
+		"public": "http://cinder.example:8776/image", "internal": "http://cinder.example:8776/image", "admin": "http://cinder.example:8776/image",
+	}
 	got := b.urls()
 	for typ, urls := range want {
 		for i, u := range urls {
@@ -411,7 +415,7 @@ func TestCatalog(t *testing.T) {
 			}
 		}
 	}
-	if names["volumev3"] != "cinderv3" || names["block-storage"] != "cinder" || names["identity"] != "keystone" {
+	if names["volumev3"] != "cinderv3" || names["block-storage"] != "cinder" || names["identity"] != "keystone" || names["image"] != "glance" {
 		t.Errorf("service names %v", names)
 	}
 	// ?nocatalog leaves it out.
@@ -489,7 +493,7 @@ func TestValidate(t *testing.T) {
 	if r.header.Get("X-Subject-Token") != subject {
 		t.Errorf("X-Subject-Token %q", r.header.Get("X-Subject-Token"))
 	}
-	if b.Token.Project.Name != "admin" || b.Token.ExpiresAt != issued.Token.ExpiresAt || !slices.Equal(b.roleNames(), issued.roleNames()) || len(b.Token.Catalog) != 3 {
+	if b.Token.Project.Name != "admin" || b.Token.ExpiresAt != issued.Token.ExpiresAt || !slices.Equal(b.roleNames(), issued.roleNames()) || len(b.Token.Catalog) != 4 {
 		t.Errorf("validated %+v, issued %+v", b.Token, issued.Token)
 	}
 	r = e.do(t, "HEAD", "/identity/v3/auth/tokens", "", "X-Auth-Token", caller, "X-Subject-Token", subject).expect(t, http.StatusOK, nil)

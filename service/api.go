@@ -8,11 +8,13 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/cinder-go/cinder/api"
 	"github.com/cinder-go/cinder/conf"
 	"github.com/cinder-go/cinder/db"
+	"github.com/cinder-go/cinder/identity"
 	"github.com/cinder-go/cinder/keystone"
 	"github.com/cinder-go/cinder/manager"
 	"github.com/cinder-go/cinder/policy"
@@ -44,7 +46,40 @@ func apiHandler(cfg *conf.Config, store *db.DB, t *rpc.Transport) (http.Handler,
 		tokens = m.Wrap
 	}
 	volumes := volume.New(cfg, store, scheduler.NewClient(t), manager.NewClient(t))
-	return api.New(cfg, store, volumes, rules, tokens), nil
+	h := api.New(cfg, store, volumes, rules, tokens)
+	if cfg.IdentityFile == "" {
+		return h, nil
+	}
+	return withIdentity(cfg.IdentityFile, h)
+}
+
+// identityPrefix is where cinder-api serves the embedded identity endpoint.
+const identityPrefix = "/identity"
+
+// withIdentity serves Keystone's v3 token API from the users of file
+// under /identity and everything else with h: the embedded default's
+// Keystone, so that clients and Tempest authenticate with no other service.
+func withIdentity(file string, h http.Handler) (http.Handler, error) {
+	d, err := identity.Load(file)
+	if err != nil {
+		return nil, fmt.Errorf("cinder-api: [identity] data_file: %w", err)
+	}
+	ih, err := identity.New(d, identity.Config{})
+	if err != nil {
+		return nil, fmt.Errorf("cinder-api: identity: %w", err)
+	}
+	stripped := http.StripPrefix(identityPrefix, ih)
+	// Not a ServeMux: it would redirect the API's unclean paths.
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch p := r.URL.Path; {
+		case p == identityPrefix || strings.HasPrefix(p, identityPrefix+"/"):
+			stripped.ServeHTTP(w, r)
+		case p == identity.ImagePath || strings.HasPrefix(p, identity.ImagePath+"/"):
+			identity.ImageVersions.ServeHTTP(w, r)
+		default:
+			h.ServeHTTP(w, r)
+		}
+	}), nil
 }
 
 // RunAPI serves the REST API on osapi_volume_listen:osapi_volume_listen_port

@@ -136,13 +136,24 @@ func (d *deployment) start(binary string) {
 // file holding override, whose options win as oslo.config's later files do.
 func (d *deployment) startAs(name, binary, override string) {
 	d.t.Helper()
-	args := []string{"--config-file", d.conf, "--debug"}
+	files := []string{d.conf}
 	if override != "" {
 		p := filepath.Join(d.dir, name+".conf")
 		if err := os.WriteFile(p, []byte(override), 0o644); err != nil {
 			d.t.Fatal(err)
 		}
-		args = append(args, "--config-file", p)
+		files = append(files, p)
+	}
+	d.startFiles(name, binary, files...)
+}
+
+// startFiles runs binary under name (its log is dir/<name>.log) with files
+// as its --config-file options, in order.
+func (d *deployment) startFiles(name, binary string, files ...string) {
+	d.t.Helper()
+	args := []string{"--debug"}
+	for _, f := range files {
+		args = append(args, "--config-file", f)
 	}
 	cmd, err := proc.Start(filepath.Join(binDir, binary), filepath.Join(d.dir, name+".log"), args...)
 	if err != nil {
