@@ -7,6 +7,8 @@
 #                    seed corpus in testdata/fuzz, which plain go test runs anyway
 #   make unit        package tests only
 #   make functional  tests/ only: real processes, clients, RabbitMQ, PostgreSQL
+#   make tempest     Tempest's volume API tests (Debian's python3-tempest)
+#                    against a fresh cinder-all, less tempest/exclude.txt
 #   make lint        gofmt, go vet and golangci-lint (tox's pep8); the first
 #                    run builds golangci-lint into ./bin (~6 min on 2 cores)
 #   make cover       unit tests with a coverage report
@@ -26,7 +28,7 @@ FUZZ_RPC ?= 200000x
 GOLANGCI_LINT_VERSION := v2.15.0
 GOLANGCI_LINT         := $(BIN)/golangci-lint-$(GOLANGCI_LINT_VERSION)/golangci-lint
 
-.PHONY: all build run test fuzz unit functional lint cover bench clean
+.PHONY: all build run test fuzz unit functional tempest lint cover bench clean
 
 all: lint test
 
@@ -56,6 +58,12 @@ unit:
 
 functional:
 	$(GO) test -count=1 -timeout 20m -v $(TESTARGS) ./tests/
+
+# tempest/run builds the binaries, starts cinder-all on a free port with a
+# temporary state_path and writes the Tempest workspace; TEMPEST_REGEX,
+# TEMPEST_EXCLUDE, TEMPEST_CONCURRENCY and TEMPEST_KEEP tune it.
+tempest:
+	tempest/run
 
 lint: $(GOLANGCI_LINT)
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
