@@ -85,6 +85,8 @@ func (s *server) routes(r *mux.Router, prefix string) {
 	handle("/messages", s.listMessages, get)
 	handle("/messages/{id}", s.showMessage, get)
 	handle("/messages/{id}", s.deleteMessage, del)
+	handle("/extensions", s.listExtensions, get)
+	handle("/extensions/{alias}", s.showExtension, get)
 }
 
 // api wraps an API handler with authentication and microversion

@@ -38,6 +38,13 @@ func TestListServices(t *testing.T) {
 	if n := len(e.get("/v3/admin/os-services?host=hostA@fake2").body["services"].([]any)); n != 1 {
 		t.Fatalf("%d services on hostA@fake2", n)
 	}
+	// A host matches its backends too, as Cinder's _filter_host.
+	if n := len(e.get("/v3/admin/os-services?host=hostA").body["services"].([]any)); n != 3 {
+		t.Fatalf("%d services on hostA, want the scheduler and both backends", n)
+	}
+	if n := len(e.get("/v3/admin/os-services?host=hostA&binary=cinder-volume").body["services"].([]any)); n != 2 {
+		t.Fatalf("%d cinder-volume services on hostA", n)
+	}
 	old := e.get("/v3/admin/os-services", "OpenStack-API-Version", "")
 	sameKeys(t, "volume service at 3.0", old.keys(t, "services", "1"),
 		[]string{"binary", "host", "zone", "status", "state", "updated_at", "disabled_reason", "replication_status", "active_backend_id", "frozen"})
@@ -158,4 +165,18 @@ func TestAvailabilityZones(t *testing.T) {
 	if z := r.obj(t, "availabilityZoneInfo", "0"); z["zoneName"] != "nova" || z["zoneState"].(map[string]any)["available"] != true {
 		t.Fatalf("zone %v", z)
 	}
+}
+
+func TestExtensions(t *testing.T) {
+	e := newEnv(t)
+	r := e.get("/v3/admin/extensions").expect(t, http.StatusOK)
+	list := r.body["extensions"].([]any)
+	if len(list) != len(extensions) {
+		t.Fatalf("%d extensions, want %d", len(list), len(extensions))
+	}
+	sameKeys(t, "extension", r.keys(t, "extensions", "0"), []string{"name", "alias", "description", "updated", "links"})
+	if got := e.get("/v3/admin/extensions/os-services").expect(t, http.StatusOK).obj(t, "extension"); got["name"] != "Services" {
+		t.Fatalf("os-services extension %v", got)
+	}
+	e.get("/v3/admin/extensions/os-hosts").fault(t, http.StatusNotFound, "itemNotFound")
 }

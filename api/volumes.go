@@ -75,8 +75,9 @@ func (s *server) listVolumes(r *http.Request) (reply, error)       { return s.vo
 func (s *server) listVolumesDetail(r *http.Request) (reply, error) { return s.volumeList(r, true) }
 
 // volumeList answers GET /volumes and /volumes/detail: paged by limit and
-// marker, sorted, filtered by name and status (and all_tenants, host for
-// admins), with the total count from 3.45 when with_count is set.
+// marker, sorted, filtered by name and status (and all_tenants, project_id
+// with it, and host for admins), with the total count from 3.45 when
+// with_count is set.
 func (s *server) volumeList(r *http.Request, detailed bool) (reply, error) {
 	if err := s.authorize(r, "volume:get_all"); err != nil {
 		return reply{}, err
@@ -193,7 +194,7 @@ func volumeFilter(r *http.Request) (db.VolumeFilter, int, error) {
 			return f, 0, err
 		}
 		if all {
-			f.ProjectID = ""
+			f.ProjectID = q.Get("project_id") // "" for every project
 		}
 		if h := q.Get("host"); h != "" {
 			f.Host = cinder.ExtractHost(h, cinder.LevelBackend)

@@ -3,6 +3,7 @@ package api
 import (
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -349,5 +350,30 @@ func TestBadVolumeInput(t *testing.T) {
 	list := e.get("/v3/admin/volumes").expect(t, http.StatusOK)
 	if n := len(list.body["volumes"].([]any)); n != 1 {
 		t.Fatalf("%d volumes after bad requests", n)
+	}
+}
+
+// TestListAllTenantsByProject: an admin's all_tenants list takes a
+// project_id filter, as Cinder's.
+func TestListAllTenantsByProject(t *testing.T) {
+	e := newEnv(t)
+	mine := e.createVolume(`{"volume": {"size": 1}}`)
+	theirs := e.post("/v3/p2/volumes", `{"volume": {"size": 1}}`, "X-Auth-Token", "u2:p2").
+		expect(t, http.StatusAccepted).obj(t, "volume")["id"].(string)
+	for query, want := range map[string][]string{
+		"all_tenants=1":                  {mine, theirs},
+		"all_tenants=1&project_id=p2":    {theirs},
+		"all_tenants=1&project_id=admin": {mine},
+		"all_tenants=1&project_id=none":  {},
+	} {
+		var got []string
+		for _, v := range e.get("/v3/admin/volumes?"+query).expect(t, http.StatusOK).body["volumes"].([]any) {
+			got = append(got, v.(map[string]any)["id"].(string))
+		}
+		slices.Sort(got)
+		slices.Sort(want)
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: %v, want %v", query, got, want)
+		}
 	}
 }

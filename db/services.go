@@ -78,14 +78,16 @@ func (db *DB) GetService(ctx context.Context, host, binary string) (*cinder.Serv
 	return s, wrap(err, "get service %s on %s", binary, host)
 }
 
-// ListServices returns services, filtered by host (host or host@backend,
-// exact) and binary when not empty, ordered by id.
+// ListServices returns services, filtered by host as Cinder's _filter_host
+// (a host matches its backends too, host@backend its pools) and binary
+// when not empty, ordered by id.
 func (db *DB) ListServices(ctx context.Context, host, binary string) ([]*cinder.Service, error) {
 	query := selectServices + " WHERE deleted = FALSE"
 	var args []any
 	if host != "" {
-		query += " AND host = ?"
-		args = append(args, host)
+		cond, hostArgs := onHost(host)
+		query += " AND " + cond
+		args = append(args, hostArgs...)
 	}
 	if binary != "" {
 		query += ` AND "binary" = ?`

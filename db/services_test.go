@@ -34,7 +34,11 @@ func TestServices(t *testing.T) {
 			want         []int64
 		}{
 			{"", "", []int64{sched.ID, vol.ID}},
-			{"node1", "", []int64{sched.ID}},
+			{"node1", "", []int64{sched.ID, vol.ID}}, // a host, and its backends: Cinder's _filter_host
+			{"node1", cinder.BinaryScheduler, []int64{sched.ID}},
+			{"node1@lvm", "", []int64{vol.ID}},
+			{"node1@lv", "", nil},
+			{"node", "", nil},
 			{"", cinder.BinaryVolume, []int64{vol.ID}},
 			{"node1@lvm", cinder.BinaryScheduler, nil},
 		} {

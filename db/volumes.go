@@ -152,7 +152,7 @@ func (f *VolumeFilter) where() (string, []any) {
 		args = append(args, f.ProjectID)
 	}
 	if f.Host != "" {
-		cond, hostArgs := onBackend(f.Host)
+		cond, hostArgs := onHost(f.Host)
 		conds = append(conds, cond)
 		args = append(args, hostArgs...)
 	}
@@ -180,11 +180,25 @@ func (f *VolumeFilter) where() (string, []any) {
 	return " WHERE " + strings.Join(conds, " AND "), args
 }
 
-// onBackend selects volumes whose host is backend (host@backend) or one of
-// its pools; substr rather than LIKE since host names may hold _ and %.
-func onBackend(backend string) (string, []any) {
-	prefix := backend + "#"
-	return "(host = ? OR substr(host, 1, ?) = ?)", []any{backend, utf8.RuneCountInString(prefix), prefix}
+// onHost selects rows whose host matches value as Cinder's _filter_host
+// does: a pool (host@backend#pool) exactly, a backend (host@backend) or its
+// pools, a host or its backends and pools. substr rather than LIKE since
+// host names may hold _ and %.
+func onHost(value string) (string, []any) {
+	conds, args := []string{"host = ?"}, []any{value}
+	var prefixes []string
+	switch {
+	case strings.Contains(value, "#"):
+	case strings.Contains(value, "@"):
+		prefixes = []string{value + "#"}
+	default:
+		prefixes = []string{value + "#", value + "@"}
+	}
+	for _, p := range prefixes {
+		conds = append(conds, "substr(host, 1, ?) = ?")
+		args = append(args, utf8.RuneCountInString(p), p)
+	}
+	return "(" + strings.Join(conds, " OR ") + ")", args
 }
 
 // ListVolumes returns the volumes (not deleted) that f selects, sorted by
@@ -324,7 +338,7 @@ func mustAffect(res sql.Result, notFound error) error {
 // AllocatedCapacity returns the sum of sizes (GiB) of the volumes on each
 // host@backend#pool, for a backend's stats (allocated_capacity_gb).
 func (db *DB) AllocatedCapacity(ctx context.Context, backend string) (map[string]int, error) {
-	cond, args := onBackend(backend)
+	cond, args := onHost(backend)
 	rows, err := db.sql.QueryContext(ctx, db.dialect.rebind(
 		"SELECT host, SUM(size) FROM volumes WHERE deleted = FALSE AND "+cond+" GROUP BY host"), args...)
 	if err != nil {

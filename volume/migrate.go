@@ -3,6 +3,7 @@ package volume
 import (
 	"context"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/cinder-go/cinder"
@@ -78,10 +79,14 @@ func (a *API) typeOf(ctx context.Context, v *cinder.Volume) (*cinder.VolumeType,
 	return t, err
 }
 
-// checkDestination fails with InvalidHost unless host's backend is an up,
-// enabled cinder-volume service.
+// checkDestination fails with InvalidHost unless host names a backend
+// (host@backend[#pool]) that is an up, enabled cinder-volume service.
 func (a *API) checkDestination(ctx context.Context, host string) error {
-	services, err := a.store.ListServices(ctx, cinder.ExtractHost(host, cinder.LevelBackend), cinder.BinaryVolume)
+	backend := cinder.ExtractHost(host, cinder.LevelBackend)
+	if !strings.Contains(backend, "@") {
+		return cinder.InvalidHost("No available service named '%s'", host)
+	}
+	services, err := a.store.ListServices(ctx, backend, cinder.BinaryVolume)
 	if err != nil {
 		return err
 	}
