@@ -113,23 +113,34 @@ func (acceptingScheduler) Retype(context.Context, *cinder.Volume, cinder.Request
 	return nil
 }
 
-// TestPolicyFile overrides one of Cinder's rules with a policy.yaml in
-// oslo.policy's syntax: readers may then create volumes.
+// TestPolicyFile overrides Cinder's rules with a policy.yaml in
+// oslo.policy's syntax: readers may then create volumes and read every
+// extra spec.
 func TestPolicyFile(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "policy.yaml")
-	if err := os.WriteFile(file, []byte(`"volume:create": "role:reader and project_id:%(project_id)s"`+"\n"), 0o644); err != nil {
+	rules := `"volume:create": "role:reader and project_id:%(project_id)s"` + "\n" +
+		`"volume_extension:types_extra_specs:read_sensitive": "role:reader"` + "\n"
+	if err := os.WriteFile(file, []byte(rules), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	rules, err := policy.New(file)
+	enforcer, err := policy.New(file)
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := newEnv(t, func(e *env) { e.cfg.AuthStrategy = conf.AuthNoAuthRoles; e.policy = rules })
+	e := newEnv(t, func(e *env) { e.cfg.AuthStrategy = conf.AuthNoAuthRoles; e.policy = enforcer })
 	e.as(readerP, req{method: "POST", path: "/v3/{p}/volumes", body: `{"volume": {"size": 1}}`}).expect(t, http.StatusAccepted)
 	msg := e.as(nobodyP, req{method: "POST", path: "/v3/{p}/volumes", body: `{"volume": {"size": 1}}`}).
 		fault(t, http.StatusForbidden, "forbidden")
 	if msg != "Policy doesn't allow volume:create to be performed." {
 		t.Fatalf("403 message %q", msg)
+	}
+	id := e.as(adminP, req{method: "POST", path: "/v3/{p}/types", body: `{"volume_type": {"name": "g", "extra_specs": {"volume_backend_name": "thin"}}}`}).
+		expect(t, http.StatusOK).obj(t, "volume_type")["id"].(string)
+	for p, want := range map[persona]int{readerP: 1, otherP: 1} { // a member is a reader too
+		specs := e.as(p, req{method: "GET", path: "/v3/{p}/types/" + id}).expect(t, http.StatusOK).obj(t, "volume_type", "extra_specs")
+		if len(specs) != want {
+			t.Errorf("%s sees extra specs %v, want %d", p.name, specs, want)
+		}
 	}
 }
 

@@ -47,7 +47,7 @@ func (s *server) listTypes(r *http.Request) (reply, error) {
 	items := []object{}
 	for _, t := range types {
 		if all || t.IsPublic == public {
-			items = append(items, typeView(r, t))
+			items = append(items, s.typeView(r, t))
 		}
 	}
 	return reply{http.StatusOK, object{{"volume_types", items}}}, nil
@@ -68,7 +68,7 @@ func (s *server) showType(r *http.Request) (reply, error) {
 	if err != nil {
 		return reply{}, err
 	}
-	return reply{http.StatusOK, object{{"volume_type", typeView(r, t)}}}, nil
+	return reply{http.StatusOK, object{{"volume_type", s.typeView(r, t)}}}, nil
 }
 
 // createType answers POST /types (admin) {"volume_type": {"name", …}}.
@@ -108,7 +108,7 @@ func (s *server) createType(r *http.Request) (reply, error) {
 	if err := s.store.CreateVolumeType(r.Context(), t); err != nil {
 		return reply{}, err
 	}
-	return reply{http.StatusOK, object{{"volume_type", typeManageView(r, t, true)}}}, nil
+	return reply{http.StatusOK, object{{"volume_type", s.typeManageView(r, t, true)}}}, nil
 }
 
 // typeName decodes a volume type name: 1 to 255 characters, not blank;
@@ -137,7 +137,7 @@ func (s *server) updateType(r *http.Request) (reply, error) {
 	if err != nil {
 		return reply{}, err
 	}
-	return reply{http.StatusOK, object{{"volume_type", typeManageView(r, t, false)}}}, nil
+	return reply{http.StatusOK, object{{"volume_type", s.typeManageView(r, t, false)}}}, nil
 }
 
 // parseTypeUpdate validates a volume type update body; a null name
@@ -195,7 +195,7 @@ func (s *server) listExtraSpecs(r *http.Request) (reply, error) {
 	if err != nil {
 		return reply{}, err
 	}
-	return reply{http.StatusOK, object{{"extra_specs", visibleSpecs(r, t)}}}, nil
+	return reply{http.StatusOK, object{{"extra_specs", s.visibleSpecs(r, t)}}}, nil
 }
 
 // showExtraSpec answers GET /types/{id}/extra_specs/{key}: {key: value}.
@@ -205,7 +205,7 @@ func (s *server) showExtraSpec(r *http.Request) (reply, error) {
 		return reply{}, err
 	}
 	key := mux.Vars(r)["key"]
-	v, ok := visibleSpecs(r, t)[key]
+	v, ok := s.visibleSpecs(r, t)[key]
 	if !ok {
 		return reply{}, specNotFound(t.ID, key)
 	}

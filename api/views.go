@@ -416,12 +416,18 @@ func (o *jsonObject) time(k string, t *time.Time) {
 // userVisibleSpecs are the extra specs a non-admin may read.
 var userVisibleSpecs = []string{"RESKEY:availability_zones", "multiattach", "replication_enabled"}
 
-// visibleSpecs are the extra specs of t the caller may read.
-func visibleSpecs(r *http.Request, t *cinder.VolumeType) map[string]string {
+// visibleSpecs are the extra specs of t the caller may read, as Cinder's
+// types view: every one with types_extra_specs:read_sensitive, else the
+// user-visible ones with access_types_extra_specs, else none.
+func (s *server) visibleSpecs(r *http.Request, t *cinder.VolumeType) map[string]string {
+	rc := cinder.FromContext(r.Context())
+	sensitive := s.policy.Check(rc, "volume_extension:types_extra_specs:read_sensitive", nil)
+	if !sensitive && !s.policy.Check(rc, "volume_extension:access_types_extra_specs", nil) {
+		return map[string]string{}
+	}
 	specs := map[string]string{}
-	admin := cinder.FromContext(r.Context()).IsAdmin
 	for k, v := range t.ExtraSpecs {
-		if admin || slices.Contains(userVisibleSpecs, k) {
+		if sensitive || slices.Contains(userVisibleSpecs, k) {
 			specs[k] = v
 		}
 	}
@@ -430,10 +436,10 @@ func visibleSpecs(r *http.Request, t *cinder.VolumeType) map[string]string {
 
 // typeView is a volume type as GET /types and GET /types/{id} answer it
 // (cinder/api/v3/views/types.py plus the type-access extension).
-func typeView(r *http.Request, t *cinder.VolumeType) object {
+func (s *server) typeView(r *http.Request, t *cinder.VolumeType) object {
 	o := object{{"id", t.ID}, {"name", t.Name}, {"is_public", t.IsPublic}, {"description", orNull(t.Description)},
-		{"extra_specs", visibleSpecs(r, t)}}
-	if cinder.FromContext(r.Context()).IsAdmin {
+		{"extra_specs", s.visibleSpecs(r, t)}}
+	if s.policy.Check(cinder.FromContext(r.Context()), "volume_extension:access_types_qos_specs_id", nil) {
 		o = append(o, member{"qos_specs_id", nil})
 	}
 	return append(o, member{"os-volume-type-access:is_public", t.IsPublic})
@@ -441,8 +447,8 @@ func typeView(r *http.Request, t *cinder.VolumeType) object {
 
 // typeManageView is a volume type as create and update answer it
 // (cinder/api/views/types.py); create adds the type-access attribute.
-func typeManageView(r *http.Request, t *cinder.VolumeType, access bool) object {
-	o := object{{"id", t.ID}, {"name", t.Name}, {"is_public", t.IsPublic}, {"extra_specs", visibleSpecs(r, t)},
+func (s *server) typeManageView(r *http.Request, t *cinder.VolumeType, access bool) object {
+	o := object{{"id", t.ID}, {"name", t.Name}, {"is_public", t.IsPublic}, {"extra_specs", s.visibleSpecs(r, t)},
 		{"description", orNull(t.Description)}}
 	if access {
 		o = append(o, member{"os-volume-type-access:is_public", t.IsPublic})
