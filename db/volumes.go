@@ -1,9 +1,11 @@
 package db
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -135,9 +137,10 @@ type VolumeFilter struct {
 // sortColumns maps VolumeFilter.SortKey to the expression sorted on; NULL
 // updated_at sorts as the earliest.
 var sortColumns = map[string]string{
-	"created_at":   "created_at",
-	"id":           "id",
-	"size":         "size",
+	"created_at": "created_at",
+	"id":         "id",
+	"size":       "size", // volume_size for snapshots
+
 	"status":       "status",
 	"display_name": "display_name",
 	"updated_at":   "COALESCE(updated_at, '')",
@@ -204,40 +207,59 @@ func onHost(value string) (string, []any) {
 // ListVolumes returns the volumes (not deleted) that f selects, sorted by
 // f.SortKey then id.
 func (db *DB) ListVolumes(ctx context.Context, f VolumeFilter) ([]*cinder.Volume, error) {
-	key := f.SortKey
-	if key == "" {
-		key = "created_at"
+	where, args := f.where()
+	return listPage(ctx, db, page{table: "volumes", selectAll: selectVolumes, where: where, args: args,
+		sortKey: f.SortKey, sortDescending: f.SortDescending, marker: f.Marker, limit: f.Limit}, scanVolume)
+}
+
+// page is one page of a sorted list of a table's rows, after marker.
+type page struct {
+	table, selectAll, where string
+	args                    []any
+	columns                 map[string]string // sort keys to expressions; nil for sortColumns
+	sortKey                 string            // a key of columns; "" for created_at
+	sortDescending          bool
+	marker                  string // id after which to start, in the sort order
+	limit                   int    // at most this many; 0 = no limit
+}
+
+// listPage returns the rows of p scanned by scan, sorted by p.sortKey then
+// id, as Cinder's paginate_query.
+func listPage[T any](ctx context.Context, db *DB, p page, scan func(scanner) (*T, error)) ([]*T, error) {
+	key, columns := cmp.Or(p.sortKey, "created_at"), p.columns
+	if columns == nil {
+		columns = sortColumns
 	}
-	col, ok := sortColumns[key]
+	col, ok := columns[key]
 	if !ok {
 		return nil, cinder.InvalidInput("sort key %q is not one of created_at, id, size, status, display_name, updated_at.", key)
 	}
-	if f.Limit < 0 {
-		return nil, cinder.InvalidInput("limit %d is negative.", f.Limit)
+	if p.limit < 0 {
+		return nil, cinder.InvalidInput("limit %d is negative.", p.limit)
 	}
 	dir, after := "ASC", ">"
-	if f.SortDescending {
+	if p.sortDescending {
 		dir, after = "DESC", "<"
 	}
-	where, args := f.where()
-	if f.Marker != "" {
+	where, args := p.where, p.args
+	if p.marker != "" {
 		var mark any
-		err := db.sql.QueryRowContext(ctx, db.dialect.rebind("SELECT "+col+" FROM volumes WHERE id = ? AND deleted = FALSE"), f.Marker).Scan(&mark)
+		err := db.sql.QueryRowContext(ctx, db.dialect.rebind("SELECT "+col+" FROM "+p.table+" WHERE id = ? AND deleted = FALSE"), p.marker).Scan(&mark)
 		if errors.Is(err, sql.ErrNoRows) {
-			return nil, cinder.Errorf("MarkerNotFound", 400, "Marker %s could not be found.", f.Marker)
+			return nil, cinder.Errorf("MarkerNotFound", 400, "Marker %s could not be found.", p.marker)
 		}
 		if err != nil {
-			return nil, wrap(err, "list volumes: read marker %s", f.Marker)
+			return nil, wrap(err, "list %s: read marker %s", p.table, p.marker)
 		}
 		where += " AND (" + col + " " + after + " ? OR (" + col + " = ? AND id " + after + " ?))"
-		args = append(args, mark, mark, f.Marker)
+		args = append(slices.Clip(args), mark, mark, p.marker)
 	}
-	query := selectVolumes + where + " ORDER BY " + col + " " + dir + ", id " + dir
-	if f.Limit > 0 {
+	query := p.selectAll + where + " ORDER BY " + col + " " + dir + ", id " + dir
+	if p.limit > 0 {
 		query += " LIMIT ?"
-		args = append(args, f.Limit)
+		args = append(args, p.limit)
 	}
-	return queryAll(ctx, db, "list volumes", query, args, scanVolume)
+	return queryAll(ctx, db, "list "+p.table, query, args, scan)
 }
 
 // CountVolumes returns how many volumes ListVolumes would return without
@@ -249,11 +271,15 @@ func (db *DB) CountVolumes(ctx context.Context, f VolumeFilter) (int, error) {
 	return n, wrap(err, "count volumes")
 }
 
-// QuotaGigabytes returns the GiB that project's volumes counted against its
-// quota (use_quota) hold.
+// QuotaGigabytes returns the GiB that project's volumes and snapshots
+// counted against its quota (use_quota) hold, as Cinder's gigabytes quota
+// counts both.
 func (db *DB) QuotaGigabytes(ctx context.Context, project string) (int, error) {
 	var n int
-	err := db.sql.QueryRowContext(ctx, db.dialect.rebind("SELECT COALESCE(SUM(size), 0) FROM volumes WHERE project_id = ? AND deleted = FALSE AND use_quota = TRUE"), project).Scan(&n)
+	err := db.sql.QueryRowContext(ctx, db.dialect.rebind(`SELECT
+		(SELECT COALESCE(SUM(size), 0) FROM volumes WHERE project_id = ? AND deleted = FALSE AND use_quota = TRUE) +
+		(SELECT COALESCE(SUM(volume_size), 0) FROM snapshots WHERE project_id = ? AND deleted = FALSE AND use_quota = TRUE)`),
+		project, project).Scan(&n)
 	return n, wrap(err, "sum the gigabytes of project %s", project)
 }
 
