@@ -30,6 +30,19 @@ type Driver interface {
 	// the _name_id volume must take ("" when the storage now carries
 	// volume's own name). status is volume's status before the migration.
 	UpdateMigratedVolume(ctx context.Context, volume, newVolume *cinder.Volume, status string) (nameID string, err error)
+
+	// CreateSnapshot keeps v's bytes as they are now under s.Name().
+	CreateSnapshot(ctx context.Context, s *cinder.Snapshot, v *cinder.Volume) error
+	// DeleteSnapshot releases s's storage; one with no storage succeeds.
+	DeleteSnapshot(ctx context.Context, s *cinder.Snapshot) error
+	// CreateVolumeFromSnapshot makes v (v.Size ≥ s.VolumeSize GiB) hold s's
+	// bytes, the rest reading as zeros.
+	CreateVolumeFromSnapshot(ctx context.Context, v *cinder.Volume, s *cinder.Snapshot) error
+	// CreateClonedVolume makes v (v.Size ≥ src.Size GiB) hold src's bytes,
+	// the rest reading as zeros.
+	CreateClonedVolume(ctx context.Context, v, src *cinder.Volume) error
+	// RevertToSnapshot gives v back the bytes of s, its latest snapshot.
+	RevertToSnapshot(ctx context.Context, v *cinder.Volume, s *cinder.Snapshot) error
 }
 
 // Stats is a driver's get_volume_stats answer: top-level capabilities

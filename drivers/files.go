@@ -25,12 +25,14 @@ const GiB = 1 << 30
 const maxSizeGB = 1 << 30
 
 // Files keeps a backend's volumes as files named volume-<id> in its
-// VolumesDir: what the thin and thick drivers share.
+// VolumesDir, and its snapshots as files named snapshot-<id> beside them:
+// what the thin and thick drivers share.
 type Files struct {
 	Backend  *conf.Backend
-	Host     string // host@backend, for location_info
-	Thin     bool   // sparse files and oversubscription; else fully allocated files
-	Released string // when set, a directory of released files whose space counts as free
+	Host     string  // host@backend, for location_info
+	Thin     bool    // sparse files and oversubscription; else fully allocated files
+	Released string  // when set, a directory of released files whose space counts as free
+	Storage  Storage // the driver's way to make and free files; set by the driver
 }
 
 // Bytes converts a size in GiB to bytes, refusing sizes below 1 GiB.
@@ -51,6 +53,23 @@ func (f *Files) Path(v *cinder.Volume) (string, error) {
 		return "", cinder.InvalidVolume("volume id %q is not a UUID", v.DataID())
 	}
 	return filepath.Join(f.Backend.VolumesDir, v.Name()), nil
+}
+
+// SnapshotPath returns the file holding s's bytes. It refuses an id that is
+// not a UUID, as Path.
+func (f *Files) SnapshotPath(s *cinder.Snapshot) (string, error) {
+	if s == nil {
+		return "", invalidSnapshot("no snapshot given")
+	}
+	if !isUUID(s.ID) {
+		return "", invalidSnapshot("snapshot id %q is not a UUID", s.ID)
+	}
+	return filepath.Join(f.Backend.VolumesDir, s.Name()), nil
+}
+
+// invalidSnapshot is cinder.exception.InvalidSnapshot (400).
+func invalidSnapshot(format string, args ...any) *cinder.Error {
+	return cinder.Errorf("InvalidSnapshot", 400, format, args...)
 }
 
 // isUUID reports whether s is a UUID in its 8-4-4-4-12 hex form.
@@ -157,17 +176,20 @@ func (f *Files) UpdateMigratedVolume(ctx context.Context, volume, newVolume *cin
 	return "", nil
 }
 
-// Capacity is a backend's space, in bytes.
+// Capacity is a backend's space, in bytes. Snapshots count as volumes do,
+// as the LVM driver's provisioned capacity counts snapshot LVs.
 type Capacity struct {
 	Total       int64 // total_capacity_gb, else the filesystem's size
 	Free        int64 // what new volumes may still take
-	Provisioned int64 // the sum of the volumes' sizes
-	Allocated   int64 // the bytes the volumes' files occupy
+	Provisioned int64 // the sum of the volumes' and snapshots' sizes
+	Allocated   int64 // the bytes the volumes' and snapshots' files occupy
 	Volumes     int
+	Snapshots   int
 }
 
-// Capacity measures the backend. Volumes use their allocated bytes when thin
-// and their full size when thick; released files count as free. Free never
+// Capacity measures the backend. Volumes and snapshots use their allocated
+// bytes when thin (a reflinked extent counts once per file sharing it) and
+// their full size when thick; released files count as free. Free never
 // exceeds what the filesystem still has plus the released files.
 func (f *Files) Capacity() (Capacity, error) {
 	var c Capacity
@@ -180,11 +202,18 @@ func (f *Files) Capacity() (Capacity, error) {
 		c.Total = int64(f.Backend.TotalCapacityGB * GiB)
 	}
 	err := scan(f.Backend.VolumesDir, func(name string, size, allocated int64) {
-		if _, ok := dataID(name); ok {
+		_, vol := cutID(name, "volume-")
+		_, snap := cutID(name, "snapshot-")
+		switch {
+		case vol:
 			c.Volumes++
-			c.Provisioned += size
-			c.Allocated += allocated
+		case snap:
+			c.Snapshots++
+		default:
+			return
 		}
+		c.Provisioned += size
+		c.Allocated += allocated
 	})
 	if err != nil {
 		return c, fmt.Errorf("capacity of backend %s: %w", f.Backend.Name, err)
@@ -204,10 +233,10 @@ func (f *Files) Capacity() (Capacity, error) {
 	return c, nil
 }
 
-// dataID returns the data id a volume file's name carries, volume-<uuid>,
-// and whether name is such a name.
-func dataID(name string) (string, bool) {
-	id, ok := strings.CutPrefix(name, "volume-")
+// cutID returns the id a file's name carries after prefix, as volume-<uuid>
+// or snapshot-<uuid>, and whether name is such a name.
+func cutID(name, prefix string) (string, bool) {
+	id, ok := strings.CutPrefix(name, prefix)
 	return id, ok && isUUID(id)
 }
 
@@ -217,7 +246,7 @@ func dataID(name string) (string, bool) {
 func (f *Files) Volumes(ctx context.Context) (map[string]int64, error) {
 	vols := map[string]int64{}
 	err := scan(f.Backend.VolumesDir, func(name string, size, _ int64) {
-		if id, ok := dataID(name); ok {
+		if id, ok := cutID(name, "volume-"); ok {
 			vols[id] = size
 		}
 	})

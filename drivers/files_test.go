@@ -48,6 +48,24 @@ func TestPathRefusesNonUUIDs(t *testing.T) {
 	}
 }
 
+func TestSnapshotPath(t *testing.T) {
+	f := newFiles(t)
+	for _, bad := range []string{"", "../x", "a/b", "../../" + id[6:], id + "/"} {
+		_, err := f.SnapshotPath(&cinder.Snapshot{ID: bad})
+		var ce *cinder.Error
+		if !errors.As(err, &ce) || ce.Class != "InvalidSnapshot" {
+			t.Errorf("SnapshotPath(id %q) error %v, want InvalidSnapshot", bad, err)
+		}
+	}
+	if _, err := f.SnapshotPath(nil); err == nil {
+		t.Error("SnapshotPath(nil) succeeded")
+	}
+	got, err := f.SnapshotPath(&cinder.Snapshot{ID: id, DisplayName: "../../etc/passwd"})
+	if want := filepath.Join(f.Backend.VolumesDir, "snapshot-"+id); err != nil || got != want {
+		t.Errorf("SnapshotPath = %q, %v; want %q", got, err, want)
+	}
+}
+
 func TestPathUsesNameID(t *testing.T) {
 	f := newFiles(t)
 	other := "9b1f0c2e-1111-4c5e-9d2b-3f1a7e6b9c20"
@@ -108,6 +126,7 @@ func TestCapacityCountsVolumesAndReleased(t *testing.T) {
 		}
 	}
 	write(filepath.Join(f.Backend.VolumesDir, "volume-"+id), 2*GiB, 1<<20)
+	write(filepath.Join(f.Backend.VolumesDir, "snapshot-"+id), GiB, 1<<20)
 	write(filepath.Join(f.Backend.VolumesDir, "stray"), GiB, 1<<20) // not a volume
 	write(filepath.Join(f.Released, "extent-1"), GiB, 1<<20)
 
@@ -115,11 +134,11 @@ func TestCapacityCountsVolumesAndReleased(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Total != 10*GiB || c.Provisioned != 2*GiB || c.Volumes != 1 || c.Allocated < 1<<20 || c.Allocated > 2<<20 {
+	if c.Total != 10*GiB || c.Provisioned != 3*GiB || c.Volumes != 1 || c.Snapshots != 1 || c.Allocated < 2<<20 || c.Allocated > 3<<20 {
 		t.Errorf("Capacity = %+v", c)
 	}
-	if c.Free != 8*GiB {
-		t.Errorf("thick free = %d, want 8 GiB (full size of the volume used)", c.Free)
+	if c.Free != 7*GiB {
+		t.Errorf("thick free = %d, want 7 GiB (full sizes of the volume and snapshot used)", c.Free)
 	}
 	f.Thin = true
 	if c, _ = f.Capacity(); c.Free != 10*GiB-c.Allocated {
@@ -219,6 +238,7 @@ func TestVolumesListsVolumeFiles(t *testing.T) {
 	for name, size := range map[string]int64{
 		"volume-" + id:             GiB,
 		"volume-" + other:          3 * GiB,
+		"snapshot-" + id:           GiB,
 		"volume-not-a-uuid":        1,
 		"notes.txt":                1,
 		".free/extent-1":           GiB,

@@ -1,7 +1,8 @@
 // Package thick is a volume driver keeping each volume as a fully allocated
 // file, like thick LVM: storage is reserved at creation and is not zeroed, so
 // a new volume may show the bytes of a deleted one unless volume_clear wiped
-// them.
+// them. Snapshots are allocated the same way, and a volume or snapshot made
+// from another is a full copy that leaves none of those bytes.
 package thick
 
 import (
@@ -10,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sync"
@@ -19,11 +21,13 @@ import (
 	"github.com/cinder-go/cinder"
 	"github.com/cinder-go/cinder/conf"
 	"github.com/cinder-go/cinder/drivers"
+	"github.com/cinder-go/cinder/drivers/volcopy"
 )
 
-// Driver stores a backend's volumes as allocated files in its volumes_dir.
-// A deleted volume's file moves to volumes_dir/.free, released storage that
-// the next volume takes as it is, as an LVM extent is handed over.
+// Driver stores a backend's volumes and snapshots as allocated files in its
+// volumes_dir. A deleted volume's or snapshot's file moves to
+// volumes_dir/.free, released storage that the next file takes as it is,
+// as an LVM extent is handed over.
 type Driver struct {
 	drivers.Files
 	mu sync.Mutex // orders the capacity check and allocation of concurrent calls
@@ -31,59 +35,77 @@ type Driver struct {
 
 // New returns the driver of backend b served as host (host@backend).
 func New(b *conf.Backend, host string) *Driver {
-	return &Driver{Files: drivers.Files{Backend: b, Host: host, Released: filepath.Join(b.VolumesDir, ".free")}}
+	d := &Driver{Files: drivers.Files{Backend: b, Host: host, Released: filepath.Join(b.VolumesDir, ".free")}}
+	d.Storage = d
+	return d
 }
 
 var _ drivers.Driver = (*Driver)(nil)
 
-// CreateVolume gives v a released file resized to v.Size GiB if there is one,
-// else a newly allocated file reading as zeros. It fails with
-// VolumeBackendAPIException when the backend lacks the space.
-func (d *Driver) CreateVolume(ctx context.Context, v *cinder.Volume) error {
-	path, err := d.Path(v)
-	if err != nil {
+// Make gives j.Dst a released file resized to j.Size bytes if there is one,
+// else a newly allocated file reading as zeros, and copies j.Src onto it in
+// full, zeroing the rest, so that no byte of released storage survives (never
+// by reflink: shared extents would not stay allocated to the copy). It
+// fails with VolumeBackendAPIException when the backend lacks the space. A
+// failed copy releases j.Dst as DeleteVolume does; a crash may leave it
+// partly copied, for the delete of its volume or snapshot to release.
+func (d *Driver) Make(ctx context.Context, j drivers.Job) error {
+	if err := d.take(j.Dst, j.Size); err != nil {
 		return err
 	}
-	size, err := drivers.Bytes(v.Size)
-	if err != nil {
-		return err
+	if j.Src == "" {
+		return nil
 	}
+	err := d.Copy(ctx, j, volcopy.Options{ZeroTail: true})
+	if err == nil {
+		return nil
+	}
+	if ferr := d.Free(context.WithoutCancel(ctx), j.Dst); ferr != nil {
+		slog.Error("cannot release the storage of a failed copy", "what", j.What, "path", j.Dst, "err", ferr)
+	}
+	return fmt.Errorf("%s: %w", j.What, err)
+}
+
+// take gives path a released file resized to size bytes if there is one,
+// else a newly allocated file reading as zeros.
+func (d *Driver) take(path string, size int64) error {
+	name := filepath.Base(path)
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	switch _, err := os.Lstat(path); {
 	case err == nil:
-		return fmt.Errorf("create %s: %w", v.Name(), fs.ErrExist)
+		return fmt.Errorf("create %s: %w", name, fs.ErrExist)
 	case !errors.Is(err, fs.ErrNotExist):
-		return fmt.Errorf("create %s: %w", v.Name(), err)
+		return fmt.Errorf("create %s: %w", name, err)
 	}
-	if err := d.reserve(v, size); err != nil {
+	if err := d.reserve(name, size); err != nil {
 		return err
 	}
 	extent, err := d.released(size)
 	if err != nil {
-		return fmt.Errorf("create %s: %w", v.Name(), err)
+		return fmt.Errorf("create %s: %w", name, err)
 	}
 	if extent == "" {
-		return d.allocate(v, path, size)
+		return allocate(name, path, size)
 	}
 	if err := resize(extent, size); err != nil {
-		return allocationError(v, err)
+		return allocationError(name, err)
 	}
 	if err := unix.Renameat2(unix.AT_FDCWD, extent, unix.AT_FDCWD, path, unix.RENAME_NOREPLACE); err != nil {
-		return fmt.Errorf("create %s: take released storage: %w", v.Name(), err)
+		return fmt.Errorf("create %s: take released storage: %w", name, err)
 	}
 	return nil
 }
 
-// reserve checks that the backend has n bytes free.
-func (d *Driver) reserve(v *cinder.Volume, n int64) error {
+// reserve checks that the backend has n bytes free for the file name.
+func (d *Driver) reserve(name string, n int64) error {
 	c, err := d.Capacity()
 	if err != nil {
 		return err
 	}
 	if c.Free < n {
 		return cinder.VolumeBackendAPIException("backend %s has %.2f GiB free, %s needs %.2f GiB",
-			d.Backend.Name, float64(c.Free)/drivers.GiB, v.Name(), float64(n)/drivers.GiB)
+			d.Backend.Name, float64(c.Free)/drivers.GiB, name, float64(n)/drivers.GiB)
 	}
 	return nil
 }
@@ -146,11 +168,11 @@ func resize(path string, size int64) error {
 	return err
 }
 
-// allocate creates path with size bytes allocated but not written.
-func (d *Driver) allocate(v *cinder.Volume, path string, size int64) error {
+// allocate creates path, the file name, with size bytes allocated but not written.
+func allocate(name, path string, size int64) error {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
-		return fmt.Errorf("create %s: %w", v.Name(), err)
+		return fmt.Errorf("create %s: %w", name, err)
 	}
 	err = unix.Fallocate(int(f.Fd()), 0, 0, size)
 	if cerr := f.Close(); err == nil {
@@ -158,45 +180,43 @@ func (d *Driver) allocate(v *cinder.Volume, path string, size int64) error {
 	}
 	if err != nil {
 		_ = os.Remove(path) // the allocation's error is the one to report
-		return allocationError(v, err)
+		return allocationError(name, err)
 	}
 	return nil
 }
 
-// allocationError reports a failed allocation, as VolumeBackendAPIException
-// when the filesystem is full.
-func allocationError(v *cinder.Volume, err error) error {
+// allocationError reports a failed allocation of the file name, as
+// VolumeBackendAPIException when the filesystem is full.
+func allocationError(name string, err error) error {
 	if errors.Is(err, unix.ENOSPC) {
-		return cinder.VolumeBackendAPIException("no space left to allocate %s", v.Name())
+		return cinder.VolumeBackendAPIException("no space left to allocate %s", name)
 	}
-	return fmt.Errorf("allocate %s: %w", v.Name(), err)
+	return fmt.Errorf("allocate %s: %w", name, err)
 }
 
-// DeleteVolume releases v's file to the next volume, first writing zeros
-// over volume_clear_size MiB of it (all of it when 0) if volume_clear is zero.
-func (d *Driver) DeleteVolume(ctx context.Context, v *cinder.Volume) error {
-	path, err := d.Path(v)
-	if err != nil {
-		return err
-	}
+// Free releases the file at path to the next volume or snapshot, first
+// writing zeros over volume_clear_size MiB of it (all of it when 0) if
+// volume_clear is zero, as the LVM driver clears a thick snapshot too.
+func (d *Driver) Free(ctx context.Context, path string) error {
+	name := filepath.Base(path)
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("delete %s: %w", v.Name(), err)
+		return fmt.Errorf("delete %s: %w", name, err)
 	}
 	err = d.clear(ctx, f)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
-		return fmt.Errorf("delete %s: clear: %w", v.Name(), err)
+		return fmt.Errorf("delete %s: clear: %w", name, err)
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if err := release(path, d.Released); err != nil {
-		return fmt.Errorf("delete %s: %w", v.Name(), err)
+		return fmt.Errorf("delete %s: %w", name, err)
 	}
 	return nil
 }
@@ -267,11 +287,11 @@ func (d *Driver) ExtendVolume(ctx context.Context, v *cinder.Volume, newSize int
 	case size == cur:
 		return nil
 	}
-	if err := d.reserve(v, size-cur); err != nil {
+	if err := d.reserve(v.Name(), size-cur); err != nil {
 		return err
 	}
 	if err := unix.Fallocate(int(f.Fd()), 0, cur, size-cur); err != nil {
-		return allocationError(v, err)
+		return allocationError(v.Name(), err)
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package volcopy
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -49,13 +50,26 @@ func zeroed(b []byte, ranges ...[2]int) []byte {
 }
 
 // makeFile creates path as a sparse file of size bytes holding spans.
-func makeFile(t *testing.T, path string, size int64, spans ...span) {
+func makeFile(t testing.TB, path string, size int64, spans ...span) {
 	t.Helper()
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := f.Truncate(size); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	writeSpans(t, path, spans)
+}
+
+// writeSpans writes spans into the existing file at path.
+func writeSpans(t testing.TB, path string, spans []span) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
 		t.Fatal(err)
 	}
 	for _, s := range spans {
@@ -84,7 +98,7 @@ func allocated(t *testing.T, path string) int64 {
 }
 
 // readRange reads [off, off+n) of path.
-func readRange(t *testing.T, path string, off, n int64) []byte {
+func readRange(t testing.TB, path string, off, n int64) []byte {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
@@ -144,17 +158,20 @@ func sameContent(t *testing.T, a, b string, size int64) {
 	}
 }
 
-// checkStats fails t unless st adds up for a copy of size bytes.
-func checkStats(t *testing.T, st Stats, size int64, sparse bool) {
+// checkStats fails t unless st adds up for a copy of size bytes with opts.
+func checkStats(t *testing.T, st Stats, size int64, opts Options) {
 	t.Helper()
 	if st.Size != size {
 		t.Errorf("Size = %d, want %d", st.Size, size)
 	}
-	if sparse && (st.Written+st.Skipped != size || st.Zeroed != 0) {
-		t.Errorf("sparse copy: Written %d + Skipped %d != Size %d, or Zeroed %d != 0", st.Written, st.Skipped, size, st.Zeroed)
+	if st.Written+st.Zeroed+st.Skipped != size {
+		t.Errorf("Written %d + Zeroed %d + Skipped %d != Size %d", st.Written, st.Zeroed, st.Skipped, size)
 	}
-	if !sparse && (st.Written+st.Zeroed != size || st.Skipped != 0) {
-		t.Errorf("full copy: Written %d + Zeroed %d != Size %d, or Skipped %d != 0", st.Written, st.Zeroed, size, st.Skipped)
+	if opts.Sparse && st.Zeroed != 0 {
+		t.Errorf("sparse copy zeroed %d bytes", st.Zeroed)
+	}
+	if !opts.Sparse && !opts.Compare && st.Skipped != 0 {
+		t.Errorf("full copy skipped %d bytes", st.Skipped)
 	}
 	if st.Written > st.Read {
 		t.Errorf("Written %d > Read %d", st.Written, st.Read)
@@ -199,7 +216,7 @@ func TestCopyFull(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				checkStats(t, st, l.size, false)
+				checkStats(t, st, l.size, Options{})
 				if a := allocated(t, src); st.Read > a {
 					t.Errorf("Read %d bytes, more than the %d the source has allocated: holes were read", st.Read, a)
 				}
@@ -231,7 +248,7 @@ func TestCopySparse(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				checkStats(t, st, l.size, true)
+				checkStats(t, st, l.size, Options{Sparse: true})
 				srcAlloc, dstAlloc := allocated(t, src), allocated(t, dst)
 				if st.Read > srcAlloc {
 					t.Errorf("Read %d bytes, more than the %d the source has allocated: holes were read", st.Read, srcAlloc)
@@ -283,7 +300,7 @@ func TestCopySize(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkStats(t, st, size, false)
+	checkStats(t, st, size, Options{})
 	if st.Read != size {
 		t.Errorf("Read = %d, want %d", st.Read, size)
 	}
@@ -315,7 +332,7 @@ func TestCopyLargeSparseSource(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			checkStats(t, st, size, sparse)
+			checkStats(t, st, size, Options{Sparse: sparse})
 			if st.Read > 8*MiB+64*KiB {
 				t.Errorf("Read %d bytes from a source with about 6 MiB of data", st.Read)
 			}
@@ -348,6 +365,142 @@ func TestCopyAccounting(t *testing.T) {
 		if st.Read != MiB || st.Written != tc.written || st.Zeroed != tc.zeroed || st.Skipped != tc.skiped {
 			t.Errorf("sparse=%v: stats %+v, want Read %d Written %d Zeroed %d Skipped %d", tc.sparse, st, MiB, tc.written, tc.zeroed, tc.skiped)
 		}
+	}
+}
+
+// differing counts the bytes of the sub-blocks in which src and dst differ
+// over [0, size): where src's sub-block holds data, and where it is zeros.
+// Sub-blocks are 4 KiB aligned to offsets and also cut where a copy with
+// block size bs (0: the default) cuts its blocks. A compare copy must write
+// exactly those.
+func differing(t testing.TB, src, dst string, size, bs int64) (data, zero int64) {
+	t.Helper()
+	bs = min(cmp.Or(bs, defaultBlockSize), maxBlockSize)
+	a, b := readRange(t, src, 0, size), readRange(t, dst, 0, size)
+	for i, j := int64(0), int64(0); i < size; i = j {
+		j = min(size, (i/subBlock+1)*subBlock, (i/bs+1)*bs)
+		switch {
+		case bytes.Equal(a[i:j], b[i:j]):
+		case isZero(a[i:j]):
+			zero += j - i
+		default:
+			data += j - i
+		}
+	}
+	return data, zero
+}
+
+// TestCopyCompare reverts destinations that hold the source's bytes with a
+// few changes, thin (with a hole where the source has data) and thick: only
+// the sub-blocks that differ are written or zeroed, holes in both are not
+// read, and the result equals the source.
+func TestCopyCompare(t *testing.T) {
+	for _, l := range layouts {
+		for _, bs := range blockSizes {
+			for _, thick := range []bool{false, true} {
+				t.Run(fmt.Sprintf("%s/bs=%d/thick=%v", l.name, bs, thick), func(t *testing.T) {
+					dir := t.TempDir()
+					src, dst := filepath.Join(dir, "src"), filepath.Join(dir, "dst")
+					makeFile(t, src, l.size, l.spans...)
+					var spans []span
+					if thick {
+						spans = filled(l.size, 0xAA)
+					}
+					spans = append(spans, l.spans...)
+					spans = append(spans, span{0, bytes.Repeat([]byte{0xAB}, 5000)},
+						span{l.size / 2, bytes.Repeat([]byte{0xAB}, 2*MiB)}, span{l.size - 100, bytes.Repeat([]byte{0xAB}, 100)})
+					makeFile(t, dst, l.size, spans...)
+					if !thick {
+						punch(t, dst, MiB, 64*KiB)
+					}
+					data, zero := differing(t, src, dst, l.size, bs)
+
+					opts := Options{Compare: true, BlockSize: bs}
+					st, err := Copy(t.Context(), src, dst, opts)
+					if err != nil {
+						t.Fatal(err)
+					}
+					checkStats(t, st, l.size, opts)
+					if st.Written != data || st.Zeroed != zero {
+						t.Errorf("Written %d, Zeroed %d; the sub-blocks that differ hold %d bytes of data, %d of zeros", st.Written, st.Zeroed, data, zero)
+					}
+					if a := allocated(t, src); st.Read > a {
+						t.Errorf("Read %d bytes of the source, more than its %d allocated", st.Read, a)
+					}
+					sameContent(t, src, dst, l.size)
+					if a := allocated(t, dst); thick && a < l.size/4096*4096 {
+						t.Errorf("thick destination now has %d bytes allocated, fewer than its %d", a, l.size)
+					}
+				})
+			}
+		}
+	}
+}
+
+// punch makes [off, off+n) of path a hole.
+func punch(t *testing.T, path string, off, n int64) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = f.Close() }() // fallocate's error is the one that matters
+	if err := unix.Fallocate(int(f.Fd()), unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, off, n); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestCopyCompareIdentical reads a thin destination equal to its source and
+// writes nothing.
+func TestCopyCompareIdentical(t *testing.T) {
+	dir := t.TempDir()
+	src, dst := filepath.Join(dir, "src"), filepath.Join(dir, "dst")
+	spans := []span{{MiB, random(30, 3*MiB)}}
+	makeFile(t, src, 64*MiB, spans...)
+	makeFile(t, dst, 64*MiB, spans...)
+	st, err := Copy(t.Context(), src, dst, Options{Compare: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Written != 0 || st.Zeroed != 0 || st.Skipped != 64*MiB || st.Read != 3*MiB {
+		t.Errorf("stats %+v; want 3 MiB read, all 64 MiB skipped", st)
+	}
+	if a := allocated(t, dst); a > 3*MiB+64*KiB {
+		t.Errorf("destination allocated %d bytes, its source 3 MiB", a)
+	}
+}
+
+// TestCopyZeroTail copies onto a larger destination full of 0xAA: past the
+// range copied it must read as zeros in a full and a compare copy, and
+// bytes of the source past Size must not be copied.
+func TestCopyZeroTail(t *testing.T) {
+	const srcSize, dstSize = 4 * MiB, 8*MiB + 4*KiB
+	for name, opts := range map[string]Options{
+		"full":              {ZeroTail: true},
+		"compare":           {ZeroTail: true, Compare: true},
+		"size below source": {ZeroTail: true, Size: 2*MiB + 5},
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			src, dst := filepath.Join(dir, "src"), filepath.Join(dir, "dst")
+			makeFile(t, src, srcSize, span{MiB, random(31, 3*MiB)})
+			makeFile(t, dst, dstSize, filled(dstSize, 0xAA)...)
+			st, err := Copy(t.Context(), src, dst, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkStats(t, st, dstSize, opts)
+			size := cmp.Or(opts.Size, srcSize)
+			if !bytes.Equal(readRange(t, dst, 0, size), readRange(t, src, 0, size)) {
+				t.Error("the range copied differs from the source")
+			}
+			if tail := readRange(t, dst, size, dstSize-size); !bytes.Equal(tail, make([]byte, len(tail))) {
+				t.Error("the destination's tail is not zeros")
+			}
+			if a := allocated(t, dst); a < dstSize {
+				t.Errorf("thick destination now has %d bytes allocated, fewer than its %d", a, dstSize)
+			}
+		})
 	}
 }
 
@@ -447,6 +600,7 @@ func TestCopyBadInput(t *testing.T) {
 		{"negative block size", src, dst, Options{BlockSize: -1}, "negative block size"},
 		{"negative size", src, dst, Options{Size: -1}, "negative size"},
 		{"negative bps limit", src, dst, Options{BPSLimit: -5}, "negative bps limit"},
+		{"sparse and compare", src, dst, Options{Sparse: true, Compare: true}, "both sparse and compare"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Copy(t.Context(), tc.src, tc.dst, tc.opts)
@@ -494,8 +648,8 @@ func loop(t *testing.T, file string) string {
 }
 
 // copyOntoStaleLoop copies a source of spans onto a loop device whose bytes
-// are all 0xAA, in full, and checks the device then equals the source.
-func copyOntoStaleLoop(t *testing.T, size int64, spans []span) {
+// are all 0xAA, in full or comparing, and checks the device then equals the source.
+func copyOntoStaleLoop(t *testing.T, size int64, spans []span, opts Options) {
 	t.Helper()
 	dir := t.TempDir()
 	src, backing := filepath.Join(dir, "src"), filepath.Join(dir, "backing")
@@ -503,11 +657,11 @@ func copyOntoStaleLoop(t *testing.T, size int64, spans []span) {
 	makeFile(t, backing, size, filled(size, 0xAA)...)
 	dev := loop(t, backing)
 
-	st, err := Copy(t.Context(), src, dev, Options{})
+	st, err := Copy(t.Context(), src, dev, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkStats(t, st, size, false)
+	checkStats(t, st, size, opts)
 	sameContent(t, src, dev, size)
 }
 
@@ -521,7 +675,8 @@ func TestCopyBlockDevices(t *testing.T) {
 		{size - 5*KiB, random(23, 5*KiB)},
 	}
 
-	t.Run("file to stale loop device", func(t *testing.T) { copyOntoStaleLoop(t, size, spans) })
+	t.Run("file to stale loop device", func(t *testing.T) { copyOntoStaleLoop(t, size, spans, Options{}) })
+	t.Run("file to stale loop device, comparing", func(t *testing.T) { copyOntoStaleLoop(t, size, spans, Options{Compare: true}) })
 
 	t.Run("loop device to file", func(t *testing.T) {
 		dir := t.TempDir()
@@ -534,7 +689,7 @@ func TestCopyBlockDevices(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		checkStats(t, st, size, true)
+		checkStats(t, st, size, Options{Sparse: true})
 		if st.Read != size {
 			t.Errorf("Read = %d; a block device reports all data, want %d", st.Read, size)
 		}
@@ -621,7 +776,7 @@ func TestCopyFullZeroAhead(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		checkStats(t, st, size, false)
+		checkStats(t, st, size, Options{})
 		if st.Read > allocated(t, src) {
 			t.Errorf("Read %d bytes, more than the source's %d allocated", st.Read, allocated(t, src))
 		}
@@ -639,7 +794,7 @@ func TestCopyLoopZeroAhead(t *testing.T) {
 	needRoot(t, "loop devices")
 	const size = zeroProbe + 8*MiB
 	spans := []span{{MiB, random(28, 3*MiB)}, {zeroProbe + MiB, zeroed(random(29, 2*MiB), [2]int{4 * KiB, MiB + 8*KiB})}}
-	zeroingPaths(t, func(t *testing.T) { copyOntoStaleLoop(t, size, spans) })
+	zeroingPaths(t, func(t *testing.T) { copyOntoStaleLoop(t, size, spans, Options{}) })
 }
 
 // TestProbeZero checks the probe: a file zeroes by fallocate, offloaded; the
@@ -661,5 +816,46 @@ func TestProbeZero(t *testing.T) {
 	}
 	if got := readRange(t, path, 4*MiB, 4*MiB); !bytes.Equal(got, bytes.Repeat([]byte{0xAA}, 4*MiB)) {
 		t.Error("bytes past the probed range changed")
+	}
+}
+
+// BenchmarkRevert copies a source onto a destination holding it but for 64
+// changed ranges of 16 KiB (0.4% of a 256 MiB volume), as a revert to
+// snapshot: a full copy against a compare copy, on a dense and a sparse source.
+func BenchmarkRevert(b *testing.B) {
+	const size = 256 * MiB
+	dense := []span{{0, random(40, size)}}
+	var sparse []span
+	for off := int64(0); off < size; off += 8 * MiB { // 12.5% data
+		sparse = append(sparse, span{off, random(uint64(41+off/MiB), MiB)})
+	}
+	for _, l := range []struct {
+		name  string
+		spans []span
+	}{{"dense", dense}, {"sparse", sparse}} {
+		for _, opts := range []Options{{}, {Compare: true}} {
+			b.Run(fmt.Sprintf("%s/compare=%v", l.name, opts.Compare), func(b *testing.B) {
+				dir := b.TempDir()
+				src, dst := filepath.Join(dir, "src"), filepath.Join(dir, "dst")
+				makeFile(b, src, size, l.spans...)
+				makeFile(b, dst, size, l.spans...)
+				var changes []span
+				for i := range int64(64) {
+					changes = append(changes, span{i * size / 64, bytes.Repeat([]byte{0xAB}, 16*KiB)})
+				}
+				b.SetBytes(size)
+				var st Stats
+				for b.Loop() {
+					b.StopTimer()
+					writeSpans(b, dst, changes)
+					b.StartTimer()
+					var err error
+					if st, err = Copy(b.Context(), src, dst, opts); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ReportMetric(float64(st.Written+st.Zeroed)/MiB, "MiB-changed/op")
+			})
+		}
 	}
 }
