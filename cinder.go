@@ -24,6 +24,7 @@ const (
 	StatusAttaching   = "attaching"
 	StatusDetaching   = "detaching"
 	StatusReserved    = "reserved"
+	StatusReverting   = "reverting"
 )
 
 // Migration statuses; a migration target row carries MigrationTarget(sourceID).

@@ -12,6 +12,9 @@ type RequestSpec struct {
 	VolumeType       *VolumeType `json:"volume_type,omitempty"`
 	AvailabilityZone string      `json:"availability_zone,omitempty"`
 	MigrationPolicy  string      `json:"migration_policy,omitempty"` // retype: never or on-demand
+	SnapshotID       string      `json:"snapshot_id,omitempty"`      // create: from this snapshot
+	SourceVolID      string      `json:"source_volid,omitempty"`     // create: a clone of this volume
+	ResourceBackend  string      `json:"resource_backend,omitempty"` // create: only on this host@backend, the source's
 }
 
 // Pool is one entry of the scheduler's get_pools: a pool and its latest

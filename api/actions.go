@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/google/uuid"
 	"github.com/gorilla/mux"
 
 	"github.com/cinder-go/cinder/volume"
@@ -25,29 +26,45 @@ func (s *server) actions() map[string]action {
 		"os-migrate_volume":            s.migrateVolume,
 		"os-migrate_volume_completion": s.migrateVolumeCompletion,
 		"os-retype":                    s.retype,
+		"revert":                       s.revert,
 	}
 }
 
 // volumeAction answers POST /volumes/{id}/action: a body of exactly one
 // key, the action, as Cinder's action_peek.
 func (s *server) volumeAction(r *http.Request) (reply, error) {
-	body, err := readObject(r, "action")
+	name, args, err := actionOf(r)
 	if err != nil {
 		return reply{}, err
 	}
+	act, ok := s.actions()[name]
+	if !ok {
+		return reply{}, noSuchAction(name)
+	}
+	return act(r, mux.Vars(r)["id"], args)
+}
+
+// actionOf reads an action body: exactly one key, the action's name, and
+// its arguments.
+func actionOf(r *http.Request) (string, json.RawMessage, error) {
+	body, err := readObject(r, "action")
+	if err != nil {
+		return "", nil, err
+	}
 	if len(body) != 1 {
-		return reply{}, newFault(http.StatusBadRequest, "Malformed request body")
+		return "", nil, newFault(http.StatusBadRequest, "Malformed request body")
 	}
 	var name string
 	var args json.RawMessage
 	for k, v := range body {
 		name, args = k, v
 	}
-	act, ok := s.actions()[name]
-	if !ok {
-		return reply{}, newFault(http.StatusBadRequest, "There is no such action: %s. Verify the request body and Content-Type header and try again.", name)
-	}
-	return act(r, mux.Vars(r)["id"], args)
+	return name, args, nil
+}
+
+// noSuchAction is the fault for an action a resource does not have.
+func noSuchAction(name string) error {
+	return newFault(http.StatusBadRequest, "There is no such action: %s. Verify the request body and Content-Type header and try again.", name)
 }
 
 // actionArgs decodes the object of action name, refusing other members than allowed.
@@ -77,6 +94,32 @@ func (s *server) extend(r *http.Request, id string, raw json.RawMessage) (reply,
 		return reply{}, err
 	}
 	return reply{status: http.StatusAccepted}, s.vol.Extend(r.Context(), id, newSize, ver(r).atLeast(mvExtendInUse))
+}
+
+// revert is revert {"snapshot_id": uuid} (3.40): 202 once the volume's
+// backend has been asked to give it back its latest snapshot's bytes.
+func (s *server) revert(r *http.Request, id string, raw json.RawMessage) (reply, error) {
+	if !ver(r).atLeast(mvRevert) {
+		return reply{}, noSuchAction("revert")
+	}
+	args, err := actionArgs("revert", raw, "snapshot_id")
+	if err != nil {
+		return reply{}, err
+	}
+	if err := args.required("revert", "snapshot_id"); err != nil {
+		return reply{}, err
+	}
+	snap, err := stringOf("snapshot_id", args["snapshot_id"], false, 0)
+	if err != nil {
+		return reply{}, err
+	}
+	if _, err := uuid.Parse(snap); err != nil {
+		return reply{}, invalidField("snapshot_id", args["snapshot_id"], "%s is not a 'uuid'", pyRepr(args["snapshot_id"]))
+	}
+	if err := s.authorize(r, "volume:revert_to_snapshot"); err != nil {
+		return reply{}, err
+	}
+	return reply{status: http.StatusAccepted}, s.vol.Revert(r.Context(), id, snap)
 }
 
 // Values os-reset_status accepts (cinder/objects/fields.py).
@@ -137,7 +180,7 @@ func (s *server) forceDelete(r *http.Request, id string, _ json.RawMessage) (rep
 	if err := s.authorize(r, "volume_extension:volume_admin_actions:force_delete"); err != nil {
 		return reply{}, err
 	}
-	return reply{status: http.StatusAccepted}, s.vol.Delete(r.Context(), id, true)
+	return reply{status: http.StatusAccepted}, s.vol.Delete(r.Context(), id, true, false)
 }
 
 // connector decodes the connector of a connection action: an object, or

@@ -117,7 +117,7 @@ func (f *fakeVolumes) called() []string {
 	return append([]string(nil), f.calls...)
 }
 
-func (f *fakeVolumes) DeleteVolume(ctx context.Context, v *cinder.Volume) error {
+func (f *fakeVolumes) DeleteVolume(ctx context.Context, v *cinder.Volume, cascade bool) error {
 	f.record("delete " + v.ID)
 	return f.castErr
 }
@@ -143,6 +143,21 @@ func (f *fakeVolumes) TerminateConnection(ctx context.Context, v *cinder.Volume,
 func (f *fakeVolumes) GetCapabilities(ctx context.Context, host string, discover bool) (map[string]any, error) {
 	f.record("capabilities " + host)
 	return f.caps, f.capsErr
+}
+
+func (f *fakeVolumes) CreateSnapshot(ctx context.Context, v *cinder.Volume, s *cinder.Snapshot) error {
+	f.record("create_snapshot " + s.ID)
+	return f.castErr
+}
+
+func (f *fakeVolumes) DeleteSnapshot(ctx context.Context, v *cinder.Volume, s *cinder.Snapshot) error {
+	f.record("delete_snapshot " + s.ID)
+	return f.castErr
+}
+
+func (f *fakeVolumes) RevertToSnapshot(ctx context.Context, v *cinder.Volume, s *cinder.Snapshot) error {
+	f.record("revert " + v.ID + " " + s.ID)
+	return f.castErr
 }
 
 func (f *fakeVolumes) MigrateVolumeCompletion(ctx context.Context, v, newVolume *cinder.Volume, hasError bool) (string, error) {
@@ -410,6 +425,24 @@ func (e *env) setVolume(id string, fn func(v *cinder.Volume)) {
 		fn(v)
 		return nil
 	}); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// snapshot reads snapshot id from the database.
+func (e *env) snapshot(id string) *cinder.Snapshot {
+	e.t.Helper()
+	s, err := e.store.GetSnapshot(context.Background(), id)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return s
+}
+
+// setSnapshot changes snapshot id's row with fn.
+func (e *env) setSnapshot(id string, fn func(s *cinder.Snapshot)) {
+	e.t.Helper()
+	if _, err := e.store.UpdateSnapshot(context.Background(), id, func(s *cinder.Snapshot) error { fn(s); return nil }); err != nil {
 		e.t.Fatal(err)
 	}
 }

@@ -33,6 +33,7 @@ const (
 	mvMigrateCluster        = 16
 	mvProviderID            = 21
 	mvDeleteForce           = 23
+	mvRevert                = 40
 	mvExtendInUse           = 42
 	mvCount                 = 45
 	mvSharedTargets         = 48

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"strconv"
 	"strings"
@@ -31,7 +32,7 @@ var createFields = []string{"name", "description", "display_name", "display_desc
 // unsupportedSources are the create members naming a source this Cinder
 // cannot create volumes from.
 var unsupportedSources = map[string]string{
-	"snapshot_id": "a snapshot", "source_volid": "another volume", "image_id": "an image",
+	"image_id": "an image",
 	"imageRef": "an image", "backup_id": "a backup", "consistencygroup_id": "a consistency group",
 	"group_id": "a group",
 }
@@ -169,47 +170,96 @@ func (s *server) details(r *http.Request, vols []*cinder.Volume) ([]volumeView, 
 func volumeFilter(r *http.Request) (db.VolumeFilter, int, error) {
 	q := r.URL.Query()
 	rc := cinder.FromContext(r.Context())
-	f := db.VolumeFilter{ProjectID: rc.ProjectID, HideTargets: !rc.IsAdmin, SortKey: "created_at", SortDescending: true}
-	limit := maxLimit
-	if q.Has("limit") {
-		n, err := strconv.Atoi(q.Get("limit"))
-		if err != nil {
-			return f, 0, newFault(http.StatusBadRequest, "limit param must be an integer")
-		}
-		if n < 0 {
-			return f, 0, newFault(http.StatusBadRequest, "limit param must be positive")
-		}
-		limit = min(n, maxLimit)
-	}
-	if o := q.Get("offset"); o != "" && o != "0" {
-		return f, 0, cinder.InvalidInput("offset is not supported; page with marker.")
-	}
-	f.Marker = q.Get("marker")
-	if err := sortParams(q.Get("sort"), q.Get("sort_key"), q.Get("sort_dir"), &f); err != nil {
+	f := db.VolumeFilter{ProjectID: rc.ProjectID, HideTargets: !rc.IsAdmin}
+	p, err := pageOf(r)
+	if err != nil {
 		return f, 0, err
 	}
-	if rc.IsAdmin {
-		all, err := boolParam(r, "all_tenants", false)
-		if err != nil {
-			return f, 0, err
-		}
-		if all {
-			f.ProjectID = q.Get("project_id") // "" for every project
-		}
-		if h := q.Get("host"); h != "" {
-			f.Host = cinder.ExtractHost(h, cinder.LevelBackend)
-		}
+	f.Marker, f.Offset, f.SortKey, f.SortDescending = p.marker, p.offset, p.sortKey, p.descending
+	if f.ProjectID, err = listProject(r); err != nil {
+		return f, 0, err
+	}
+	if h := q.Get("host"); h != "" && rc.IsAdmin {
+		f.Host = cinder.ExtractHost(h, cinder.LevelBackend)
 	}
 	f.Name = q.Get("name")
 	if st := q.Get("status"); st != "" {
 		f.Statuses = []string{st}
 	}
-	return f, limit, nil
+	if q.Has("metadata") {
+		if f.Metadata, err = metadataFilter(q.Get("metadata")); err != nil {
+			return f, 0, err
+		}
+	}
+	return f, p.limit, nil
 }
 
-// sortParams applies sort=key[:dir] or the older sort_key and sort_dir to f;
+// metadataFilter reads a metadata list filter: a JSON object of strings,
+// or the Python dict literal clients send ({'k': 'v'}), as Cinder's
+// literal_eval reads it.
+func metadataFilter(s string) (map[string]string, error) {
+	var m map[string]string
+	if json.Unmarshal([]byte(s), &m) == nil {
+		return m, nil
+	}
+	if json.Unmarshal([]byte(strings.ReplaceAll(s, "'", `"`)), &m) == nil {
+		return m, nil
+	}
+	return nil, cinder.InvalidInput("Invalid metadata filter %s: a dictionary of strings is expected.", s)
+}
+
+// listProject is the project a list is of: the caller's, or for an admin
+// with all_tenants project_id ("" for every project).
+func listProject(r *http.Request) (string, error) {
+	rc := cinder.FromContext(r.Context())
+	if !rc.IsAdmin {
+		return rc.ProjectID, nil
+	}
+	all, err := boolParam(r, "all_tenants", false)
+	if err != nil || !all {
+		return rc.ProjectID, err
+	}
+	return r.URL.Query().Get("project_id"), nil
+}
+
+// listPage is a list's paging and sorting: created_at descending unless
+// the request sorts otherwise.
+type listPage struct {
+	limit      int
+	offset     int
+	marker     string
+	sortKey    string
+	descending bool
+}
+
+// pageOf reads limit, marker, offset and sort (or the older sort_key and
+// sort_dir) of r.
+func pageOf(r *http.Request) (listPage, error) {
+	q := r.URL.Query()
+	p := listPage{limit: maxLimit, marker: q.Get("marker"), sortKey: "created_at", descending: true}
+	if q.Has("limit") {
+		n, err := strconv.Atoi(q.Get("limit"))
+		if err != nil {
+			return p, newFault(http.StatusBadRequest, "limit param must be an integer")
+		}
+		if n < 0 {
+			return p, newFault(http.StatusBadRequest, "limit param must be positive")
+		}
+		p.limit = min(n, maxLimit)
+	}
+	if q.Has("offset") {
+		n, err := strconv.Atoi(q.Get("offset"))
+		if err != nil || n < 0 || n > maxInt {
+			return p, cinder.InvalidInput("offset must be an integer between 0 and %d.", maxInt)
+		}
+		p.offset = n
+	}
+	return p, sortParams(q.Get("sort"), q.Get("sort_key"), q.Get("sort_dir"), &p)
+}
+
+// sortParams applies sort=key[:dir] or the older sort_key and sort_dir to p;
 // one key is supported.
-func sortParams(sortParam, key, dir string, f *db.VolumeFilter) error {
+func sortParams(sortParam, key, dir string, p *listPage) error {
 	if sortParam != "" {
 		if key != "" || dir != "" {
 			return newFault(http.StatusBadRequest, "The 'sort_key' and 'sort_dir' parameters are deprecated and cannot be used with the 'sort' parameter.")
@@ -225,13 +275,13 @@ func sortParams(sortParam, key, dir string, f *db.VolumeFilter) error {
 		if !ok {
 			return cinder.InvalidInput("Invalid sort key %s.", key)
 		}
-		f.SortKey = col
+		p.sortKey = col
 	}
 	switch dir {
 	case "", "desc":
-		f.SortDescending = true
+		p.descending = true
 	case "asc":
-		f.SortDescending = false
+		p.descending = false
 	default:
 		return cinder.InvalidInput("Unknown sort direction, must be 'desc' or 'asc'.")
 	}
@@ -277,11 +327,21 @@ func parseCreate(r *http.Request) (*volume.CreateRequest, error) {
 	if err := refuseSources(vol); err != nil {
 		return nil, err
 	}
-	if !vol.present("size") {
+	for key, dst := range map[string]*string{"snapshot_id": &req.SnapshotID, "source_volid": &req.SourceVolID} {
+		if vol.present(key) {
+			if *dst, err = stringOf(key, vol[key], true, maxNameLen); err != nil {
+				return nil, err
+			}
+		}
+	}
+	// The source's size when a source is given and no size.
+	if !vol.present("size") && req.SnapshotID == "" && req.SourceVolID == "" {
 		return nil, cinder.InvalidInput("Volume size 'None' must be an integer and greater than 0")
 	}
-	if req.Size, err = sizeOf("size", vol["size"]); err != nil {
-		return nil, err
+	if vol.present("size") {
+		if req.Size, err = sizeOf("size", vol["size"]); err != nil {
+			return nil, err
+		}
 	}
 	return req, nil
 }
@@ -442,15 +502,16 @@ func parseUpdate(r *http.Request) (volume.Changes, error) {
 	return c, nil
 }
 
-// deleteVolume answers DELETE /volumes/{id} (force=true from 3.23, admin).
+// deleteVolume answers DELETE /volumes/{id}: cascade=true deletes its
+// snapshots too; force=true (from 3.23, admin) in any status.
 func (s *server) deleteVolume(r *http.Request) (reply, error) {
+	cascade, err := boolParam(r, "cascade", false)
+	if err != nil {
+		return reply{}, err
+	}
 	force := false
 	if ver(r).atLeast(mvDeleteForce) {
-		var err error
 		if force, err = boolParam(r, "force", false); err != nil {
-			return reply{}, err
-		}
-		if _, err := boolParam(r, "cascade", false); err != nil {
 			return reply{}, err
 		}
 	}
@@ -461,5 +522,5 @@ func (s *server) deleteVolume(r *http.Request) (reply, error) {
 	if err := s.authorize(r, rule); err != nil {
 		return reply{}, err
 	}
-	return reply{status: http.StatusAccepted}, s.vol.Delete(r.Context(), mux.Vars(r)["id"], force)
+	return reply{status: http.StatusAccepted}, s.vol.Delete(r.Context(), mux.Vars(r)["id"], force, cascade)
 }

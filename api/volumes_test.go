@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"net/url"
 	"regexp"
 	"slices"
 	"strings"
@@ -179,8 +180,14 @@ func TestListVolumes(t *testing.T) {
 	if byKey.obj(t, "volumes", "0")["size"] != 3.0 {
 		t.Fatalf("sort_key=size: %s", byKey.raw)
 	}
-	for _, bad := range []string{"limit=x", "limit=-1", "sort=color", "sort=size:up", "sort=size&sort_key=id", "with_count=maybe", "marker=nope"} {
+	for _, bad := range []string{"limit=x", "limit=-1", "sort=color", "sort=size:up", "sort=size&sort_key=id", "with_count=maybe", "offset=-1"} {
 		e.get("/v3/admin/volumes?"+bad).fault(t, http.StatusBadRequest, "badRequest")
+	}
+	// A marker that is no volume is not found, as Cinder's get of it.
+	e.get("/v3/admin/volumes?marker=nope").fault(t, http.StatusNotFound, "itemNotFound")
+	if page := e.get("/v3/admin/volumes/detail?sort=size:asc&offset=1&limit=1").expect(t, http.StatusOK); page.obj(t, "volumes", "0")["size"] != 2.0 ||
+		len(page.body["volumes"].([]any)) != 1 {
+		t.Fatalf("offset 1 of the volumes by size (1, 2, 3 GiB): %s", page.raw)
 	}
 	// Migration targets are hidden from non-admins only.
 	e.setVolume(ids[0], func(v *cinder.Volume) { v.MigrationStatus = cinder.MigrationTarget(ids[1]) })
@@ -319,8 +326,12 @@ func TestBadVolumeInput(t *testing.T) {
 			"Invalid input for field/attribute volume. Additional properties are not allowed ('colour' was unexpected)"},
 		{"bad metadata key", req{method: "POST", path: "/v3/admin/volumes", body: `{"volume": {"size": 1, "metadata": {"a*b": "c"}}}`}, 400, "badRequest",
 			"Invalid input for field/attribute metadata. Additional properties are not allowed ('a*b' was unexpected)"},
-		{"from a snapshot", req{method: "POST", path: "/v3/admin/volumes", body: `{"volume": {"size": 1, "snapshot_id": "9c2d5e62-0000-4000-8000-000000000000"}}`}, 400, "badRequest",
-			"Invalid input received: creating a volume from a snapshot (snapshot_id) is not supported."},
+		{"from a missing snapshot", req{method: "POST", path: "/v3/admin/volumes", body: `{"volume": {"size": 1, "snapshot_id": "9c2d5e62-0000-4000-8000-000000000000"}}`}, 404, "itemNotFound",
+			"Snapshot 9c2d5e62-0000-4000-8000-000000000000 could not be found."},
+		{"from a missing volume", req{method: "POST", path: "/v3/admin/volumes", body: `{"volume": {"source_volid": "9c2d5e62-0000-4000-8000-000000000000"}}`}, 404, "itemNotFound",
+			"Volume 9c2d5e62-0000-4000-8000-000000000000 could not be found."},
+		{"from a backup", req{method: "POST", path: "/v3/admin/volumes", body: `{"volume": {"size": 1, "backup_id": "9c2d5e62-0000-4000-8000-000000000000"}}`}, 400, "badRequest",
+			"Invalid input received: creating a volume from a backup (backup_id) is not supported."},
 		{"multiattach", req{method: "POST", path: "/v3/admin/volumes", body: `{"volume": {"size": 1, "multiattach": true}}`}, 400, "badRequest", ""},
 		{"wrong content type", req{method: "POST", path: "/v3/admin/volumes", body: `{"volume": {"size": 1}}`, headers: []string{"Content-Type", "text/plain"}}, 415, "badMediaType", "Unsupported Content-Type"},
 		{"oversize body", req{method: "POST", path: "/v3/admin/volumes", body: `{"volume": {"size": 1, "description": "` + strings.Repeat("x", maxBodySize) + `"}}`}, 413, "overLimit",
@@ -376,4 +387,19 @@ func TestListAllTenantsByProject(t *testing.T) {
 			t.Errorf("%s: %v, want %v", query, got, want)
 		}
 	}
+}
+
+// TestListByMetadata: the metadata filter, as python-cinderclient and
+// Tempest send it ({'k': 'v'}) or as JSON.
+func TestListByMetadata(t *testing.T) {
+	e := newEnv(t)
+	tagged := e.createVolume(`{"volume": {"size": 1, "metadata": {"Type": "work", "k": "v"}}}`)
+	e.createVolume(`{"volume": {"size": 1, "metadata": {"Type": "play"}}}`)
+	for _, q := range []string{`{'Type': 'work'}`, `{"Type": "work", "k": "v"}`} {
+		vols := e.get("/v3/admin/volumes/detail?metadata="+url.QueryEscape(q)).expect(t, http.StatusOK).body["volumes"].([]any)
+		if len(vols) != 1 || vols[0].(map[string]any)["id"] != tagged {
+			t.Errorf("metadata=%s: %v", q, vols)
+		}
+	}
+	e.get("/v3/admin/volumes?metadata="+url.QueryEscape("[1]")).fault(t, http.StatusBadRequest, "badRequest")
 }

@@ -82,6 +82,7 @@ type dialect struct {
 	forUpdate   string // suffix locking the rows a SELECT reads for the transaction
 	tableExists string // query counting tables named ?
 	numbered    bool   // placeholders are $1, $2… rather than ?
+	position    string // function (haystack, needle) → 1-based index, 0 when absent
 }
 
 var (
@@ -89,6 +90,7 @@ var (
 		name:        "sqlite",
 		autoID:      "INTEGER PRIMARY KEY AUTOINCREMENT",
 		tableExists: "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?",
+		position:    "instr",
 	}
 	postgresDialect = &dialect{
 		name:        "postgresql",
@@ -97,6 +99,7 @@ var (
 		forUpdate:   " FOR UPDATE",
 		tableExists: "SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = ?",
 		numbered:    true,
+		position:    "strpos",
 	}
 )
 

@@ -118,6 +118,7 @@ type SnapshotFilter struct {
 	Statuses       []string // only these statuses
 	Name           string   // display_name equals
 	Marker         string   // id after which to start, in the sort order
+	Offset         int      // snapshots to skip after Marker
 	Limit          int      // at most this many; 0 = no limit
 	SortKey        string   // created_at (default), id, size, status, display_name, updated_at
 	SortDescending bool     // descending; false sorts ascending
@@ -149,8 +150,8 @@ func (f *SnapshotFilter) where() (string, []any) {
 func (db *DB) ListSnapshots(ctx context.Context, f SnapshotFilter) ([]*cinder.Snapshot, error) {
 	where, args := f.where()
 	return listPage(ctx, db, page{table: "snapshots", selectAll: selectSnapshots, where: where, args: args,
-		columns: snapshotSortColumns, sortKey: f.SortKey, sortDescending: f.SortDescending,
-		marker: f.Marker, limit: f.Limit}, scanSnapshot)
+		columns: snapshotSortColumns, sortKey: f.SortKey, sortDescending: f.SortDescending, marker: f.Marker,
+		notFound: func(id string) error { return cinder.SnapshotNotFound(id) }, offset: f.Offset, limit: f.Limit}, scanSnapshot)
 }
 
 // CountSnapshots returns how many snapshots ListSnapshots would return

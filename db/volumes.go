@@ -5,6 +5,8 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"maps"
+	"math"
 	"slices"
 	"strings"
 	"unicode/utf8"
@@ -121,17 +123,19 @@ func (db *DB) getVolume(ctx context.Context, q querier, id, lock string) (*cinde
 
 // VolumeFilter selects volumes for ListVolumes; zero values select all.
 type VolumeFilter struct {
-	ProjectID      string   // only this project's volumes
-	Host           string   // host@backend: volumes on that backend, any pool
-	Statuses       []string // only these statuses
-	HideTargets    bool     // leave out migration targets (migration_status target:…)
-	Migration      string   // only volumes whose migration_status is this
-	Name           string   // display_name equals
-	VolumeTypeID   string   // only volumes of this type
-	Marker         string   // id after which to start, in the sort order
-	Limit          int      // at most this many; 0 = no limit
-	SortKey        string   // a column: created_at (default), id, size, status, display_name, updated_at
-	SortDescending bool     // descending; Cinder's API defaults to it, false sorts ascending
+	ProjectID      string            // only this project's volumes
+	Host           string            // host@backend: volumes on that backend, any pool
+	Statuses       []string          // only these statuses
+	HideTargets    bool              // leave out migration targets (migration_status target:…)
+	Migration      string            // only volumes whose migration_status is this
+	Name           string            // display_name equals
+	VolumeTypeID   string            // only volumes of this type
+	Metadata       map[string]string // only volumes whose metadata holds each of these pairs
+	Marker         string            // id after which to start, in the sort order
+	Offset         int               // volumes to skip after Marker
+	Limit          int               // at most this many; 0 = no limit
+	SortKey        string            // a column: created_at (default), id, size, status, display_name, updated_at
+	SortDescending bool              // descending; Cinder's API defaults to it, false sorts ascending
 }
 
 // sortColumns maps VolumeFilter.SortKey to the expression sorted on; NULL
@@ -146,8 +150,9 @@ var sortColumns = map[string]string{
 	"updated_at":   "COALESCE(updated_at, '')",
 }
 
-// where returns the WHERE clause selecting f's volumes, and its arguments.
-func (f *VolumeFilter) where() (string, []any) {
+// where returns the WHERE clause selecting f's volumes in dialect d, and
+// its arguments.
+func (f *VolumeFilter) where(d *dialect) (string, []any) {
 	conds := []string{"deleted = FALSE"}
 	var args []any
 	if f.ProjectID != "" {
@@ -180,6 +185,12 @@ func (f *VolumeFilter) where() (string, []any) {
 		conds = append(conds, "volume_type_id = ?")
 		args = append(args, f.VolumeTypeID)
 	}
+	for _, k := range slices.Sorted(maps.Keys(f.Metadata)) {
+		// The pair as encodeMap writes it, after the object's { or a comma.
+		pair := strings.TrimSuffix(strings.TrimPrefix(encodeMap(map[string]string{k: f.Metadata[k]}), "{"), "}")
+		conds = append(conds, "("+d.position+"(metadata, ?) > 0 OR "+d.position+"(metadata, ?) > 0)")
+		args = append(args, "{"+pair, ","+pair)
+	}
 	return " WHERE " + strings.Join(conds, " AND "), args
 }
 
@@ -207,9 +218,10 @@ func onHost(value string) (string, []any) {
 // ListVolumes returns the volumes (not deleted) that f selects, sorted by
 // f.SortKey then id.
 func (db *DB) ListVolumes(ctx context.Context, f VolumeFilter) ([]*cinder.Volume, error) {
-	where, args := f.where()
+	where, args := f.where(db.dialect)
 	return listPage(ctx, db, page{table: "volumes", selectAll: selectVolumes, where: where, args: args,
-		sortKey: f.SortKey, sortDescending: f.SortDescending, marker: f.Marker, limit: f.Limit}, scanVolume)
+		sortKey: f.SortKey, sortDescending: f.SortDescending, marker: f.Marker,
+		notFound: func(id string) error { return cinder.VolumeNotFound(id) }, offset: f.Offset, limit: f.Limit}, scanVolume)
 }
 
 // page is one page of a sorted list of a table's rows, after marker.
@@ -219,8 +231,10 @@ type page struct {
 	columns                 map[string]string // sort keys to expressions; nil for sortColumns
 	sortKey                 string            // a key of columns; "" for created_at
 	sortDescending          bool
-	marker                  string // id after which to start, in the sort order
-	limit                   int    // at most this many; 0 = no limit
+	marker                  string                // id after which to start, in the sort order
+	notFound                func(id string) error // the error of a marker that is no row, as Cinder's get
+	offset                  int                   // rows to skip after marker
+	limit                   int                   // at most this many; 0 = no limit
 }
 
 // listPage returns the rows of p scanned by scan, sorted by p.sortKey then
@@ -246,7 +260,7 @@ func listPage[T any](ctx context.Context, db *DB, p page, scan func(scanner) (*T
 		var mark any
 		err := db.sql.QueryRowContext(ctx, db.dialect.rebind("SELECT "+col+" FROM "+p.table+" WHERE id = ? AND deleted = FALSE"), p.marker).Scan(&mark)
 		if errors.Is(err, sql.ErrNoRows) {
-			return nil, cinder.Errorf("MarkerNotFound", 400, "Marker %s could not be found.", p.marker)
+			return nil, p.notFound(p.marker)
 		}
 		if err != nil {
 			return nil, wrap(err, "list %s: read marker %s", p.table, p.marker)
@@ -255,9 +269,13 @@ func listPage[T any](ctx context.Context, db *DB, p page, scan func(scanner) (*T
 		args = append(slices.Clip(args), mark, mark, p.marker)
 	}
 	query := p.selectAll + where + " ORDER BY " + col + " " + dir + ", id " + dir
-	if p.limit > 0 {
+	if p.limit > 0 || p.offset > 0 {
 		query += " LIMIT ?"
-		args = append(args, p.limit)
+		args = append(args, cmp.Or(p.limit, math.MaxInt32))
+	}
+	if p.offset > 0 {
+		query += " OFFSET ?"
+		args = append(args, p.offset)
 	}
 	return queryAll(ctx, db, "list "+p.table, query, args, scan)
 }
@@ -265,7 +283,7 @@ func listPage[T any](ctx context.Context, db *DB, p page, scan func(scanner) (*T
 // CountVolumes returns how many volumes ListVolumes would return without
 // Marker and Limit.
 func (db *DB) CountVolumes(ctx context.Context, f VolumeFilter) (int, error) {
-	where, args := f.where()
+	where, args := f.where(db.dialect)
 	var n int
 	err := db.sql.QueryRowContext(ctx, db.dialect.rebind("SELECT count(*) FROM volumes"+where), args...).Scan(&n)
 	return n, wrap(err, "count volumes")

@@ -148,10 +148,16 @@ func TestListVolumes(t *testing.T) {
 			t.Errorf("paging by updated_at = %v", paged)
 		}
 
+		// A marker that is no volume is not found, as Cinder's get of it.
 		_, err := db.ListVolumes(ctx, VolumeFilter{Marker: "nope"})
-		wantCode(t, err, 400, "MarkerNotFound")
+		wantCode(t, err, 404, "VolumeNotFound")
 		_, err = db.ListVolumes(ctx, VolumeFilter{Marker: "f"})
-		wantCode(t, err, 400, "MarkerNotFound")
+		wantCode(t, err, 404, "VolumeNotFound")
+		first, _ := db.ListVolumes(ctx, VolumeFilter{SortKey: "display_name", Limit: 3})
+		if page, err := db.ListVolumes(ctx, VolumeFilter{SortKey: "display_name", Offset: 1, Limit: 2}); err != nil ||
+			len(page) != 2 || len(first) != 3 || page[0].ID != first[1].ID || page[1].ID != first[2].ID {
+			t.Errorf("offset 1 limit 2: %v, %v; want the 2nd and 3rd of %v", page, err, first)
+		}
 		_, err = db.ListVolumes(ctx, VolumeFilter{SortKey: "size; DROP TABLE volumes"})
 		wantCode(t, err, 400, "InvalidInput")
 		_, err = db.ListVolumes(ctx, VolumeFilter{Limit: -1})
@@ -389,6 +395,41 @@ func TestCachedStatements(t *testing.T) {
 		got, err := a.ListVolumes(ctx, VolumeFilter{Statuses: []string{cinder.StatusAvailable}})
 		if err != nil || len(got) != 2 {
 			t.Fatalf("after the other handle's create: %d volumes, %v; want 2", len(got), err)
+		}
+	})
+}
+
+func TestListVolumesByMetadata(t *testing.T) {
+	each(t, func(t *testing.T, url string) {
+		ctx := context.Background()
+		db := synced(t, url)
+		var ids []string
+		for _, md := range []map[string]string{{"a": "1", "b": "2"}, {"a": "1"}, {"a": "12"}, {"x": `"a":"1"`}, nil} {
+			v := &cinder.Volume{ProjectID: "p", Size: 1, Metadata: md}
+			if err := db.CreateVolume(ctx, v); err != nil {
+				t.Fatal(err)
+			}
+			ids = append(ids, v.ID)
+		}
+		for _, c := range []struct {
+			md   map[string]string
+			want []string
+		}{
+			{map[string]string{"a": "1"}, ids[:2]},
+			{map[string]string{"a": "1", "b": "2"}, ids[:1]},
+			{map[string]string{"b": "2", "a": "12"}, nil},
+			{map[string]string{"x": `"a":"1"`}, ids[3:4]},
+		} {
+			vols, err := db.ListVolumes(ctx, VolumeFilter{Metadata: c.md, SortKey: "id"})
+			var got []string
+			for _, v := range vols {
+				got = append(got, v.ID)
+			}
+			slices.Sort(got)
+			want := slices.Sorted(slices.Values(c.want))
+			if err != nil || !slices.Equal(got, want) {
+				t.Errorf("metadata %v: %v, %v; want %v", c.md, got, err, want)
+			}
 		}
 	})
 }

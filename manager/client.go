@@ -73,12 +73,13 @@ func (c *Client) CreateVolume(ctx context.Context, v *cinder.Volume, spec map[st
 	})
 }
 
-// DeleteVolume casts delete_volume to the backend of v.Host.
-func (c *Client) DeleteVolume(ctx context.Context, v *cinder.Volume) error {
+// DeleteVolume casts delete_volume to the backend of v.Host; with cascade
+// the backend deletes v's snapshots, all deleting, first.
+func (c *Client) DeleteVolume(ctx context.Context, v *cinder.Volume, cascade bool) error {
 	return c.cast(ctx, v, "delete_volume", map[string]any{
 		"volume":        v,
 		"unmanage_only": false,
-		"cascade":       false,
+		"cascade":       cascade,
 	})
 }
 
@@ -89,6 +90,23 @@ func (c *Client) ExtendVolume(ctx context.Context, v *cinder.Volume, newSize int
 		"new_size":     newSize,
 		"reservations": nil,
 	})
+}
+
+// CreateSnapshot casts create_snapshot to the backend of v, s's volume: it
+// takes s and sets it available, or error.
+func (c *Client) CreateSnapshot(ctx context.Context, v *cinder.Volume, s *cinder.Snapshot) error {
+	return c.cast(ctx, v, "create_snapshot", map[string]any{"snapshot": s})
+}
+
+// DeleteSnapshot casts delete_snapshot to the backend of v, s's volume.
+func (c *Client) DeleteSnapshot(ctx context.Context, v *cinder.Volume, s *cinder.Snapshot) error {
+	return c.cast(ctx, v, "delete_snapshot", map[string]any{"snapshot": s, "unmanage_only": false})
+}
+
+// RevertToSnapshot casts revert_to_snapshot (version 3.15) to the backend
+// of v: v, reverting, gets the bytes of s, restoring, its latest snapshot.
+func (c *Client) RevertToSnapshot(ctx context.Context, v *cinder.Volume, s *cinder.Snapshot) error {
+	return c.castVersion(ctx, v, "revert_to_snapshot", "3.15", map[string]any{"volume": v, "snapshot": s})
 }
 
 // InitializeConnection calls initialize_connection on the backend of v.Host.

@@ -99,6 +99,9 @@ func (m *Manager) Endpoint() rpc.Endpoint {
 			"migrate_volume_completion":    m.migrateVolumeCompletion,
 			"update_migrated_volume":       m.updateMigratedVolume,
 			"publish_service_capabilities": m.publishServiceCapabilities,
+			"create_snapshot":              m.createSnapshot,
+			"delete_snapshot":              m.deleteSnapshot,
+			"revert_to_snapshot":           m.revertToSnapshot,
 		},
 	}
 }
@@ -146,6 +149,7 @@ func (m *Manager) recover(ctx context.Context) error {
 		}
 		return -1
 	})
+	m.recoverSnapshots(ctx, vols)
 	for _, v := range vols {
 		var err error
 		switch {
@@ -162,7 +166,12 @@ func (m *Manager) recover(ctx context.Context) error {
 			_, err = m.transition(ctx, v.ID, cinder.StatusCreating, cinder.StatusError, nil)
 		case v.Status == cinder.StatusDeleting:
 			slog.Info("volume was left deleting; deleting it", "volume_id", v.ID, "host", m.host)
-			err = m.delete(ctx, v, false)
+			if err = m.deleteSnapshots(ctx, v); err == nil {
+				err = m.delete(ctx, v, false)
+			}
+		case v.Status == cinder.StatusReverting:
+			slog.Warn("volume was left reverting to a snapshot; setting it to error", "volume_id", v.ID, "host", m.host)
+			_, err = m.transition(ctx, v.ID, cinder.StatusReverting, cinder.StatusError, nil)
 		}
 		if err != nil {
 			slog.Error("failed to recover volume", "volume_id", v.ID, "host", m.host, "err", err)
@@ -369,7 +378,7 @@ func (m *Manager) createVolume(ctx context.Context, raw json.RawMessage) (any, e
 		slog.Warn("volume to create is no longer creating; leaving it", "volume_id", v.ID, "host", m.host, "status", v.Status)
 		return nil, nil
 	}
-	if err := m.drv.CreateVolume(ctx, v); err != nil {
+	if err := m.make(ctx, v); err != nil {
 		slog.Error("failed to create volume", "volume_id", v.ID, "host", m.host, "size_gb", v.Size, "err", err)
 		if _, err := m.transition(ctx, v.ID, cinder.StatusCreating, cinder.StatusError, nil); err != nil {
 			slog.Warn("could not set volume to error", "volume_id", v.ID, "host", m.host, "err", err)
@@ -393,13 +402,34 @@ func (m *Manager) createVolume(ctx context.Context, raw json.RawMessage) (any, e
 	return nil, nil
 }
 
+// make gives v storage: empty, or a copy of the snapshot or volume it is
+// made from.
+func (m *Manager) make(ctx context.Context, v *cinder.Volume) error {
+	switch {
+	case v.SnapshotID != "":
+		s, err := m.store.GetSnapshot(ctx, v.SnapshotID)
+		if err != nil {
+			return fmt.Errorf("snapshot %s of volume %s: %w", v.SnapshotID, v.ID, err)
+		}
+		return m.drv.CreateVolumeFromSnapshot(ctx, v, s)
+	case v.SourceVolID != "":
+		src, err := m.load(ctx, volumeArgs{VolumeID: v.SourceVolID})
+		if err != nil {
+			return fmt.Errorf("source volume %s of volume %s: %w", v.SourceVolID, v.ID, err)
+		}
+		return m.drv.CreateClonedVolume(ctx, v, src)
+	}
+	return m.drv.CreateVolume(ctx, v)
+}
+
 // deleteVolume (cast: volume, unmanage_only, cascade) deletes a volume's
-// storage (kept when unmanage_only) and its row; a driver failure leaves it
-// error_deleting.
+// storage (kept when unmanage_only) and its row, with cascade its
+// snapshots first; a driver failure leaves it error_deleting.
 func (m *Manager) deleteVolume(ctx context.Context, raw json.RawMessage) (any, error) {
 	var a struct {
 		volumeArgs
 		UnmanageOnly bool `json:"unmanage_only"`
+		Cascade      bool `json:"cascade"`
 	}
 	if err := decode("delete_volume", raw, &a); err != nil {
 		return nil, err
@@ -411,6 +441,13 @@ func (m *Manager) deleteVolume(ctx context.Context, raw json.RawMessage) (any, e
 	}
 	if err != nil {
 		return nil, fmt.Errorf("delete_volume: %w", err)
+	}
+	if a.Cascade {
+		if err := m.deleteSnapshots(ctx, v); err != nil {
+			slog.Error("failed to delete the snapshots of a volume", "volume_id", v.ID, "host", m.host, "err", err)
+			m.setStatus(ctx, v.ID, cinder.StatusErrorDelete)
+			return nil, nil
+		}
 	}
 	return nil, m.delete(ctx, v, a.UnmanageOnly)
 }

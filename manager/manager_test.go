@@ -215,7 +215,7 @@ func TestCreateAndDelete(t *testing.T) {
 			}
 
 			e.setStatus(t, v, cinder.StatusDeleting)
-			if err := e.client.DeleteVolume(ctx, v); err != nil {
+			if err := e.client.DeleteVolume(ctx, v, false); err != nil {
 				t.Fatal(err)
 			}
 			e.waitStatus(t, v.ID, "gone")
@@ -256,7 +256,7 @@ func TestDeleteFailureSetsErrorDeleting(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(e.file(v), "busy"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.client.DeleteVolume(context.Background(), v); err != nil {
+	if err := e.client.DeleteVolume(context.Background(), v, false); err != nil {
 		t.Fatal(err)
 	}
 	e.waitStatus(t, v.ID, cinder.StatusErrorDelete)

@@ -283,7 +283,7 @@ func (m *Manager) removeTarget(ctx context.Context, nv *cinder.Volume) {
 		return
 	}
 	if err == nil {
-		err = m.volumes.DeleteVolume(ctx, cur)
+		err = m.volumes.DeleteVolume(ctx, cur, false)
 	}
 	if err != nil {
 		slog.Error("cannot have the destination delete the volume of a failed migration; it stays deleting until that backend restarts",
@@ -468,7 +468,7 @@ func (m *Manager) completeMigration(ctx context.Context, v, nv *cinder.Volume) e
 // seconds to release). If the cast fails it deletes in place; a crash before
 // the delete ends leaves tmp deleting, which recovery at start finishes.
 func (m *Manager) releaseOldData(ctx context.Context, old, tmp *cinder.Volume) {
-	if err := m.volumes.DeleteVolume(ctx, tmp); err == nil {
+	if err := m.volumes.DeleteVolume(ctx, tmp, false); err == nil {
 		return
 	}
 	if err := m.delete(ctx, tmp, false); err != nil {

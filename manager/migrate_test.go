@@ -312,7 +312,7 @@ func TestMigrateLeavesNoStaleData(t *testing.T) {
 		t.Fatal(err)
 	}
 	dest.setStatus(t, old, cinder.StatusDeleting)
-	if err := dest.client.DeleteVolume(ctx, old); err != nil {
+	if err := dest.client.DeleteVolume(ctx, old, false); err != nil {
 		t.Fatal(err)
 	}
 	dest.waitStatus(t, old.ID, "gone")

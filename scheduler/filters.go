@@ -14,6 +14,7 @@ type request struct {
 	availabilityZone string            // "" for any zone
 	extraSpecs       map[string]string // of the volume type
 	existsOn         string            // the pool the volume is on already (retype), whose capacity holds it
+	resourceBackend  string            // host@backend the volume must be on (its source's), "" for any
 }
 
 // thin reports whether the volume is thin provisioned: unless its type's

@@ -182,6 +182,7 @@ func (s *Scheduler) requestFor(ctx context.Context, v *cinder.Volume, spec cinde
 		volumeID:         v.ID,
 		size:             v.Size,
 		availabilityZone: cmp.Or(spec.AvailabilityZone, v.AvailabilityZone),
+		resourceBackend:  spec.ResourceBackend,
 	}
 	vt := spec.VolumeType
 	if vt == nil && v.VolumeTypeID != "" {
@@ -282,7 +283,13 @@ func (s *Scheduler) tell(ctx context.Context, v *cinder.Volume, cause error) {
 // consumes r's size from the best, returning its host@backend#pool and
 // availability zone; cinder.NoValidBackend when no pool passes.
 func (s *Scheduler) schedule(ctx context.Context, r *request) (host, az string, err error) {
-	err = s.ranked(ctx, r, nil, func(ranked []*poolState, rejectedBy string) error {
+	var keep func(*poolState) bool
+	if r.resourceBackend != "" {
+		// A volume made from a snapshot or another volume goes where its
+		// source is, as Cinder's resource_backend.
+		keep = func(p *poolState) bool { return cinder.SameBackend(p.host, r.resourceBackend) }
+	}
+	err = s.ranked(ctx, r, keep, func(ranked []*poolState, rejectedBy string) error {
 		if len(ranked) == 0 {
 			detail := "no backend that is up has reported stats"
 			if rejectedBy != "" {

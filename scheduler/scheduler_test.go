@@ -383,3 +383,40 @@ func TestGetPoolsFilters(t *testing.T) {
 		}
 	}
 }
+
+// TestCloneStaysOnItsSourcesBackend: a volume made from another goes to
+// the backend holding its source (Cinder's resource_backend), though the
+// capacity weigher would pick another, and holds the source's bytes.
+func TestCloneStaysOnItsSourcesBackend(t *testing.T) {
+	c := newCloud(t, time.Minute)
+	c.addBackend(t, "thin", "thin")
+	c.addBackend(t, "thick", "thick")
+	c.pools(t, "node1@thick#thick", "node1@thin#thin")
+	vt := &cinder.VolumeType{Name: "thick", ExtraSpecs: map[string]string{"volume_backend_name": "thick"}}
+	if err := c.store.CreateVolumeType(context.Background(), vt); err != nil {
+		t.Fatal(err)
+	}
+	src := c.wait(t, c.create(t, 1, vt).ID)
+	if src.Host != "node1@thick#thick" {
+		t.Fatalf("source on %q", src.Host)
+	}
+	c.mark(t, "thick", src, 4096)
+	clone := c.insert(t, 1, "", nil)
+	if _, err := c.store.UpdateVolume(context.Background(), clone.ID, func(v *cinder.Volume) error {
+		v.SourceVolID = src.ID
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	spec := cinder.RequestSpec{VolumeID: clone.ID, Size: 1, SourceVolID: src.ID, ResourceBackend: "node1@thick"}
+	if err := c.client.CreateVolume(context.Background(), clone, spec); err != nil {
+		t.Fatal(err)
+	}
+	v := c.wait(t, clone.ID)
+	if v.Status != cinder.StatusAvailable || v.Host != "node1@thick#thick" {
+		t.Fatalf("clone = %s on %q, want available on node1@thick#thick", v.Status, v.Host)
+	}
+	if !c.marked(t, "thick", v, 4096) {
+		t.Fatal("the clone lacks its source's bytes")
+	}
+}

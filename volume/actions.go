@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/cinder-go/cinder"
+	"github.com/cinder-go/cinder/db"
 )
 
 // Changes are what an update sets; nil members are left as they are.
@@ -41,22 +42,30 @@ func (a *API) Update(ctx context.Context, id string, c Changes) (*cinder.Volume,
 // first (a deletable status unless force, and not migrating or attached)
 // moves it to deleting; a volume no scheduler placed is then destroyed at
 // once (no scheduler places a deleting volume, so none can give it storage
-// meanwhile), any other is deleted by its backend. When that cast cannot be
-// sent the volume gets its status back.
-func (a *API) Delete(ctx context.Context, id string, force bool) error {
+// meanwhile), any other is deleted by its backend. A volume with snapshots
+// is refused unless cascade, which deletes them first (each available or
+// error unless force). When the cast cannot be sent the volume gets its
+// status back.
+func (a *API) Delete(ctx context.Context, id string, force, cascade bool) error {
 	v, err := a.Get(ctx, id)
 	if err != nil {
 		return err
 	}
 	ctx = context.WithoutCancel(ctx)
+	snaps, err := a.store.ListSnapshots(ctx, db.SnapshotFilter{VolumeID: v.ID})
+	if err != nil {
+		return err
+	}
+	if len(snaps) > 0 && !cascade {
+		return notDeletable(force)
+	}
+	if err := deletableSnapshots(snaps, force); err != nil {
+		return err
+	}
 	before, v, err := a.claim(ctx, v.ID, func(v *cinder.Volume) error {
 		if v.AttachStatus == "attached" || !slices.Contains(deletableMigration, v.MigrationStatus) ||
 			(!force && !slices.Contains(deletableStatuses, v.Status)) {
-			status := ""
-			if !force {
-				status = " status must be " + strings.Join(deletableStatuses, " or ") + " and"
-			}
-			return cinder.InvalidVolume("Volume%s must not be migrating, attached, belong to a group, have snapshots, awaiting a transfer, or be disassociated from snapshots after volume transfer.", status)
+			return notDeletable(force)
 		}
 		return nil
 	}, func(v *cinder.Volume) {
@@ -72,8 +81,53 @@ func (a *API) Delete(ctx context.Context, id string, force bool) error {
 	if v.Host == "" {
 		return a.store.DestroyVolume(ctx, v.ID)
 	}
-	return a.castOrRollback(ctx, before, v, func() error { return a.backends.DeleteVolume(ctx, v) },
+	for _, s := range snaps {
+		if _, err := a.store.UpdateSnapshot(ctx, s.ID, func(s *cinder.Snapshot) error {
+			s.Status = cinder.SnapshotDeleting
+			return nil
+		}); err != nil {
+			a.setStatus(ctx, v.ID, v.Status, cinder.StatusErrorDelete)
+			return cinder.InvalidVolume("Failed to update snapshot.")
+		}
+	}
+	return a.castOrRollback(ctx, before, v, func() error { return a.backends.DeleteVolume(ctx, v, cascade) },
 		"Could not ask cinder-volume to delete volume %s", v.ID)
+}
+
+// notDeletable is Cinder's refusal of a volume delete.
+func notDeletable(force bool) error {
+	status := ""
+	if !force {
+		status = " status must be " + strings.Join(deletableStatuses, " or ") + " and"
+	}
+	return cinder.InvalidVolume("Volume%s must not be migrating, attached, belong to a group, have snapshots, awaiting a transfer, or be disassociated from snapshots after volume transfer.", status)
+}
+
+// deletableSnapshots fails unless a cascade delete may delete snaps: each
+// available or error (any, with force), as Cinder's
+// volume_has_undeletable_snapshots_filter.
+func deletableSnapshots(snaps []*cinder.Snapshot, force bool) error {
+	for _, s := range snaps {
+		if !force && s.Status != cinder.SnapshotAvailable && s.Status != cinder.SnapshotError {
+			return cinder.InvalidVolume("Snapshot %s is %s: a cascade delete needs every snapshot available or error.", s.ID, s.Status)
+		}
+	}
+	return nil
+}
+
+// setStatus moves volume id from status from to to, unless it changed
+// meanwhile; a failure is logged.
+func (a *API) setStatus(ctx context.Context, id, from, to string) {
+	_, err := a.store.UpdateVolume(ctx, id, func(v *cinder.Volume) error {
+		if v.Status != from {
+			return cinder.InvalidVolume("volume %s is %s, no longer %s", id, v.Status, from)
+		}
+		v.Status = to
+		return nil
+	})
+	if err != nil {
+		logFailure(ctx, "set volume "+id+" to "+to, err)
+	}
 }
 
 // Extend grows volume id to newSize GiB: it must be available (or in-use

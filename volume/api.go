@@ -28,12 +28,15 @@ type Scheduler interface {
 
 // Backends is what the rules need of the cinder-volume managers (*manager.Client).
 type Backends interface {
-	DeleteVolume(ctx context.Context, v *cinder.Volume) error
+	DeleteVolume(ctx context.Context, v *cinder.Volume, cascade bool) error
 	ExtendVolume(ctx context.Context, v *cinder.Volume, newSize int) error
 	InitializeConnection(ctx context.Context, v *cinder.Volume, connector map[string]any) (*cinder.ConnectionInfo, error)
 	TerminateConnection(ctx context.Context, v *cinder.Volume, connector map[string]any) error
 	GetCapabilities(ctx context.Context, host string, discover bool) (map[string]any, error)
 	MigrateVolumeCompletion(ctx context.Context, v, newVolume *cinder.Volume, hasError bool) (string, error)
+	CreateSnapshot(ctx context.Context, v *cinder.Volume, s *cinder.Snapshot) error
+	DeleteSnapshot(ctx context.Context, v *cinder.Volume, s *cinder.Snapshot) error
+	RevertToSnapshot(ctx context.Context, v *cinder.Volume, s *cinder.Snapshot) error
 }
 
 // API applies the volume rules over the database and the RPC clients.

@@ -12,10 +12,12 @@ import (
 // CreateRequest is a validated volume create.
 type CreateRequest struct {
 	Name, Description string
-	VolumeType        string // a type's id or name; "" for default_volume_type
-	AvailabilityZone  string // "" for storage_availability_zone
-	Size              int    // GiB
+	VolumeType        string // a type's id or name; "" for default_volume_type, or the source's
+	AvailabilityZone  string // "" for storage_availability_zone, or the source's
+	Size              int    // GiB; 0 for the source's size
 	Metadata          map[string]string
+	SnapshotID        string // from this snapshot
+	SourceVolID       string // a clone of this volume
 }
 
 // Create writes volume req asks for, as creating, then asks cinder-scheduler
@@ -26,6 +28,10 @@ type CreateRequest struct {
 func (a *API) Create(ctx context.Context, req CreateRequest) (*cinder.Volume, *cinder.VolumeType, error) {
 	ctx = context.WithoutCancel(ctx)
 	rc := cinder.FromContext(ctx)
+	src, err := a.source(ctx, &req)
+	if err != nil {
+		return nil, nil, err
+	}
 	t, err := a.ResolveType(ctx, req.VolumeType)
 	if err != nil {
 		return nil, nil, err
@@ -50,11 +56,17 @@ func (a *API) Create(ctx context.Context, req CreateRequest) (*cinder.Volume, *c
 		Metadata:           req.Metadata,
 		Multiattach:        t.Multiattach(),
 		UseQuota:           true,
+		SnapshotID:         req.SnapshotID,
+		SourceVolID:        req.SourceVolID,
 	}
 	if err := a.store.CreateVolume(ctx, v); err != nil {
 		return nil, nil, err
 	}
-	spec := cinder.RequestSpec{VolumeID: v.ID, Size: v.Size, VolumeType: t, AvailabilityZone: zone}
+	spec := cinder.RequestSpec{VolumeID: v.ID, Size: v.Size, VolumeType: t, AvailabilityZone: zone,
+		SnapshotID: req.SnapshotID, SourceVolID: req.SourceVolID}
+	if src != nil {
+		spec.ResourceBackend = cinder.ExtractHost(src.Host, cinder.LevelBackend)
+	}
 	if err := a.sched.CreateVolume(ctx, v, spec); err != nil {
 		if derr := a.store.DestroyVolume(ctx, v.ID); derr != nil {
 			logFailure(ctx, "destroy volume "+v.ID+" after its create cast failed", derr)
@@ -62,6 +74,56 @@ func (a *API) Create(ctx context.Context, req CreateRequest) (*cinder.Volume, *c
 		return nil, nil, unreachable(err, "Could not ask cinder-scheduler to create volume %s", v.ID)
 	}
 	return v, t, nil
+}
+
+// source checks the snapshot or volume req copies, as Cinder's create
+// flow: it must be the caller's, available (a volume in-use too), and no
+// larger than req.Size; req takes its size, type and zone when it names
+// none. It returns the volume whose backend holds the source, or nil.
+func (a *API) source(ctx context.Context, req *CreateRequest) (*cinder.Volume, error) {
+	var src *cinder.Volume
+	var size int
+	var what string
+	switch {
+	case req.SnapshotID != "" && req.SourceVolID != "":
+		return nil, cinder.InvalidInput("Only one of snapshot_id and source_volid may be given.")
+	case req.SnapshotID != "":
+		s, err := a.GetSnapshot(ctx, req.SnapshotID)
+		if err != nil {
+			return nil, err
+		}
+		if s.Status != cinder.SnapshotAvailable {
+			return nil, cinder.Errorf("InvalidSnapshot", 400, "Invalid snapshot: Originating snapshot status must be one of 'available' values")
+		}
+		if src, err = a.store.GetVolume(ctx, s.VolumeID); err != nil {
+			return nil, err
+		}
+		size, what = s.VolumeSize, "snapshot"
+	case req.SourceVolID != "":
+		var err error
+		if src, err = a.Get(ctx, req.SourceVolID); err != nil {
+			return nil, err
+		}
+		if src.Status != cinder.StatusAvailable && src.Status != cinder.StatusInUse {
+			return nil, cinder.InvalidVolume("Unable to create a volume from an originating source volume when its status is not one of available, in-use values")
+		}
+		size, what = src.Size, "source volume"
+	default:
+		return nil, nil
+	}
+	if req.Size == 0 {
+		req.Size = size
+	}
+	if req.Size < size {
+		return nil, cinder.InvalidInput("Volume size '%d'GB cannot be smaller than the %s size %dGB. They must be >= original %s size.", req.Size, what, size, what)
+	}
+	if req.VolumeType == "" {
+		req.VolumeType = src.VolumeTypeID
+	}
+	if req.AvailabilityZone == "" {
+		req.AvailabilityZone = src.AvailabilityZone
+	}
+	return src, nil
 }
 
 // ResolveType finds the volume type ref names, by id or name, or the

@@ -22,6 +22,7 @@ import (
 type fakeRPC struct {
 	mu    sync.Mutex
 	calls []string
+	specs []cinder.RequestSpec // of the creates
 	err   error
 }
 
@@ -38,8 +39,18 @@ func (f *fakeRPC) called() []string {
 	return slices.Clone(f.calls)
 }
 
-func (f *fakeRPC) CreateVolume(_ context.Context, v *cinder.Volume, _ cinder.RequestSpec) error {
+func (f *fakeRPC) CreateVolume(_ context.Context, v *cinder.Volume, spec cinder.RequestSpec) error {
+	f.mu.Lock()
+	f.specs = append(f.specs, spec)
+	f.mu.Unlock()
 	return f.record("create", v.ID)
+}
+
+// lastSpec is the request spec of the last create.
+func (f *fakeRPC) lastSpec() cinder.RequestSpec {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.specs[len(f.specs)-1]
 }
 
 func (f *fakeRPC) MigrateVolume(_ context.Context, v *cinder.Volume, backend string, _ bool, _ cinder.RequestSpec) error {
@@ -54,8 +65,23 @@ func (f *fakeRPC) GetPools(context.Context) ([]cinder.Pool, error) {
 	return nil, f.record("get_pools", "")
 }
 
-func (f *fakeRPC) DeleteVolume(_ context.Context, v *cinder.Volume) error {
+func (f *fakeRPC) DeleteVolume(_ context.Context, v *cinder.Volume, cascade bool) error {
+	if cascade {
+		return f.record("delete cascade", v.ID)
+	}
 	return f.record("delete", v.ID)
+}
+
+func (f *fakeRPC) CreateSnapshot(_ context.Context, v *cinder.Volume, s *cinder.Snapshot) error {
+	return f.record("create_snapshot", v.ID+">"+s.ID)
+}
+
+func (f *fakeRPC) DeleteSnapshot(_ context.Context, v *cinder.Volume, s *cinder.Snapshot) error {
+	return f.record("delete_snapshot", s.ID)
+}
+
+func (f *fakeRPC) RevertToSnapshot(_ context.Context, v *cinder.Volume, s *cinder.Snapshot) error {
+	return f.record("revert", v.ID+">"+s.ID)
 }
 
 func (f *fakeRPC) ExtendVolume(_ context.Context, v *cinder.Volume, newSize int) error {
@@ -128,6 +154,14 @@ func (c *cloud) volume(set func(v *cinder.Volume)) string {
 	return v.ID
 }
 
+// setVolume changes volume id's row with set.
+func (c *cloud) setVolume(id string, set func(v *cinder.Volume)) {
+	c.t.Helper()
+	if _, err := c.store.UpdateVolume(context.Background(), id, func(v *cinder.Volume) error { set(v); return nil }); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
 // get reads volume id, which must exist.
 func (c *cloud) get(id string) *cinder.Volume {
 	c.t.Helper()
@@ -152,7 +186,7 @@ func TestGetScopedToProject(t *testing.T) {
 	other := cinder.WithRequestContext(context.Background(), &cinder.RequestContext{UserID: "u", ProjectID: "other"})
 	_, err := c.api.Get(other, id)
 	wantCode(t, "another project's volume", err, 404)
-	if err := c.api.Delete(other, id, false); cinder.Code(err) != 404 {
+	if err := c.api.Delete(other, id, false, false); cinder.Code(err) != 404 {
 		t.Fatalf("delete of another project's volume: %v", err)
 	}
 	if v, err := c.api.Get(admin(), id); err != nil || v.ID != id {
@@ -189,7 +223,7 @@ func TestDeleteStatuses(t *testing.T) {
 					v.AttachStatus = tc.attach
 				}
 			})
-			err := c.api.Delete(admin(), id, tc.force)
+			err := c.api.Delete(admin(), id, tc.force, false)
 			if !tc.ok {
 				wantCode(t, "delete", err, 400)
 				if v := c.get(id); v.Status != tc.status || len(c.rpc.called()) != 0 {
@@ -211,7 +245,7 @@ func TestDeleteRevertsWhenCastFails(t *testing.T) {
 	c := newCloud(t)
 	id := c.volume(func(v *cinder.Volume) { v.Status = cinder.StatusError })
 	c.rpc.err = errBusDown
-	wantCode(t, "delete", c.api.Delete(admin(), id, false), 503)
+	wantCode(t, "delete", c.api.Delete(admin(), id, false, false), 503)
 	if v := c.get(id); v.Status != cinder.StatusError {
 		t.Fatalf("status %s after a failed delete cast, want error", v.Status)
 	}
@@ -239,7 +273,7 @@ func TestDeleteWhileScheduling(t *testing.T) {
 			})
 			placed <- err == nil
 		}()
-		if err := c.api.Delete(ctx, id, true); err != nil {
+		if err := c.api.Delete(ctx, id, true, false); err != nil {
 			t.Fatalf("round %d: %v", i, err)
 		}
 		deleted := slices.Contains(c.rpc.called(), "delete "+id)
