@@ -8,6 +8,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	stdadler32 "hash/adler32"
 	"io"
 	"os"
 	"strings"
@@ -226,6 +227,9 @@ func (zlibCodec) zeroObject(w io.Writer, n int64) error {
 
 func (zlibCodec) decoder(r io.Reader) (io.ReadCloser, error) { return kzlib.NewReader(r) }
 
+// zlibSegmenter deflates a segment and appends the Adler-32 of its raw
+// bytes, which the sink combines into the object's: workers compute it in
+// parallel rather than the writer.
 type zlibSegmenter struct{ w *kflate.Writer }
 
 func (s *zlibSegmenter) encode(dst *bytes.Buffer, raw []byte) error {
@@ -237,7 +241,11 @@ func (s *zlibSegmenter) encode(dst *bytes.Buffer, raw []byte) error {
 	if _, err := s.w.Write(raw); err != nil {
 		return err
 	}
-	return s.w.Flush()
+	if err := s.w.Flush(); err != nil {
+		return err
+	}
+	dst.Write(binary.BigEndian.AppendUint32(nil, stdadler32.Checksum(raw)))
+	return nil
 }
 
 type zlibSink struct {
@@ -255,8 +263,9 @@ func (s *zlibSink) start(f *os.File) error {
 }
 
 func (s *zlibSink) add(raw, enc []byte) error {
-	s.adler.update(raw)
-	_, err := s.w.Write(enc)
+	n := len(enc) - 4
+	s.adler.append(binary.BigEndian.Uint32(enc[n:]), int64(len(raw)))
+	_, err := s.w.Write(enc[:n])
 	return err
 }
 
@@ -266,35 +275,32 @@ func (s *zlibSink) addZeros(n int64) error {
 }
 
 func (s *zlibSink) finish(int64) (int64, error) {
-	s.w.Write(deflateEnd)
-	s.w.Write(binary.BigEndian.AppendUint32(nil, s.adler.sum()))
+	_, _ = s.w.Write(deflateEnd) // a bufio.Writer keeps its first error for Flush
+	_, _ = s.w.Write(binary.BigEndian.AppendUint32(nil, s.adler.sum()))
 	err := s.w.Flush()
 	return s.cw.n, err
 }
 
-// adler32 is an Adler-32 state that can also take n zeros without reading
-// them; newAdler32 makes the initial state.
+// adler32 is an Adler-32 checksum built from the checksums of the parts
+// of a stream (zlib's adler32_combine), which takes zeros without reading
+// them; newAdler32 makes the checksum of nothing.
 type adler32 struct{ a, b uint32 }
 
 const adlerMod = 65521
 
 func newAdler32() adler32 { return adler32{a: 1} }
 
-func (s *adler32) update(p []byte) {
-	for len(p) > 0 {
-		n := min(len(p), 5552) // the most bytes before b can overflow
-		for _, c := range p[:n] {
-			s.a += uint32(c)
-			s.b += s.a
-		}
-		s.a, s.b = s.a%adlerMod, s.b%adlerMod
-		p = p[n:]
-	}
+// append adds a part of n bytes whose own checksum is sum.
+func (s *adler32) append(sum uint32, n int64) {
+	rem := uint64(n % adlerMod)
+	a2, b2 := uint64(sum&0xffff), uint64(sum>>16)
+	a, b := uint64(s.a), uint64(s.b)
+	s.b = uint32((b + b2 + rem*a + 2*adlerMod - rem) % adlerMod)
+	s.a = uint32((a + a2 + adlerMod - 1) % adlerMod)
 }
 
-func (s *adler32) zeros(n int64) {
-	s.b = uint32((uint64(s.b) + uint64(n%adlerMod)*uint64(s.a)) % adlerMod)
-}
+// zeros adds n zero bytes.
+func (s *adler32) zeros(n int64) { s.append(1|uint32(n%adlerMod)<<16, n) }
 
 func (s *adler32) sum() uint32 { return s.b<<16 | s.a }
 

@@ -29,7 +29,7 @@ func openVolume(path string, flag int) (*volume, error) {
 	v := &volume{File: f, data: -1, hole: -1}
 	var st unix.Stat_t
 	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
-		f.Close()
+		_ = f.Close()
 		return nil, fmt.Errorf("stat %s: %w", path, err)
 	}
 	switch st.Mode & unix.S_IFMT {
@@ -37,12 +37,12 @@ func openVolume(path string, flag int) (*volume, error) {
 		v.size, v.thick = st.Size, st.Blocks*512 >= st.Size
 	case unix.S_IFBLK:
 		if v.size, err = f.Seek(0, io.SeekEnd); err != nil {
-			f.Close()
+			_ = f.Close()
 			return nil, fmt.Errorf("size of %s: %w", path, err)
 		}
 		v.block = true
 	default:
-		f.Close()
+		_ = f.Close()
 		return nil, fmt.Errorf("%s is neither a regular file nor a block device", path)
 	}
 	return v, nil

@@ -98,15 +98,13 @@ func TestCinderRestoresOurs(t *testing.T) {
 		t.Run(compression, func(t *testing.T) {
 			opts := testOptions(t, compression)
 			cin := newCinder(t, opts)
-			dir := t.TempDir()
-			src := filepath.Join(dir, "volume")
-			makeVolume(t, src)
+			dir, src, want := newVolume(t)
 			b := testBackup("e1000000-0000-4000-8000-000000000001", nil)
 			st := mustCreate(t, opts, b, src)
 			dst := filepath.Join(dir, "restored")
 			write(t, dst, 0, random(7, testSize))
 			cin.run("restore", dst, rowOf(b, st.Prefix))
-			sameContent(t, dst, content(t, src))
+			sameContent(t, dst, want)
 		})
 	}
 }
@@ -117,9 +115,7 @@ func TestCinderRestoresOurs(t *testing.T) {
 func TestCinderChain(t *testing.T) {
 	opts := testOptions(t, "zlib")
 	cin := newCinder(t, opts)
-	dir := t.TempDir()
-	src := filepath.Join(dir, "volume")
-	makeVolume(t, src)
+	dir, src, _ := newVolume(t)
 
 	b1 := testBackup("f1000000-0000-4000-8000-000000000001", nil) // here
 	st1 := mustCreate(t, opts, b1, src)

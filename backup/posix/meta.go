@@ -113,20 +113,23 @@ type shaWriter struct {
 // newSHAWriter starts a sha256file with hdr's fields, writing to w.
 func newSHAWriter(w io.Writer, hdr shaHeader) *shaWriter {
 	s := &shaWriter{w: bufio.NewWriterSize(w, 64<<10), hdr: hdr}
-	s.w.WriteString("{")
+	s.str("{")
 	s.field("backup_description", hdr.BackupDescription)
 	s.field("backup_id", hdr.BackupID)
 	s.field("backup_name", hdr.BackupName)
 	s.field("chunk_size", hdr.ChunkSize)
 	s.field("created_at", hdr.CreatedAt)
-	s.w.WriteString(",\n  \"sha256s\": [")
+	s.str(",\n  \"sha256s\": [")
 	return s
 }
+
+// str writes s; a bufio.Writer keeps its first error for close's Flush.
+func (s *shaWriter) str(str string) { _, _ = s.w.WriteString(str) }
 
 // field writes a key and its value, after a comma unless it is the first.
 func (s *shaWriter) field(key string, v any) {
 	if s.fields > 0 {
-		s.w.WriteString(",")
+		s.str(",")
 	}
 	s.fields++
 	b, _ := json.Marshal(v) // strings, numbers and nulls always marshal
@@ -149,12 +152,12 @@ func (s *shaWriter) add(sum *[32]byte) error {
 // close ends the list and the document and flushes.
 func (s *shaWriter) close() error {
 	if s.n > 0 {
-		s.w.WriteString("\n  ")
+		s.str("\n  ")
 	}
-	s.w.WriteString("]")
+	s.str("]")
 	s.field("version", s.hdr.Version)
 	s.field("volume_id", s.hdr.VolumeID)
-	s.w.WriteString("\n}")
+	s.str("\n}")
 	return s.w.Flush()
 }
 
@@ -173,7 +176,7 @@ type shaReader struct {
 func openSHAFile(path string) (*shaReader, error) {
 	s, err := scanSHAFile(path, 0)
 	if err == nil && s.chunkSize == 0 { // chunk_size follows the list
-		s.f.Close()
+		_ = s.f.Close()
 		var size int
 		if size, err = chunkSizeAfterList(path); err == nil {
 			s, err = scanSHAFile(path, size)
@@ -183,7 +186,7 @@ func openSHAFile(path string) (*shaReader, error) {
 		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
 	if s.chunkSize <= 0 {
-		s.f.Close()
+		_ = s.f.Close()
 		return nil, fmt.Errorf("read %s: chunk_size %d is invalid", path, s.chunkSize)
 	}
 	return s, nil
@@ -198,20 +201,20 @@ func scanSHAFile(path string, chunkSize int) (*shaReader, error) {
 	s := &shaReader{f: f, chunkSize: chunkSize}
 	d := json.NewDecoder(f)
 	if t, err := d.Token(); err != nil || t != json.Delim('{') {
-		f.Close()
+		_ = f.Close()
 		return nil, fmt.Errorf("not a JSON object: %v", err)
 	}
 	for d.More() {
 		key, err := d.Token()
 		if err != nil {
-			f.Close()
+			_ = f.Close()
 			return nil, err
 		}
 		switch key {
 		case "sha256s":
 			s.r = bufio.NewReaderSize(io.MultiReader(d.Buffered(), f), 64<<10)
 			if err := s.listStart(); err != nil {
-				f.Close()
+				_ = f.Close()
 				return nil, err
 			}
 			return s, nil
@@ -221,11 +224,11 @@ func scanSHAFile(path string, chunkSize int) (*shaReader, error) {
 			err = d.Decode(&json.RawMessage{})
 		}
 		if err != nil {
-			f.Close()
+			_ = f.Close()
 			return nil, fmt.Errorf("field %v: %w", key, err)
 		}
 	}
-	f.Close()
+	_ = f.Close()
 	return nil, errors.New("no sha256s list")
 }
 
@@ -236,7 +239,7 @@ func chunkSizeAfterList(path string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	d := json.NewDecoder(f)
 	depth := 0
 	for {
@@ -310,4 +313,4 @@ func (s *shaReader) next() (sum [32]byte, ok bool, err error) {
 	return sum, true, nil
 }
 
-func (s *shaReader) close() { s.f.Close() }
+func (s *shaReader) close() { _ = s.f.Close() } // read-only: nothing to lose

@@ -94,7 +94,7 @@ func (r *restorer) restore(ctx context.Context, b *Backup, dst string) error {
 	if r.dst, err = openVolume(dst, os.O_WRONLY); err != nil {
 		return fmt.Errorf("open target: %w", err)
 	}
-	defer r.dst.Close()
+	defer func() { _ = r.dst.Close() }()
 	if r.dst.size < r.size {
 		if r.dst.block {
 			return fmt.Errorf("target %s holds %d bytes, fewer than the volume's %d", dst, r.dst.size, r.size)
@@ -338,7 +338,7 @@ func (r *restorer) restoreObject(ctx context.Context, j *job, buf []byte) error 
 	if err != nil {
 		return err
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	fi, err := f.Stat()
 	if err != nil {
 		return err
@@ -360,7 +360,7 @@ func (r *restorer) restoreObject(ctx context.Context, j *job, buf []byte) error 
 	if err != nil {
 		return fmt.Errorf("decompress %s: %w", j.obj.Compression, err)
 	}
-	defer rd.Close()
+	defer func() { _ = rd.Close() }()
 	h := md5.New()
 	w := runWriter{r: r, need: j.need}
 	buf = buf[:len(buf)/int(j.block)*int(j.block)]

@@ -11,9 +11,13 @@ import (
 	"sync"
 )
 
-// zeroUnit is the unit of the canonical zero encodings and of the md5 table
-// of zeros: canonical encodings depend on nothing but the length encoded.
+// zeroUnit is the unit of the canonical zero encodings: they depend on
+// nothing but the length encoded.
 const zeroUnit = 1 << 20
+
+// md5Step is the step of the md5 table of zeros: a sha block, so that the
+// md5 of a run of zero blocks needs no hashing once the table is built.
+const md5Step = 32 << 10
 
 // zeros is a source of zero bytes.
 var zeros = make([]byte, zeroUnit)
@@ -73,13 +77,14 @@ var zeroSHA = cache[[32]byte]{f: func(n int64) [32]byte {
 }}
 
 // md5Zeros gives the md5 of n zero bytes from the md5 states after each
-// zeroUnit of zeros, computed once up to the longest length asked for: a
-// zero object's md5 then costs at most zeroUnit bytes of hashing.
+// md5Step of zeros, computed once up to the longest length asked for (at
+// most zeroObjectMax, 2048 states): a zero object's md5 then costs at most
+// md5Step bytes of hashing.
 var md5Zeros = &zeroMD5{}
 
 type zeroMD5 struct {
 	mu     sync.Mutex
-	states [][]byte // states[i] is the marshalled md5 state after i zero units
+	states [][]byte // states[i] is the marshalled md5 state after i steps of zeros
 	h      hash.Hash
 }
 
@@ -90,17 +95,17 @@ func (z *zeroMD5) sum(n int64) string {
 		z.h = md5.New()
 		z.states = [][]byte{z.marshal()}
 	}
-	for int64(len(z.states)-1) < n/zeroUnit {
-		z.h.Write(zeros)
+	for int64(len(z.states)-1) < n/md5Step {
+		z.h.Write(zeros[:md5Step])
 		z.states = append(z.states, z.marshal())
 	}
-	state := z.states[n/zeroUnit]
+	state := z.states[n/md5Step]
 	z.mu.Unlock()
 	h := md5.New()
 	if err := h.(encoding.BinaryUnmarshaler).UnmarshalBinary(state); err != nil {
 		panic(err) // a state marshalled by the same package always unmarshals
 	}
-	h.Write(zeros[:n%zeroUnit])
+	h.Write(zeros[:n%md5Step])
 	return hex.EncodeToString(h.Sum(nil))
 }
 
