@@ -30,7 +30,7 @@ const zeroObjectMax = 64 << 20
 // differs from the parent's. It returns the prefix to record as the
 // backup's service_metadata in Stats.Prefix.
 //
-// Only src's data is read; its holes, and zero runs of 1 MiB or more,
+// Only src's data is read; its holes, and zero runs of 2 MiB or more,
 // become zero objects (see the package documentation). Up to Workers
 // segments of 1 MiB are compressed at once; memory stays bounded by a few
 // segments per worker whatever the volume's size.

@@ -22,8 +22,8 @@
 //
 // Holes of the source are found with SEEK_DATA/SEEK_HOLE and never read;
 // their blocks take the sha256 of a zero block without hashing. A run of
-// zero blocks (holes or zero data) of at least 1 MiB becomes an object of
-// its own, at most 64 MiB long, written as a canonical encoding of zeros
+// zero blocks (holes or zero data) of at least 2 MiB, or one that no data
+// follows in its run, becomes an object of its own, at most 64 MiB long, written as a canonical encoding of zeros
 // made without compressing anything (a sparse file for compression none)
 // and whose md5 comes from a table of md5 states of zeros. Cinder's driver
 // restores these like any object: they are in its format. A restore
@@ -35,8 +35,9 @@
 // Create writes the objects, then the sha256file under a temporary name it
 // renames, then the metadata under a temporary name it renames: a backup
 // whose metadata exists is complete. After a crash the container may hold
-// objects, a sha256file or temporary files (.tmp-<prefix>…) of a backup
-// without metadata; Restore refuses such a backup and Delete removes all of
+// objects (the last few possibly empty: files are created ahead of use), a
+// sha256file or temporary files (.tmp-<prefix>…) of a backup without
+// metadata; Restore refuses such a backup and Delete removes all of
 // its files. A failed Create removes what it wrote itself.
 package posix
 
