@@ -1,0 +1,822 @@
+package posix
+
+import (
+	"bytes"
+	"context"
+	"crypto/md5"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"golang.org/x/sync/errgroup"
+	"golang.org/x/sys/unix"
+)
+
+// zeroObjectMax is the longest zero object: it bounds the md5 table of
+// zeros to this many bytes of hashing, once per process.
+const zeroObjectMax = 64 << 20
+
+// Create backs up the first size bytes of src, a volume or a snapshot of
+// one (a regular file or a block device), as backup b: in full, or, when
+// b.Parent is set, as an incremental holding only the blocks whose sha256
+// differs from the parent's. It returns the prefix to record as the
+// backup's service_metadata in Stats.Prefix.
+//
+// Only src's data is read; its holes, and zero runs of 2 MiB or more,
+// become zero objects (see the package documentation). Up to Workers
+// segments of 1 MiB are compressed at once; memory stays bounded by a few
+// segments per worker whatever the volume's size.
+func Create(ctx context.Context, opts Options, b Backup, src string, size int64) (Stats, error) {
+	o, err := opts.resolve()
+	if err != nil {
+		return Stats{}, err
+	}
+	if err := checkID(&b); err != nil {
+		return Stats{}, err
+	}
+	if size <= 0 {
+		return Stats{}, fmt.Errorf("create backup %s: volume size %d is invalid", b.ID, size)
+	}
+	if b.Prefix == "" {
+		b.Prefix = newPrefix(&b)
+	}
+	c := &creator{o: &o, b: &b, size: size}
+	st, err := c.create(ctx, src)
+	if err != nil {
+		o.removeFiles(ctx, &b, c.files)
+		return Stats{}, fmt.Errorf("create backup %s: %w", b.ID, err)
+	}
+	return st, nil
+}
+
+// creator makes one backup. Its pipeline: a reader reads the source in
+// batches of one segment, skipping holes; the planner hashes each block,
+// compares it with the parent's and cuts the changed runs into objects
+// (pieces of data objects, zero objects); workers compress pieces; the
+// writer appends them, in order, to the object files.
+type creator struct {
+	o         *options
+	b         *Backup
+	size      int64
+	src       *volume
+	parent    *shaReader
+	sha       *shaWriter
+	seg       int64 // segment size: a multiple of the sha block size
+	zmin      int64 // shortest zero run made a zero object when it splits data
+	zmax      int64 // longest zero object
+	segmented bool  // the codec compresses segments in workers
+
+	free   chan []byte   // segment buffers
+	enc    sync.Pool     // *bytes.Buffer for encoded segments
+	work   chan *piece   // pieces to compress
+	order  chan *piece   // every piece, in order, for the writer
+	read   atomic.Int64  // bytes read from the source
+	files  []string      // files written, removed if the backup fails
+	ahead  chan *os.File // object files created ahead of the writer
+	opened []string      // names of the files created ahead
+	objs   []map[string]objectMeta
+
+	plan planner
+	out  writer
+}
+
+// batch is one segment of the source: its bytes (nil when all holes) and
+// the blocks entirely in holes, which were not read.
+type batch struct {
+	off  int64
+	n    int64
+	buf  []byte
+	hole []bool
+	refs atomic.Int32 // pieces using buf, plus one while planned
+}
+
+// objPlan is an object being planned; id is 0 until its first piece.
+type objPlan struct {
+	id             int
+	offset, length int64
+}
+
+// piece is a unit of the writer's work: raw bytes of a data object, zeros
+// of a data object, the end of a data object, or a whole zero object.
+type piece struct {
+	obj     *objPlan
+	raw     []byte
+	zeros   int64
+	end     bool
+	zeroObj bool
+	batch   *batch
+	enc     *bytes.Buffer
+	done    chan struct{}
+}
+
+func (c *creator) create(ctx context.Context, src string) (Stats, error) {
+	o, b := c.o, c.b
+	dir := o.dir(b)
+	if err := os.MkdirAll(dir, 0o770); err != nil {
+		return Stats{}, err
+	}
+	if err := os.Chmod(dir, 0o770); err != nil { // as put_container
+		return Stats{}, err
+	}
+	names, err := o.list(b)
+	if err != nil {
+		return Stats{}, err
+	}
+	for _, n := range names {
+		if strings.HasPrefix(strings.TrimPrefix(n, tmpPrefix), b.Prefix) {
+			return Stats{}, fmt.Errorf("container %s already holds %s: delete the backup first", dir, n)
+		}
+	}
+	if c.src, err = openVolume(src, os.O_RDONLY); err != nil {
+		return Stats{}, fmt.Errorf("open source: %w", err)
+	}
+	defer func() { _ = c.src.Close() }()
+	if c.src.size < c.size {
+		return Stats{}, fmt.Errorf("source %s holds %d bytes, fewer than the volume's %d", src, c.src.size, c.size)
+	}
+	if b.Parent != nil {
+		if c.parent, err = o.openParent(b.Parent); err != nil {
+			return Stats{}, err
+		}
+		defer c.parent.close()
+	}
+	shaTmp := tmpPrefix + b.Prefix + "_sha256file"
+	shaFile, err := c.createFile(shaTmp)
+	if err != nil {
+		return Stats{}, err
+	}
+	defer func() { _ = shaFile.Close() }()
+	c.sha = newSHAWriter(shaFile, shaHeader{
+		BackupDescription: nullable(b.Description), BackupID: b.ID, BackupName: nullable(b.Name),
+		ChunkSize: o.SHABlockSize, CreatedAt: pyTime(b.CreatedAt), Version: formatVersion, VolumeID: b.VolumeID,
+	})
+	if err := c.run(ctx); err != nil {
+		return Stats{}, err
+	}
+	if err := c.sha.close(); err != nil {
+		return Stats{}, fmt.Errorf("write sha256file: %w", err)
+	}
+	// Objects and sha256file reach the disk before the metadata names them.
+	if err := unix.Syncfs(int(shaFile.Fd())); err != nil {
+		return Stats{}, fmt.Errorf("sync %s: %w", dir, err)
+	}
+	if err := os.Rename(filepath.Join(dir, shaTmp), filepath.Join(dir, b.Prefix+"_sha256file")); err != nil {
+		return Stats{}, err
+	}
+	c.files = append(c.files, b.Prefix+"_sha256file")
+	if err := c.writeMetadata(); err != nil {
+		return Stats{}, fmt.Errorf("write metadata: %w", err)
+	}
+	st := c.out.st
+	st.Prefix, st.Read, st.Objects = b.Prefix, c.read.Load(), len(c.objs)
+	return st, nil
+}
+
+// openParent opens the sha256file of a complete parent backup.
+func (o *options) openParent(p *Backup) (*shaReader, error) {
+	if err := checkID(p); err != nil {
+		return nil, err
+	}
+	prefix, err := o.findPrefix(p)
+	if err != nil {
+		return nil, fmt.Errorf("parent: %w", err)
+	}
+	if _, err := readMetadata(filepath.Join(o.dir(p), prefix+"_metadata")); err != nil {
+		return nil, fmt.Errorf("parent backup %s: %w", p.ID, err)
+	}
+	s, err := openSHAFile(filepath.Join(o.dir(p), prefix+"_sha256file"))
+	if err != nil {
+		return nil, fmt.Errorf("parent backup %s: %w", p.ID, err)
+	}
+	if s.chunkSize != o.SHABlockSize {
+		s.close()
+		return nil, fmt.Errorf("hash block size has changed since the last backup. New hash block size: %d. "+
+			"Old hash block size: %d. Do a full backup", o.SHABlockSize, s.chunkSize)
+	}
+	return s, nil
+}
+
+// createFile creates a new file in the backup's container, mode 0660 as
+// get_object_writer sets it, and remembers it for cleanup.
+func (c *creator) createFile(name string) (*os.File, error) {
+	f, err := newFile(c.o.dir(c.b), name)
+	if err == nil {
+		c.files = append(c.files, name)
+	}
+	return f, err
+}
+
+// newFile creates the file name in dir, mode 0660 as get_object_writer
+// sets it.
+func newFile(dir, name string) (*os.File, error) {
+	f, err := os.OpenFile(filepath.Join(dir, name), os.O_CREATE|os.O_EXCL|os.O_RDWR, 0o660)
+	if err != nil {
+		return nil, err
+	}
+	if err := f.Chmod(0o660); err != nil {
+		_ = f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
+// writeMetadata writes the metadata under a temporary name and renames it:
+// its appearance completes the backup.
+func (c *creator) writeMetadata() error {
+	b := c.b
+	var parent *string
+	if b.Parent != nil {
+		parent = &b.Parent.ID
+	}
+	md := metadata{
+		BackupDescription: nullable(b.Description), BackupID: b.ID, BackupName: nullable(b.Name),
+		CreatedAt: pyTime(b.CreatedAt), Objects: c.objs, ParentID: parent, Version: formatVersion,
+		VolumeID: b.VolumeID, VolumeMeta: nullable(b.VolumeMeta),
+	}
+	if md.Objects == nil {
+		md.Objects = []map[string]objectMeta{}
+	}
+	data, err := json.MarshalIndent(md, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := tmpPrefix + b.Prefix + "_metadata"
+	f, err := c.createFile(tmp)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	dir := c.o.dir(b)
+	if err := os.Rename(filepath.Join(dir, tmp), filepath.Join(dir, b.Prefix+"_metadata")); err != nil {
+		return err
+	}
+	c.files = append(c.files, b.Prefix+"_metadata")
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = d.Close() }()
+	return d.Sync()
+}
+
+// run drives the pipeline to its end.
+func (c *creator) run(ctx context.Context) error {
+	o := c.o
+	sha := int64(o.SHABlockSize)
+	c.seg = (zeroUnit + sha - 1) / sha * sha
+	c.zmin = 2 * c.seg
+	c.zmax = max(min(zeroObjectMax/sha*sha, o.FileSize), sha)
+	c.segmented = o.codec.segmenter() != nil
+	inFlight := 2*o.Workers + 2
+	c.free = make(chan []byte, inFlight+4)
+	for range cap(c.free) {
+		c.free <- make([]byte, c.seg)
+	}
+	c.enc.New = func() any { return new(bytes.Buffer) }
+	c.work = make(chan *piece, inFlight)
+	c.ahead = make(chan *os.File, 4)
+	c.order = make(chan *piece, inFlight)
+	c.plan = planner{c: c, rawFrom: -1}
+	c.out = writer{c: c, sink: o.codec.sink(), md5: md5.New()}
+
+	g, ctx := errgroup.WithContext(ctx)
+	batches := make(chan *batch, 2)
+	g.Go(func() error { return c.readSource(ctx, batches) })
+	g.Go(func() error {
+		defer close(c.order)
+		defer close(c.work)
+		return c.plan.run(ctx, batches)
+	})
+	for range o.Workers {
+		if c.segmented {
+			g.Go(func() error { return c.compress(ctx) })
+		}
+	}
+	stop := make(chan struct{})
+	g.Go(func() error { return c.openAhead(ctx, stop) })
+	g.Go(func() error {
+		defer close(stop)
+		return c.out.run(ctx)
+	})
+	err := g.Wait()
+	for f := range c.ahead {
+		_ = f.Close()
+	}
+	c.files = append(c.files, c.opened...)
+	if err != nil {
+		return err
+	}
+	for _, name := range c.opened[len(c.objs):] { // created ahead, never used
+		if err := os.Remove(filepath.Join(c.o.dir(c.b), name)); err != nil {
+			return err
+		}
+	}
+	c.files = c.files[:len(c.files)-len(c.opened)+len(c.objs)]
+	return nil
+}
+
+// openAhead creates object files in id order ahead of the writer, so that
+// their creation, about 1 ms each on this project's machines, overlaps
+// the pipeline's work rather than adding to it.
+func (c *creator) openAhead(ctx context.Context, stop <-chan struct{}) error {
+	defer close(c.ahead)
+	for id := 1; ; id++ {
+		name := objectName(c.b.Prefix, id)
+		f, err := newFile(c.o.dir(c.b), name)
+		if err != nil {
+			return err
+		}
+		c.opened = append(c.opened, name)
+		select {
+		case c.ahead <- f:
+		case <-stop:
+			_ = f.Close()
+			return nil
+		case <-ctx.Done():
+			_ = f.Close()
+			return ctx.Err()
+		}
+	}
+}
+
+// nextObject returns the file of the next object, which has the name name.
+func (c *creator) nextObject(ctx context.Context, name string) (*os.File, error) {
+	select {
+	case f, ok := <-c.ahead:
+		if !ok {
+			return nil, errors.New("no object file was created")
+		}
+		if filepath.Base(f.Name()) != name {
+			_ = f.Close()
+			return nil, fmt.Errorf("object file %s was created where %s was expected", f.Name(), name)
+		}
+		return f, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// readSource reads the source in batches that never cross a chunk
+// (FileSize) boundary, reading only the runs of blocks that hold data.
+func (c *creator) readSource(ctx context.Context, out chan<- *batch) error {
+	defer close(out)
+	sha, chunk := int64(c.o.SHABlockSize), c.o.FileSize
+	for off := int64(0); off < c.size; {
+		end := min(off+c.seg, (off/chunk+1)*chunk, c.size)
+		bt := &batch{off: off, n: end - off, hole: make([]bool, (end-off+sha-1)/sha)}
+		runStart := int64(-1) // start of the run of data blocks being gathered
+		for i := range bt.hole {
+			bo := off + int64(i)*sha
+			be := min(bo+sha, end)
+			data, err := c.src.hasData(bo, be)
+			if err != nil {
+				return err
+			}
+			bt.hole[i] = !data
+			if data && bt.buf == nil {
+				select {
+				case bt.buf = <-c.free:
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+				bt.buf = bt.buf[:end-off]
+				clear(bt.buf[:bo-off]) // the hole blocks before
+			}
+			switch {
+			case data && runStart < 0:
+				runStart = bo
+			case !data && runStart >= 0:
+				if err := c.readRun(bt, runStart, bo); err != nil {
+					return err
+				}
+				runStart = -1
+			}
+			if !data && bt.buf != nil {
+				clear(bt.buf[bo-off : be-off])
+			}
+		}
+		if runStart >= 0 {
+			if err := c.readRun(bt, runStart, end); err != nil {
+				return err
+			}
+		}
+		bt.refs.Store(1)
+		select {
+		case out <- bt:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		off = end
+	}
+	return nil
+}
+
+// readRun reads the source's [from, to) into bt's buffer.
+func (c *creator) readRun(bt *batch, from, to int64) error {
+	c.read.Add(to - from)
+	return c.src.readFull(bt.buf[from-bt.off:to-bt.off], from)
+}
+
+// release drops a reference to bt's buffer, returning it to the pool with
+// the last one.
+func (c *creator) release(bt *batch) {
+	if bt != nil && bt.refs.Add(-1) == 0 && bt.buf != nil {
+		c.free <- bt.buf[:cap(bt.buf)]
+	}
+}
+
+// compress encodes the raw pieces the planner hands out.
+func (c *creator) compress(ctx context.Context) error {
+	seg := c.o.codec.segmenter()
+	for p := range c.work {
+		p.enc = c.enc.Get().(*bytes.Buffer)
+		p.enc.Reset()
+		if err := seg.encode(p.enc, p.raw); err != nil {
+			return fmt.Errorf("compress %s at %d: %w", c.o.name, p.obj.offset, err)
+		}
+		close(p.done)
+	}
+	return ctx.Err()
+}
+
+// planner hashes blocks and cuts the changed runs into objects, as
+// ChunkedBackupDriver.backup does (runs of changed sha blocks, never across
+// a chunk), with zero runs of zmin or more cut out as zero objects.
+type planner struct {
+	c       *creator
+	ctx     context.Context
+	obj     *objPlan // the object being planned, nil if none
+	data    int64    // bytes of obj assigned to pieces or to the raw span
+	zeros   int64    // zero bytes after those, not yet assigned
+	bt      *batch   // the batch being planned
+	rawFrom int64    // start of the raw span in bt, -1 if none
+	nextID  int
+}
+
+func (p *planner) run(ctx context.Context, batches <-chan *batch) error {
+	p.ctx = ctx
+	c := p.c
+	sha := int64(c.o.SHABlockSize)
+	for bt := range batches {
+		p.bt = bt
+		for i, hole := range bt.hole {
+			bo := bt.off + int64(i)*sha
+			n := min(sha, bt.off+bt.n-bo)
+			var sum [32]byte
+			zero := hole || isZero(bt.buf[bo-bt.off:bo-bt.off+n])
+			if zero {
+				sum = zeroSHA.get(n)
+			} else {
+				sum = sha256.Sum256(bt.buf[bo-bt.off : bo-bt.off+n])
+			}
+			if err := c.sha.add(&sum); err != nil {
+				return fmt.Errorf("write sha256file: %w", err)
+			}
+			changed, err := p.changed(&sum)
+			if err != nil {
+				return err
+			}
+			if bo%c.o.FileSize == 0 || !changed {
+				if err := p.close(); err != nil {
+					return err
+				}
+			}
+			switch {
+			case !changed:
+			case zero:
+				err = p.zeroBlock(bo, n)
+			default:
+				err = p.dataBlock(bo, n)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		if err := p.flushRaw(); err != nil {
+			return err
+		}
+		c.release(bt)
+		p.bt = nil
+	}
+	if err := p.ctx.Err(); err != nil {
+		return err
+	}
+	return p.close()
+}
+
+// changed compares a block's sha256 with the parent's.
+func (p *planner) changed(sum *[32]byte) (bool, error) {
+	if p.c.parent == nil {
+		return true, nil
+	}
+	old, ok, err := p.c.parent.next()
+	if err != nil {
+		return false, fmt.Errorf("parent: %w", err)
+	}
+	if !ok {
+		return false, errors.New("volume size increased since the last backup. Do a full backup")
+	}
+	return old != *sum, nil
+}
+
+func (p *planner) dataBlock(off, n int64) error {
+	if p.obj == nil {
+		p.obj = &objPlan{offset: off}
+	}
+	if p.zeros > 0 {
+		if p.data == 0 && p.zeros >= p.c.zmin {
+			if err := p.zeroObjects(p.obj.offset, p.zeros); err != nil {
+				return err
+			}
+			p.obj, p.zeros = &objPlan{offset: off}, 0
+		} else if err := p.absorb(); err != nil {
+			return err
+		}
+	}
+	if p.rawFrom < 0 {
+		p.rawFrom = off
+	}
+	p.data += n
+	return nil
+}
+
+func (p *planner) zeroBlock(off, n int64) error {
+	if p.obj == nil {
+		p.obj = &objPlan{offset: off}
+	}
+	p.zeros += n
+	switch {
+	case p.data > 0 && p.zeros >= p.c.zmin:
+		end := p.obj.offset + p.data
+		if err := p.endObject(); err != nil {
+			return err
+		}
+		p.obj, p.data = &objPlan{offset: end}, 0
+	case p.data == 0 && p.zeros >= p.c.zmax:
+		if err := p.zeroObjects(p.obj.offset, p.c.zmax); err != nil {
+			return err
+		}
+		p.obj.offset += p.c.zmax
+		p.zeros -= p.c.zmax
+	}
+	return nil
+}
+
+// absorb makes the pending zeros part of the data object: in the raw span
+// when they lie in the current batch's buffer, else as a zero piece.
+func (p *planner) absorb() error {
+	z0 := p.obj.offset + p.data
+	if p.bt != nil && p.bt.buf != nil && (p.rawFrom >= 0 || z0 >= p.bt.off) {
+		if p.rawFrom < 0 {
+			p.rawFrom = z0
+		}
+	} else if err := p.emit(&piece{obj: p.obj, zeros: p.zeros}); err != nil {
+		return err
+	}
+	p.data += p.zeros
+	p.zeros = 0
+	return nil
+}
+
+// close ends the run being planned.
+func (p *planner) close() error {
+	if p.obj == nil {
+		return nil
+	}
+	var err error
+	if p.data > 0 {
+		if p.zeros > 0 {
+			err = p.absorb()
+		}
+		if err == nil {
+			err = p.endObject()
+		}
+	} else if p.zeros > 0 {
+		err = p.zeroObjects(p.obj.offset, p.zeros)
+	}
+	p.obj, p.data, p.zeros = nil, 0, 0
+	return err
+}
+
+// endObject emits the data object's last raw bytes and its end.
+func (p *planner) endObject() error {
+	if err := p.flushRaw(); err != nil {
+		return err
+	}
+	p.obj.length = p.data
+	return p.emit(&piece{obj: p.obj, end: true})
+}
+
+// flushRaw emits the raw span of the current batch.
+func (p *planner) flushRaw() error {
+	if p.rawFrom < 0 {
+		return nil
+	}
+	end := p.obj.offset + p.data
+	raw := p.bt.buf[p.rawFrom-p.bt.off : end-p.bt.off]
+	p.rawFrom = -1
+	return p.emit(&piece{obj: p.obj, raw: raw, batch: p.bt})
+}
+
+// zeroObjects emits zero objects covering [off, off+n).
+func (p *planner) zeroObjects(off, n int64) error {
+	for n > 0 {
+		k := min(n, p.c.zmax)
+		if err := p.emit(&piece{obj: &objPlan{offset: off, length: k}, zeroObj: true}); err != nil {
+			return err
+		}
+		off, n = off+k, n-k
+	}
+	return nil
+}
+
+// emit hands a piece to the writer, and raw ones to the workers first.
+func (p *planner) emit(pc *piece) error {
+	c := p.c
+	if pc.obj.id == 0 {
+		p.nextID++
+		pc.obj.id = p.nextID
+	}
+	if pc.batch != nil {
+		pc.batch.refs.Add(1)
+	}
+	pc.done = make(chan struct{})
+	if pc.raw != nil && c.segmented {
+		select {
+		case c.work <- pc:
+		case <-p.ctx.Done():
+			return p.ctx.Err()
+		}
+	} else {
+		close(pc.done)
+	}
+	select {
+	case c.order <- pc:
+		return nil
+	case <-p.ctx.Done():
+		return p.ctx.Err()
+	}
+}
+
+// writer writes pieces, in order, into object files.
+type writer struct {
+	c    *creator
+	sink sink
+	md5  hash.Hash
+	f    *os.File // the data object being written
+	obj  *objPlan
+	st   Stats
+	ctx  context.Context
+}
+
+func (w *writer) run(ctx context.Context) error {
+	w.ctx = ctx
+	for p := range w.c.order {
+		select {
+		case <-p.done:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		err := w.write(p)
+		if p.enc != nil {
+			w.c.enc.Put(p.enc)
+		}
+		w.c.release(p.batch)
+		if err != nil {
+			if w.f != nil {
+				_ = w.f.Close()
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+func (w *writer) write(p *piece) error {
+	c := w.c
+	name := objectName(c.b.Prefix, p.obj.id)
+	if p.zeroObj {
+		f, err := c.nextObject(w.ctx, name)
+		if err != nil {
+			return err
+		}
+		stored, err := writeZeroObject(c.o.codec, f, p.obj.length)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return fmt.Errorf("write %s: %w", name, err)
+		}
+		w.st.Stored += stored
+		w.st.ZeroBytes += p.obj.length
+		w.record(name, p.obj, c.o.name, md5Zeros.sum(p.obj.length))
+		return nil
+	}
+	if w.obj != p.obj {
+		f, err := c.nextObject(w.ctx, name)
+		if err != nil {
+			return err
+		}
+		w.f, w.obj = f, p.obj
+		w.md5.Reset()
+		if err := w.sink.start(f); err != nil {
+			return fmt.Errorf("write %s: %w", name, err)
+		}
+	}
+	var err error
+	switch {
+	case p.raw != nil:
+		w.md5.Write(p.raw)
+		var enc []byte
+		if p.enc != nil {
+			enc = p.enc.Bytes()
+		}
+		err = w.sink.add(p.raw, enc)
+	case p.zeros > 0:
+		_ = writeZeroBytes(w.md5, p.zeros)
+		err = w.sink.addZeros(p.zeros)
+	case p.end:
+		err = w.finish(name)
+	}
+	if err != nil {
+		return fmt.Errorf("write %s: %w", name, err)
+	}
+	return nil
+}
+
+// finish ends the data object; when compression did not make it smaller
+// it is rewritten uncompressed, as _prepare_output_data stores such chunks.
+func (w *writer) finish(name string) error {
+	obj, f := w.obj, w.f
+	w.f, w.obj = nil, nil
+	sum := hex.EncodeToString(w.md5.Sum(nil))
+	compression := w.c.o.name
+	stored, err := w.sink.finish(obj.length)
+	if err == nil && stored >= obj.length && compression != "none" {
+		stored, err = w.c.rewriteRaw(f, obj, sum)
+		compression = "none"
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	w.st.Stored += stored
+	w.record(name, obj, compression, sum)
+	return nil
+}
+
+func (w *writer) record(name string, obj *objPlan, compression, sum string) {
+	w.c.objs = append(w.c.objs, map[string]objectMeta{name: {
+		Compression: compression, Length: obj.length, MD5: sum, Offset: obj.offset,
+	}})
+}
+
+// rewriteRaw replaces f's content with the source's bytes of obj, leaving
+// zero blocks as holes, and checks they still have the md5 sum.
+func (c *creator) rewriteRaw(f *os.File, obj *objPlan, sum string) (int64, error) {
+	if err := f.Truncate(0); err != nil {
+		return 0, err
+	}
+	buf := make([]byte, c.seg)
+	h := md5.New()
+	var stored int64
+	for off := int64(0); off < obj.length; off += c.seg {
+		b := buf[:min(c.seg, obj.length-off)]
+		if err := c.src.readFull(b, obj.offset+off); err != nil {
+			return 0, err
+		}
+		c.read.Add(int64(len(b)))
+		h.Write(b)
+		if isZero(b) {
+			continue
+		}
+		if _, err := f.WriteAt(b, off); err != nil {
+			return 0, err
+		}
+		stored += int64(len(b))
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); got != sum {
+		return 0, fmt.Errorf("source changed while it was backed up: bytes %d-%d read again have md5 %s, not %s",
+			obj.offset, obj.offset+obj.length, got, sum)
+	}
+	return stored, f.Truncate(obj.length)
+}
