@@ -106,6 +106,10 @@ func (m *Manager) Endpoint() rpc.Endpoint {
 	}
 }
 
+// recoverySendTimeout bounds how long a cast of Init's recovery waits for a
+// queue to take it.
+const recoverySendTimeout = 500 * time.Millisecond
+
 // Init is init_host: it sets the driver up, recovers the backend's volumes
 // left creating (to error, storage removed), deleting (deleted now) or
 // mid-migration (see recover), takes the capabilities snapshot and reports
@@ -114,7 +118,10 @@ func (m *Manager) Init(ctx context.Context) error {
 	if err := m.drv.Setup(ctx); err != nil {
 		return fmt.Errorf("set up driver of backend %s: %w", m.host, err)
 	}
-	if err := m.recover(ctx); err != nil {
+	// Recovery never waits on another backend: in cinder-all a sibling
+	// starts after this one, and its own recovery finishes what a cast
+	// refused now would have asked of it.
+	if err := m.recover(rpc.WithSendTimeout(ctx, recoverySendTimeout)); err != nil {
 		return err
 	}
 	if err := m.discover(ctx); err != nil {

@@ -178,3 +178,41 @@ func TestInitRecoversSnapshots(t *testing.T) {
 	e.waitSnapshot(t, restoring.ID, cinder.SnapshotAvailable)
 	e.waitStatus(t, v.ID, cinder.StatusError)
 }
+
+// TestRecoveryDoesNotWaitOnASibling: in cinder-all the backends start one
+// after another, so a source recovering an interrupted migration finds its
+// target's backend not serving yet. Its recovery must not wait for that
+// backend (it used to wait 10 s for a queue, holding its own start and
+// answering 503 meanwhile): the target stays deleting, and the sibling's
+// own start deletes it.
+func TestRecoveryDoesNotWaitOnASibling(t *testing.T) {
+	s := newSite(t)
+	src := s.add(t, "node1", "a", "thin")
+	dst := s.add(t, "node1", "b", "thin")
+	v := src.volume(t, src.pool(), cinder.StatusAvailable, 1)
+	if _, err := s.store.UpdateVolume(context.Background(), v.ID, func(v *cinder.Volume) error {
+		v.MigrationStatus, v.PreviousStatus = cinder.MigrationMigrating, cinder.StatusAvailable
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	target := dst.volume(t, dst.pool(), cinder.StatusAvailable, 1)
+	if _, err := s.store.UpdateVolume(context.Background(), target.ID, func(t *cinder.Volume) error {
+		t.MigrationStatus = cinder.MigrationTarget(v.ID)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// Well under the 10 s an unserved queue is waited for.
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	if err := src.mgr.Init(ctx); err != nil || ctx.Err() != nil {
+		t.Fatalf("the source's start waited on its sibling: %v, %v", err, ctx.Err())
+	}
+	if got := src.waitStatus(t, v.ID, cinder.StatusAvailable); got.MigrationStatus != cinder.MigrationError {
+		t.Fatalf("source after recovery: %+v", got)
+	}
+	dst.waitStatus(t, target.ID, cinder.StatusDeleting)
+	dst.start(t)
+	dst.waitStatus(t, target.ID, "gone")
+}
