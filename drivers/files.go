@@ -244,16 +244,27 @@ func cutID(name, prefix string) (string, bool) {
 // volume-<uuid> file in VolumesDir, with its size in bytes. Released files
 // are not volumes. cinder-manage volume audit compares it with the database.
 func (f *Files) Volumes(ctx context.Context) (map[string]int64, error) {
-	vols := map[string]int64{}
+	return f.stored("volume-")
+}
+
+// Snapshots lists the snapshots the backend stores, as Volumes does for
+// volumes: the id of each snapshot-<uuid> file, with its size in bytes.
+func (f *Files) Snapshots(ctx context.Context) (map[string]int64, error) {
+	return f.stored("snapshot-")
+}
+
+// stored maps the id of each prefix<uuid> file in VolumesDir to its size.
+func (f *Files) stored(prefix string) (map[string]int64, error) {
+	files := map[string]int64{}
 	err := scan(f.Backend.VolumesDir, func(name string, size, _ int64) {
-		if id, ok := cutID(name, "volume-"); ok {
-			vols[id] = size
+		if id, ok := cutID(name, prefix); ok {
+			files[id] = size
 		}
 	})
 	if err != nil {
-		return nil, fmt.Errorf("list volumes of backend %s: %w", f.Backend.Name, err)
+		return nil, fmt.Errorf("list the %sfiles of backend %s: %w", prefix, f.Backend.Name, err)
 	}
-	return vols, nil
+	return files, nil
 }
 
 // scan calls fn with the name, size and allocated bytes of each regular file in dir.

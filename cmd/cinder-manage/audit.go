@@ -20,13 +20,14 @@ import (
 )
 
 const auditUsage = `usage: cinder-manage [--config-file PATH]... volume audit
-  Compares the volumes table with the storage of every backend this
-  cinder.conf enables and prints each difference: a volume without the
-  storage its status requires, storage of the wrong size, storage that no
-  volume on its backend names. A volume creating, deleting, error or
-  error_deleting may hold storage or not; one extending may have grown
-  already; any other must hold storage of its size. Volumes with no host or
-  on backends this cinder.conf does not enable are not checked. Safe while
+  Compares the volumes and snapshots tables with the storage of every
+  backend this cinder.conf enables and prints each difference: a volume or
+  snapshot without the storage its status requires, storage of the wrong
+  size, storage that no volume or snapshot on its backend names. One
+  creating, deleting, error or error_deleting may hold storage or not; a
+  volume extending may have grown already; any other must hold storage of
+  its size. Volumes with no host or on backends this cinder.conf does not
+  enable are not checked; a snapshot is on its volume's backend. Safe while
   the services run: a difference must show in two reads of the database
   around the read of the storage.
   Exit status: 0 when they agree, 1 when they differ, 2 when the audit fails.`
@@ -34,16 +35,49 @@ const auditUsage = `usage: cinder-manage [--config-file PATH]... volume audit
 // errDiffer says the audit found differences; it is not a failure.
 var errDiffer = errors.New("the database and the storage differ")
 
-// storage is what the audit needs of a driver: the volumes its backend
-// stores, data id → size in bytes (drivers.Files has it).
+// storage is what the audit needs of a driver: the volumes and snapshots
+// its backend stores, id → size in bytes (drivers.Files has it).
 type storage interface {
 	Volumes(ctx context.Context) (map[string]int64, error)
+	Snapshots(ctx context.Context) (map[string]int64, error)
 }
 
 // backendStorage is one enabled backend with what it stores.
 type backendStorage struct {
-	dir     string           // volumes_dir, to name files
-	volumes map[string]int64 // data id → size in bytes
+	dir       string           // volumes_dir, to name files
+	volumes   map[string]int64 // data id → size in bytes
+	snapshots map[string]int64 // snapshot id → size in bytes
+}
+
+// item is a volume or a snapshot as the audit compares it with storage.
+type item struct {
+	kind, id  string // "volume" or "snapshot", and its id
+	stored    string // the id its storage carries (a volume's data id)
+	file      string // its storage's name
+	status    string
+	size      int    // GiB
+	backend   string // host@backend
+	snapshots bool   // in backendStorage.snapshots rather than volumes
+}
+
+// items are the volumes and snapshots of vols and snaps to compare; a
+// snapshot is on its volume's backend, and one of no volume in vols is not
+// checked.
+func items(vols []*cinder.Volume, snaps []*cinder.Snapshot) []item {
+	var out []item
+	backends := map[string]string{}
+	for _, v := range vols {
+		backend := cinder.ExtractHost(v.Host, cinder.LevelBackend)
+		backends[v.ID] = backend
+		out = append(out, item{kind: "volume", id: v.ID, stored: v.DataID(), file: v.Name(), status: v.Status, size: v.Size, backend: backend})
+	}
+	for _, s := range snaps {
+		if backend, ok := backends[s.VolumeID]; ok {
+			out = append(out, item{kind: "snapshot", id: s.ID, stored: s.ID, file: s.Name(), status: s.Status,
+				size: s.VolumeSize, backend: backend, snapshots: true})
+		}
+	}
+	return out
 }
 
 // volumeAudit runs "volume audit": it prints each difference between the
@@ -62,7 +96,7 @@ func volumeAudit(ctx context.Context, cfg *conf.Config, args []string, out io.Wr
 			err = cerr
 		}
 	}()
-	before, err := store.ListVolumes(ctx, db.VolumeFilter{})
+	before, _, err := readRows(ctx, store)
 	if err != nil {
 		return err
 	}
@@ -70,7 +104,7 @@ func volumeAudit(ctx context.Context, cfg *conf.Config, args []string, out io.Wr
 	if err != nil {
 		return err
 	}
-	after, err := store.ListVolumes(ctx, db.VolumeFilter{})
+	after, vols, err := readRows(ctx, store)
 	if err != nil {
 		return err
 	}
@@ -89,7 +123,7 @@ func volumeAudit(ctx context.Context, cfg *conf.Config, args []string, out io.Wr
 	for _, d := range diffs {
 		fmt.Fprintf(w, "%s: %s\n", d.backend, d.text)
 	}
-	if others := unchecked(after, stored); len(others) > 0 {
+	if others := unchecked(vols, stored); len(others) > 0 {
 		fmt.Fprintf(w, "not checked: volumes on %s, which this cinder.conf does not enable\n", strings.Join(others, ", "))
 	}
 	if len(diffs) == 0 {
@@ -103,7 +137,22 @@ func volumeAudit(ctx context.Context, cfg *conf.Config, args []string, out io.Wr
 	return errDiffer
 }
 
-// listStorage lists the volumes each enabled backend stores, by host@backend.
+// readRows reads the volumes and snapshots tables: the items to compare,
+// and the volumes.
+func readRows(ctx context.Context, store *db.DB) ([]item, []*cinder.Volume, error) {
+	vols, err := store.ListVolumes(ctx, db.VolumeFilter{})
+	if err != nil {
+		return nil, nil, err
+	}
+	snaps, err := store.ListSnapshots(ctx, db.SnapshotFilter{})
+	if err != nil {
+		return nil, nil, err
+	}
+	return items(vols, snaps), vols, nil
+}
+
+// listStorage lists the volumes and snapshots each enabled backend
+// stores, by host@backend.
 func listStorage(ctx context.Context, cfg *conf.Config) (map[string]backendStorage, error) {
 	stored := map[string]backendStorage{}
 	for _, b := range cfg.Backends {
@@ -120,7 +169,11 @@ func listStorage(ctx context.Context, cfg *conf.Config) (map[string]backendStora
 		if err != nil {
 			return nil, err
 		}
-		stored[host] = backendStorage{dir: b.VolumesDir, volumes: vols}
+		snaps, err := lister.Snapshots(ctx)
+		if err != nil {
+			return nil, err
+		}
+		stored[host] = backendStorage{dir: b.VolumesDir, volumes: vols, snapshots: snaps}
 	}
 	return stored, nil
 }
@@ -131,8 +184,10 @@ type difference struct {
 	text    string
 }
 
-// expect says whether a volume in status must hold storage, and whether that
-// storage must be of the volume's size: see auditUsage.
+// expect says whether a volume or snapshot in status must hold storage,
+// and whether that storage must be of its size: see auditUsage. The
+// snapshot statuses creating, deleting, error and error_deleting are the
+// volume's.
 func expect(status string) (required, sized bool) {
 	switch status {
 	case cinder.StatusCreating, cinder.StatusDeleting, cinder.StatusError, cinder.StatusErrorDelete:
@@ -143,37 +198,42 @@ func expect(status string) (required, sized bool) {
 	return true, true
 }
 
-// compare returns the differences between vols, the volumes rows, and
-// stored, ordered by backend and text.
-func compare(vols []*cinder.Volume, stored map[string]backendStorage) []difference {
+// compare returns the differences between rows, the volumes and
+// snapshots, and stored, ordered by backend and text.
+func compare(rows []item, stored map[string]backendStorage) []difference {
 	var diffs []difference
-	named := map[string]map[string]bool{} // host@backend → data ids its volumes name
-	for _, v := range vols {
-		backend := cinder.ExtractHost(v.Host, cinder.LevelBackend)
-		st, checked := stored[backend]
+	named := map[string]map[string]bool{} // host@backend → "kind id" its rows name
+	for _, it := range rows {
+		st, checked := stored[it.backend]
 		if !checked {
 			continue
 		}
-		if named[backend] == nil {
-			named[backend] = map[string]bool{}
+		if named[it.backend] == nil {
+			named[it.backend] = map[string]bool{}
 		}
-		named[backend][v.DataID()] = true
-		size, ok := st.volumes[v.DataID()]
-		required, sized := expect(v.Status)
-		switch want := int64(v.Size) * drivers.GiB; {
+		named[it.backend][it.kind+" "+it.stored] = true
+		files := st.volumes
+		if it.snapshots {
+			files = st.snapshots
+		}
+		size, ok := files[it.stored]
+		required, sized := expect(it.status)
+		switch want := int64(it.size) * drivers.GiB; {
 		case !ok && required:
-			diffs = append(diffs, difference{backend, fmt.Sprintf("volume %s (%s, %d GiB) has no storage: %s is missing",
-				v.ID, v.Status, v.Size, filepath.Join(st.dir, v.Name()))})
+			diffs = append(diffs, difference{it.backend, fmt.Sprintf("%s %s (%s, %d GiB) has no storage: %s is missing",
+				it.kind, it.id, it.status, it.size, filepath.Join(st.dir, it.file))})
 		case ok && sized && size != want:
-			diffs = append(diffs, difference{backend, fmt.Sprintf("volume %s (%s, %d GiB) has storage of the wrong size: %s holds %d bytes, not %d",
-				v.ID, v.Status, v.Size, filepath.Join(st.dir, v.Name()), size, want)})
+			diffs = append(diffs, difference{it.backend, fmt.Sprintf("%s %s (%s, %d GiB) has storage of the wrong size: %s holds %d bytes, not %d",
+				it.kind, it.id, it.status, it.size, filepath.Join(st.dir, it.file), size, want)})
 		}
 	}
 	for backend, st := range stored {
-		for id, size := range st.volumes {
-			if !named[backend][id] {
-				diffs = append(diffs, difference{backend, fmt.Sprintf("storage %s (%d bytes) belongs to no volume",
-					filepath.Join(st.dir, (&cinder.Volume{ID: id}).Name()), size)})
+		for kind, files := range map[string]map[string]int64{"volume": st.volumes, "snapshot": st.snapshots} {
+			for id, size := range files {
+				if !named[backend][kind+" "+id] {
+					diffs = append(diffs, difference{backend, fmt.Sprintf("storage %s (%d bytes) belongs to no %s",
+						filepath.Join(st.dir, kind+"-"+id), size, kind)})
+				}
 			}
 		}
 	}

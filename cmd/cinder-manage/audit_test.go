@@ -216,3 +216,45 @@ func TestAuditExitStatus(t *testing.T) {
 		t.Fatalf("audit of a backend without volumes_dir: exit %d, want 2 naming it\n%s", code, out)
 	}
 }
+
+// TestAuditSnapshots: snapshots are checked on their volume's backend as
+// volumes are: one available without storage, one of the wrong size and a
+// snapshot file no row names are differences; one creating may lack it.
+func TestAuditSnapshots(t *testing.T) {
+	s := newAuditSite(t)
+	ctx := context.Background()
+	v := s.volume(t, "hostA@thin#thin", cinder.StatusAvailable, "")
+	s.file(t, "thin", v.Name(), drivers.GiB)
+	snap := func(status string) *cinder.Snapshot {
+		sn := &cinder.Snapshot{VolumeID: v.ID, ProjectID: "p", Status: status, VolumeSize: 1}
+		if err := s.store.CreateSnapshot(ctx, sn); err != nil {
+			t.Fatal(err)
+		}
+		return sn
+	}
+	good := snap(cinder.SnapshotAvailable)
+	s.file(t, "thin", good.Name(), drivers.GiB)
+	snap(cinder.SnapshotCreating) // in flight, no storage yet
+	if out, err := s.audit(t); err != nil {
+		t.Fatalf("audit: %v\n%s", err, out)
+	}
+	missing := snap(cinder.SnapshotAvailable)
+	short := snap(cinder.SnapshotAvailable)
+	s.file(t, "thin", short.Name(), 1<<20)
+	stray := uuid.NewString()
+	s.file(t, "thin", "snapshot-"+stray, 4096)
+	out, err := s.audit(t)
+	if !errors.Is(err, errDiffer) {
+		t.Fatalf("audit: %v\n%s", err, out)
+	}
+	dir := s.cfg.Backend("thin").VolumesDir
+	for _, want := range []string{
+		"snapshot " + missing.ID + " (available, 1 GiB) has no storage: " + filepath.Join(dir, missing.Name()) + " is missing",
+		"snapshot " + short.ID + " (available, 1 GiB) has storage of the wrong size",
+		"storage " + filepath.Join(dir, "snapshot-"+stray) + " (4096 bytes) belongs to no snapshot",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("audit output lacks %q:\n%s", want, out)
+		}
+	}
+}
