@@ -1,0 +1,86 @@
+package manager_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/cinder-go/cinder"
+	"github.com/cinder-go/cinder/internal/testdb"
+	"github.com/cinder-go/cinder/internal/testenv"
+	"github.com/cinder-go/cinder/internal/testrpc"
+	"github.com/cinder-go/cinder/manager"
+)
+
+// python is the interpreter that sees Debian's python3-oslo.messaging.
+const python = "/usr/bin/python3"
+
+// pythonCall has oslo.messaging call method with kwargs on the manager of
+// e at version, as a Python cinder service would, and fails t unless it
+// answers without error.
+func pythonCall(t *testing.T, url string, e *env, version, method string, kwargs map[string]any) {
+	t.Helper()
+	calls, err := json.Marshal([][]any{{method, kwargs}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	target := e.mgr.Targets()[1] // cinder-volume.<host@backend>, server <host>
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, python, "../rpc/testdata/oslo_client.py", url, "openstack", target.Topic, target.Server, version)
+	cmd.Stdin = bytes.NewReader(calls)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("oslo client: %v\n%s", err, stderr.String())
+	}
+	var got []map[string]any
+	if err := json.Unmarshal(out, &got); err != nil || len(got) != 1 || got[0]["error"] != nil {
+		t.Fatalf("oslo client calling %s: %s (%v)", method, out, err)
+	}
+}
+
+// TestPythonPeerDrivesSnapshots: an oslo.messaging peer calls
+// create_snapshot, revert_to_snapshot (3.15) and delete_snapshot with
+// Cinder's argument names, over RabbitMQ, and the manager does each.
+func TestPythonPeerDrivesSnapshots(t *testing.T) {
+	if out, err := exec.Command(python, "-c", "import oslo_messaging").CombinedOutput(); err != nil {
+		if testenv.Required() {
+			t.Fatalf("%s cannot import oslo_messaging (CINDER_TEST_REQUIRE_SERVICES=1): %v\n%s", python, err, out)
+		}
+		t.Skipf("SKIP: %s cannot import oslo_messaging (apt-get install python3-oslo.messaging): %v", python, err)
+	}
+	url := testenv.RabbitURL(t)
+	s := &site{store: testdb.SQLite(t), tr: testrpc.Dial(t, url, 10*time.Second)}
+	s.client = manager.NewClient(s.tr)
+	e := s.add(t, "py-"+strings.ReplaceAll(uuid.NewString()[:8], "-", ""), "thin", "thin")
+	e.start(t)
+	ctx := context.Background()
+	v := e.volume(t, e.pool(), cinder.StatusCreating, 1)
+	e.createAndWait(t, v)
+
+	snap := e.snapshot(t, v, cinder.SnapshotCreating)
+	pythonCall(t, url, e, "3.0", "create_snapshot", map[string]any{"snapshot": map[string]any{"id": snap.ID}})
+	e.waitSnapshot(t, snap.ID, cinder.SnapshotAvailable)
+
+	e.setStatus(t, v, cinder.StatusReverting)
+	if _, err := e.store.UpdateSnapshot(ctx, snap.ID, func(s *cinder.Snapshot) error { s.Status = cinder.SnapshotRestoring; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	pythonCall(t, url, e, "3.15", "revert_to_snapshot", map[string]any{"volume": map[string]any{"id": v.ID}, "snapshot": map[string]any{"id": snap.ID}})
+	e.waitStatus(t, v.ID, cinder.StatusAvailable)
+	e.waitSnapshot(t, snap.ID, cinder.SnapshotAvailable)
+
+	if _, err := e.store.UpdateSnapshot(ctx, snap.ID, func(s *cinder.Snapshot) error { s.Status = cinder.SnapshotDeleting; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	pythonCall(t, url, e, "3.0", "delete_snapshot", map[string]any{"snapshot": map[string]any{"id": snap.ID}, "unmanage_only": false})
+	e.waitSnapshot(t, snap.ID, "gone")
+}
