@@ -88,7 +88,8 @@ func normalizeBackupTimes(b *cinder.Backup) {
 }
 
 // CreateBackup inserts b; an empty ID gets a new UUID, a zero CreatedAt
-// now, a zero DataTimestamp CreatedAt.
+// now, a zero DataTimestamp CreatedAt. A deleted row of b's id, which an
+// import of an exported backup brings back as Cinder does, is replaced.
 func (db *DB) CreateBackup(ctx context.Context, b *cinder.Backup) error {
 	if b.ID == "" {
 		b.ID = uuid.NewString()
@@ -103,7 +104,13 @@ func (db *DB) CreateBackup(ctx context.Context, b *cinder.Backup) error {
 	if b.Metadata == nil {
 		b.Metadata = map[string]string{}
 	}
-	_, err := db.sql.ExecContext(ctx, db.dialect.rebind(insertSQL("backups", backupColumns)), backupValues(b)...)
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, db.dialect.rebind("DELETE FROM backups WHERE id = ? AND deleted = TRUE"), b.ID); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, db.dialect.rebind(insertSQL("backups", backupColumns)), backupValues(b)...)
+		return err
+	})
 	if duplicate(err) {
 		return cinder.Conflict("Backup %s already exists.", b.ID)
 	}
@@ -141,23 +148,9 @@ type BackupFilter struct {
 
 // where returns the WHERE clause selecting f's backups, and its arguments.
 func (f *BackupFilter) where() (string, []any) {
-	conds := []string{"deleted = FALSE"}
-	var args []any
-	for _, c := range []struct{ col, value string }{
+	return whereEqual(f.Statuses, [][2]string{
 		{"project_id", f.ProjectID}, {"volume_id", f.VolumeID}, {"host", f.Host}, {"display_name", f.Name},
-	} {
-		if c.value != "" {
-			conds = append(conds, c.col+" = ?")
-			args = append(args, c.value)
-		}
-	}
-	if len(f.Statuses) > 0 {
-		conds = append(conds, "status IN ("+strings.TrimSuffix(strings.Repeat("?, ", len(f.Statuses)), ", ")+")")
-		for _, s := range f.Statuses {
-			args = append(args, s)
-		}
-	}
-	return " WHERE " + strings.Join(conds, " AND "), args
+	})
 }
 
 // ListBackups returns the backups (not deleted) that f selects, sorted by

@@ -98,5 +98,12 @@ func TestBackups(t *testing.T) {
 		if got, _ := db.GetBackup(ctx, backups[0].ID); got.NumDependentBackups != 0 {
 			t.Errorf("num_dependent_backups after the child's destroy = %d", got.NumDependentBackups)
 		}
+		again := &cinder.Backup{ID: b.ID, Status: cinder.BackupCreating}
+		if err := db.CreateBackup(ctx, again); err != nil {
+			t.Fatalf("CreateBackup of a deleted backup's id: %v", err)
+		}
+		if got, err := db.GetBackup(ctx, b.ID); err != nil || got.Status != cinder.BackupCreating {
+			t.Errorf("re-created backup = %+v, %v", got, err)
+		}
 	})
 }

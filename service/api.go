@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/cinder-go/cinder/api"
+	"github.com/cinder-go/cinder/backup"
 	"github.com/cinder-go/cinder/conf"
 	"github.com/cinder-go/cinder/db"
 	"github.com/cinder-go/cinder/identity"
@@ -27,6 +28,7 @@ import (
 var (
 	_ volume.Scheduler = (*scheduler.Client)(nil)
 	_ volume.Backends  = (*manager.Client)(nil)
+	_ backup.Volumes   = (*manager.Client)(nil)
 )
 
 // apiHandler is cinder-api's handler for cfg: the volume rules over the
