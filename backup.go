@@ -1,6 +1,12 @@
 package cinder
 
-import "time"
+import (
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+)
 
 // Backup statuses, as Cinder's fields.BackupStatus names them.
 const (
@@ -58,7 +64,49 @@ type Backup struct {
 // IsIncremental reports whether b holds only the blocks changed since its parent.
 func (b *Backup) IsIncremental() bool { return b.ParentID != "" }
 
+// InvalidBackup is InvalidBackup (400): the backup's state forbids the action.
+func InvalidBackup(format string, args ...any) *Error {
+	return Errorf("InvalidBackup", 400, "Invalid backup: "+format, args...)
+}
+
 // BackupNotFound is BackupNotFound (404) for backup id.
 func BackupNotFound(id string) *Error {
 	return Errorf("BackupNotFound", 404, "Backup %s could not be found.", id)
+}
+
+// BackupRecord is an exported backup, as export_record answers and
+// import_record takes: the driver's name and the row, encoded.
+type BackupRecord struct {
+	Service string `json:"backup_service"`
+	URL     string `json:"backup_url"`
+}
+
+// ExportBackup returns b's record: Cinder's driver name and the row as
+// base64-encoded JSON, as Backup.encode_record.
+func ExportBackup(b *Backup) (BackupRecord, error) {
+	data, err := json.Marshal(b)
+	if err != nil {
+		return BackupRecord{}, fmt.Errorf("encode backup %s: %w", b.ID, err)
+	}
+	return BackupRecord{Service: BackupServicePosix, URL: base64.StdEncoding.EncodeToString(data)}, nil
+}
+
+// Backup returns the backup row r holds: ServiceNotFound (404) for
+// another driver's record, InvalidInput when it cannot be read.
+func (r BackupRecord) Backup() (*Backup, error) {
+	if r.Service != BackupServicePosix && r.Service != "posix" {
+		return nil, Errorf("ServiceNotFound", 404, "Service %s could not be found.", r.Service)
+	}
+	data, err := base64.StdEncoding.DecodeString(r.URL)
+	var b Backup
+	if err == nil {
+		err = json.Unmarshal(data, &b)
+	}
+	if err == nil && len(b.ID) < 4 {
+		err = errors.New("no backup id")
+	}
+	if err != nil {
+		return nil, InvalidInput("Can't parse backup record: %v", err)
+	}
+	return &b, nil
 }

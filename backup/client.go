@@ -51,8 +51,8 @@ func (c *Client) RestoreBackup(ctx context.Context, host string, b *cinder.Backu
 
 // ExportRecord calls export_record on b.Host and returns what imports b
 // elsewhere.
-func (c *Client) ExportRecord(ctx context.Context, b *cinder.Backup) (*Record, error) {
-	var r Record
+func (c *Client) ExportRecord(ctx context.Context, b *cinder.Backup) (*cinder.BackupRecord, error) {
+	var r cinder.BackupRecord
 	if err := c.rpc.Prepare("", b.Host, "", 0).Call(ctx, "export_record", map[string]any{"backup": b}, &r); err != nil {
 		return nil, fmt.Errorf("call export_record on cinder-backup %q: %w", b.Host, err)
 	}
@@ -61,15 +61,8 @@ func (c *Client) ExportRecord(ctx context.Context, b *cinder.Backup) (*Record, e
 
 // ImportRecord casts import_record to host: fill b, creating, from r and
 // make it available once its objects are found.
-func (c *Client) ImportRecord(ctx context.Context, host string, b *cinder.Backup, r Record) error {
+func (c *Client) ImportRecord(ctx context.Context, host string, b *cinder.Backup, r cinder.BackupRecord) error {
 	return c.cast(ctx, host, "import_record", "", map[string]any{
 		"backup": b, "backup_service": r.Service, "backup_url": r.URL, "backup_hosts": []string{},
 	})
-}
-
-// Record is an exported backup record, as export_record answers and
-// import_record takes: the driver's name and the row, encoded.
-type Record struct {
-	Service string `json:"backup_service"`
-	URL     string `json:"backup_url"`
 }

@@ -407,19 +407,19 @@ func (m *Manager) exportRecord(ctx context.Context, raw json.RawMessage) (any, e
 	if b.Status != cinder.BackupAvailable {
 		return nil, cinder.Errorf("InvalidBackup", 400, "Invalid backup: Backup status must be available and not %s.", b.Status)
 	}
-	return Export(b)
+	return cinder.ExportBackup(b)
 }
 
 // importRecord (cast: backup, backup_service, backup_url, backup_hosts)
 // fills a creating backup row from the record and makes it available once
 // its metadata is found under backup_posix_path, else error.
 func (m *Manager) importRecord(ctx context.Context, raw json.RawMessage) (any, error) {
-	var r Record
+	var r cinder.BackupRecord
 	b, err := m.load(ctx, "import_record", raw, &r)
 	if err != nil {
 		return nil, ignoreGone("import_record", err)
 	}
-	rec, err := r.Decode()
+	rec, err := r.Backup()
 	if err == nil && rec.ID != b.ID {
 		err = cinder.InvalidInput("record of backup %s imported as %s", rec.ID, b.ID)
 	}

@@ -238,7 +238,7 @@ func TestExportImport(t *testing.T) {
 	testfile.WriteAt(t, path, 0, []byte("exported"))
 	b := e.backup(t, v, cinder.BackupCreating, "")
 	handle(t, e.mgr.createBackup, map[string]any{"backup": b})
-	r, ok := handle(t, e.mgr.exportRecord, map[string]any{"backup": b}).(Record)
+	r, ok := handle(t, e.mgr.exportRecord, map[string]any{"backup": b}).(cinder.BackupRecord)
 	if !ok || r.Service != cinder.BackupServicePosix {
 		t.Fatalf("export_record = %+v", r)
 	}

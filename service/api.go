@@ -28,6 +28,7 @@ import (
 var (
 	_ volume.Scheduler = (*scheduler.Client)(nil)
 	_ volume.Backends  = (*manager.Client)(nil)
+	_ volume.Backups   = (*backup.Client)(nil)
 	_ backup.Volumes   = (*manager.Client)(nil)
 )
 
@@ -47,7 +48,7 @@ func apiHandler(cfg *conf.Config, store *db.DB, t *rpc.Transport) (http.Handler,
 		}
 		tokens = m.Wrap
 	}
-	volumes := volume.New(cfg, store, scheduler.NewClient(t), manager.NewClient(t))
+	volumes := volume.New(cfg, store, scheduler.NewClient(t), manager.NewClient(t), backup.NewClient(t))
 	h := api.New(cfg, store, volumes, rules, tokens)
 	if cfg.IdentityFile == "" {
 		return h, nil
