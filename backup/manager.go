@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 
@@ -101,7 +102,7 @@ func (m *Manager) Init(ctx context.Context) error {
 			m.endCreate(ctx, b, nil, errors.New("incomplete backup reset on manager restart"))
 		case cinder.BackupRestoring:
 			log.Info("resetting backup to available (was restoring)")
-			m.endRestore(ctx, b, b.RestoreVolumeID, errors.New("restore interrupted by a manager restart"))
+			m.endRestore(ctx, b, b.RestoreVolumeID, "", errors.New("restore interrupted by a manager restart"))
 		case cinder.BackupDeleting:
 			log.Info("resuming delete of backup")
 			m.delete(ctx, b)
@@ -206,6 +207,9 @@ func (m *Manager) create(ctx context.Context, b *cinder.Backup, v *cinder.Volume
 		return posix.Stats{}, err
 	}
 	pb, err := m.posixBackup(ctx, b)
+	if err == nil {
+		pb.VolumeMeta, err = encodeVolumeMeta(v)
+	}
 	if err != nil {
 		return posix.Stats{}, err
 	}
@@ -288,31 +292,37 @@ func (m *Manager) restoreBackup(ctx context.Context, raw json.RawMessage) (any, 
 	case b.Status != cinder.BackupRestoring:
 		err = cinder.Errorf("InvalidBackup", 400, "Invalid backup: Restore backup aborted: expected backup status %s but got %s.", cinder.BackupRestoring, b.Status)
 	default:
-		err = m.restore(ctx, b, v, a.VolumeIsNew)
+		var meta string
+		if meta, err = m.restore(ctx, b, v, a.VolumeIsNew); err == nil {
+			m.endRestore(ctx, b, a.VolumeID, meta, nil)
+			return nil, nil
+		}
 	}
-	m.endRestore(ctx, b, a.VolumeID, err)
+	m.endRestore(ctx, b, a.VolumeID, "", err)
 	return nil, nil
 }
 
-// restore writes b into v.
-func (m *Manager) restore(ctx context.Context, b *cinder.Backup, v *cinder.Volume, isNew bool) error {
+// restore writes b into v and returns the backup's volume_meta.
+func (m *Manager) restore(ctx context.Context, b *cinder.Backup, v *cinder.Volume, isNew bool) (string, error) {
 	size, err := drivers.Bytes(b.Size)
 	if err != nil {
-		return err
+		return "", err
 	}
 	pb, err := m.posixBackup(ctx, b)
 	if err != nil {
-		return err
+		return "", err
 	}
 	sparse := isNew && m.sparse(ctx, v.Host)
-	return m.attach(ctx, v, func(path string) error {
-		st, err := posix.Restore(ctx, m.opts, pb, path, size, sparse)
-		if err == nil {
-			slog.Info("restored backup", "backup_id", b.ID, "volume_id", v.ID, "sparse", sparse,
-				"objects", st.Objects, "written_bytes", st.Written, "zero_bytes", st.ZeroBytes)
-		}
+	var st posix.Stats
+	err = m.attach(ctx, v, func(path string) error {
+		st, err = posix.Restore(ctx, m.opts, pb, path, size, sparse)
 		return err
 	})
+	if err == nil {
+		slog.Info("restored backup", "backup_id", b.ID, "volume_id", v.ID, "sparse", sparse,
+			"objects", st.Objects, "written_bytes", st.Written, "zero_bytes", st.ZeroBytes)
+	}
+	return st.VolumeMeta, err
 }
 
 // sparse reports whether the backend of host says its new volumes read as
@@ -327,10 +337,15 @@ func (m *Manager) sparse(ctx context.Context, host string) bool {
 }
 
 // endRestore ends the restore of b into volume volumeID: the volume, when
-// restoring-backup, becomes available, or error_restoring after err; b,
-// when restoring, available.
-func (m *Manager) endRestore(ctx context.Context, b *cinder.Backup, volumeID string, err error) {
+// restoring-backup, becomes available with the backup's volume_meta
+// (metadata, and the name of a volume made for the restore) and
+// src_backup_id, or error_restoring after err; b, when restoring, available.
+func (m *Manager) endRestore(ctx context.Context, b *cinder.Backup, volumeID, meta string, err error) {
 	log := slog.With("backup_id", b.ID, "volume_id", volumeID, "host", m.host)
+	var apply func(v *cinder.Volume)
+	if err == nil {
+		apply, err = applyVolumeMeta(meta)
+	}
 	status := cinder.StatusAvailable
 	if err != nil {
 		log.Error("failed to restore backup", "err", err)
@@ -341,6 +356,16 @@ func (m *Manager) endRestore(ctx context.Context, b *cinder.Backup, volumeID str
 			return cinder.InvalidVolume("volume %s is %s, not restoring-backup", v.ID, v.Status)
 		}
 		v.Status = status
+		if apply != nil {
+			apply(v)
+			if b.VolumeID != v.ID {
+				v.Metadata = maps.Clone(v.Metadata)
+				if v.Metadata == nil {
+					v.Metadata = map[string]string{}
+				}
+				v.Metadata["src_backup_id"] = b.ID
+			}
+		}
 		return nil
 	}); verr != nil {
 		log.Warn("cannot end the restored volume's status", "err", verr)

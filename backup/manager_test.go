@@ -149,6 +149,12 @@ func handle(t *testing.T, handler func(context.Context, json.RawMessage) (any, e
 func TestBackupRestoreDelete(t *testing.T) {
 	e := newEnv(t)
 	v, path := e.volume(t, cinder.StatusBackingUp)
+	if _, err := e.store.UpdateVolume(context.Background(), v.ID, func(v *cinder.Volume) error {
+		v.DisplayName, v.Metadata = "source", map[string]string{"k": "v"}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
 	testfile.WriteAt(t, path, 0, []byte(strings.Repeat("full", 40000)))
 	testfile.WriteAt(t, path, 300<<20, []byte("far away"))
 	before := testfile.Checksum(t, path)
@@ -193,6 +199,10 @@ func TestBackupRestoreDelete(t *testing.T) {
 		}
 		if s, b := e.status(t, target.ID), e.get(t, c.backup.ID); s != cinder.StatusAvailable || b.Status != cinder.BackupAvailable {
 			t.Errorf("after restore: volume %s, backup %s; want both available", s, b.Status)
+		}
+		if got, _ := e.store.GetVolume(context.Background(), target.ID); c.isNew &&
+			(got.Metadata["k"] != "v" || got.Metadata["src_backup_id"] != c.backup.ID || got.DisplayName != "source") {
+			t.Errorf("new volume after restore: name %q, metadata %v; want the source's and src_backup_id", got.DisplayName, got.Metadata)
 		}
 	}
 
