@@ -3,6 +3,9 @@ package tests
 import (
 	"encoding/base64"
 	"encoding/json"
+	"io/fs"
+	"math/rand/v2"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -130,5 +133,44 @@ func TestBackupSplitOverRabbitMQ(t *testing.T) {
 	d.waitStatus(restored, "available")
 	if got := testfile.Checksum(t, devicePath(t, d, restored)); got != want {
 		t.Fatal("volume restored over RabbitMQ differs from its source")
+	}
+}
+
+// TestBackupCrashRecovery kills cinder-all while cinder-backup compresses
+// 256 MiB that do not compress: the restart sets the backup to error and
+// its volume back to available, and deleting the backup removes the files
+// the crash left under backup_posix_path.
+func TestBackupCrashRecovery(t *testing.T) {
+	d := newDeployment(t, setup{})
+	d.startAll()
+	vol := d.createVolume(1, nil)
+	d.waitStatus(vol, "available")
+	noise := make([]byte, 256<<20)
+	if _, err := rand.NewChaCha8([32]byte{1}).Read(noise); err != nil {
+		t.Fatal(err)
+	}
+	testfile.WriteAt(t, devicePath(t, d, vol), 0, noise)
+	out := d.do("POST", "/admin/backups", map[string]any{"backup": map[string]any{"volume_id": vol}}, 202)
+	id := out["backup"].(map[string]any)["id"].(string)
+	d.kill("cinder-all")
+	d.startAll()
+	b := d.do("GET", "/admin/backups/"+id, nil, 200)["backup"].(map[string]any)
+	if b["status"] != "error" || b["fail_reason"] != "incomplete backup reset on manager restart" {
+		t.Fatalf("backup after the crash: %v", b)
+	}
+	d.waitStatus(vol, "available")
+	d.do("DELETE", "/admin/backups/"+id, nil, 202)
+	d.waitResource("backup", id, "deleted")
+	var left []string
+	if err := filepath.WalkDir(filepath.Join(d.dir, "backup"), func(path string, e fs.DirEntry, err error) error {
+		if err == nil && !e.IsDir() {
+			left = append(left, path)
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(left) > 0 {
+		t.Fatalf("files left after deleting the crashed backup: %v", left)
 	}
 }
