@@ -59,9 +59,11 @@ const (
 	BinaryAPI       = "cinder-api"
 	BinaryScheduler = "cinder-scheduler"
 	BinaryVolume    = "cinder-volume"
+	BinaryBackup    = "cinder-backup"
 
 	TopicScheduler = "cinder-scheduler"
 	TopicVolume    = "cinder-volume"
+	TopicBackup    = "cinder-backup"
 )
 
 // DefaultVolumeType is the name of the volume type Cinder creates at install.

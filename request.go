@@ -1,5 +1,7 @@
 package cinder
 
+import "fmt"
+
 // TimeLayout is how Cinder writes times in its views and RPC payloads:
 // ISO 8601 with microseconds and no zone, always UTC.
 const TimeLayout = "2006-01-02T15:04:05.000000"
@@ -29,4 +31,13 @@ type Pool struct {
 type ConnectionInfo struct {
 	DriverVolumeType string         `json:"driver_volume_type"`
 	Data             map[string]any `json:"data"`
+}
+
+// DevicePath is where a local connection reaches the volume's bytes: its
+// data's device_path.
+func (c *ConnectionInfo) DevicePath() (string, error) {
+	if path, _ := c.Data["device_path"].(string); path != "" {
+		return path, nil
+	}
+	return "", fmt.Errorf("connection info of type %q has no device_path", c.DriverVolumeType)
 }

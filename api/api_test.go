@@ -179,6 +179,7 @@ type env struct {
 	store   *db.DB
 	sched   *fakeScheduler
 	volumes *fakeVolumes
+	backups *fakeBackups
 	policy  *policy.Enforcer // Cinder's defaults unless an option sets it
 	srv     *httptest.Server
 
@@ -192,7 +193,8 @@ type env struct {
 // defaults for the volume type, zone, service_down_time and quota.
 func testConfig() *conf.Config {
 	return &conf.Config{AuthStrategy: "noauth", DefaultVolumeType: cinder.DefaultVolumeType,
-		StorageAvailabilityZone: "nova", ServiceDownTime: time.Minute, QuotaGigabytes: 1000}
+		StorageAvailabilityZone: "nova", ServiceDownTime: time.Minute, QuotaGigabytes: 1000,
+		QuotaBackups: 10, QuotaBackupGigabytes: 1000}
 }
 
 // newEnv starts the API; with opts the caller may adjust the pieces first.
@@ -205,6 +207,7 @@ func newEnv(t *testing.T, opts ...func(e *env)) *env {
 		store:   store,
 		sched:   &fakeScheduler{store: store, place: "hostA@fake1#fake"},
 		volumes: &fakeVolumes{},
+		backups: &fakeBackups{},
 	}
 	var sched volume.Scheduler = e.sched
 	var volumes volume.Backends = e.volumes
@@ -220,7 +223,7 @@ func newEnv(t *testing.T, opts ...func(e *env)) *env {
 	if e.policy == nil {
 		e.policy = defaultPolicy(t)
 	}
-	e.srv = httptest.NewServer(New(e.cfg, store, volume.New(e.cfg, store, sched, volumes), e.policy, nil))
+	e.srv = httptest.NewServer(New(e.cfg, store, volume.New(e.cfg, store, sched, volumes, e.backups), e.policy, nil))
 	t.Cleanup(e.srv.Close)
 	return e
 }

@@ -17,6 +17,7 @@ type extension struct {
 var extensions = []extension{
 	{"AdminActions", "os-admin-actions", "Enable admin actions.", "2012-08-25T00:00:00+00:00"},
 	{"AvailabilityZones", "os-availability-zone", "Describe Availability Zones.", "2013-06-27T00:00:00+00:00"},
+	{"Backups", "backups", "Backups support.", "2012-12-12T00:00:00+00:00"},
 	{"Capabilities", "capabilities", "Capabilities support.", "2015-08-31T00:00:00+00:00"},
 	{"ExtendedServices", "os-extended-services", "Extended services support.", "2014-01-10T00:00:00-00:00"},
 	{"ExtendedSnapshotAttributes", "os-extended-snapshot-attributes", "Extended SnapshotAttributes support.", "2012-06-19T00:00:00+00:00"},

@@ -70,7 +70,7 @@ func newFuzzAPI(f *testing.F) *fuzzAPI {
 	if err := store.CreateVolume(ctx, &a.vol); err != nil {
 		f.Fatal(err)
 	}
-	a.h = New(cfg, store, volume.New(cfg, store, a.sched, completingVolumes{a.volumes}), defaultPolicy(f), nil)
+	a.h = New(cfg, store, volume.New(cfg, store, a.sched, completingVolumes{a.volumes}, &fakeBackups{}), defaultPolicy(f), nil)
 	return a
 }
 

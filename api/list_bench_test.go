@@ -30,7 +30,7 @@ func BenchmarkVolumesDetail(b *testing.B) {
 		}
 	}
 	cfg := testConfig()
-	h := New(cfg, store, volume.New(cfg, store, &fakeScheduler{store: store}, &fakeVolumes{}), defaultPolicy(b), nil)
+	h := New(cfg, store, volume.New(cfg, store, &fakeScheduler{store: store}, &fakeVolumes{}, &fakeBackups{}), defaultPolicy(b), nil)
 	req := httptest.NewRequest(http.MethodGet, "/v3/admin/volumes/detail", nil)
 	req.Header.Set("X-Auth-Token", "admin:admin")
 	b.ReportAllocs()

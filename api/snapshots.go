@@ -271,14 +271,7 @@ func (s *server) snapshotAction(r *http.Request) (reply, error) {
 		}
 		return reply{status: http.StatusAccepted}, s.vol.DeleteSnapshot(r.Context(), id, true)
 	case "os-reset_status":
-		a, err := actionArgs(name, args, "status")
-		if err == nil {
-			err = a.required(name, "status")
-		}
-		var status string
-		if err == nil {
-			status, err = stringOf("status", a["status"], false, 0)
-		}
+		status, err := statusArg(name, args)
 		if err == nil {
 			err = s.authorize(r, "volume_extension:snapshot_admin_actions:reset_status")
 		}
@@ -290,6 +283,19 @@ func (s *server) snapshotAction(r *http.Request) (reply, error) {
 		return s.updateSnapshotStatus(r, id, args)
 	}
 	return reply{}, noSuchAction(name)
+}
+
+// statusArg reads the one argument of action name, a reset of a status:
+// {"status": "<status>"}.
+func statusArg(name string, raw json.RawMessage) (string, error) {
+	a, err := actionArgs(name, raw, "status")
+	if err == nil {
+		err = a.required(name, "status")
+	}
+	if err != nil {
+		return "", err
+	}
+	return stringOf("status", a["status"], false, 0)
 }
 
 // updateSnapshotStatus is os-update_snapshot_status {"status", "progress"}.

@@ -55,6 +55,13 @@ func TestDefaults(t *testing.T) {
 		SchedulerDriverInitWaitTime:  60 * time.Second,
 		SchedulerCreateVolumeTimeout: 300 * time.Second,
 		QuotaGigabytes:               1000,
+		QuotaBackups:                 10,
+		QuotaBackupGigabytes:         1000,
+		BackupDriver:                 "cinder.backup.drivers.posix.PosixBackupDriver",
+		BackupPosixPath:              "/var/lib/cinder/backup",
+		BackupFileSize:               1999994880,
+		BackupSHABlockSize:           32768,
+		BackupCompression:            "zlib",
 		DatabaseConnection:           "sqlite:////var/lib/cinder/cinder.sqlite",
 		DatabaseMaxPoolSize:          5,
 		DatabaseMaxOverflow:          50,
@@ -265,6 +272,10 @@ func TestDefaultSectionValidation(t *testing.T) {
 		{"service_down_time = soon", `[DEFAULT] service_down_time: "soon" is not an integer`},
 		{"backend_stats_polling_interval = 2", "[DEFAULT] backend_stats_polling_interval: 2 is not between 3 and"},
 		{"osapi_volume_listen_port = 70000", "[DEFAULT] osapi_volume_listen_port: 70000 is not between 0 and 65535"},
+		{"backup_driver = swift", `[DEFAULT] backup_driver: "swift" is not one of posix, cinder.backup.drivers.posix.PosixBackupDriver`},
+		{"backup_compression_algorithm = lz4", `[DEFAULT] backup_compression_algorithm: "lz4" is not one of none`},
+		{"backup_file_size = 1000", "[DEFAULT] backup_file_size: 1000 is not a positive multiple of backup_sha_block_size_bytes 32768"},
+		{"quota_backups = -2", "[DEFAULT] quota_backups: -2 is not between -1 and"},
 	} {
 		path := write(t, "cinder.conf", "[DEFAULT]\n"+tc.option+"\n")
 		_, err := Load(path)

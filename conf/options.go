@@ -33,6 +33,13 @@ type Config struct {
 	SchedulerDriverInitWaitTime  time.Duration // scheduler_driver_init_wait_time: how long a starting scheduler waits for stats (default 60s)
 	SchedulerCreateVolumeTimeout time.Duration // scheduler_create_volume_timeout: when a volume no scheduler placed fails (default 300s)
 	QuotaGigabytes               int           // quota_gigabytes: GiB a project's volumes may hold, -1 for no limit (default 1000)
+	QuotaBackups                 int           // quota_backups: backups a project may have, -1 for no limit (default 10)
+	QuotaBackupGigabytes         int           // quota_backup_gigabytes: GiB a project's backups may hold, -1 for no limit (default 1000)
+	BackupDriver                 string        // backup_driver: posix, or Cinder's class name of it (the default)
+	BackupPosixPath              string        // backup_posix_path (default $state_path/backup), made absolute
+	BackupFileSize               int64         // backup_file_size: volume bytes per object, a multiple of the sha block size (default 1999994880)
+	BackupSHABlockSize           int           // backup_sha_block_size_bytes (default 32768)
+	BackupCompression            string        // backup_compression_algorithm: none, zlib, bz2 or zstd, or their aliases (default zlib)
 	DatabaseConnection           string        // [database] connection (default sqlite:///$state_path/cinder.sqlite)
 	DatabaseMaxPoolSize          int           // [database] max_pool_size: connections kept open (default 5)
 	DatabaseMaxOverflow          int           // [database] max_overflow: connections opened past the pool under load (default 50)
@@ -149,6 +156,13 @@ func defaultOptions(hostname string) map[string]string {
 		"scheduler_driver_init_wait_time":      "60",
 		"scheduler_create_volume_timeout":      "300",
 		"quota_gigabytes":                      "1000",
+		"quota_backups":                        "10",
+		"quota_backup_gigabytes":               "1000",
+		"backup_driver":                        "cinder.backup.drivers.posix.PosixBackupDriver",
+		"backup_posix_path":                    "$state_path/backup",
+		"backup_file_size":                     "1999994880",
+		"backup_sha_block_size_bytes":          "32768",
+		"backup_compression_algorithm":         "zlib",
 	}
 }
 
@@ -249,9 +263,17 @@ func loadWith(parse parser, files []string) (*Config, error) {
 		SchedulerDriverInitWaitTime:  p.seconds(defaultSection, "scheduler_driver_init_wait_time", 1),
 		SchedulerCreateVolumeTimeout: p.seconds(defaultSection, "scheduler_create_volume_timeout", 1),
 		QuotaGigabytes:               p.int(defaultSection, "quota_gigabytes", -1, 1<<31-1),
-		DatabaseConnection:           p.str(databaseSection, "connection"),
-		DatabaseMaxPoolSize:          p.int(databaseSection, "max_pool_size", 1, 1<<16),
-		DatabaseMaxOverflow:          p.int(databaseSection, "max_overflow", 0, 1<<16),
+		QuotaBackups:                 p.int(defaultSection, "quota_backups", -1, 1<<31-1),
+		QuotaBackupGigabytes:         p.int(defaultSection, "quota_backup_gigabytes", -1, 1<<31-1),
+		BackupDriver:                 p.choice(defaultSection, "backup_driver", "posix", "cinder.backup.drivers.posix.PosixBackupDriver"),
+		BackupPosixPath:              p.path(defaultSection, "backup_posix_path"),
+		BackupFileSize:               p.int64(defaultSection, "backup_file_size"),
+		BackupSHABlockSize:           p.int(defaultSection, "backup_sha_block_size_bytes", 512, 1<<30),
+		BackupCompression: p.choice(defaultSection, "backup_compression_algorithm",
+			"none", "off", "no", "zlib", "gzip", "bz2", "bzip2", "zstd"),
+		DatabaseConnection:  p.str(databaseSection, "connection"),
+		DatabaseMaxPoolSize: p.int(databaseSection, "max_pool_size", 1, 1<<16),
+		DatabaseMaxOverflow: p.int(databaseSection, "max_overflow", 0, 1<<16),
 		Keystone: Keystone{
 			WWWAuthenticateURI: p.str(keystoneSection, "www_authenticate_uri"),
 			AuthURL:            p.str(keystoneSection, "auth_url"),
@@ -266,6 +288,9 @@ func loadWith(parse parser, files []string) (*Config, error) {
 		},
 		PolicyFile:   p.optionalPath(policySection, "policy_file"),
 		IdentityFile: p.optionalPath(identitySection, "data_file"),
+	}
+	if p.err == nil && (c.BackupFileSize == 0 || c.BackupFileSize%int64(c.BackupSHABlockSize) != 0) {
+		p.fail(defaultSection, "backup_file_size", "%d is not a positive multiple of backup_sha_block_size_bytes %d", c.BackupFileSize, c.BackupSHABlockSize)
 	}
 	if p.err == nil && c.AuthStrategy == AuthKeystone && c.Keystone.AuthURL == "" {
 		p.fail(keystoneSection, "auth_url", "auth_strategy keystone needs the Keystone to validate tokens at")

@@ -126,19 +126,24 @@ type SnapshotFilter struct {
 
 // where returns the WHERE clause selecting f's snapshots, and its arguments.
 func (f *SnapshotFilter) where() (string, []any) {
+	return whereEqual(f.Statuses, [][2]string{{"project_id", f.ProjectID}, {"volume_id", f.VolumeID}, {"display_name", f.Name}})
+}
+
+// whereEqual returns the WHERE clause selecting the rows not deleted whose
+// status is one of statuses (any when empty) and whose columns eq[i][0]
+// equal eq[i][1] when not empty, and its arguments.
+func whereEqual(statuses []string, eq [][2]string) (string, []any) {
 	conds := []string{"deleted = FALSE"}
 	var args []any
-	for _, c := range []struct{ col, value string }{
-		{"project_id", f.ProjectID}, {"volume_id", f.VolumeID}, {"display_name", f.Name},
-	} {
-		if c.value != "" {
-			conds = append(conds, c.col+" = ?")
-			args = append(args, c.value)
+	for _, c := range eq {
+		if c[1] != "" {
+			conds = append(conds, c[0]+" = ?")
+			args = append(args, c[1])
 		}
 	}
-	if len(f.Statuses) > 0 {
-		conds = append(conds, "status IN ("+strings.TrimSuffix(strings.Repeat("?, ", len(f.Statuses)), ", ")+")")
-		for _, s := range f.Statuses {
+	if len(statuses) > 0 {
+		conds = append(conds, "status IN ("+strings.TrimSuffix(strings.Repeat("?, ", len(statuses)), ", ")+")")
+		for _, s := range statuses {
 			args = append(args, s)
 		}
 	}

@@ -324,11 +324,11 @@ func (m *Manager) copyVolumeData(ctx context.Context, v, nv *cinder.Volume) erro
 			slog.Error("failed to detach source volume", "volume_id", v.ID, "source", v.Host, "err", err)
 		}
 	}()
-	src, err := devicePath(srcInfo)
+	src, err := srcInfo.DevicePath()
 	if err != nil {
 		return fmt.Errorf("source volume %s: %w", v.ID, err)
 	}
-	dst, err := devicePath(dstInfo)
+	dst, err := dstInfo.DevicePath()
 	if err != nil {
 		return fmt.Errorf("destination volume %s: %w", nv.ID, err)
 	}
@@ -373,14 +373,6 @@ func (m *Manager) copyVolumeData(ctx context.Context, v, nv *cinder.Volume) erro
 		"zeroed_bytes", st.Zeroed, "skipped_bytes", st.Skipped, "elapsed", st.Elapsed,
 		"throughput_mib_s", mibPerSecond(st.Size, st.Elapsed))
 	return nil
-}
-
-// devicePath reads the device_path of a local connection.
-func devicePath(info *cinder.ConnectionInfo) (string, error) {
-	if path, _ := info.Data["device_path"].(string); path != "" {
-		return path, nil
-	}
-	return "", fmt.Errorf("connection info of type %q has no device_path", info.DriverVolumeType)
 }
 
 // sparseCopy asks destination host's get_capabilities (the cached snapshot)

@@ -9,13 +9,14 @@ import (
 	"github.com/cinder-go/cinder/rpc"
 )
 
-// RunAll runs the scheduler, every backend's volume manager and the API in
-// one process, sharing one database and one transport, until ctx ends or one
-// of them fails.
+// RunAll runs the scheduler, every backend's volume manager, cinder-backup
+// and the API in one process, sharing one database and one transport, until
+// ctx ends or one of them fails.
 func RunAll(ctx context.Context, cfg *conf.Config, store *db.DB, t *rpc.Transport) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	runs := map[string]Run{"cinder-scheduler": RunScheduler, "cinder-volume": RunVolume, "cinder-api": RunAPI}
+	runs := map[string]Run{"cinder-scheduler": RunScheduler, "cinder-volume": RunVolume,
+		"cinder-backup": RunBackup, "cinder-api": RunAPI}
 	done := make(chan error, len(runs))
 	for name, run := range runs {
 		go func() {

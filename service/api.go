@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/cinder-go/cinder/api"
+	"github.com/cinder-go/cinder/backup"
 	"github.com/cinder-go/cinder/conf"
 	"github.com/cinder-go/cinder/db"
 	"github.com/cinder-go/cinder/identity"
@@ -27,6 +28,8 @@ import (
 var (
 	_ volume.Scheduler = (*scheduler.Client)(nil)
 	_ volume.Backends  = (*manager.Client)(nil)
+	_ volume.Backups   = (*backup.Client)(nil)
+	_ backup.Volumes   = (*manager.Client)(nil)
 )
 
 // apiHandler is cinder-api's handler for cfg: the volume rules over the
@@ -45,7 +48,7 @@ func apiHandler(cfg *conf.Config, store *db.DB, t *rpc.Transport) (http.Handler,
 		}
 		tokens = m.Wrap
 	}
-	volumes := volume.New(cfg, store, scheduler.NewClient(t), manager.NewClient(t))
+	volumes := volume.New(cfg, store, scheduler.NewClient(t), manager.NewClient(t), backup.NewClient(t))
 	h := api.New(cfg, store, volumes, rules, tokens)
 	if cfg.IdentityFile == "" {
 		return h, nil

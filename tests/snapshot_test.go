@@ -13,17 +13,25 @@ import (
 // when want is "deleted".
 func (d *deployment) waitSnapshot(id, want string) {
 	d.t.Helper()
-	waitFor(d.t, 60*time.Second, "snapshot "+id+" "+want, func() bool {
-		code, out, err := d.try("GET", "/admin/snapshots/"+id, nil)
+	d.waitResource("snapshot", id, want)
+}
+
+// waitResource polls the kind (snapshot, backup) id until its status is
+// want, or it is gone when want is "deleted"; an error status fails the
+// test unless it is wanted.
+func (d *deployment) waitResource(kind, id, want string) {
+	d.t.Helper()
+	waitFor(d.t, 60*time.Second, kind+" "+id+" "+want, func() bool {
+		code, out, err := d.try("GET", "/admin/"+kind+"s/"+id, nil)
 		if err != nil {
 			return false
 		}
 		if code == 404 {
 			return want == "deleted"
 		}
-		s, _ := out["snapshot"].(map[string]any)
+		s, _ := out[kind].(map[string]any)
 		if st, _ := s["status"].(string); st == "error" && want != "error" {
-			d.t.Fatalf("snapshot %s went to error while waiting for %s", id, want)
+			d.t.Fatalf("%s %s went to error while waiting for %s: %v", kind, id, want, s)
 		}
 		return s["status"] == want
 	})

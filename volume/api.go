@@ -48,11 +48,12 @@ type API struct {
 	store    *db.DB
 	sched    Scheduler
 	backends Backends
+	backups  Backups
 }
 
-// New returns the volume rules over store, sched and backends.
-func New(cfg *conf.Config, store *db.DB, sched Scheduler, backends Backends) *API {
-	return &API{cfg: cfg, store: store, sched: sched, backends: backends}
+// New returns the volume rules over store, sched, backends and backups.
+func New(cfg *conf.Config, store *db.DB, sched Scheduler, backends Backends, backups Backups) *API {
+	return &API{cfg: cfg, store: store, sched: sched, backends: backends, backups: backups}
 }
 
 // Statuses from which a volume may be deleted without force, and the

@@ -24,6 +24,9 @@ type fakeRPC struct {
 	calls []string
 	specs []cinder.RequestSpec // of the creates
 	err   error
+	// created, when set, runs on each volume whose create is cast, as a
+	// scheduler and backend would later.
+	created func(v *cinder.Volume)
 }
 
 func (f *fakeRPC) record(method, id string) error {
@@ -43,6 +46,9 @@ func (f *fakeRPC) CreateVolume(_ context.Context, v *cinder.Volume, spec cinder.
 	f.mu.Lock()
 	f.specs = append(f.specs, spec)
 	f.mu.Unlock()
+	if f.created != nil {
+		f.created(v)
+	}
 	return f.record("create", v.ID)
 }
 
@@ -104,6 +110,30 @@ func (f *fakeRPC) MigrateVolumeCompletion(_ context.Context, v, nv *cinder.Volum
 	return v.ID, f.record("complete", v.ID+">"+nv.ID)
 }
 
+func (f *fakeRPC) CreateBackup(_ context.Context, b *cinder.Backup) error {
+	return f.record("create_backup", b.VolumeID+">"+b.ID)
+}
+
+func (f *fakeRPC) DeleteBackup(_ context.Context, b *cinder.Backup) error {
+	return f.record("delete_backup", b.ID)
+}
+
+func (f *fakeRPC) RestoreBackup(_ context.Context, host string, b *cinder.Backup, volumeID string, isNew bool) error {
+	return f.record("restore_backup", fmt.Sprintf("%s>%s@%s new=%v", b.ID, volumeID, host, isNew))
+}
+
+func (f *fakeRPC) ExportRecord(_ context.Context, b *cinder.Backup) (*cinder.BackupRecord, error) {
+	r, err := cinder.ExportBackup(b)
+	if err == nil {
+		err = f.record("export_record", b.ID)
+	}
+	return &r, err
+}
+
+func (f *fakeRPC) ImportRecord(_ context.Context, host string, b *cinder.Backup, _ cinder.BackupRecord) error {
+	return f.record("import_record", b.ID+"@"+host)
+}
+
 // errBusDown is a cast that cannot be sent.
 var errBusDown = fmt.Errorf("publish: %w", rpc.ErrUnreachable)
 
@@ -120,13 +150,15 @@ func newCloud(t *testing.T) *cloud {
 	t.Helper()
 	store := testdb.SQLite(t)
 	cfg := &conf.Config{DefaultVolumeType: cinder.DefaultVolumeType, StorageAvailabilityZone: "nova",
-		ServiceDownTime: time.Minute, QuotaGigabytes: 50}
+		ServiceDownTime: time.Minute, QuotaGigabytes: 50, QuotaBackups: 4, QuotaBackupGigabytes: 50}
 	c := &cloud{t: t, store: store, rpc: &fakeRPC{}}
-	c.api = New(cfg, store, c.rpc, c.rpc)
+	c.api = New(cfg, store, c.rpc, c.rpc, c.rpc)
 	now := time.Now().UTC()
-	for _, host := range []string{"hostA@fake1", "hostA@fake2"} {
-		svc := &cinder.Service{Host: host, Binary: cinder.BinaryVolume, Topic: cinder.TopicVolume,
-			AvailabilityZone: "nova", CreatedAt: now, UpdatedAt: &now}
+	for _, svc := range []*cinder.Service{
+		{Host: "hostA@fake1", Binary: cinder.BinaryVolume}, {Host: "hostA@fake2", Binary: cinder.BinaryVolume},
+		{Host: "hostA", Binary: cinder.BinaryBackup},
+	} {
+		svc.Topic, svc.AvailabilityZone, svc.CreatedAt, svc.UpdatedAt = svc.Binary, "nova", now, &now
 		if err := store.CreateService(context.Background(), svc); err != nil {
 			t.Fatal(err)
 		}

@@ -159,8 +159,13 @@ func (b *Backup) container() string {
 	if b.Container != "" {
 		return b.Container
 	}
-	return filepath.Join(b.ID[0:2], b.ID[2:4], b.ID)
+	return DefaultContainer(b.ID)
 }
+
+// DefaultContainer is the container of backup id when none is given,
+// id[0:2]/id[2:4]/id, which Cinder records in the backup's row. id must
+// have at least 4 characters.
+func DefaultContainer(id string) string { return filepath.Join(id[0:2], id[2:4], id) }
 
 // dir returns the directory of b's container.
 func (o *options) dir(b *Backup) string { return filepath.Join(o.Path, b.container()) }
