@@ -74,7 +74,7 @@ func (b *bench) backupCases(ctx context.Context, src input) ([]row, error) {
 	}}, filepath.Join(b.dir, "b.qcow2"))
 	cinderDir := filepath.Join(b.dir, "cinder-backups")
 	defer remove(cinderDir)
-	cinderTool, err := b.cinderPosix(ctx, src, cinderDir)
+	cinderTool, err := b.cinderPosix(src, cinderDir)
 	if err != nil {
 		return nil, err
 	}
@@ -229,24 +229,30 @@ func (b *bench) interleave(name string, cs []contender) ([]row, error) {
 	return rows, nil
 }
 
-// cinderPosix is the tool running Cinder's own posix driver, through the
-// interop script of backup/posix's tests, to back up src under dir.
-// Without python3-cinder, installed when root, the tool is missing.
-func (b *bench) cinderPosix(ctx context.Context, src input, dir string) (*tool, error) {
+// findCinderPosix finds backup/posix's interop script and whether Debian's
+// python3 imports Cinder's posix driver with it, installing python3-cinder
+// first when root; without it Cinder's driver is a missing tool.
+func (b *bench) findCinderPosix(ctx context.Context) {
 	out, err := exec.CommandContext(ctx, "go", "list", "-f", "{{.Dir}}", "github.com/cinder-go/cinder/backup/posix").Output()
 	if err != nil {
-		return nil, fmt.Errorf("find backup/posix: %w", err)
+		slog.Warn("cannot find backup/posix and its interop script", "err", err)
+		return
 	}
-	script := filepath.Join(strings.TrimSpace(string(out)), "testdata", "cinder_posix.py")
-	importable := func() error { return exec.CommandContext(ctx, cinderPython, script, "check").Run() }
+	b.script = filepath.Join(strings.TrimSpace(string(out)), "testdata", "cinder_posix.py")
+	importable := func() error { return exec.CommandContext(ctx, cinderPython, b.script, "check").Run() }
 	if importable() != nil {
 		aptInstall(ctx, "python3-cinder")
 	}
 	if err := importable(); err != nil {
 		slog.Warn("Cinder's posix driver cannot be imported", "err", err)
-	} else {
-		b.programs["python3"] = cinderPython // as has and command look it up
+		return
 	}
+	b.programs["python3"] = cinderPython // as has and command look it up
+}
+
+// cinderPosix is the tool running Cinder's own posix driver, through
+// b.script, to back up src under dir.
+func (b *bench) cinderPosix(src input, dir string) (*tool, error) {
 	conf, err := json.Marshal(map[string]any{
 		"path": dir, "file_size": posix.DefaultFileSize, "sha_block_size": posix.DefaultSHABlockSize,
 		"compression": "zlib", "volume": src.path, "chain": []any{},
@@ -260,6 +266,6 @@ func (b *bench) cinderPosix(ctx context.Context, src input, dir string) (*tool, 
 		return nil, fmt.Errorf("write the script's configuration: %w", err)
 	}
 	return &tool{name: toolCinderPosix, bin: "python3", args: func(*copyCase) []string {
-		return []string{script, "backup", path}
+		return []string{b.script, "backup", path}
 	}}, nil
 }

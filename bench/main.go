@@ -50,7 +50,8 @@ type bench struct {
 	bins     string            // this project's binaries, built for the run
 	programs map[string]string // external program → path, absent when missing
 	machine  machine
-	failed   bool // the engine's output differed from its source, or a measure of this project failed
+	failed   bool   // the engine's output differed from its source, or a measure of this project failed
+	script   string // backup/posix's interop script: programs["python3"] runs Cinder's posix driver with it
 }
 
 func main() {
@@ -145,6 +146,9 @@ func (b *bench) run(ctx context.Context, root, jsonPath string) error {
 	res := &results{Started: time.Now()}
 	b.machine = describe(b.dir)
 	b.findPrograms(ctx)
+	if b.cases["B"] {
+		b.findCinderPosix(ctx)
+	}
 	if err := b.buildBinaries(ctx); err != nil {
 		return err
 	}
