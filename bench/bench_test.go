@@ -132,6 +132,48 @@ func TestCompareCatchesStaleExtents(t *testing.T) {
 	}
 }
 
+// Case N on the test's filesystem, small: every snapshot and clone the thin
+// driver makes equals the volume, and the engine's copy of it too.
+func TestSnapshotCase(t *testing.T) {
+	b := &bench{size: sizes{lGiB: 1, lData: 8 * mib}, runs: 1, dir: t.TempDir(), programs: map[string]string{}}
+	rows, err := b.snapshotCase(context.Background(), caseNWorkDir, filepath.Join(b.dir, "volumes"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 4 || b.failed {
+		t.Fatalf("%d rows, failed %t; want the engine's and 3 of the driver's", len(rows), b.failed)
+	}
+	for _, r := range rows {
+		if !r.equal() || r.Allocated < 8*mib || r.Allocated > 8*mib+slack {
+			t.Errorf("%s: equal %s, %d bytes allocated for 8 MiB of data", r.Tool, yesNo(r.Equal), r.Allocated)
+		}
+	}
+}
+
+// Case B on the S layout, small, without the external tools: the restores
+// of the full and the incremental backups equal their volumes.
+func TestBackupCases(t *testing.T) {
+	s, _ := inputs(t)
+	b := &bench{runs: 1, dir: t.TempDir(), programs: map[string]string{}}
+	rows, err := b.backupCases(context.Background(), s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 5 || b.failed {
+		t.Fatalf("%d rows, failed %t; want 3 full backups, a restore and an incremental", len(rows), b.failed)
+	}
+	for _, r := range rows[:3] {
+		if measured := r.Tool == toolBackup; r.measured() != measured || measured == (r.Note != "") {
+			t.Errorf("%s: %.3f s, note %q; want ours alone measured, the tools missing", r.Tool, r.Seconds, r.Note)
+		}
+	}
+	for _, r := range rows[3:] {
+		if !r.equal() || !r.measured() {
+			t.Errorf("%s: %.3f s, equal %s; want measured and equal", r.Case, r.Seconds, yesNo(r.Equal))
+		}
+	}
+}
+
 func TestParseWrk(t *testing.T) {
 	const report = `Running 10s test @ http://127.0.0.1:8776/v3/admin/volumes/detail
   2 threads and 8 connections

@@ -323,14 +323,23 @@ func readRSS(path string) int64 {
 	return kib * 1024
 }
 
-// syncPath flushes path's data to the device, as sync FILE does.
+// syncPath flushes path's data to the device, as sync FILE does; for a
+// directory, a backup's, its whole filesystem's, as sync -f does.
 func syncPath(path string) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return err
 	}
 	defer func() { _ = f.Close() }() // read-only: nothing to lose
-	if err := f.Sync(); err != nil {
+	st, err := f.Stat()
+	switch {
+	case err != nil:
+	case st.IsDir():
+		err = unix.Syncfs(int(f.Fd()))
+	default:
+		err = f.Sync()
+	}
+	if err != nil {
 		return fmt.Errorf("sync %s: %w", path, err)
 	}
 	return nil

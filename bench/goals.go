@@ -2,6 +2,7 @@ package main
 
 import (
 	"math"
+	"slices"
 	"strings"
 )
 
@@ -10,6 +11,13 @@ const (
 	goalMemory    = 64 * mib
 	goalScaleSecs = 5
 	goalE2ERatio  = 1.3
+
+	goalReflinkSecs    = 1   // N: a snapshot or clone by reflink
+	goalCopyRatio      = 1.2 // N: a snapshot or clone by the engine ÷ the engine's copy
+	goalBackupQemu     = 1.0 // B: full backup ÷ qemu-img convert -c -O qcow2
+	goalBackupCinder   = 0.2 // B: full backup ÷ Cinder's posix driver
+	goalIncrementalPer = 0.2 // B: incremental ÷ full backup
+	goalRestorePer     = 1.0 // B: restore ÷ full backup
 )
 
 // goals checks the targets against the measurements.
@@ -43,6 +51,13 @@ func goals(copies []row, control []controlRow) []goal {
 			gs = append(gs, goal{What: r.Case + ": migration ÷ engine copy", Value: 1 / r.Ratio, Limit: goalE2ERatio, Unit: "×"})
 		}
 	}
+	gs = append(gs, snapshotGoals(copies)...)
+	if full := find(copies, caseBFull, toolBackup); full != nil {
+		ratio("B: full backup ÷ qemu-img convert -c -O qcow2", caseBFull, goalBackupQemu, toolQcow2)
+		ratio("B: full backup ÷ Cinder's posix driver", caseBFull, goalBackupCinder, toolCinderPosix)
+		gs = append(gs, timeRatio("B: incremental, 1% changed ÷ full backup", find(copies, caseBIncr, toolBackup), full, goalIncrementalPer),
+			timeRatio("B: restore ÷ full backup", find(copies, caseBRestore, toolRestore), full, goalRestorePer))
+	}
 	gs = append(gs, memoryGoal(copies))
 	return append(gs, controlGoals(control)...)
 }
@@ -55,6 +70,34 @@ func engineRatio(copies []row, what, c string, limit float64, tools ...string) g
 			g.Value, g.Missing = max(g.Value, r.Ratio), ""
 		}
 	}
+	return g
+}
+
+// snapshotGoals checks case N's snapshots and clones: by reflink within
+// goalReflinkSecs, otherwise within goalCopyRatio of the engine's copy.
+func snapshotGoals(copies []row) []goal {
+	var gs []goal
+	for _, r := range copies {
+		switch {
+		case r.Case == caseNReflink: // skipped or failed
+			gs = append(gs, goal{What: caseNReflink + ": snapshot and clones", Limit: goalReflinkSecs, Unit: "s", Missing: r.Note})
+		case strings.HasPrefix(r.Case, caseNReflink) && strings.HasPrefix(r.Tool, "thin "):
+			gs = append(gs, goal{What: r.Case + ": " + r.Tool, Value: r.Seconds, Limit: goalReflinkSecs, Unit: "s"})
+		case strings.HasPrefix(r.Case, caseNWorkDir) && strings.HasPrefix(r.Tool, "thin "):
+			gs = append(gs, timeRatio(r.Case+": "+r.Tool+" ÷ engine copy", &r, find(copies, r.Case, toolEngine), goalCopyRatio))
+		}
+	}
+	return gs
+}
+
+// timeRatio is r's time over ref's, either of which may be missing.
+func timeRatio(what string, r, ref *row, limit float64) goal {
+	g := goal{What: what, Limit: limit, Unit: "×"}
+	if r == nil || ref == nil || !r.measured() || !ref.measured() {
+		g.Missing = "not both measured"
+		return g
+	}
+	g.Value = r.Seconds / ref.Seconds
 	return g
 }
 
@@ -83,11 +126,15 @@ func staleGoal(copies []row, c string) goal {
 	return g
 }
 
-// memoryGoal is the engine's largest peak RSS over every case.
+// ours are the tools of this project, whose memory has a goal.
+var ours = []string{toolEngine, toolManage, toolSnapshot, toolClone, toolFromSnapshot, toolBackup, toolRestore}
+
+// memoryGoal is the largest peak RSS of this project's copies, snapshots,
+// clones, backups and restores over every case.
 func memoryGoal(copies []row) goal {
-	g := goal{What: "memory: engine peak RSS, every case", Limit: goalMemory / mib, Unit: "MiB", Missing: "no engine run"}
+	g := goal{What: "memory: peak RSS of the engine, thin driver and backups, every case", Limit: goalMemory / mib, Unit: "MiB", Missing: "no run"}
 	for _, r := range copies {
-		if (r.Tool == toolEngine || r.Tool == toolManage) && r.PeakRSS > 0 {
+		if slices.Contains(ours, r.Tool) && r.PeakRSS > 0 {
 			g.Value, g.Missing = max(g.Value, float64(r.PeakRSS)/mib), ""
 		}
 	}

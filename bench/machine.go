@@ -44,6 +44,7 @@ var programs = []program{
 	{"wrk", "wrk", []string{"-v"}},
 	{"losetup", "mount", []string{"--version"}},
 	{"time", "time", []string{"--version"}}, // GNU time, for the peak RSS of the tools
+	{"mkfs.xfs", "xfsprogs", []string{"-V"}},
 }
 
 // describe learns the machine and whether the page cache can be dropped.
@@ -105,15 +106,7 @@ func (b *bench) findPrograms(ctx context.Context) {
 			pkgs = append(pkgs, p.pkg)
 		}
 	}
-	if len(pkgs) > 0 && os.Geteuid() == 0 {
-		slog.Info("installing missing tools", "packages", pkgs)
-		cmd := exec.CommandContext(ctx, "apt-get", append([]string{"install", "-y", "--no-install-recommends"}, pkgs...)...)
-		cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
-		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-		if err := cmd.Run(); err != nil {
-			slog.Warn("install tools failed: they are reported as missing", "packages", pkgs, "err", err)
-		}
-	}
+	aptInstall(ctx, pkgs...)
 	for _, p := range programs {
 		path, err := exec.LookPath(p.name)
 		if err != nil {
@@ -124,6 +117,21 @@ func (b *bench) findPrograms(ctx context.Context) {
 		out, _ := exec.CommandContext(ctx, path, p.version...).CombinedOutput()
 		line, _, _ := strings.Cut(string(out), "\n")
 		b.machine.Versions[p.name] = strings.TrimSpace(line)
+	}
+}
+
+// aptInstall installs the Debian packages pkgs of missing tools when
+// running as root; tools still missing after a failure are reported so.
+func aptInstall(ctx context.Context, pkgs ...string) {
+	if len(pkgs) == 0 || os.Geteuid() != 0 {
+		return
+	}
+	slog.Info("installing missing tools", "packages", pkgs)
+	cmd := exec.CommandContext(ctx, "apt-get", append([]string{"install", "-y", "--no-install-recommends"}, pkgs...)...)
+	cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		slog.Warn("install tools failed: they are reported as missing", "packages", pkgs, "err", err)
 	}
 }
 
@@ -148,8 +156,11 @@ func (b *bench) has(t *tool) bool { return t.bin == "" || b.programs[t.bin] != "
 
 // missing says why program is not there.
 func (b *bench) missing(name string) string {
-	if name == "cinder-manage" {
+	switch name {
+	case "cinder-manage":
 		return "missing: this cinder-manage has no volume copy command"
+	case "python3":
+		return "missing: apt-get install python3-cinder (Cinder's posix driver)"
 	}
 	for _, p := range programs {
 		if p.name == name {

@@ -50,7 +50,8 @@ type bench struct {
 	bins     string            // this project's binaries, built for the run
 	programs map[string]string // external program → path, absent when missing
 	machine  machine
-	failed   bool // the engine's output differed from its source, or a measure of this project failed
+	failed   bool   // the engine's output differed from its source, or a measure of this project failed
+	script   string // backup/posix's interop script: programs["python3"] runs Cinder's posix driver with it
 }
 
 func main() {
@@ -78,7 +79,7 @@ func main() {
 func parseFlags(args []string) (b *bench, root, jsonPath string, err error) {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	quick := fs.Bool("quick", false, "small sizes and, unless -runs is given, one run: for development")
-	cases := fs.String("cases", "S,F,T,L,E,C", "cases: S sparse, F full, T thick destination, L large volume migration, E end-to-end migration, C control plane")
+	cases := fs.String("cases", "S,F,T,L,E,C,N,B", "cases: S sparse, F full, T thick destination, L large volume migration, E end-to-end migration, C control plane, N snapshots and clones, B backups")
 	runs := fs.Int("runs", 3, "runs of each measure, of which the median is reported")
 	size := fs.Int("size", 0, "GiB of the S, F, T and E volumes (default 4, 1 with -quick)")
 	fs.StringVar(&root, "dir", defaultDir(), "work dir, on the filesystem to measure (default $BENCH_DIR or /var/tmp/cinder-bench)")
@@ -102,8 +103,8 @@ func parseFlags(args []string) (b *bench, root, jsonPath string, err error) {
 	}
 	for _, c := range strings.Split(*cases, ",") {
 		c = strings.ToUpper(strings.TrimSpace(c))
-		if len(c) != 1 || !strings.Contains("SFTLEC", c) {
-			return nil, "", "", fmt.Errorf("unknown case %q in -cases: want S, F, T, L, E or C", c)
+		if len(c) != 1 || !strings.Contains("SFTLECNB", c) {
+			return nil, "", "", fmt.Errorf("unknown case %q in -cases: want S, F, T, L, E, C, N or B", c)
 		}
 		b.cases[c] = true
 	}
@@ -145,6 +146,9 @@ func (b *bench) run(ctx context.Context, root, jsonPath string) error {
 	res := &results{Started: time.Now()}
 	b.machine = describe(b.dir)
 	b.findPrograms(ctx)
+	if b.cases["B"] {
+		b.findCinderPosix(ctx)
+	}
 	if err := b.buildBinaries(ctx); err != nil {
 		return err
 	}
@@ -162,6 +166,12 @@ func (b *bench) run(ctx context.Context, root, jsonPath string) error {
 		if err != nil {
 			res.Copies = append(res.Copies, b.broken("L/E", err))
 		}
+	}
+	if b.cases["N"] {
+		res.Copies = append(res.Copies, b.snapshotCases(ctx)...)
+	}
+	if b.cases["B"] {
+		res.Copies = append(res.Copies, b.backups(ctx)...)
 	}
 	if b.cases["C"] {
 		res.Control = b.controlPlane(ctx)
@@ -265,15 +275,29 @@ func (b *bench) thickCases(ctx context.Context, src input) []row {
 // attachLoop makes file, refilled to size bytes, a loop block device, and
 // returns the device and its detach.
 func attachLoop(ctx context.Context, file string, size int64) (string, func(), error) {
-	if os.Geteuid() != 0 {
-		return "", nil, errors.New("loop devices need root")
-	}
-	if _, err := os.Stat("/dev/loop-control"); err != nil {
-		return "", nil, fmt.Errorf("no loop devices: %w", err)
+	if err := loopUsable(); err != nil {
+		return "", nil, err
 	}
 	if err := fill(file, size); err != nil {
 		return "", nil, err
 	}
+	return losetup(ctx, file)
+}
+
+// loopUsable says why this process cannot attach loop devices, if it cannot.
+func loopUsable() error {
+	if os.Geteuid() != 0 {
+		return errors.New("loop devices need root")
+	}
+	if _, err := os.Stat("/dev/loop-control"); err != nil {
+		return fmt.Errorf("no loop devices: %w", err)
+	}
+	return nil
+}
+
+// losetup attaches file to a free loop device and returns the device and
+// its detach.
+func losetup(ctx context.Context, file string) (string, func(), error) {
 	out, err := exec.CommandContext(ctx, "losetup", "--find", "--show", file).CombinedOutput()
 	if err != nil {
 		return "", nil, fmt.Errorf("losetup: %w: %s", err, strings.TrimSpace(string(out)))

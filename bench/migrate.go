@@ -17,6 +17,8 @@ const (
 	seedS = 1
 	seedF = 2
 	seedL = 3
+	seedN = 4
+	seedB = 5
 )
 
 // migrations measures L and E on a cinder-all it starts.
