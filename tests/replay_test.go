@@ -84,11 +84,15 @@ func TestReplayRealCinder(t *testing.T) {
 		"fake1": "volume_driver = thin\ntotal_capacity_gb = 8\n",
 		"fake2": "volume_driver = thin\ntotal_capacity_gb = 4\n",
 	}})
-	// cinder-all registers its services concurrently: cinder-scheduler run
-	// alone first has os-services list them in the recording's order.
-	d.start("cinder-scheduler")
-	d.waitLog("cinder-scheduler", 1, "cinder-scheduler started")
-	d.stop("cinder-scheduler")
+	// cinder-all registers its services concurrently: cinder-scheduler and
+	// cinder-backup run alone first have os-services list them in one
+	// order, the recording's with cinder-backup (which the recorded Cinder
+	// did not run) second.
+	for _, svc := range []string{"cinder-scheduler", "cinder-backup"} {
+		d.start(svc)
+		d.waitLog(svc, 1, svc+" started")
+		d.stop(svc)
+	}
 	d.startAll()
 	// Real Cinder's services had all reported, as 03_os_services shows.
 	waitFor(t, 30*time.Second, "a heartbeat of every service", func() bool {
