@@ -42,9 +42,6 @@ func (s *server) setSnapshotMetadata(r *http.Request, merge bool) (reply, error)
 	if err != nil {
 		return reply{}, err
 	}
-	if !merge {
-		all = md
-	}
 	return reply{http.StatusOK, object{{"metadata", all}}}, nil
 }
 

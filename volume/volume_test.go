@@ -387,9 +387,9 @@ func TestClaimLosesRace(t *testing.T) {
 	}
 }
 
-// TestMigrationReverts checks that a lost reset of the migration's
-// statuses is not undone: the revert applies only while the volume is as
-// the request left it.
+// TestRollbackLeavesLaterChanges: a rollback after a failed cast does not
+// undo an admin's reset made meanwhile; it applies only while the volume
+// is as the request left it.
 func TestRollbackLeavesLaterChanges(t *testing.T) {
 	c := newCloud(t)
 	id := c.volume(nil)
@@ -401,7 +401,6 @@ func TestRollbackLeavesLaterChanges(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.volume(nil) // unrelated
 	if _, err := c.store.UpdateVolume(context.Background(), id, func(v *cinder.Volume) error {
 		v.MigrationStatus = cinder.MigrationError // an admin's reset meanwhile
 		return nil
