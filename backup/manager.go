@@ -253,7 +253,7 @@ func (m *Manager) finish(ctx context.Context, id, what string, err error, fill f
 			return cinder.Invalid("backup %s is %s, no longer creating", b.ID, b.Status)
 		}
 		if err != nil {
-			b.Status, b.FailReason = cinder.BackupError, err.Error()
+			b.Status, b.FailReason = cinder.BackupError, failReason(err)
 			return nil
 		}
 		fill(b)
@@ -416,7 +416,7 @@ func (m *Manager) delete(ctx context.Context, b *cinder.Backup) {
 	}
 	log.Error("failed to delete backup", "err", err)
 	if _, uerr := m.store.UpdateBackup(ctx, b.ID, func(b *cinder.Backup) error {
-		b.Status, b.FailReason = cinder.BackupError, err.Error()
+		b.Status, b.FailReason = cinder.BackupError, failReason(err)
 		return nil
 	}); uerr != nil {
 		log.Warn("cannot set the backup to error", "err", uerr)
@@ -462,6 +462,23 @@ func (m *Manager) importRecord(ctx context.Context, raw json.RawMessage) (any, e
 		slog.Info("imported backup", "backup_id", b.ID, "host", m.host)
 	}
 	return nil, nil
+}
+
+// maxFailReason is the length of the fail_reason column, in characters.
+const maxFailReason = 255
+
+// failReason is err's text as fail_reason keeps it. Cinder cuts a longer
+// reason to the column's length; a path makes ours long, so the middle
+// goes rather than the end, which names the cause (no space left on device).
+func failReason(err error) string {
+	r := []rune(err.Error())
+	if len(r) <= maxFailReason {
+		return string(r)
+	}
+	const cut = " … "
+	head := (maxFailReason - len([]rune(cut))) / 3
+	tail := maxFailReason - len([]rune(cut)) - head
+	return string(r[:head]) + cut + string(r[len(r)-tail:])
 }
 
 // ignoreGone logs and drops the error of a request whose backup no longer

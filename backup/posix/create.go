@@ -686,8 +686,16 @@ type writer struct {
 	ctx  context.Context
 }
 
+// run writes the pieces until the planner ends. Whatever ends it, it
+// closes the object it was writing: an open file would keep the space of
+// a failed backup's objects after Create removes them.
 func (w *writer) run(ctx context.Context) error {
 	w.ctx = ctx
+	defer func() {
+		if w.f != nil {
+			_ = w.f.Close()
+		}
+	}()
 	for p := range w.c.order {
 		select {
 		case <-p.done:
@@ -700,9 +708,6 @@ func (w *writer) run(ctx context.Context) error {
 		}
 		w.c.release(p.batch)
 		if err != nil {
-			if w.f != nil {
-				_ = w.f.Close()
-			}
 			return err
 		}
 	}

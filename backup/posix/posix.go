@@ -189,9 +189,14 @@ func newPrefix(b *Backup) string {
 }
 
 // prefixRE matches the names of any attempt at the backup with id id.
-func prefixRE(id string) *regexp.Regexp {
-	return regexp.MustCompile(`^(?:` + regexp.QuoteMeta(tmpPrefix) + `)?(volume_.*_[0-9]{14}_backup_` +
-		regexp.QuoteMeta(id) + `)(?:-[0-9]{5,}|_metadata|_sha256file)$`)
+func prefixRE(id string) *regexp.Regexp { return nameRE(regexp.QuoteMeta(id)) }
+
+// nameRE matches the names of the files of backups whose id matches the
+// expression id: objects, sha256file, metadata and their temporary names.
+// Its first group is the prefix, its second the backup id.
+func nameRE(id string) *regexp.Regexp {
+	return regexp.MustCompile(`^(?:` + regexp.QuoteMeta(tmpPrefix) + `)?(volume_.*_[0-9]{14}_backup_(` +
+		id + `))(?:-[0-9]{5,}|_metadata|_sha256file)$`)
 }
 
 // findPrefix returns b's prefix: b.Prefix or, when empty, the one of the

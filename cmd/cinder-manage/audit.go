@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/cinder-go/cinder"
+	"github.com/cinder-go/cinder/backup/posix"
 	"github.com/cinder-go/cinder/conf"
 	"github.com/cinder-go/cinder/db"
 	"github.com/cinder-go/cinder/drivers"
@@ -27,9 +28,15 @@ const auditUsage = `usage: cinder-manage [--config-file PATH]... volume audit
   creating, deleting, error or error_deleting may hold storage or not; a
   volume extending may have grown already; any other must hold storage of
   its size. Volumes with no host or on backends this cinder.conf does not
-  enable are not checked; a snapshot is on its volume's backend. Safe while
-  the services run: a difference must show in two reads of the database
-  around the read of the storage.
+  enable are not checked; a snapshot is on its volume's backend.
+  Compares the backups table with the containers under backup_posix_path,
+  which every cinder-backup shares: a backup available or restoring whose
+  files are not a whole backup (metadata, sha256file and every object the
+  metadata lists), and files named for a backup that no backup owns in that
+  container (what a crash or a lost row leaves). One creating, deleting,
+  error or error_deleting may hold files or not. Safe while the services
+  run: a difference must show in two reads of the database around the read
+  of the storage.
   Exit status: 0 when they agree, 1 when they differ, 2 when the audit fails.`
 
 // errDiffer says the audit found differences; it is not a failure.
@@ -96,7 +103,7 @@ func volumeAudit(ctx context.Context, cfg *conf.Config, args []string, out io.Wr
 			err = cerr
 		}
 	}()
-	before, _, err := readRows(ctx, store)
+	before, err := readRows(ctx, store)
 	if err != nil {
 		return err
 	}
@@ -104,17 +111,21 @@ func volumeAudit(ctx context.Context, cfg *conf.Config, args []string, out io.Wr
 	if err != nil {
 		return err
 	}
-	after, vols, err := readRows(ctx, store)
+	attempts, err := posix.Scan(ctx, posix.Options{Path: cfg.BackupPosixPath})
+	if err != nil {
+		return err
+	}
+	after, err := readRows(ctx, store)
 	if err != nil {
 		return err
 	}
 	// A difference seen in one read only is an operation that ran meanwhile.
 	seen := map[difference]bool{}
-	for _, d := range compare(before, stored) {
+	for _, d := range before.compare(stored, attempts, cfg.BackupPosixPath) {
 		seen[d] = true
 	}
 	var diffs []difference
-	for _, d := range compare(after, stored) {
+	for _, d := range after.compare(stored, attempts, cfg.BackupPosixPath) {
 		if seen[d] {
 			diffs = append(diffs, d)
 		}
@@ -123,32 +134,53 @@ func volumeAudit(ctx context.Context, cfg *conf.Config, args []string, out io.Wr
 	for _, d := range diffs {
 		fmt.Fprintf(w, "%s: %s\n", d.backend, d.text)
 	}
-	if others := unchecked(vols, stored); len(others) > 0 {
+	if others := unchecked(after.vols, stored); len(others) > 0 {
 		fmt.Fprintf(w, "not checked: volumes on %s, which this cinder.conf does not enable\n", strings.Join(others, ", "))
 	}
 	if len(diffs) == 0 {
-		fmt.Fprintf(w, "the database and the storage of %d backends agree\n", len(stored))
+		fmt.Fprintf(w, "the database and the storage of %d backends and backup_posix_path agree\n", len(stored))
 		return w.Flush()
 	}
-	fmt.Fprintf(w, "%d differences between the database and the storage of %d backends\n", len(diffs), len(stored))
+	fmt.Fprintf(w, "%d differences between the database and the storage of %d backends and backup_posix_path\n", len(diffs), len(stored))
 	if err := w.Flush(); err != nil {
 		return err
 	}
 	return errDiffer
 }
 
-// readRows reads the volumes and snapshots tables: the items to compare,
-// and the volumes.
-func readRows(ctx context.Context, store *db.DB) ([]item, []*cinder.Volume, error) {
+// rows are one read of the volumes, snapshots and backups tables.
+type rows struct {
+	items   []item // the volumes and snapshots to compare
+	vols    []*cinder.Volume
+	backups []*cinder.Backup
+}
+
+// readRows reads the volumes, snapshots and backups tables.
+func readRows(ctx context.Context, store *db.DB) (rows, error) {
 	vols, err := store.ListVolumes(ctx, db.VolumeFilter{})
 	if err != nil {
-		return nil, nil, err
+		return rows{}, err
 	}
 	snaps, err := store.ListSnapshots(ctx, db.SnapshotFilter{})
 	if err != nil {
-		return nil, nil, err
+		return rows{}, err
 	}
-	return items(vols, snaps), vols, nil
+	backups, err := store.ListBackups(ctx, db.BackupFilter{})
+	if err != nil {
+		return rows{}, err
+	}
+	return rows{items: items(vols, snaps), vols: vols, backups: backups}, nil
+}
+
+// compare returns the differences between r and the storage: stored, of
+// the backends, and attempts, under backup_posix_path path; ordered by
+// backend and text.
+func (r rows) compare(stored map[string]backendStorage, attempts []posix.Attempt, path string) []difference {
+	diffs := append(compare(r.items, stored), compareBackups(r.backups, attempts, path)...)
+	slices.SortFunc(diffs, func(a, b difference) int {
+		return cmp.Or(strings.Compare(a.backend, b.backend), strings.Compare(a.text, b.text))
+	})
+	return diffs
 }
 
 // listStorage lists the volumes and snapshots each enabled backend
@@ -178,9 +210,10 @@ func listStorage(ctx context.Context, cfg *conf.Config) (map[string]backendStora
 	return stored, nil
 }
 
-// difference is one disagreement between the database and a backend.
+// difference is one disagreement between the database and a backend or
+// backup_posix_path.
 type difference struct {
-	backend string // host@backend
+	backend string // host@backend, or backup_posix_path
 	text    string
 }
 
@@ -199,7 +232,7 @@ func expect(status string) (required, sized bool) {
 }
 
 // compare returns the differences between rows, the volumes and
-// snapshots, and stored, ordered by backend and text.
+// snapshots, and stored.
 func compare(rows []item, stored map[string]backendStorage) []difference {
 	var diffs []difference
 	named := map[string]map[string]bool{} // host@backend → "kind id" its rows name
@@ -237,11 +270,50 @@ func compare(rows []item, stored map[string]backendStorage) []difference {
 			}
 		}
 	}
-	slices.SortFunc(diffs, func(a, b difference) int {
-		return cmp.Or(strings.Compare(a.backend, b.backend), strings.Compare(a.text, b.text))
-	})
 	return diffs
 }
+
+// compareBackups returns the differences between the backups and the
+// attempts at backups found under backup_posix_path path: see auditUsage.
+// A backup whose service_metadata is not recorded yet owns every attempt
+// at it in its container.
+func compareBackups(backups []*cinder.Backup, attempts []posix.Attempt, path string) []difference {
+	var diffs []difference
+	add := func(format string, args ...any) {
+		diffs = append(diffs, difference{"backup_posix_path", fmt.Sprintf(format, args...)})
+	}
+	byKey := map[[2]string]*cinder.Backup{} // container, id
+	for _, b := range backups {
+		byKey[[2]string{container(b), b.ID}] = b
+	}
+	owned := map[string][]posix.Attempt{} // backup id → its attempts
+	for _, a := range attempts {
+		b := byKey[[2]string{a.Container, a.BackupID}]
+		if b == nil || b.ServiceMetadata != "" && b.ServiceMetadata != a.Prefix {
+			add("files %s* (%d files, %d bytes) belong to no backup",
+				filepath.Join(path, a.Container, a.Prefix), len(a.Files), a.Bytes)
+			continue
+		}
+		owned[b.ID] = append(owned[b.ID], a)
+	}
+	for _, b := range backups {
+		if b.Status != cinder.BackupAvailable && b.Status != cinder.BackupRestoring {
+			continue
+		}
+		mine := owned[b.ID]
+		switch {
+		case len(mine) == 0:
+			add("backup %s (%s, %d GiB) has no files: %s is missing",
+				b.ID, b.Status, b.Size, filepath.Join(path, container(b), cmp.Or(b.ServiceMetadata, "*")+"_metadata"))
+		case !slices.ContainsFunc(mine, func(a posix.Attempt) bool { return a.Incomplete == nil }):
+			add("backup %s (%s, %d GiB) is not whole: %v", b.ID, b.Status, b.Size, mine[0].Incomplete)
+		}
+	}
+	return diffs
+}
+
+// container is backup b's container under backup_posix_path.
+func container(b *cinder.Backup) string { return cmp.Or(b.Container, posix.DefaultContainer(b.ID)) }
 
 // unchecked returns, sorted, the backends of vols that stored does not hold.
 func unchecked(vols []*cinder.Volume, stored map[string]backendStorage) []string {

@@ -3,16 +3,19 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/cinder-go/cinder"
+	"github.com/cinder-go/cinder/backup/posix"
 	"github.com/cinder-go/cinder/conf"
 	"github.com/cinder-go/cinder/db"
 	"github.com/cinder-go/cinder/drivers"
@@ -135,7 +138,7 @@ func TestAuditAgrees(t *testing.T) {
 		t.Fatalf("audit: %v\n%s", err, out)
 	}
 	want := "not checked: volumes on hostZ@other, which this cinder.conf does not enable\n" +
-		"the database and the storage of 2 backends agree\n"
+		"the database and the storage of 2 backends and backup_posix_path agree\n"
 	if out != want {
 		t.Fatalf("audit printed\n%s\nwant\n%s", out, want)
 	}
@@ -169,7 +172,7 @@ func TestAuditNamesEachDifference(t *testing.T) {
 		"hostB@thick: volume " + short.ID + " (in-use, 1 GiB) has storage of the wrong size: " + filepath.Join(thickDir, short.Name()) + " holds 536870912 bytes, not 1073741824\n",
 		"hostB@thick: storage " + filepath.Join(thickDir, misplaced.Name()) + " (1073741824 bytes) belongs to no volume\n",
 		"hostB@thick: storage " + filepath.Join(thickDir, "volume-"+orphan) + " (3 bytes) belongs to no volume\n",
-		"6 differences between the database and the storage of 2 backends\n",
+		"6 differences between the database and the storage of 2 backends and backup_posix_path\n",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("audit output lacks %q:\n%s", want, out)
@@ -208,6 +211,15 @@ func TestAuditExitStatus(t *testing.T) {
 	}
 	if out, code := run("extra"); code != 2 || !strings.Contains(out, "no arguments") {
 		t.Fatalf("audit with an argument: exit %d, want 2\n%s", code, out)
+	}
+	if err := os.WriteFile(s.cfg.BackupPosixPath, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, code := run(); code != 2 || !strings.Contains(out, s.cfg.BackupPosixPath+": not a directory") {
+		t.Fatalf("audit of a backup_posix_path that is a file: exit %d, want 2 naming it\n%s", code, out)
+	}
+	if err := os.Remove(s.cfg.BackupPosixPath); err != nil {
+		t.Fatal(err)
 	}
 	if err := os.RemoveAll(s.cfg.Backend("thick").VolumesDir); err != nil {
 		t.Fatal(err)
@@ -256,5 +268,117 @@ func TestAuditSnapshots(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("audit output lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+// backup inserts a 1 GiB backup row with status and, when whole, writes
+// its files first.
+func (s *auditSite) backup(t *testing.T, status string, whole bool) *cinder.Backup {
+	t.Helper()
+	b := newBackup()
+	b.Status = status
+	if whole {
+		s.backupFiles(t, b)
+	}
+	if err := s.store.CreateBackup(context.Background(), b); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// newBackup returns a 1 GiB backup, not written anywhere, in its default
+// container.
+func newBackup() *cinder.Backup {
+	b := &cinder.Backup{ID: uuid.NewString(), VolumeID: uuid.NewString(), ProjectID: "p", Size: 1}
+	b.Container = posix.DefaultContainer(b.ID)
+	return b
+}
+
+// backupFiles writes backup b under backup_posix_path with the posix
+// driver, from a volume of 256 KiB random bytes, and records its prefix.
+func (s *auditSite) backupFiles(t *testing.T, b *cinder.Backup) {
+	t.Helper()
+	src := filepath.Join(t.TempDir(), "volume")
+	data := make([]byte, 256<<10)
+	if _, err := rand.Read(data); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(src, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	st, err := posix.Create(context.Background(), posix.Options{Path: s.cfg.BackupPosixPath},
+		posix.Backup{ID: b.ID, VolumeID: b.VolumeID, CreatedAt: time.Now()}, src, int64(len(data)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.ServiceMetadata, b.ObjectCount, b.Service = st.Prefix, st.Objects, cinder.BackupServicePosix
+}
+
+// backupFile is the path of backup b's file of suffix (-00001, _metadata,
+// _sha256file).
+func (s *auditSite) backupFile(b *cinder.Backup, suffix string) string {
+	return filepath.Join(s.cfg.BackupPosixPath, b.Container, b.ServiceMetadata+suffix)
+}
+
+// TestAuditBackups: backups are checked against their containers under
+// backup_posix_path. One available or restoring must hold a whole backup;
+// one creating, error or deleting may hold any part of one. A backup
+// missing files, and files of a deleted backup or of none, are differences.
+func TestAuditBackups(t *testing.T) {
+	s := newAuditSite(t)
+	ctx := context.Background()
+	s.backup(t, cinder.BackupAvailable, true)
+	s.backup(t, cinder.BackupRestoring, true)
+	s.backup(t, cinder.BackupCreating, false)
+	crashed := s.backup(t, cinder.BackupError, true) // a crash before its metadata
+	if err := os.Remove(s.backupFile(crashed, "_metadata")); err != nil {
+		t.Fatal(err)
+	}
+	s.backup(t, cinder.BackupDeleting, true)
+	if err := os.WriteFile(filepath.Join(s.cfg.BackupPosixPath, "README"), []byte("not a backup"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := s.audit(t); err != nil {
+		t.Fatalf("audit: %v\n%s", err, out)
+	}
+
+	lost := s.backup(t, cinder.BackupAvailable, true)
+	if err := os.Remove(s.backupFile(lost, "-00001")); err != nil {
+		t.Fatal(err)
+	}
+	unfinished := s.backup(t, cinder.BackupRestoring, true)
+	if err := os.Remove(s.backupFile(unfinished, "_metadata")); err != nil {
+		t.Fatal(err)
+	}
+	empty := s.backup(t, cinder.BackupAvailable, false)
+	deleted := s.backup(t, cinder.BackupAvailable, true)
+	if err := s.store.DestroyBackup(ctx, deleted.ID); err != nil {
+		t.Fatal(err)
+	}
+	stray := newBackup() // of a row the database lost
+	s.backupFiles(t, stray)
+
+	out, err := s.audit(t)
+	if !errors.Is(err, errDiffer) {
+		t.Fatalf("audit: %v, want errDiffer\n%s", err, out)
+	}
+	dir := s.cfg.BackupPosixPath
+	for _, want := range []string{
+		"backup_posix_path: backup " + lost.ID + " (available, 1 GiB) is not whole: backup " + lost.ID +
+			": object " + lost.ServiceMetadata + "-00001 is missing from container " + filepath.Join(dir, lost.Container) + "\n",
+		"backup_posix_path: backup " + unfinished.ID + " (restoring, 1 GiB) is not whole: backup " + unfinished.ID +
+			": " + s.backupFile(unfinished, "_metadata") + " is missing\n",
+		"backup_posix_path: backup " + empty.ID + " (available, 1 GiB) has no files: " +
+			filepath.Join(dir, empty.Container, "*_metadata") + " is missing\n",
+		"backup_posix_path: files " + s.backupFile(deleted, "") + "* (3 files, ",
+		"backup_posix_path: files " + s.backupFile(stray, "") + "* (3 files, ",
+		"5 differences between the database and the storage of 2 backends and backup_posix_path\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("audit output lacks %q:\n%s", want, out)
+		}
+	}
+	if n := strings.Count(out, "\n"); n != 6 {
+		t.Errorf("audit printed %d lines, want 6:\n%s", n, out)
 	}
 }

@@ -1,7 +1,7 @@
 // Command cinder-manage administers a Cinder deployment: schema migrations
-// and the services table, as Cinder's cinder-manage, audits the volumes
-// table against the backends' storage, and copies volumes with the copy
-// engine on its own.
+// and the services table, as Cinder's cinder-manage, audits the volumes,
+// snapshots and backups tables against the storage, and copies volumes
+// with the copy engine on its own.
 package main
 
 import (
@@ -25,8 +25,9 @@ const usage = `usage: cinder-manage [--config-file PATH]... CATEGORY ACTION
   db sync        apply every pending schema migration
   db version     print the applied schema version
   service list   list the services and whether they are up
-  volume audit   print each difference between the volumes table and the
-                 backends' storage; exit 0 when none, 1 when some, 2 on failure
+  volume audit   print each difference between the volumes, snapshots and
+                 backups tables and the backends' storage and backup_posix_path;
+                 exit 0 when none, 1 when some, 2 on failure
   volume copy [--sparse] [--blocksize 1M] [--bps-limit N] [--size BYTES] SRC DST
                  copy SRC to DST with the copy engine; no database needed`
 
