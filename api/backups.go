@@ -17,6 +17,7 @@ const (
 	mvBackupUpdate   = 9  // PUT /backups/{id}
 	mvBackupProject  = 18 // os-backup-project-attr:project_id
 	mvBackupMetadata = 43 // metadata
+	mvBackupAZ       = 51 // availability_zone in a backup create
 	mvBackupUserID   = 56 // user_id
 	mvEncryptionKey  = 64 // encryption_key_id
 )
@@ -146,17 +147,20 @@ func (s *server) createBackup(r *http.Request) (reply, error) {
 	return reply{http.StatusAccepted, object{{"backup", s.backupView(r, b, false)}}}, nil
 }
 
-// parseBackupCreate validates a backup create body as Cinder's schema.
-// Backups of snapshots are not built: snapshot_id is refused.
+// parseBackupCreate validates a backup create body as Cinder's schemas
+// of each microversion.
 func parseBackupCreate(r *http.Request) (volume.BackupRequest, error) {
 	var req volume.BackupRequest
 	b, err := readMember(r, "backup")
 	if err != nil {
 		return req, err
 	}
-	allowed := []string{"volume_id", "container", "description", "incremental", "force", "name", "snapshot_id", "availability_zone"}
+	allowed := []string{"volume_id", "container", "description", "incremental", "force", "name", "snapshot_id"}
 	if ver(r).atLeast(mvBackupMetadata) {
 		allowed = append(allowed, "metadata")
+	}
+	if ver(r).atLeast(mvBackupAZ) {
+		allowed = append(allowed, "availability_zone")
 	}
 	if err := b.only("backup", allowed...); err != nil {
 		return req, err
@@ -168,10 +172,15 @@ func parseBackupCreate(r *http.Request) (volume.BackupRequest, error) {
 		return req, err
 	}
 	if b.present("snapshot_id") {
-		return req, newFault(http.StatusBadRequest, "Backups of snapshots are not supported here: snapshot_id must be omitted or null.")
+		if req.SnapshotID, err = uuidOf("snapshot_id", b["snapshot_id"], true); err != nil {
+			return req, err
+		}
 	}
 	if req.Name, req.Description, err = namesOf(b); err == nil && b.present("container") {
 		req.Container, err = stringOf("container", b["container"], true, maxNameLen)
+	}
+	if err == nil && b.present("availability_zone") {
+		req.AvailabilityZone, err = stringOf("availability_zone", b["availability_zone"], true, maxNameLen)
 	}
 	for _, f := range []struct {
 		key string
@@ -187,11 +196,23 @@ func parseBackupCreate(r *http.Request) (volume.BackupRequest, error) {
 	return req, err
 }
 
-// uuidOf decodes raw, the value of field, as a UUID; null is "" when nullable.
+// uuidOf decodes raw, the value of field, as a UUID; null is "" when
+// nullable, and then anything else is refused as Cinder's oneOf
+// uuid_allow_null refuses it.
 func uuidOf(field string, raw json.RawMessage, nullable bool) (string, error) {
-	s, err := stringOf(field, raw, nullable, 0)
-	if err != nil || s == "" && nullable {
-		return s, err
+	if nullable {
+		if kind(raw) == "null" {
+			return "", nil
+		}
+		s, err := uuidOf(field, raw, false)
+		if err != nil {
+			return "", invalidField(field, raw, "%s is not valid under any of the given schemas", pyRepr(raw))
+		}
+		return s, nil
+	}
+	s, err := stringOf(field, raw, false, 0)
+	if err != nil {
+		return "", err
 	}
 	if _, err := uuid.Parse(s); err != nil {
 		return "", invalidField(field, raw, "%s is not a 'uuid'", pyRepr(raw))

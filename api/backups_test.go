@@ -80,7 +80,6 @@ func (e *env) setBackup(id string, fn func(b *cinder.Backup)) {
 
 func TestBackupLifecycle(t *testing.T) {
 	e, vol := backupEnv(t)
-	e.post("/v3/admin/backups", `{"backup": {"volume_id": "`+vol+`", "snapshot_id": "`+vol+`"}}`).fault(t, http.StatusBadRequest, "badRequest")
 	r := e.post("/v3/admin/backups", `{"backup": {"volume_id": "`+vol+`", "name": "b1", "metadata": {"k": "v"}}}`).expect(t, http.StatusAccepted)
 	sameKeys(t, "created backup", r.keys(t, "backup"), []string{"id", "name", "links"})
 	id := r.obj(t, "backup")["id"].(string)
@@ -124,6 +123,49 @@ func TestBackupLifecycle(t *testing.T) {
 		t.Fatalf("cinder-backup calls %v", calls)
 	}
 	e.get("/v3/admin/backups/nope").fault(t, http.StatusNotFound, "itemNotFound")
+}
+
+// TestSnapshotBackupCreate backs up a snapshot through the API: Cinder's
+// schema for snapshot_id and availability_zone, 404 for an unknown
+// snapshot, and the snapshot backing-up while its volume stays available.
+func TestSnapshotBackupCreate(t *testing.T) {
+	e, vol := backupEnv(t)
+	snap := e.createSnapshot(vol, "")["id"].(string)
+	e.setSnapshot(snap, func(s *cinder.Snapshot) { s.Status = cinder.SnapshotAvailable })
+	body := func(members string) string { return `{"backup": {"volume_id": "` + vol + `"` + members + `}}` }
+	for _, c := range []struct {
+		members, version string
+		status           int
+		kind, message    string
+	}{
+		{`, "snapshot_id": "abc"`, "3.64", 400, "badRequest", "Invalid input for field/attribute snapshot_id. Value: abc. 'abc' is not valid under any of the given schemas"},
+		{`, "snapshot_id": 5`, "3.64", 400, "badRequest", "Invalid input for field/attribute snapshot_id. Value: 5. 5 is not valid under any of the given schemas"},
+		{`, "snapshot_id": "` + vol + `"`, "3.64", 404, "itemNotFound", "Snapshot " + vol + " could not be found."},
+		{`, "availability_zone": "nova"`, "3.50", 400, "badRequest", ""},
+		{`, "availability_zone": 5`, "3.51", 400, "badRequest", "Invalid input for field/attribute availability_zone. Value: 5. 5 is not of type 'string', 'null'"},
+		{`, "availability_zone": "elsewhere"`, "3.51", 503, "serviceUnavailable", "Service cinder-backup could not be found."},
+	} {
+		msg := e.post("/v3/admin/backups", body(c.members), "OpenStack-API-Version", "volume "+c.version).fault(t, c.status, c.kind)
+		if c.message != "" && msg != c.message {
+			t.Errorf("%s at %s: %q, want %q", c.members, c.version, msg, c.message)
+		}
+	}
+	if st := e.snapshot(snap).Status; st != cinder.SnapshotAvailable {
+		t.Fatalf("refused backups left the snapshot %s", st)
+	}
+
+	r := e.post("/v3/admin/backups", body(`, "snapshot_id": "`+snap+`", "availability_zone": null`), "OpenStack-API-Version", "volume 3.51")
+	id := r.expect(t, http.StatusAccepted).obj(t, "backup")["id"].(string)
+	if b := e.get("/v3/admin/backups/"+id).expect(t, http.StatusOK).obj(t, "backup"); b["snapshot_id"] != snap || b["volume_id"] != vol {
+		t.Fatalf("backup of a snapshot: %v", b)
+	}
+	if s, v := e.snapshot(snap).Status, e.volume(vol).Status; s != cinder.SnapshotBackingUp || v != cinder.StatusAvailable {
+		t.Fatalf("during a snapshot's backup: snapshot %s, volume %s; want backing-up, available", s, v)
+	}
+	msg := e.post("/v3/admin/backups", body(`, "snapshot_id": "`+snap+`"`)).fault(t, http.StatusBadRequest, "badRequest")
+	if want := `Invalid snapshot: Snapshot to be backed up must be available, but the current status is "backing-up".`; msg != want {
+		t.Fatalf("second backup of a backing-up snapshot: %q, want %q", msg, want)
+	}
 }
 
 func TestBackupExportImport(t *testing.T) {

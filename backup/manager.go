@@ -30,17 +30,21 @@ import (
 const RPCAPIVersion = "2.4"
 
 // Volumes is what the manager needs of the cinder-volume backends
-// (*manager.Client): a connection to a volume's bytes, and whether a
-// backend's new volumes read as zeros.
+// (*manager.Client): a connection to a volume's or a snapshot's bytes, and
+// whether a backend's new volumes read as zeros.
 type Volumes interface {
 	InitializeConnection(ctx context.Context, v *cinder.Volume, connector map[string]any) (*cinder.ConnectionInfo, error)
 	TerminateConnection(ctx context.Context, v *cinder.Volume, connector map[string]any) error
+	InitializeConnectionSnapshot(ctx context.Context, v *cinder.Volume, s *cinder.Snapshot, connector map[string]any) (*cinder.ConnectionInfo, error)
+	TerminateConnectionSnapshot(ctx context.Context, v *cinder.Volume, s *cinder.Snapshot, connector map[string]any) error
+	RemoveExportSnapshot(ctx context.Context, v *cinder.Volume, s *cinder.Snapshot) error
 	GetCapabilities(ctx context.Context, host string, discover bool) (map[string]any, error)
 }
 
 // Manager is one cinder-backup service.
 type Manager struct {
 	host    string
+	az      string // storage_availability_zone, an imported backup's
 	store   *db.DB
 	volumes Volumes
 	opts    posix.Options
@@ -49,7 +53,7 @@ type Manager struct {
 // New returns the cinder-backup of cfg.Host, keeping backups as cfg's
 // backup options say and reaching volumes through volumes.
 func New(cfg *conf.Config, store *db.DB, volumes Volumes) *Manager {
-	return &Manager{host: cfg.Host, store: store, volumes: volumes, opts: posix.Options{
+	return &Manager{host: cfg.Host, az: cfg.StorageAvailabilityZone, store: store, volumes: volumes, opts: posix.Options{
 		Path:         cfg.BackupPosixPath,
 		FileSize:     cfg.BackupFileSize,
 		SHABlockSize: cfg.BackupSHABlockSize,
@@ -82,9 +86,10 @@ func (m *Manager) Endpoint() rpc.Endpoint {
 
 // Init is init_host: it makes backup_posix_path and recovers the backups a
 // previous run left, as _cleanup_incomplete_backup_operations: creating
-// ones go to error with their volume back to its previous status,
-// restoring ones to available with their volume error_restoring, and
-// deleting ones are deleted. A backup it cannot recover is logged and left.
+// ones go to error with their volume back to its previous status (or their
+// snapshot to available, which Cinder 21 leaves backing-up), restoring
+// ones to available with their volume error_restoring, and deleting ones
+// are deleted. A backup it cannot recover is logged and left.
 func (m *Manager) Init(ctx context.Context) error {
 	if err := os.MkdirAll(m.opts.Path, 0o750); err != nil {
 		return fmt.Errorf("cinder-backup: backup_posix_path: %w", err)
@@ -154,31 +159,48 @@ func (m *Manager) posixBackup(ctx context.Context, b *cinder.Backup) (posix.Back
 	return pb, nil
 }
 
-// attach runs use on the path of v's bytes, connected through v's backend
-// and disconnected after, whatever happens.
-func (m *Manager) attach(ctx context.Context, v *cinder.Volume, use func(path string) error) error {
+// attach runs use on the path of v's bytes, or of s's, v's snapshot, when
+// s is not nil, connected through v's backend and disconnected after
+// (a snapshot unexported too, as _detach_device), whatever happens.
+func (m *Manager) attach(ctx context.Context, v *cinder.Volume, s *cinder.Snapshot, use func(path string) error) error {
 	connector := map[string]any{"host": m.host}
-	info, err := m.volumes.InitializeConnection(ctx, v, connector)
+	what := "volume " + v.ID
+	var info *cinder.ConnectionInfo
+	var err error
+	if s == nil {
+		info, err = m.volumes.InitializeConnection(ctx, v, connector)
+	} else {
+		what = "snapshot " + s.ID
+		info, err = m.volumes.InitializeConnectionSnapshot(ctx, v, s, connector)
+	}
 	if err != nil {
-		return fmt.Errorf("attach volume %s: %w", v.ID, err)
+		return fmt.Errorf("attach %s: %w", what, err)
 	}
 	defer func() {
-		if err := m.volumes.TerminateConnection(context.WithoutCancel(ctx), v, connector); err != nil {
-			slog.Error("failed to detach volume", "volume_id", v.ID, "err", err)
+		ctx := context.WithoutCancel(ctx)
+		var err error
+		if s == nil {
+			err = m.volumes.TerminateConnection(ctx, v, connector)
+		} else {
+			err = errors.Join(m.volumes.TerminateConnectionSnapshot(ctx, v, s, connector), m.volumes.RemoveExportSnapshot(ctx, v, s))
+		}
+		if err != nil {
+			slog.Error("failed to detach "+what, "err", err)
 		}
 	}()
 	path, err := info.DevicePath()
 	if err != nil {
-		return fmt.Errorf("volume %s: %w", v.ID, err)
+		return fmt.Errorf("%s: %w", what, err)
 	}
 	return use(path)
 }
 
 // createBackup (cast: backup) backs up the volume of a creating backup,
-// backing-up: full, or incremental to its parent_id. The backup becomes
-// available, or error with fail_reason; the volume gets its previous
-// status back. A crash midway leaves the backup creating, which Init
-// sets to error; posix.Delete later removes whatever files it left.
+// backing-up, or its snapshot_id, backing-up: full, or incremental to its
+// parent_id. The backup becomes available, or error with fail_reason; the
+// volume gets its previous status back, or the snapshot available. A crash
+// midway leaves the backup creating, which Init sets to error;
+// posix.Delete later removes whatever files it left.
 func (m *Manager) createBackup(ctx context.Context, raw json.RawMessage) (any, error) {
 	b, err := m.load(ctx, "create_backup", raw, nil)
 	if err != nil {
@@ -189,20 +211,33 @@ func (m *Manager) createBackup(ctx context.Context, raw json.RawMessage) (any, e
 		return nil, nil
 	}
 	v, err := m.store.GetVolume(ctx, b.VolumeID)
-	if err == nil && v.Status != cinder.StatusBackingUp {
+	var s *cinder.Snapshot
+	switch {
+	case err != nil:
+	case b.SnapshotID != "":
+		s, err = m.store.GetSnapshot(ctx, b.SnapshotID)
+		if err == nil && s.Status != cinder.SnapshotBackingUp {
+			err = cinder.Errorf("InvalidSnapshot", 400, "Invalid snapshot: Create backup aborted, expected snapshot status %s but got %s.",
+				cinder.SnapshotBackingUp, s.Status)
+		}
+	case v.Status != cinder.StatusBackingUp:
 		err = cinder.InvalidVolume("Create backup aborted, expected volume status %s but got %s.", cinder.StatusBackingUp, v.Status)
 	}
 	var st posix.Stats
 	if err == nil {
-		st, err = m.create(ctx, b, v)
+		st, err = m.create(ctx, b, v, s)
 	}
 	m.endCreate(ctx, b, &st, err)
 	return nil, nil
 }
 
-// create writes backup b of volume v.
-func (m *Manager) create(ctx context.Context, b *cinder.Backup, v *cinder.Volume) (posix.Stats, error) {
-	size, err := drivers.Bytes(v.Size)
+// create writes backup b of volume v, or of s, v's snapshot, when not nil.
+func (m *Manager) create(ctx context.Context, b *cinder.Backup, v *cinder.Volume, s *cinder.Snapshot) (posix.Stats, error) {
+	sizeGB := v.Size
+	if s != nil {
+		sizeGB = s.VolumeSize
+	}
+	size, err := drivers.Bytes(sizeGB)
 	if err != nil {
 		return posix.Stats{}, err
 	}
@@ -214,7 +249,7 @@ func (m *Manager) create(ctx context.Context, b *cinder.Backup, v *cinder.Volume
 		return posix.Stats{}, err
 	}
 	var st posix.Stats
-	err = m.attach(ctx, v, func(path string) error {
+	err = m.attach(ctx, v, s, func(path string) error {
 		st, err = posix.Create(ctx, m.opts, pb, path, size)
 		return err
 	})
@@ -222,10 +257,21 @@ func (m *Manager) create(ctx context.Context, b *cinder.Backup, v *cinder.Volume
 }
 
 // endCreate ends the create of b: available with what st says, or error
-// with err's reason; b's volume, when backing-up, gets its previous status.
+// with err's reason; b's snapshot, when backing-up, becomes available, or
+// else b's volume, when backing-up, gets its previous status.
 func (m *Manager) endCreate(ctx context.Context, b *cinder.Backup, st *posix.Stats, err error) {
-	log := slog.With("backup_id", b.ID, "volume_id", b.VolumeID, "host", m.host)
-	if _, verr := m.store.UpdateVolume(ctx, b.VolumeID, func(v *cinder.Volume) error {
+	log := slog.With("backup_id", b.ID, "volume_id", b.VolumeID, "snapshot_id", b.SnapshotID, "host", m.host)
+	if b.SnapshotID != "" {
+		if _, serr := m.store.UpdateSnapshot(ctx, b.SnapshotID, func(s *cinder.Snapshot) error {
+			if s.Status != cinder.SnapshotBackingUp {
+				return cinder.Invalid("snapshot %s is %s, not backing-up", s.ID, s.Status)
+			}
+			s.Status = cinder.SnapshotAvailable
+			return nil
+		}); serr != nil {
+			log.Warn("cannot give the backed-up snapshot its status back", "err", serr)
+		}
+	} else if _, verr := m.store.UpdateVolume(ctx, b.VolumeID, func(v *cinder.Volume) error {
 		if v.Status != cinder.StatusBackingUp {
 			return cinder.InvalidVolume("volume %s is %s, not backing-up", v.ID, v.Status)
 		}
@@ -314,7 +360,7 @@ func (m *Manager) restore(ctx context.Context, b *cinder.Backup, v *cinder.Volum
 	}
 	sparse := isNew && m.sparse(ctx, v.Host)
 	var st posix.Stats
-	err = m.attach(ctx, v, func(path string) error {
+	err = m.attach(ctx, v, nil, func(path string) error {
 		st, err = posix.Restore(ctx, m.opts, pb, path, size, sparse)
 		return err
 	})
@@ -436,8 +482,9 @@ func (m *Manager) exportRecord(ctx context.Context, raw json.RawMessage) (any, e
 }
 
 // importRecord (cast: backup, backup_service, backup_url, backup_hosts)
-// fills a creating backup row from the record and makes it available once
-// its metadata is found under backup_posix_path, else error.
+// fills a creating backup row from the record, in this service's host and
+// zone, and makes it available once its metadata is found under
+// backup_posix_path, else error.
 func (m *Manager) importRecord(ctx context.Context, raw json.RawMessage) (any, error) {
 	var r cinder.BackupRecord
 	b, err := m.load(ctx, "import_record", raw, &r)
@@ -456,7 +503,7 @@ func (m *Manager) importRecord(ctx context.Context, raw json.RawMessage) (any, e
 		// The row keeps its id and owner; the rest is the record's.
 		id, project, user := b.ID, b.ProjectID, b.UserID
 		*b = *rec
-		b.ID, b.ProjectID, b.UserID, b.Host, b.RestoreVolumeID = id, project, user, m.host, ""
+		b.ID, b.ProjectID, b.UserID, b.Host, b.AvailabilityZone, b.RestoreVolumeID = id, project, user, m.host, m.az, ""
 		b.Deleted, b.DeletedAt, b.UpdatedAt = false, nil, nil
 	}) {
 		slog.Info("imported backup", "backup_id", b.ID, "host", m.host)

@@ -18,10 +18,12 @@ import (
 )
 
 // volumes is the backend as the manager reaches it over RPC: a thin driver
-// called directly, counting connections still open.
+// called directly, counting connections still open and snapshot exports
+// removed.
 type volumes struct {
-	drv  drivers.Driver
-	open int
+	drv        drivers.Driver
+	open       int
+	unexported int
 }
 
 func (f *volumes) InitializeConnection(ctx context.Context, v *cinder.Volume, c map[string]any) (*cinder.ConnectionInfo, error) {
@@ -32,6 +34,24 @@ func (f *volumes) InitializeConnection(ctx context.Context, v *cinder.Volume, c 
 func (f *volumes) TerminateConnection(ctx context.Context, v *cinder.Volume, c map[string]any) error {
 	f.open--
 	return f.drv.TerminateConnection(ctx, v, c)
+}
+
+func (f *volumes) InitializeConnectionSnapshot(ctx context.Context, v *cinder.Volume, s *cinder.Snapshot, c map[string]any) (*cinder.ConnectionInfo, error) {
+	info, err := f.drv.InitializeConnectionSnapshot(ctx, s, c)
+	if err == nil {
+		f.open++
+	}
+	return info, err
+}
+
+func (f *volumes) TerminateConnectionSnapshot(ctx context.Context, v *cinder.Volume, s *cinder.Snapshot, c map[string]any) error {
+	f.open--
+	return f.drv.TerminateConnectionSnapshot(ctx, s, c)
+}
+
+func (f *volumes) RemoveExportSnapshot(ctx context.Context, v *cinder.Volume, s *cinder.Snapshot) error {
+	f.unexported++
+	return f.drv.RemoveExportSnapshot(ctx, s)
 }
 
 func (f *volumes) GetCapabilities(ctx context.Context, host string, discover bool) (map[string]any, error) {
@@ -93,6 +113,58 @@ func (e *env) backup(t *testing.T, v *cinder.Volume, status, parent string) *cin
 		t.Fatal(err)
 	}
 	return b
+}
+
+// snapshot takes a snapshot of v on the backend, its row backing-up, as
+// the API leaves it for a backup of it.
+func (e *env) snapshot(t *testing.T, v *cinder.Volume) *cinder.Snapshot {
+	t.Helper()
+	s := &cinder.Snapshot{VolumeID: v.ID, ProjectID: "p", Status: cinder.SnapshotBackingUp, VolumeSize: v.Size}
+	if err := e.store.CreateSnapshot(context.Background(), s); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.vols.drv.CreateSnapshot(context.Background(), s, v); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// snapshotBackup inserts a creating backup of snapshot s, kept by node1.
+func (e *env) snapshotBackup(t *testing.T, s *cinder.Snapshot, parent string) *cinder.Backup {
+	t.Helper()
+	b := &cinder.Backup{VolumeID: s.VolumeID, SnapshotID: s.ID, ProjectID: "p", Host: "node1", Status: cinder.BackupCreating,
+		Size: s.VolumeSize, ParentID: parent, DataTimestamp: s.CreatedAt}
+	if err := e.store.CreateBackup(context.Background(), b); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// snapshotStatus is snapshot id's status.
+func (e *env) snapshotStatus(t *testing.T, id string) string {
+	t.Helper()
+	s, err := e.store.GetSnapshot(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s.Status
+}
+
+// restoreNew restores b into a new volume and returns its checksum.
+func (e *env) restoreNew(t *testing.T, b *cinder.Backup) string {
+	t.Helper()
+	target, path := e.volume(t, cinder.StatusRestoringBackup)
+	if _, err := e.store.UpdateBackup(context.Background(), b.ID, func(b *cinder.Backup) error {
+		b.Status, b.RestoreVolumeID = cinder.BackupRestoring, target.ID
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	handle(t, e.mgr.restoreBackup, map[string]any{"backup": b, "volume_id": target.ID, "volume_is_new": true})
+	if s := e.status(t, target.ID); s != cinder.StatusAvailable {
+		t.Fatalf("volume restored from backup %s is %s", b.ID, s)
+	}
+	return testfile.Checksum(t, path)
 }
 
 // setStatus sets volume id's status.
@@ -278,7 +350,8 @@ func TestExportImport(t *testing.T) {
 }
 
 // TestInitRecovers restarts the manager over a backup left creating, one
-// left restoring and one left deleting.
+// left restoring, one left deleting and a backup of a snapshot left
+// creating.
 func TestInitRecovers(t *testing.T) {
 	e := newEnv(t)
 	src, _ := e.volume(t, cinder.StatusBackingUp)
@@ -292,6 +365,9 @@ func TestInitRecovers(t *testing.T) {
 		t.Fatal(err)
 	}
 	deleting := e.backup(t, src, cinder.BackupDeleting, "")
+	snapped, _ := e.volume(t, cinder.StatusInUse)
+	snap := e.snapshot(t, snapped)
+	creatingOfSnapshot := e.snapshotBackup(t, snap, "")
 	if err := e.mgr.Init(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -306,5 +382,95 @@ func TestInitRecovers(t *testing.T) {
 	}
 	if s, d := e.status(t, src.ID), e.status(t, dst.ID); s != cinder.StatusAvailable || d != cinder.StatusErrorRestoring {
 		t.Errorf("volumes: source %s, restore target %s; want available, error_restoring", s, d)
+	}
+	if b := e.get(t, creatingOfSnapshot.ID); b.Status != cinder.BackupError {
+		t.Errorf("backup of a snapshot left creating = %+v", b)
+	}
+	if s, v := e.snapshotStatus(t, snap.ID), e.status(t, snapped.ID); s != cinder.SnapshotAvailable || v != cinder.StatusInUse {
+		t.Errorf("after recovery: snapshot %s, its volume %s; want available, in-use", s, v)
+	}
+}
+
+// TestSnapshotBackup backs up two snapshots of an in-use volume, the second
+// incrementally on the first, while the volume changes after each: every
+// backup restores the bytes of its snapshot, each snapshot is available
+// again and the volume keeps its status.
+func TestSnapshotBackup(t *testing.T) {
+	e := newEnv(t)
+	v, path := e.volume(t, cinder.StatusInUse)
+	testfile.WriteAt(t, path, 0, []byte(strings.Repeat("snap1", 40000)))
+	testfile.WriteAt(t, path, 300<<20, []byte("far away"))
+	first := testfile.Checksum(t, path)
+	s1 := e.snapshot(t, v)
+	testfile.WriteAt(t, path, 1<<20, []byte(strings.Repeat("snap2", 1000)))
+	second := testfile.Checksum(t, path)
+	s2 := e.snapshot(t, v)
+	testfile.WriteAt(t, path, 0, []byte(strings.Repeat("later", 5000)))
+
+	full := e.snapshotBackup(t, s1, "")
+	handle(t, e.mgr.createBackup, map[string]any{"backup": full})
+	incr := e.snapshotBackup(t, s2, full.ID)
+	handle(t, e.mgr.createBackup, map[string]any{"backup": incr})
+	for _, b := range []*cinder.Backup{full, incr} {
+		if got := e.get(t, b.ID); got.Status != cinder.BackupAvailable || got.SnapshotID != b.SnapshotID || got.ObjectCount == 0 {
+			t.Fatalf("backup of snapshot %s = %+v; want available", b.SnapshotID, got)
+		}
+		if s := e.snapshotStatus(t, b.SnapshotID); s != cinder.SnapshotAvailable {
+			t.Errorf("snapshot %s after its backup is %s, want available", b.SnapshotID, s)
+		}
+	}
+	if s := e.status(t, v.ID); s != cinder.StatusInUse {
+		t.Errorf("volume after the backups of its snapshots is %s, want in-use as it was", s)
+	}
+	if e.vols.open != 0 || e.vols.unexported != 2 {
+		t.Errorf("%d connections left open, %d snapshot exports removed; want 0, 2", e.vols.open, e.vols.unexported)
+	}
+
+	if got := e.restoreNew(t, full); got != first {
+		t.Error("restore of the first snapshot's backup differs from the volume when snapshotted")
+	}
+	if got := e.restoreNew(t, incr); got != second {
+		t.Error("restore of the second snapshot's incremental backup differs from the volume when snapshotted")
+	}
+}
+
+// TestSnapshotBackupFailures fails backups of a snapshot that is not
+// backing-up and of one without storage: each backup goes to error, the
+// snapshot to available, and the volume keeps its status.
+func TestSnapshotBackupFailures(t *testing.T) {
+	e := newEnv(t)
+	v, _ := e.volume(t, cinder.StatusAvailable)
+	idle := e.snapshot(t, v)
+	if _, err := e.store.UpdateSnapshot(context.Background(), idle.ID, func(s *cinder.Snapshot) error {
+		s.Status = cinder.SnapshotAvailable
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	lost := e.snapshot(t, v)
+	if err := e.vols.drv.DeleteSnapshot(context.Background(), lost); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		s      *cinder.Snapshot
+		reason string
+	}{
+		{idle, "expected snapshot status backing-up but got available"},
+		{lost, "Snapshot " + lost.ID + " could not be found"},
+	} {
+		b := e.snapshotBackup(t, c.s, "")
+		handle(t, e.mgr.createBackup, map[string]any{"backup": b})
+		if got := e.get(t, b.ID); got.Status != cinder.BackupError || !strings.Contains(got.FailReason, c.reason) {
+			t.Errorf("backup of snapshot %s = %+v; want error saying %q", c.s.ID, got, c.reason)
+		}
+		if s := e.snapshotStatus(t, c.s.ID); s != cinder.SnapshotAvailable {
+			t.Errorf("snapshot %s after a failed backup is %s, want available", c.s.ID, s)
+		}
+	}
+	if s := e.status(t, v.ID); s != cinder.StatusAvailable {
+		t.Errorf("volume is %s, want available", s)
+	}
+	if e.vols.open != 0 {
+		t.Errorf("%d connections left open", e.vols.open)
 	}
 }

@@ -193,6 +193,15 @@ func TestLists(t *testing.T) {
 	}
 }
 
+// TestBooleans reads backup_use_same_host as oslo.config reads a BoolOpt.
+func TestBooleans(t *testing.T) {
+	for text, want := range map[string]bool{"True": true, "yes": true, "1": true, "ON": true, "false": false, "No": false, "0": false, "off": false} {
+		if c := load(t, "[DEFAULT]\nbackup_use_same_host = "+text+"\n"); c.BackupUseSameHost != want {
+			t.Errorf("backup_use_same_host = %s: %v, want %v", text, c.BackupUseSameHost, want)
+		}
+	}
+}
+
 func TestBackendSections(t *testing.T) {
 	c := load(t, `[DEFAULT]
 enabled_backends = Fast, slow.disk
@@ -276,6 +285,7 @@ func TestDefaultSectionValidation(t *testing.T) {
 		{"backup_compression_algorithm = lz4", `[DEFAULT] backup_compression_algorithm: "lz4" is not one of none`},
 		{"backup_file_size = 1000", "[DEFAULT] backup_file_size: 1000 is not a positive multiple of backup_sha_block_size_bytes 32768"},
 		{"quota_backups = -2", "[DEFAULT] quota_backups: -2 is not between -1 and"},
+		{"backup_use_same_host = maybe", `[DEFAULT] backup_use_same_host: "maybe" is not a boolean`},
 	} {
 		path := write(t, "cinder.conf", "[DEFAULT]\n"+tc.option+"\n")
 		_, err := Load(path)

@@ -40,6 +40,7 @@ type Config struct {
 	BackupFileSize               int64         // backup_file_size: volume bytes per object, a multiple of the sha block size (default 1999994880)
 	BackupSHABlockSize           int           // backup_sha_block_size_bytes (default 32768)
 	BackupCompression            string        // backup_compression_algorithm: none, zlib, bz2 or zstd, or their aliases (default zlib)
+	BackupUseSameHost            bool          // backup_use_same_host: back up on the volume's host only, which must run cinder-backup (default false)
 	DatabaseConnection           string        // [database] connection (default sqlite:///$state_path/cinder.sqlite)
 	DatabaseMaxPoolSize          int           // [database] max_pool_size: connections kept open (default 5)
 	DatabaseMaxOverflow          int           // [database] max_overflow: connections opened past the pool under load (default 50)
@@ -163,6 +164,7 @@ func defaultOptions(hostname string) map[string]string {
 		"backup_file_size":                     "1999994880",
 		"backup_sha_block_size_bytes":          "32768",
 		"backup_compression_algorithm":         "zlib",
+		"backup_use_same_host":                 "false",
 	}
 }
 
@@ -271,6 +273,7 @@ func loadWith(parse parser, files []string) (*Config, error) {
 		BackupSHABlockSize:           p.int(defaultSection, "backup_sha_block_size_bytes", 512, 1<<30),
 		BackupCompression: p.choice(defaultSection, "backup_compression_algorithm",
 			"none", "off", "no", "zlib", "gzip", "bz2", "bzip2", "zstd"),
+		BackupUseSameHost:   p.boolean(defaultSection, "backup_use_same_host"),
 		DatabaseConnection:  p.str(databaseSection, "connection"),
 		DatabaseMaxPoolSize: p.int(databaseSection, "max_pool_size", 1, 1<<16),
 		DatabaseMaxOverflow: p.int(databaseSection, "max_overflow", 0, 1<<16),

@@ -364,6 +364,20 @@ func (p *reader) list(section, opt string) []string {
 	return items
 }
 
+// boolean reads a boolean as oslo.config: true, 1, on or yes, or false, 0,
+// off or no, in any case.
+func (p *reader) boolean(section, opt string) bool {
+	s := strings.ToLower(strings.TrimSpace(p.str(section, opt)))
+	switch {
+	case p.err != nil:
+	case slices.Contains([]string{"true", "1", "on", "yes"}, s):
+		return true
+	case !slices.Contains([]string{"false", "0", "off", "no"}, s):
+		p.fail(section, opt, "%q is not a boolean", s)
+	}
+	return false
+}
+
 func (p *reader) choice(section, opt string, choices ...string) string {
 	s := strings.TrimSpace(p.str(section, opt))
 	if p.err == nil && !slices.Contains(choices, s) {

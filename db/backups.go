@@ -173,16 +173,20 @@ func (db *DB) CountBackups(ctx context.Context, f BackupFilter) (int, error) {
 
 // LatestBackup returns the available backup of volume with the latest
 // data_timestamp, the parent of an incremental backup, or BackupNotFound.
-func (db *DB) LatestBackup(ctx context.Context, volume string) (*cinder.Backup, error) {
+// A non-zero before takes only backups whose data is older, as the parent
+// of a snapshot's backup must be older than the snapshot.
+func (db *DB) LatestBackup(ctx context.Context, volume string, before time.Time) (*cinder.Backup, error) {
 	list, err := db.ListBackups(ctx, BackupFilter{VolumeID: volume, Statuses: []string{cinder.BackupAvailable},
-		SortKey: "data_timestamp", SortDescending: true, Limit: 1})
+		SortKey: "data_timestamp", SortDescending: true})
 	if err != nil {
 		return nil, err
 	}
-	if len(list) == 0 {
-		return nil, cinder.NotFound("No backups available to do an incremental backup.")
+	for _, b := range list {
+		if before.IsZero() || b.DataTimestamp.Before(before) {
+			return b, nil
+		}
 	}
-	return list[0], nil
+	return nil, cinder.NotFound("No backups available to do an incremental backup.")
 }
 
 // UpdateBackup is UpdateVolume for backup id: Cinder's conditional_update,

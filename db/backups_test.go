@@ -62,10 +62,16 @@ func TestBackups(t *testing.T) {
 		if n, err := db.CountBackups(ctx, BackupFilter{VolumeID: "v"}); n != 3 || err != nil {
 			t.Errorf("CountBackups = %d, %v", n, err)
 		}
-		if b, err := db.LatestBackup(ctx, "v"); err != nil || b.ID != backups[1].ID {
+		if b, err := db.LatestBackup(ctx, "v", time.Time{}); err != nil || b.ID != backups[1].ID {
 			t.Errorf("LatestBackup = %+v, %v; want %s", b, err, backups[1].ID)
 		}
-		if _, err := db.LatestBackup(ctx, "w"); !cinder.IsNotFound(err) {
+		if b, err := db.LatestBackup(ctx, "v", base.Add(time.Hour)); err != nil || b.ID != backups[0].ID {
+			t.Errorf("LatestBackup before %s = %+v, %v; want %s", base.Add(time.Hour), b, err, backups[0].ID)
+		}
+		if _, err := db.LatestBackup(ctx, "v", base); !cinder.IsNotFound(err) {
+			t.Errorf("LatestBackup before the oldest: %v", err)
+		}
+		if _, err := db.LatestBackup(ctx, "w", time.Time{}); !cinder.IsNotFound(err) {
 			t.Errorf("LatestBackup of a volume without backups: %v", err)
 		}
 		if n, gb, err := db.QuotaBackups(ctx, "p"); n != 3 || gb != 6 || err != nil {

@@ -43,6 +43,13 @@ type Driver interface {
 	CreateClonedVolume(ctx context.Context, v, src *cinder.Volume) error
 	// RevertToSnapshot gives v back the bytes of s, its latest snapshot.
 	RevertToSnapshot(ctx context.Context, v *cinder.Volume, s *cinder.Snapshot) error
+	// InitializeConnectionSnapshot exposes s to a connector and says where
+	// its bytes are, as a backup of the snapshot reads them.
+	InitializeConnectionSnapshot(ctx context.Context, s *cinder.Snapshot, connector map[string]any) (*cinder.ConnectionInfo, error)
+	// TerminateConnectionSnapshot withdraws what InitializeConnectionSnapshot exposed.
+	TerminateConnectionSnapshot(ctx context.Context, s *cinder.Snapshot, connector map[string]any) error
+	// RemoveExportSnapshot removes the export InitializeConnectionSnapshot made.
+	RemoveExportSnapshot(ctx context.Context, s *cinder.Snapshot) error
 }
 
 // Stats is a driver's get_volume_stats answer: top-level capabilities

@@ -142,15 +142,37 @@ func (f *Files) InitializeConnection(ctx context.Context, v *cinder.Volume, conn
 	if !info.Mode().IsRegular() {
 		return nil, cinder.VolumeBackendAPIException("%s is not a regular file", path)
 	}
-	return &cinder.ConnectionInfo{
-		DriverVolumeType: "local",
-		Data:             map[string]any{"device_path": path},
-	}, nil
+	return localConnection(path), nil
 }
 
 // TerminateConnection does nothing: a local file needs no export.
 func (f *Files) TerminateConnection(ctx context.Context, v *cinder.Volume, connector map[string]any) error {
 	return nil
+}
+
+// InitializeConnectionSnapshot gives the path of s's file, which holds
+// exactly its bytes; SnapshotNotFound when s has no file.
+func (f *Files) InitializeConnectionSnapshot(ctx context.Context, s *cinder.Snapshot, connector map[string]any) (*cinder.ConnectionInfo, error) {
+	file, err := f.snapshotFile(s)
+	if err != nil {
+		return nil, err
+	}
+	return localConnection(file.path), nil
+}
+
+// TerminateConnectionSnapshot does nothing: a local file needs no export.
+func (f *Files) TerminateConnectionSnapshot(ctx context.Context, s *cinder.Snapshot, connector map[string]any) error {
+	return nil
+}
+
+// RemoveExportSnapshot does nothing: a local file has no export.
+func (f *Files) RemoveExportSnapshot(ctx context.Context, s *cinder.Snapshot) error {
+	return nil
+}
+
+// localConnection is the connection info of a file on this host.
+func localConnection(path string) *cinder.ConnectionInfo {
+	return &cinder.ConnectionInfo{DriverVolumeType: "local", Data: map[string]any{"device_path": path}}
 }
 
 // UpdateMigratedVolume renames newVolume's file to volume's own name when

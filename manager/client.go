@@ -53,9 +53,14 @@ func (c *Client) castVersion(ctx context.Context, v *cinder.Volume, method, vers
 
 // call calls method with args on the backend of host, decoding into reply.
 func (c *Client) call(ctx context.Context, host, method string, args map[string]any, reply any) error {
+	return c.callVersion(ctx, host, method, "", args, reply)
+}
+
+// callVersion is call asking for version ("" keeps the client's 3.0).
+func (c *Client) callVersion(ctx context.Context, host, method, version string, args map[string]any, reply any) error {
 	cl, err := c.to(host)
 	if err == nil {
-		err = cl.Call(ctx, method, args, reply)
+		err = cl.Prepare("", "", version, 0).Call(ctx, method, args, reply)
 	}
 	if err != nil {
 		return fmt.Errorf("call %s on %q: %w", method, host, err)
@@ -127,6 +132,36 @@ func (c *Client) TerminateConnection(ctx context.Context, v *cinder.Volume, conn
 		"connector": connector,
 		"force":     false,
 	}, nil)
+}
+
+// InitializeConnectionSnapshot calls initialize_connection_snapshot
+// (version 3.13) on the backend of v, s's volume: where s's bytes are.
+func (c *Client) InitializeConnectionSnapshot(ctx context.Context, v *cinder.Volume, s *cinder.Snapshot, connector map[string]any) (*cinder.ConnectionInfo, error) {
+	var info cinder.ConnectionInfo
+	err := c.callVersion(ctx, v.Host, "initialize_connection_snapshot", "3.13", map[string]any{
+		"snapshot_id": s.ID,
+		"connector":   connector,
+	}, &info)
+	if err != nil {
+		return nil, err
+	}
+	return &info, nil
+}
+
+// TerminateConnectionSnapshot calls terminate_connection_snapshot (version
+// 3.13) on the backend of v, s's volume.
+func (c *Client) TerminateConnectionSnapshot(ctx context.Context, v *cinder.Volume, s *cinder.Snapshot, connector map[string]any) error {
+	return c.callVersion(ctx, v.Host, "terminate_connection_snapshot", "3.13", map[string]any{
+		"snapshot_id": s.ID,
+		"connector":   connector,
+		"force":       false,
+	}, nil)
+}
+
+// RemoveExportSnapshot calls remove_export_snapshot (version 3.13) on the
+// backend of v, s's volume, as cinder-backup's sync=True does.
+func (c *Client) RemoveExportSnapshot(ctx context.Context, v *cinder.Volume, s *cinder.Snapshot) error {
+	return c.callVersion(ctx, v.Host, "remove_export_snapshot", "3.13", map[string]any{"snapshot_id": s.ID}, nil)
 }
 
 // GetCapabilities calls get_capabilities on backend host (host@backend,

@@ -14,6 +14,7 @@ import (
 	"github.com/cinder-go/cinder"
 	"github.com/cinder-go/cinder/internal/testdb"
 	"github.com/cinder-go/cinder/internal/testenv"
+	"github.com/cinder-go/cinder/internal/testfile"
 	"github.com/cinder-go/cinder/internal/testrpc"
 	"github.com/cinder-go/cinder/manager"
 )
@@ -22,9 +23,9 @@ import (
 const python = "/usr/bin/python3"
 
 // pythonCall has oslo.messaging call method with kwargs on the manager of
-// e at version, as a Python cinder service would, and fails t unless it
-// answers without error.
-func pythonCall(t *testing.T, url string, e *env, version, method string, kwargs map[string]any) {
+// e at version, as a Python cinder service would, fails t unless it
+// answers without error, and returns the answer.
+func pythonCall(t *testing.T, url string, e *env, version, method string, kwargs map[string]any) any {
 	t.Helper()
 	calls, err := json.Marshal([][]any{{method, kwargs}})
 	if err != nil {
@@ -45,10 +46,13 @@ func pythonCall(t *testing.T, url string, e *env, version, method string, kwargs
 	if err := json.Unmarshal(out, &got); err != nil || len(got) != 1 || got[0]["error"] != nil {
 		t.Fatalf("oslo client calling %s: %s (%v)", method, out, err)
 	}
+	return got[0]["result"]
 }
 
 // TestPythonPeerDrivesSnapshots: an oslo.messaging peer calls
-// create_snapshot, revert_to_snapshot (3.15) and delete_snapshot with
+// create_snapshot, initialize_connection_snapshot,
+// terminate_connection_snapshot and remove_export_snapshot (3.13, as
+// cinder-backup does), revert_to_snapshot (3.15) and delete_snapshot with
 // Cinder's argument names, over RabbitMQ, and the manager does each.
 func TestPythonPeerDrivesSnapshots(t *testing.T) {
 	if out, err := exec.Command(python, "-c", "import oslo_messaging").CombinedOutput(); err != nil {
@@ -66,9 +70,26 @@ func TestPythonPeerDrivesSnapshots(t *testing.T) {
 	v := e.volume(t, e.pool(), cinder.StatusCreating, 1)
 	e.createAndWait(t, v)
 
+	e.write(t, v, []byte("before the snapshot"), 0)
+	before := testfile.Checksum(t, e.file(v))
 	snap := e.snapshot(t, v, cinder.SnapshotCreating)
 	pythonCall(t, url, e, "3.0", "create_snapshot", map[string]any{"snapshot": map[string]any{"id": snap.ID}})
 	e.waitSnapshot(t, snap.ID, cinder.SnapshotAvailable)
+	e.write(t, v, []byte("after the snapshot!"), 0)
+
+	connector := map[string]any{"host": "py-backup", "multipath": false}
+	conn, _ := pythonCall(t, url, e, "3.13", "initialize_connection_snapshot",
+		map[string]any{"snapshot_id": snap.ID, "connector": connector}).(map[string]any)
+	data, _ := conn["data"].(map[string]any)
+	path, _ := data["device_path"].(string)
+	if conn["driver_volume_type"] != "local" || path == "" {
+		t.Fatalf("initialize_connection_snapshot answered %v", conn)
+	}
+	if got := testfile.Checksum(t, path); got != before {
+		t.Fatal("the snapshot's connection does not hold the volume's bytes when snapshotted")
+	}
+	pythonCall(t, url, e, "3.13", "terminate_connection_snapshot", map[string]any{"snapshot_id": snap.ID, "connector": connector, "force": true})
+	pythonCall(t, url, e, "3.13", "remove_export_snapshot", map[string]any{"snapshot_id": snap.ID})
 
 	e.setStatus(t, v, cinder.StatusReverting)
 	if _, err := e.store.UpdateSnapshot(ctx, snap.ID, func(s *cinder.Snapshot) error { s.Status = cinder.SnapshotRestoring; return nil }); err != nil {

@@ -102,6 +102,11 @@ func (m *Manager) Endpoint() rpc.Endpoint {
 			"create_snapshot":              m.createSnapshot,
 			"delete_snapshot":              m.deleteSnapshot,
 			"revert_to_snapshot":           m.revertToSnapshot,
+
+			// 3.13: cinder-backup reading a snapshot.
+			"initialize_connection_snapshot": m.initializeConnectionSnapshot,
+			"terminate_connection_snapshot":  m.terminateConnectionSnapshot,
+			"remove_export_snapshot":         m.removeExportSnapshot,
 		},
 	}
 }

@@ -10,23 +10,29 @@ import (
 	"github.com/cinder-go/cinder/db"
 )
 
-// snapshotArgs are the arguments of a snapshot cast: the snapshot, of
-// which only the id is read.
+// snapshotArgs are the arguments naming a snapshot: the snapshot, of
+// which only the id is read, or its id alone (the *_snapshot connection
+// calls).
 type snapshotArgs struct {
-	Snapshot *idArg `json:"snapshot"`
+	Snapshot   *idArg `json:"snapshot"`
+	SnapshotID string `json:"snapshot_id"`
 }
 
-// loadSnapshot reads the snapshot a cast names and its volume, which must
-// be on this backend.
+// loadSnapshot reads the snapshot a request names and its volume, which
+// must be on this backend.
 func (m *Manager) loadSnapshot(ctx context.Context, method string, raw json.RawMessage) (*cinder.Snapshot, *cinder.Volume, error) {
 	var a snapshotArgs
 	if err := decode(method, raw, &a); err != nil {
 		return nil, nil, err
 	}
-	if a.Snapshot == nil || a.Snapshot.ID == "" {
+	id := a.SnapshotID
+	if a.Snapshot != nil {
+		id = a.Snapshot.ID
+	}
+	if id == "" {
 		return nil, nil, cinder.InvalidInput("%s: no snapshot named", method)
 	}
-	s, err := m.store.GetSnapshot(ctx, a.Snapshot.ID)
+	s, err := m.store.GetSnapshot(ctx, id)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -128,6 +134,65 @@ func (m *Manager) revertToSnapshot(ctx context.Context, raw json.RawMessage) (an
 	}
 	m.setSnapshotStatus(ctx, s.ID, cinder.SnapshotAvailable)
 	log.Info("reverted volume to snapshot", "status", volumeStatus)
+	return nil, nil
+}
+
+// snapshotConnection reads the snapshot and the connector of a snapshot
+// connection call (snapshot_id, connector).
+func (m *Manager) snapshotConnection(ctx context.Context, method string, raw json.RawMessage) (*cinder.Snapshot, map[string]any, error) {
+	var a struct {
+		Connector map[string]any `json:"connector"`
+	}
+	if err := decode(method, raw, &a); err != nil {
+		return nil, nil, err
+	}
+	s, _, err := m.loadSnapshot(ctx, method, raw)
+	return s, a.Connector, err
+}
+
+// initializeConnectionSnapshot (call 3.13: snapshot_id, connector) exposes
+// a snapshot to a connector, as cinder-backup asks to read a backup's
+// snapshot, and answers the connection info.
+func (m *Manager) initializeConnectionSnapshot(ctx context.Context, raw json.RawMessage) (any, error) {
+	s, connector, err := m.snapshotConnection(ctx, "initialize_connection_snapshot", raw)
+	if err != nil {
+		return nil, err
+	}
+	info, err := m.drv.InitializeConnectionSnapshot(ctx, s, connector)
+	if err != nil {
+		slog.Error("failed to initialize snapshot connection", "snapshot_id", s.ID, "host", m.host, "err", err)
+		return nil, backendError(err, "initialize_connection_snapshot of snapshot %s", s.ID)
+	}
+	slog.Info("initialized snapshot connection", "snapshot_id", s.ID, "host", m.host, "driver_volume_type", info.DriverVolumeType)
+	return info, nil
+}
+
+// terminateConnectionSnapshot (call 3.13: snapshot_id, connector, force)
+// withdraws what initialize_connection_snapshot exposed.
+func (m *Manager) terminateConnectionSnapshot(ctx context.Context, raw json.RawMessage) (any, error) {
+	s, connector, err := m.snapshotConnection(ctx, "terminate_connection_snapshot", raw)
+	if err != nil {
+		return nil, err
+	}
+	if err := m.drv.TerminateConnectionSnapshot(ctx, s, connector); err != nil {
+		slog.Error("failed to terminate snapshot connection", "snapshot_id", s.ID, "host", m.host, "err", err)
+		return nil, backendError(err, "terminate_connection_snapshot of snapshot %s", s.ID)
+	}
+	slog.Info("terminated snapshot connection", "snapshot_id", s.ID, "host", m.host)
+	return nil, nil
+}
+
+// removeExportSnapshot (call or cast 3.13: snapshot_id) removes the
+// export initialize_connection_snapshot made.
+func (m *Manager) removeExportSnapshot(ctx context.Context, raw json.RawMessage) (any, error) {
+	s, _, err := m.loadSnapshot(ctx, "remove_export_snapshot", raw)
+	if err != nil {
+		return nil, err
+	}
+	if err := m.drv.RemoveExportSnapshot(ctx, s); err != nil {
+		slog.Error("failed to remove snapshot export", "snapshot_id", s.ID, "host", m.host, "err", err)
+		return nil, backendError(err, "remove_export_snapshot of snapshot %s", s.ID)
+	}
 	return nil, nil
 }
 

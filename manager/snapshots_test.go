@@ -216,3 +216,50 @@ func TestRecoveryDoesNotWaitOnASibling(t *testing.T) {
 	dst.start(t)
 	dst.waitStatus(t, target.ID, "gone")
 }
+
+// TestSnapshotConnection: initialize_connection_snapshot answers the path
+// of a snapshot's bytes as they were when it was taken, though its volume
+// changed since; terminate_connection_snapshot and remove_export_snapshot
+// withdraw it, and an unknown snapshot is SnapshotNotFound.
+func TestSnapshotConnection(t *testing.T) {
+	for _, kind := range []string{"thin", "thick"} {
+		t.Run(kind, func(t *testing.T) {
+			e := newEnv(t, kind)
+			e.start(t)
+			ctx := context.Background()
+			v := e.volume(t, e.pool(), cinder.StatusCreating, 1)
+			e.createAndWait(t, v)
+			e.write(t, v, []byte("before the snapshot"), 1<<20)
+			before := testfile.Checksum(t, e.file(v))
+			s := e.snapshot(t, v, cinder.SnapshotCreating)
+			if err := e.client.CreateSnapshot(ctx, v, s); err != nil {
+				t.Fatal(err)
+			}
+			e.waitSnapshot(t, s.ID, cinder.SnapshotAvailable)
+			e.write(t, v, []byte("after the snapshot!"), 1<<20)
+
+			connector := map[string]any{"host": "backup-node"}
+			info, err := e.client.InitializeConnectionSnapshot(ctx, v, s, connector)
+			if err != nil {
+				t.Fatal(err)
+			}
+			path, err := info.DevicePath()
+			if err != nil || info.DriverVolumeType != "local" {
+				t.Fatalf("connection info %+v: %v", info, err)
+			}
+			if got := testfile.Checksum(t, path); got != before {
+				t.Fatal("the snapshot's connection does not hold the volume's bytes when snapshotted")
+			}
+			if err := e.client.TerminateConnectionSnapshot(ctx, v, s, connector); err != nil {
+				t.Fatal(err)
+			}
+			if err := e.client.RemoveExportSnapshot(ctx, v, s); err != nil {
+				t.Fatal(err)
+			}
+			unknown := &cinder.Snapshot{ID: v.ID}
+			if _, err := e.client.InitializeConnectionSnapshot(ctx, v, unknown, connector); cinder.Code(err) != 404 {
+				t.Fatalf("connection to an unknown snapshot: %v; want SnapshotNotFound", err)
+			}
+		})
+	}
+}

@@ -18,9 +18,10 @@ import (
 
 // TestCinderCLIBackups drives cinder-backup with Debian's cinder CLI
 // against cinder-all: a full and an incremental backup of a thin volume,
-// restores into the volume and into a new one, export, delete and import
-// of a record, and deletes, comparing bytes by checksum with what was
-// written before each backup.
+// restores into the volume and into a new one, a backup of a snapshot
+// taken before the volume changed again, export, delete and import of a
+// record, and deletes, comparing bytes by checksum with what was written
+// before each backup or snapshot.
 func TestCinderCLIBackups(t *testing.T) {
 	needProgram(t, "cinder", "the cinder CLI, from python3-cinderclient")
 	d := newDeployment(t, setup{})
@@ -59,6 +60,29 @@ func TestCinderCLIBackups(t *testing.T) {
 		t.Fatal("new volume restored from the incremental backup differs from the volume when backed up")
 	}
 
+	// A backup of a snapshot holds the snapshot's bytes, not those the
+	// volume took after it; the volume stays available throughout.
+	fill(t, devicePath(t, d, vol), spread(3, 8192), 0x55)
+	atSnapshot := testfile.Checksum(t, devicePath(t, d, vol))
+	snap := cliField(cinderCLI(t, d, "snapshot-create", "--name", "s", vol), "id")
+	d.waitResource("snapshot", snap, "available")
+	fill(t, devicePath(t, d, vol), spread(3, 8192), 0x66)
+	snapBackup := cliField(cinderCLI(t, d, "backup-create", "--snapshot-id", snap, "--name", "of-snapshot", vol), "id")
+	d.waitResource("backup", snapBackup, "available")
+	d.waitResource("snapshot", snap, "available")
+	if out := cinderCLI(t, d, "backup-show", snapBackup); cliField(out, "snapshot_id") != snap || cliField(out, "volume_id") != vol {
+		t.Fatalf("backup-show of the snapshot's backup:\n%s", out)
+	}
+	if got := cliField(cinderCLI(t, d, "show", vol), "status"); got != "available" {
+		t.Fatalf("volume after the backup of its snapshot is %s", got)
+	}
+	fromSnap := cliField(cinderCLI(t, d, "backup-restore", snapBackup), "volume_id")
+	d.waitResource("backup", snapBackup, "available")
+	d.waitStatus(fromSnap, "available")
+	if got := testfile.Checksum(t, devicePath(t, d, fromSnap)); got != atSnapshot {
+		t.Fatal("new volume restored from the snapshot's backup differs from the volume when snapshotted")
+	}
+
 	// Export the full backup and import it under another id, as after a
 	// database loss (and as Tempest does), then restore the import.
 	exported := cinderCLI(t, d, "backup-export", full)
@@ -77,11 +101,13 @@ func TestCinderCLIBackups(t *testing.T) {
 	cinderCLI(t, d, "backup-reset-state", "--state", "error", incr)
 	cinderCLI(t, d, "backup-delete", "--force", incr)
 	d.waitResource("backup", incr, "deleted")
-	for _, id := range []string{imported, full} {
+	for _, id := range []string{imported, full, snapBackup} {
 		cinderCLI(t, d, "backup-delete", id)
 		d.waitResource("backup", id, "deleted")
 	}
-	for _, id := range []string{restored, vol} {
+	cinderCLI(t, d, "snapshot-delete", snap)
+	d.waitResource("snapshot", snap, "deleted")
+	for _, id := range []string{restored, fromSnap, vol} {
 		cinderCLI(t, d, "delete", id)
 		d.waitStatus(id, "deleted")
 	}

@@ -3,6 +3,7 @@ package volume
 import (
 	"cmp"
 	"context"
+	"math/rand/v2"
 	"slices"
 	"time"
 
@@ -21,7 +22,9 @@ type Backups interface {
 // BackupRequest is a validated backup create.
 type BackupRequest struct {
 	VolumeID                     string
+	SnapshotID                   string // back up this snapshot of the volume instead
 	Name, Description, Container string
+	AvailabilityZone             string // of the cinder-backup to use (3.51); "" for the volume's
 	Metadata                     map[string]string
 	Incremental                  bool // only the blocks changed since the volume's latest available backup
 	Force                        bool // an in-use volume too
@@ -43,26 +46,42 @@ func (a *API) GetBackup(ctx context.Context, id string) (*cinder.Backup, error) 
 // CreateBackup writes a backup of req.VolumeID, creating, and asks a
 // cinder-backup to take it, as backup/api.py create: the volume must be
 // available (in-use with Force) and not migrating, and goes backing-up;
-// an incremental backup's parent is the volume's latest available backup.
-// The backup counts in the backups and backup_gigabytes quotas. When the
-// cast cannot be sent the row is destroyed and the volume gets its status
-// back; a crash after it leaves a creating backup that cinder-backup's
-// restart sets to error.
+// or, with req.SnapshotID, that snapshot of the volume must be available
+// and goes backing-up, the volume left as it is. An incremental backup's
+// parent is the volume's latest available backup, for a snapshot the
+// latest whose data is older than it. The backup counts in the backups
+// and backup_gigabytes quotas. When the cast cannot be sent the row is
+// destroyed and the volume or snapshot gets its status back; a crash
+// after it leaves a creating backup that cinder-backup's restart sets to
+// error.
 func (a *API) CreateBackup(ctx context.Context, req BackupRequest) (*cinder.Backup, error) {
 	v, err := a.Get(ctx, req.VolumeID)
 	if err != nil {
 		return nil, err
 	}
+	var snap *cinder.Snapshot
+	if req.SnapshotID != "" {
+		if snap, err = a.GetSnapshot(ctx, req.SnapshotID); err != nil {
+			return nil, err
+		}
+	}
 	ctx = context.WithoutCancel(ctx)
-	if err := backupable(v, req.Force); err != nil {
+	size, stamp := v.Size, time.Time{}
+	if snap != nil {
+		err = snapshotBackupable(v, snap)
+		size, stamp = snap.VolumeSize, snap.CreatedAt
+	} else {
+		err = backupable(v, req.Force)
+	}
+	if err != nil {
 		return nil, err
 	}
-	if err := a.checkBackupQuota(ctx, v.ProjectID, v.Size); err != nil {
+	if err := a.checkBackupQuota(ctx, v.ProjectID, size); err != nil {
 		return nil, err
 	}
 	var parent string
 	if req.Incremental {
-		p, err := a.store.LatestBackup(ctx, v.ID)
+		p, err := a.store.LatestBackup(ctx, v.ID, stamp)
 		if cinder.IsNotFound(err) {
 			return nil, cinder.InvalidBackup("No backups available to do an incremental backup.")
 		}
@@ -71,31 +90,80 @@ func (a *API) CreateBackup(ctx context.Context, req BackupRequest) (*cinder.Back
 		}
 		parent = p.ID
 	}
-	host, err := a.backupHost(ctx, "")
-	if err != nil {
-		return nil, err
-	}
-	before, after, err := a.claim(ctx, v.ID, func(v *cinder.Volume) error { return backupable(v, req.Force) },
-		func(v *cinder.Volume) { v.Status, v.PreviousStatus = cinder.StatusBackingUp, v.Status })
+	az := cmp.Or(req.AvailabilityZone, v.AvailabilityZone)
+	host, err := a.backupHost(ctx, cinder.ExtractHost(v.Host, cinder.LevelHost), az)
 	if err != nil {
 		return nil, err
 	}
 	rc := cinder.FromContext(ctx)
-	b := &cinder.Backup{VolumeID: v.ID, UserID: rc.UserID, ProjectID: rc.ProjectID, Host: host,
-		AvailabilityZone: v.AvailabilityZone, DisplayName: req.Name, DisplayDescription: req.Description,
-		Container: req.Container, Status: cinder.BackupCreating, Size: v.Size, ParentID: parent, Metadata: req.Metadata}
-	if err := a.store.CreateBackup(ctx, b); err != nil {
-		a.rollback(ctx, before, after)
+	b := &cinder.Backup{VolumeID: v.ID, SnapshotID: req.SnapshotID, UserID: rc.UserID, ProjectID: rc.ProjectID, Host: host,
+		AvailabilityZone: az, DisplayName: req.Name, DisplayDescription: req.Description, Container: req.Container,
+		Status: cinder.BackupCreating, Size: size, ParentID: parent, DataTimestamp: stamp, Metadata: req.Metadata}
+	var rollback func()
+	if snap != nil {
+		rollback, err = a.claimSnapshotForBackup(ctx, v, snap.ID)
+	} else {
+		rollback, err = a.claimVolumeForBackup(ctx, v.ID, req.Force)
+	}
+	if err != nil {
 		return nil, err
 	}
-	if err := a.castOrRollback(ctx, before, after, func() error { return a.backups.CreateBackup(ctx, b) },
-		"Could not ask cinder-backup to create backup %s", b.ID); err != nil {
+	if err := a.store.CreateBackup(ctx, b); err != nil {
+		rollback()
+		return nil, err
+	}
+	if err := a.backups.CreateBackup(ctx, b); err != nil {
+		rollback()
 		if derr := a.store.DestroyBackup(ctx, b.ID); derr != nil {
 			logFailure(ctx, "destroy backup "+b.ID+" after its create cast failed", derr)
 		}
-		return nil, err
+		return nil, unreachable(err, "Could not ask cinder-backup to create backup %s", b.ID)
 	}
 	return b, nil
+}
+
+// claimVolumeForBackup moves volume id, if backupable, to backing-up and
+// returns what gives it its status back.
+func (a *API) claimVolumeForBackup(ctx context.Context, id string, force bool) (rollback func(), err error) {
+	before, after, err := a.claim(ctx, id, func(v *cinder.Volume) error { return backupable(v, force) },
+		func(v *cinder.Volume) { v.Status, v.PreviousStatus = cinder.StatusBackingUp, v.Status })
+	return func() { a.rollback(ctx, before, after) }, err
+}
+
+// claimSnapshotForBackup moves snapshot id of v, if backupable, to
+// backing-up and returns what makes it available again.
+func (a *API) claimSnapshotForBackup(ctx context.Context, v *cinder.Volume, id string) (rollback func(), err error) {
+	_, err = a.store.UpdateSnapshot(ctx, id, func(s *cinder.Snapshot) error {
+		if err := snapshotBackupable(v, s); err != nil {
+			return err
+		}
+		s.Status = cinder.SnapshotBackingUp
+		return nil
+	})
+	return func() {
+		if _, err := a.store.UpdateSnapshot(ctx, id, func(s *cinder.Snapshot) error {
+			if s.Status != cinder.SnapshotBackingUp {
+				return cinder.Invalid("snapshot %s changed meanwhile: status %s", s.ID, s.Status)
+			}
+			s.Status = cinder.SnapshotAvailable
+			return nil
+		}); err != nil {
+			logFailure(ctx, "roll back status of snapshot "+id+" to available", err)
+		}
+	}, err
+}
+
+// snapshotBackupable fails unless s, a snapshot, may be backed up now as
+// one of volume v.
+func snapshotBackupable(v *cinder.Volume, s *cinder.Snapshot) error {
+	switch {
+	case s.VolumeID != v.ID:
+		return cinder.InvalidVolume("Volume %s does not match with snapshot.volume_id %s.", v.ID, s.VolumeID)
+	case s.Status != cinder.SnapshotAvailable:
+		return cinder.Errorf("InvalidSnapshot", 400,
+			"Invalid snapshot: Snapshot to be backed up must be available, but the current status is \"%s\".", s.Status)
+	}
+	return nil
 }
 
 // backupable fails unless v may be backed up now.
@@ -130,10 +198,12 @@ func (a *API) checkBackupQuota(ctx context.Context, project string, size int) er
 	return nil
 }
 
-// backupHost returns an up, enabled cinder-backup host: preferred when it
-// is one, else the first; none is ServiceNotFound, as
-// _get_available_backup_service_host.
-func (a *API) backupHost(ctx context.Context, preferred string) (string, error) {
+// backupHost returns the cinder-backup host to work on a backup whose
+// volume or backup is on host, as _get_available_backup_service_host:
+// with backup_use_same_host, host itself if an up, enabled cinder-backup
+// runs there in zone az; otherwise one of the up, enabled ones in az at
+// random ("" az and host are any). None is ServiceNotFound (503).
+func (a *API) backupHost(ctx context.Context, host, az string) (string, error) {
 	services, err := a.store.ListServices(ctx, "", cinder.BinaryBackup)
 	if err != nil {
 		return "", err
@@ -141,17 +211,17 @@ func (a *API) backupHost(ctx context.Context, preferred string) (string, error) 
 	now := time.Now()
 	var up []string
 	for _, svc := range services {
-		if !svc.Disabled && svc.Up(now, a.cfg.ServiceDownTime) {
+		if !svc.Disabled && svc.Up(now, a.cfg.ServiceDownTime) && (az == "" || svc.AvailabilityZone == az) {
 			up = append(up, svc.Host)
 		}
 	}
-	switch {
-	case len(up) == 0:
-		return "", cinder.Errorf("ServiceNotFound", 503, "Service %s could not be found.", cinder.BinaryBackup)
-	case slices.Contains(up, preferred):
-		return preferred, nil
+	if host != "" && a.cfg.BackupUseSameHost {
+		up = slices.DeleteFunc(up, func(h string) bool { return h != host })
 	}
-	return up[0], nil
+	if len(up) == 0 {
+		return "", cinder.Errorf("ServiceNotFound", 503, "Service %s could not be found.", cinder.BinaryBackup)
+	}
+	return up[rand.IntN(len(up))], nil
 }
 
 // claimBackup is a.claim for backup id.
@@ -192,7 +262,7 @@ func (a *API) DeleteBackup(ctx context.Context, id string, force bool) error {
 		return err
 	}
 	ctx = context.WithoutCancel(ctx)
-	host, err := a.backupHost(ctx, b.Host)
+	host, err := a.backupHost(ctx, b.Host, b.AvailabilityZone)
 	if err != nil {
 		return err
 	}
@@ -243,7 +313,7 @@ func (a *API) RestoreBackup(ctx context.Context, id, volumeID, name string) (*ci
 	if _, err := a.Get(ctx, volumeID); err != nil {
 		return nil, err
 	}
-	host, err := a.backupHost(ctx, b.Host)
+	host, err := a.backupHost(ctx, b.Host, b.AvailabilityZone)
 	if err != nil {
 		return nil, err
 	}
@@ -316,7 +386,7 @@ func (a *API) ExportBackup(ctx context.Context, id string) (*cinder.BackupRecord
 	if b.Status != cinder.BackupAvailable {
 		return nil, cinder.InvalidBackup("Backup status must be available and not %s.", b.Status)
 	}
-	if b.Host, err = a.backupHost(ctx, b.Host); err != nil {
+	if b.Host, err = a.backupHost(ctx, b.Host, b.AvailabilityZone); err != nil {
 		return nil, err
 	}
 	r, err := a.backups.ExportRecord(ctx, b)
@@ -341,7 +411,7 @@ func (a *API) ImportBackup(ctx context.Context, r cinder.BackupRecord) (*cinder.
 	} else if !cinder.IsNotFound(err) {
 		return nil, err
 	}
-	host, err := a.backupHost(ctx, "")
+	host, err := a.backupHost(ctx, "", "")
 	if err != nil {
 		return nil, err
 	}

@@ -225,3 +225,177 @@ func TestResetAndUpdateBackup(t *testing.T) {
 	_, err = c.api.GetBackup(other, id)
 	wantCode(t, "another project's backup", err, 404)
 }
+
+// TestCreateSnapshotBackupRules backs up snapshots as backup/api.py create
+// does: the snapshot must be the volume's and available, whatever the
+// volume's status; it goes backing-up and the volume is left as it is.
+// The backup is of the snapshot's size and data time.
+func TestCreateSnapshotBackupRules(t *testing.T) {
+	c := newCloud(t)
+	vol := c.volume(nil)
+	snap := c.snapshot(vol, nil)
+	c.setVolume(vol, func(v *cinder.Volume) { v.Size, v.Status = 2, cinder.StatusInUse }) // extended and attached since
+	other := c.snapshot(c.volume(nil), nil)
+	failed := c.snapshot(vol, func(s *cinder.Snapshot) { s.Status = cinder.SnapshotError })
+	for _, tc := range []struct {
+		what, snap string
+		code       int
+	}{
+		{"a snapshot of another volume", other, 400},
+		{"a snapshot in error", failed, 400},
+		{"an unknown snapshot", vol, 404},
+	} {
+		_, err := c.api.CreateBackup(admin(), BackupRequest{VolumeID: vol, SnapshotID: tc.snap})
+		wantCode(t, "backup of "+tc.what, err, tc.code)
+	}
+	if s := c.snap(other).Status; s != cinder.SnapshotAvailable {
+		t.Errorf("refused backup left the snapshot %s", s)
+	}
+
+	b, err := c.api.CreateBackup(admin(), BackupRequest{VolumeID: vol, SnapshotID: snap})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := c.snap(snap)
+	if got := c.getBackup(b.ID); got.SnapshotID != snap || got.Size != 1 || !got.DataTimestamp.Equal(s.CreatedAt) || got.Status != cinder.BackupCreating {
+		t.Errorf("backup of a snapshot = %+v; want snapshot %s, size 1, data_timestamp %s", got, snap, s.CreatedAt)
+	}
+	if v := c.get(vol); s.Status != cinder.SnapshotBackingUp || v.Status != cinder.StatusInUse {
+		t.Errorf("during the backup: snapshot %s, volume %s; want backing-up, in-use", s.Status, v.Status)
+	}
+	if calls := c.rpc.called(); !slices.Contains(calls, "create_backup "+vol+">"+b.ID) {
+		t.Errorf("casts %v lack create_backup", calls)
+	}
+	_, err = c.api.CreateBackup(admin(), BackupRequest{VolumeID: vol, SnapshotID: snap})
+	wantCode(t, "backup of a snapshot backing-up", err, 400)
+
+	// A cast that cannot be sent leaves no backup and the snapshot available.
+	c.setSnapshot(snap, cinder.SnapshotAvailable)
+	c.rpc.err = errBusDown
+	_, err = c.api.CreateBackup(admin(), BackupRequest{VolumeID: vol, SnapshotID: snap})
+	wantCode(t, "backup of a snapshot with the bus down", err, 503)
+	if s, v := c.snap(snap).Status, c.get(vol).Status; s != cinder.SnapshotAvailable || v != cinder.StatusInUse {
+		t.Errorf("after a failed cast: snapshot %s, volume %s; want available, in-use", s, v)
+	}
+	if n, _, _ := c.store.QuotaBackups(context.Background(), "admin"); n != 1 {
+		t.Errorf("%d backups after a failed cast, want the first one only", n)
+	}
+}
+
+// setSnapshot sets snapshot id's status.
+func (c *cloud) setSnapshot(id, status string) {
+	c.t.Helper()
+	if _, err := c.store.UpdateSnapshot(context.Background(), id, func(s *cinder.Snapshot) error { s.Status = status; return nil }); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+// TestSnapshotBackupParent takes Cinder's example: a backup at 8:00, a
+// snapshot at 8:10 and a backup at 8:20. An incremental backup of the
+// snapshot has the 8:00 backup as parent, one of the volume the 8:20
+// backup; a snapshot older than every backup has no parent to build on.
+func TestSnapshotBackupParent(t *testing.T) {
+	c := newCloud(t)
+	vol := c.volume(nil)
+	at := func(hour, minute int) time.Time { return time.Date(2026, 3, 1, hour, minute, 0, 0, time.UTC) }
+	b0800 := c.backup(vol, func(b *cinder.Backup) { b.DataTimestamp = at(8, 0) })
+	snap := c.snapshot(vol, func(s *cinder.Snapshot) { s.CreatedAt = at(8, 10) })
+	b0820 := c.backup(vol, func(b *cinder.Backup) { b.DataTimestamp = at(8, 20) })
+	old := c.snapshot(vol, func(s *cinder.Snapshot) { s.CreatedAt = at(7, 0) })
+
+	b, err := c.api.CreateBackup(admin(), BackupRequest{VolumeID: vol, SnapshotID: snap, Incremental: true})
+	if err != nil || b.ParentID != b0800 || !b.DataTimestamp.Equal(at(8, 10)) {
+		t.Fatalf("incremental backup of the snapshot = %+v, %v; want parent %s (8:00), data at 8:10", b, err, b0800)
+	}
+	if n, m := c.getBackup(b0800).NumDependentBackups, c.getBackup(b0820).NumDependentBackups; n != 1 || m != 0 {
+		t.Errorf("dependent backups: 8:00 has %d, 8:20 has %d; want 1, 0", n, m)
+	}
+	_, err = c.api.CreateBackup(admin(), BackupRequest{VolumeID: vol, SnapshotID: old, Incremental: true})
+	wantCode(t, "incremental backup of a snapshot older than every backup", err, 400)
+	if s := c.snap(old).Status; s != cinder.SnapshotAvailable {
+		t.Errorf("refused backup left the snapshot %s", s)
+	}
+	b, err = c.api.CreateBackup(admin(), BackupRequest{VolumeID: vol, Incremental: true})
+	if err != nil || b.ParentID != b0820 {
+		t.Fatalf("incremental backup of the volume = %+v, %v; want parent %s (8:20)", b, err, b0820)
+	}
+}
+
+// TestBackupHost chooses cinder-backup hosts as
+// _get_available_backup_service_host: any up, enabled one of the zone, at
+// random, or with backup_use_same_host only the volume's own host.
+func TestBackupHost(t *testing.T) {
+	c := newCloud(t)
+	now := time.Now().UTC()
+	long := now.Add(-time.Hour)
+	for _, svc := range []*cinder.Service{
+		{Host: "hostB", AvailabilityZone: "nova", UpdatedAt: &now},
+		{Host: "hostC", AvailabilityZone: "other", UpdatedAt: &now},
+		{Host: "hostD", AvailabilityZone: "nova", UpdatedAt: &now, Disabled: true},
+		{Host: "hostE", AvailabilityZone: "nova", UpdatedAt: &long},
+	} {
+		svc.Binary, svc.Topic = cinder.BinaryBackup, cinder.BinaryBackup
+		if err := c.store.CreateService(context.Background(), svc); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx := context.Background()
+	chosen := func(host, az string) []string {
+		t.Helper()
+		var hosts []string
+		for range 64 {
+			h, err := c.api.backupHost(ctx, host, az)
+			if err != nil {
+				t.Fatalf("backupHost(%q, %q): %v", host, az, err)
+			}
+			if !slices.Contains(hosts, h) {
+				hosts = append(hosts, h)
+			}
+		}
+		slices.Sort(hosts)
+		return hosts
+	}
+	for _, tc := range []struct {
+		host, az string
+		same     bool
+		want     []string
+	}{
+		{"hostC", "nova", false, []string{"hostA", "hostB"}},
+		{"", "other", false, []string{"hostC"}},
+		{"", "", false, []string{"hostA", "hostB", "hostC"}},
+		{"hostB", "nova", true, []string{"hostB"}},
+		{"", "nova", true, []string{"hostA", "hostB"}},
+	} {
+		c.api.cfg.BackupUseSameHost = tc.same
+		if got := chosen(tc.host, tc.az); !slices.Equal(got, tc.want) {
+			t.Errorf("backupHost(%q, %q) with backup_use_same_host %v chose %v, want %v", tc.host, tc.az, tc.same, got, tc.want)
+		}
+	}
+	for _, tc := range []struct {
+		host, az string
+		same     bool
+	}{
+		{"hostC", "nova", true}, // in another zone
+		{"hostD", "nova", true}, // disabled
+		{"hostE", "nova", true}, // down
+		{"", "nowhere", false},
+	} {
+		c.api.cfg.BackupUseSameHost = tc.same
+		_, err := c.api.backupHost(ctx, tc.host, tc.az)
+		wantCode(t, "backupHost("+tc.host+", "+tc.az+")", err, 503)
+	}
+
+	// A backup goes to the volume's host, in the zone asked for or the volume's.
+	c.api.cfg.BackupUseSameHost = true
+	vol := c.volume(func(v *cinder.Volume) { v.Host = "hostB@fake1#fake" })
+	b, err := c.api.CreateBackup(admin(), BackupRequest{VolumeID: vol})
+	if err != nil || b.Host != "hostB" || b.AvailabilityZone != "nova" {
+		t.Fatalf("backup with backup_use_same_host = %+v, %v; want on hostB in nova", b, err)
+	}
+	c.api.cfg.BackupUseSameHost = false
+	c.setVolume(vol, func(v *cinder.Volume) { v.Status = cinder.StatusAvailable })
+	b, err = c.api.CreateBackup(admin(), BackupRequest{VolumeID: vol, AvailabilityZone: "other"})
+	if err != nil || b.Host != "hostC" || b.AvailabilityZone != "other" {
+		t.Fatalf("backup in zone other = %+v, %v; want on hostC in other", b, err)
+	}
+}
