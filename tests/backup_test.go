@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io/fs"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -198,5 +199,59 @@ func TestBackupCrashRecovery(t *testing.T) {
 	}
 	if len(left) > 0 {
 		t.Fatalf("files left after deleting the crashed backup: %v", left)
+	}
+}
+
+// TestCinderCLIBackupRestoreThick restores a sparse thin volume's backup
+// onto thick storage that holds stale bytes, with Debian's cinder CLI:
+// into a new volume (the default type is thick, whose new volumes do not
+// read as zeros) and over an existing thick volume. Neither shows a stale
+// byte: the restore writes the backup's holes as zeros.
+func TestCinderCLIBackupRestoreThick(t *testing.T) {
+	needProgram(t, "cinder", "the cinder CLI, from python3-cinderclient")
+	d := newDeployment(t, setup{
+		backends: map[string]string{
+			"thin":  "volume_driver = thin\n",
+			"thick": "volume_driver = thick\nvolume_clear = none\n", // released storage keeps its bytes
+		},
+		extra: "default_volume_type = thick\n",
+	})
+	d.startAll()
+	cinderCLI(t, d, "type-create", "thin")
+	cinderCLI(t, d, "type-key", "thin", "set", "volume_backend_name=thin")
+	cinderCLI(t, d, "type-create", "thick")
+	cinderCLI(t, d, "type-key", "thick", "set", "volume_backend_name=thick")
+
+	// Leave stale bytes in the thick backend's free storage.
+	old := cliField(cinderCLI(t, d, "create", "--volume-type", "thick", "1"), "id")
+	d.waitStatus(old, "available")
+	fill(t, devicePath(t, d, old), []extent{{0, 1 << 30}}, 0xAA)
+	cinderCLI(t, d, "delete", old)
+	d.waitStatus(old, "deleted")
+
+	vol := cliField(cinderCLI(t, d, "create", "--volume-type", "thin", "--name", "src", "1"), "id")
+	d.waitStatus(vol, "available")
+	fill(t, devicePath(t, d, vol), spread(4, 64<<10), 0x11)
+	want := testfile.Checksum(t, devicePath(t, d, vol))
+	backup := cliField(cinderCLI(t, d, "backup-create", vol), "id")
+	d.waitResource("backup", backup, "available")
+
+	restored := cliField(cinderCLI(t, d, "backup-restore", backup), "volume_id")
+	d.waitResource("backup", backup, "available")
+	d.waitStatus(restored, "available")
+	if got := cliField(cinderCLI(t, d, "show", restored), "volume_type"); got != "thick" {
+		t.Fatalf("restored volume's type %q, want thick", got)
+	}
+	target := cliField(cinderCLI(t, d, "create", "--volume-type", "thick", "1"), "id")
+	d.waitStatus(target, "available")
+	fill(t, devicePath(t, d, target), []extent{{0, 1 << 30}}, 0xBB)
+	cinderCLI(t, d, "backup-restore", "--volume", target, backup)
+	d.waitResource("backup", backup, "available")
+	d.waitStatus(target, "available")
+	for _, id := range []string{restored, target} {
+		if got := testfile.Checksum(t, devicePath(t, d, id)); got != want {
+			b, _ := os.ReadFile(devicePath(t, d, id))
+			t.Fatalf("thick volume %s restored from the backup differs from its source (stale 1 MiB blocks: %d)", id, staleBlocks(b))
+		}
 	}
 }
