@@ -92,6 +92,8 @@ type Volume struct {
 	DisplayDescription string            `json:"display_description,omitempty"`
 	VolumeTypeID       string            `json:"volume_type_id"`
 	Metadata           map[string]string `json:"metadata"`
+	AdminMetadata      map[string]string `json:"admin_metadata"`  // Cinder's volume_admin_metadata: readonly, attached_mode
+	GlanceMetadata     map[string]string `json:"glance_metadata"` // Cinder's volume_glance_metadata: the properties of its image
 	ProviderLocation   string            `json:"provider_location,omitempty"`
 	SnapshotID         string            `json:"snapshot_id,omitempty"`
 	SourceVolID        string            `json:"source_volid,omitempty"`
@@ -114,6 +116,19 @@ func (v *Volume) DataID() string {
 		return v.NameID
 	}
 	return v.ID
+}
+
+// AccessMode is how a connector may use v, as Cinder's manager tells it in
+// connection_info: the attached_mode of its attachment, else ro when an
+// admin flagged it readonly, else rw.
+func (v *Volume) AccessMode() string {
+	if mode := v.AdminMetadata["attached_mode"]; mode != "" {
+		return mode
+	}
+	if v.AdminMetadata["readonly"] == "True" {
+		return "ro"
+	}
+	return "rw"
 }
 
 // EndRetype ends v's retype, with or without a new type: v gets back the

@@ -30,6 +30,7 @@ type Snapshot struct {
 	DisplayName        string            `json:"display_name,omitempty"`
 	DisplayDescription string            `json:"display_description,omitempty"`
 	Metadata           map[string]string `json:"metadata"`
+	GlanceMetadata     map[string]string `json:"-"` // its bootable volume's image metadata when taken, for volumes made from it
 	ProviderLocation   string            `json:"provider_location,omitempty"`
 	VolumeTypeID       string            `json:"volume_type_id"`
 	GroupSnapshotID    string            `json:"group_snapshot_id,omitempty"`

@@ -27,6 +27,11 @@ func (s *server) actions() map[string]action {
 		"os-migrate_volume_completion": s.migrateVolumeCompletion,
 		"os-retype":                    s.retype,
 		"revert":                       s.revert,
+		"os-set_image_metadata":        s.setImageMetadata,
+		"os-unset_image_metadata":      s.unsetImageMetadata,
+		"os-show_image_metadata":       s.showImageMetadata,
+		"os-set_bootable":              s.setBootable,
+		"os-update_readonly_flag":      s.updateReadonlyFlag,
 	}
 }
 

@@ -22,6 +22,7 @@ type server struct {
 	vol    *volume.API
 	policy *policy.Enforcer
 	tokens func(http.Handler) http.Handler // validates tokens first, as keystonemiddleware; nil for none
+	filter resourceFilters                 // the list filters a non-admin may use (resource_query_filters_file)
 }
 
 // New returns the cinder-api HTTP handler: volumes apply the volume rules,
@@ -30,7 +31,8 @@ type server struct {
 // every route but the version documents, as keystonemiddleware's
 // auth_token does in Cinder's pipeline; it sets the identity headers.
 func New(cfg *conf.Config, store *db.DB, volumes *volume.API, rules *policy.Enforcer, tokens func(http.Handler) http.Handler) http.Handler {
-	s := &server{cfg: cfg, store: store, vol: volumes, policy: rules, tokens: tokens}
+	s := &server{cfg: cfg, store: store, vol: volumes, policy: rules, tokens: tokens,
+		filter: loadResourceFilters(cfg.ResourceQueryFiltersFile)}
 	// Paths are matched as sent, as Cinder's routes: a non-canonical one
 	// such as volumes/x/.. is 404, never redirected to another resource.
 	r := mux.NewRouter().SkipClean(true)
@@ -61,10 +63,12 @@ func (s *server) routes(r *mux.Router, prefix string) {
 	handle("/volumes", s.listVolumes, get)
 	handle("/volumes", s.createVolume, post)
 	handle("/volumes/detail", s.listVolumesDetail, get)
+	handle("/volumes/summary", s.summarizeVolumes, get)
 	handle("/volumes/{id}", s.showVolume, get)
 	handle("/volumes/{id}", s.updateVolume, put)
 	handle("/volumes/{id}", s.deleteVolume, del)
 	handle("/volumes/{id}/action", s.volumeAction, post)
+	metadataRoutes(handle, "/volumes/{id}/metadata", s.volumeMetadata())
 
 	handle("/types", s.listTypes, get)
 	handle("/types", s.createType, post)
@@ -92,12 +96,7 @@ func (s *server) routes(r *mux.Router, prefix string) {
 	handle("/snapshots/{id}", s.updateSnapshot, put)
 	handle("/snapshots/{id}", s.deleteSnapshot, del)
 	handle("/snapshots/{id}/action", s.snapshotAction, post)
-	handle("/snapshots/{id}/metadata", s.showSnapshotMetadata, get)
-	handle("/snapshots/{id}/metadata", s.mergeSnapshotMetadata, post)
-	handle("/snapshots/{id}/metadata", s.replaceSnapshotMetadata, put)
-	handle("/snapshots/{id}/metadata/{key}", s.showSnapshotMetadataKey, get)
-	handle("/snapshots/{id}/metadata/{key}", s.updateSnapshotMetadataKey, put)
-	handle("/snapshots/{id}/metadata/{key}", s.deleteSnapshotMetadataKey, del)
+	metadataRoutes(handle, "/snapshots/{id}/metadata", s.snapshotMetadata())
 	handle("/backups", s.listBackups, get)
 	handle("/backups", s.createBackup, post)
 	handle("/backups/detail", s.listBackupsDetail, get)
@@ -110,6 +109,7 @@ func (s *server) routes(r *mux.Router, prefix string) {
 	handle("/backups/{id}/action", s.backupAction, post)
 	handle("/extensions", s.listExtensions, get)
 	handle("/extensions/{alias}", s.showExtension, get)
+	handle("/resource_filters", s.listResourceFilters, get)
 }
 
 // api wraps an API handler with authentication and microversion

@@ -66,6 +66,9 @@ func (s *server) backupList(r *http.Request, detailed bool) (reply, error) {
 	if err := s.authorize(r, "backup:get_all"); err != nil {
 		return reply{}, err
 	}
+	if _, err := s.generalFilters(r, "backup", filtersOf(r)); err != nil {
+		return reply{}, err
+	}
 	f, withCount, err := backupFilter(r)
 	if err != nil {
 		return reply{}, err

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"strconv"
 	"sync"
@@ -95,6 +96,12 @@ type reply struct {
 	body   any
 }
 
+// headed is a reply body with headers of its own, such as an ETag.
+type headed struct {
+	header http.Header
+	body   any
+}
+
 // handler serves one API route.
 type handler func(r *http.Request) (reply, error)
 
@@ -106,6 +113,10 @@ func serve(h handler) http.Handler {
 		if err != nil {
 			writeFault(w, r, toFault(r, err))
 			return
+		}
+		if h, ok := rep.body.(headed); ok {
+			maps.Copy(w.Header(), h.header)
+			rep.body = h.body
 		}
 		writeJSON(w, r, rep.status, rep.body)
 	})

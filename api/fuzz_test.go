@@ -164,7 +164,7 @@ func (a *fuzzAPI) reset(t *testing.T) {
 	ctx := context.Background()
 	if _, err := a.store.UpdateVolume(ctx, a.vol.ID, func(v *cinder.Volume) error {
 		*v = a.vol
-		v.Metadata = maps.Clone(a.vol.Metadata)
+		v.Metadata, v.AdminMetadata, v.GlanceMetadata = maps.Clone(a.vol.Metadata), maps.Clone(a.vol.AdminMetadata), maps.Clone(a.vol.GlanceMetadata)
 		return nil
 	}); err != nil {
 		t.Fatal(err)
@@ -213,6 +213,11 @@ func FuzzVolumeAction(f *testing.F) {
 	f.Add([]byte(`{"os-extend": {"new_size": 2}}`), "", "", "volume 3.64")
 	f.Add([]byte(`{"os-migrate_volume": {"host": "hostA@fake2"}}`), "", "", "volume 3.64")
 	f.Add([]byte(`{"os-extend": {"new_size": 2}}`), "../../etc/passwd", "", "")
+	f.Add([]byte(`{"os-set_image_metadata": {"metadata": {"image_name": "cirros"}}}`), "", "", "volume 3.64")
+	f.Add([]byte(`{"os-unset_image_metadata": {"key": "image_name"}}`), "", "", "")
+	f.Add([]byte(`{"os-show_image_metadata": null}`), "", "", "")
+	f.Add([]byte(`{"os-set_bootable": {"bootable": "yes"}}`), "", "", "volume 3.0")
+	f.Add([]byte(`{"os-update_readonly_flag": {"readonly": 1}}`), "", "", "volume 3.64")
 	a := newFuzzAPI(f)
 	f.Fuzz(func(t *testing.T, body []byte, id, query, version string) {
 		defer a.reset(t)
@@ -232,5 +237,48 @@ func FuzzUpdateVolume(f *testing.F) {
 		defer a.reset(t)
 		a.serve(t, http.MethodPut, "/v3/admin/volumes/"+a.idOr(id), query, version, body)
 		a.checkCalls(t)
+	})
+}
+
+// FuzzVolumeMetadata posts and puts bodies to /v3/admin/volumes/{id}/metadata
+// and puts them to …/metadata/{key} of the fixture volume (op picks which).
+// What is stored must be metadata Cinder's schema allows.
+func FuzzVolumeMetadata(f *testing.F) {
+	f.Add([]byte(`{"metadata": {"k": "v"}}`), "", "", "volume 3.64", uint8(0))
+	f.Add([]byte(`{"metadata": {"a b": "c", "d": null}}`), "", "", "", uint8(1))
+	f.Add([]byte(`{"meta": {"k": "v"}}`), "k", "", "volume 3.15", uint8(2))
+	f.Add([]byte(`{"meta": {"k": "v", "x": "y"}}`), "k/../x", "", "", uint8(2))
+	a := newFuzzAPI(f)
+	f.Fuzz(func(t *testing.T, body []byte, key, query, version string, op uint8) {
+		defer a.reset(t)
+		path := "/v3/admin/volumes/" + a.vol.ID + "/metadata"
+		method := []string{http.MethodPost, http.MethodPut, http.MethodPut}[op%3]
+		if op%3 == 2 {
+			path += "/" + key
+		}
+		a.serve(t, method, path, query, version, body)
+		v, err := a.store.GetVolume(context.Background(), a.vol.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k, value := range v.Metadata {
+			if !specKey.MatchString(k) || len([]rune(value)) > maxNameLen {
+				t.Fatalf("%s %s %q stored metadata %q: %q", method, path, body, k, value)
+			}
+		}
+	})
+}
+
+// FuzzListVolumes gets /v3/admin/volumes/detail with query strings: list
+// filters of every kind, which must answer below 500 on both sides of each
+// microversion that changes them.
+func FuzzListVolumes(f *testing.F) {
+	f.Add("name~=fix&created_at=gt:2024-01-02T03:04:05Z,lte:2999", "volume 3.64")
+	f.Add("metadata={'k': 'v'}&glance_metadata={\"os\": \"linux\"}&bootable=1", "volume 3.30")
+	f.Add("size=x&colour=red&updated_at=eq:2024-02-30&sort=name:asc&limit=1", "volume 3.1")
+	f.Add("with_count=true&all_tenants=1&project_id=admin&host=hostA@fake1#fake", "volume latest")
+	a := newFuzzAPI(f)
+	f.Fuzz(func(t *testing.T, query, version string) {
+		a.serve(t, http.MethodGet, "/v3/admin/volumes/detail", query, version, nil)
 	})
 }

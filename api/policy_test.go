@@ -49,7 +49,7 @@ func TestPersonas(t *testing.T) {
 	e.sched.pools = []cinder.Pool{{Name: "hostA@fake1#fake", Capabilities: map[string]any{}}}
 	e.volumes.caps = map[string]any{"volume_backend_name": "fake1"}
 	fresh := func() string { // a new available volume of p1
-		return e.as(memberP, req{method: "POST", path: "/v3/{p}/volumes", body: `{"volume": {"size": 1}}`}).
+		return e.as(memberP, req{method: "POST", path: "/v3/{p}/volumes", body: `{"volume": {"size": 1, "metadata": {"k": "v"}}}`}).
 			expect(t, http.StatusAccepted).obj(t, "volume")["id"].(string)
 	}
 	typeID := e.as(adminP, req{method: "POST", path: "/v3/{p}/types", body: `{"volume_type": {"name": "gold"}}`}).
@@ -86,6 +86,19 @@ func TestPersonas(t *testing.T) {
 		{"GET", "/v3/{p}/capabilities/hostA@fake1", "", want{adminP: 200}},
 		{"GET", "/v3/{p}/messages", "", want{adminP: 200, memberP: 200, readerP: 200, otherP: 200}},
 		{"GET", "/v3/{p}/os-availability-zone", "", want{adminP: 200, memberP: 200, readerP: 200, otherP: 200, nobodyP: 200}},
+		{"GET", "/v3/{p}/volumes/summary", "", want{adminP: 200, memberP: 200, readerP: 200, otherP: 200}},
+		{"GET", "/v3/{p}/resource_filters", "", want{adminP: 200, memberP: 200, readerP: 200, otherP: 200, nobodyP: 200}},
+		{"GET", "/v3/{p}/volumes/{id}/metadata", "", want{adminP: 200, memberP: 200, readerP: 200, otherP: 404}},
+		{"POST", "/v3/{p}/volumes/{id}/metadata", `{"metadata": {"a": "b"}}`, want{adminP: 200, memberP: 200, otherP: 404}},
+		{"PUT", "/v3/{p}/volumes/{id}/metadata", `{"metadata": {"a": "b"}}`, want{adminP: 200, memberP: 200, otherP: 404}},
+		{"GET", "/v3/{p}/volumes/{id}/metadata/k", "", want{adminP: 200, memberP: 200, readerP: 200, otherP: 404}},
+		{"PUT", "/v3/{p}/volumes/{id}/metadata/k", `{"meta": {"k": "w"}}`, want{adminP: 200, memberP: 200, otherP: 404}},
+		{"DELETE", "/v3/{p}/volumes/{id}/metadata/k", "", want{adminP: 200, memberP: 200, otherP: 404}},
+		{"POST", "/v3/{p}/volumes/{id}/action", `{"os-set_image_metadata": {"metadata": {"a": "b"}}}`, want{adminP: 200, memberP: 200, otherP: 404}},
+		{"POST", "/v3/{p}/volumes/{id}/action", `{"os-unset_image_metadata": {"key": "a"}}`, want{adminP: 404, memberP: 404, otherP: 404}}, // allowed; no such key
+		{"POST", "/v3/{p}/volumes/{id}/action", `{"os-show_image_metadata": {}}`, want{adminP: 200, memberP: 200, readerP: 200, otherP: 404}},
+		{"POST", "/v3/{p}/volumes/{id}/action", `{"os-set_bootable": {"bootable": true}}`, want{adminP: 200, memberP: 200, otherP: 404}},
+		{"POST", "/v3/{p}/volumes/{id}/action", `{"os-update_readonly_flag": {"readonly": true}}`, want{adminP: 202, memberP: 202, otherP: 404}},
 	} {
 		for _, p := range []persona{adminP, memberP, readerP, otherP, nobodyP} {
 			path := strings.NewReplacer("{id}", fresh(), "{type}", typeID).Replace(tc.path)

@@ -67,6 +67,9 @@ func (s *server) snapshotList(r *http.Request, detailed bool) (reply, error) {
 	if err := s.authorize(r, "volume:get_all_snapshots"); err != nil {
 		return reply{}, err
 	}
+	if _, err := s.generalFilters(r, "snapshot", filtersOf(r)); err != nil {
+		return reply{}, err
+	}
 	f, limit, withCount, err := snapshotFilter(r)
 	if err != nil {
 		return reply{}, err

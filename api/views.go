@@ -47,6 +47,8 @@ func appendJSON(b []byte, v any) ([]byte, error) {
 		return append(o.b, '}'), nil
 	case []object:
 		return appendList(b, v)
+	case []string:
+		return appendList(b, v)
 	case string:
 		return appendString(b, v), nil
 	case nil:
@@ -258,12 +260,42 @@ var publicStatuses = map[string]string{
 type viewScope struct {
 	mv         version
 	admin      bool
+	imageMeta  bool   // the policy shows volume_image_metadata
 	base, path string // base URL, /project or ""
 }
 
 // scopeOf reads the view scope of r.
 func scopeOf(r *http.Request) viewScope {
 	return viewScope{mv: ver(r), admin: cinder.FromContext(r.Context()).IsAdmin, base: baseURL(r), path: projectPath(r)}
+}
+
+// scope is scopeOf(r) with what the policy lets the caller see.
+func (s *server) scope(r *http.Request) viewScope {
+	sc := scopeOf(r)
+	sc.imageMeta = s.policy.Check(cinder.FromContext(r.Context()), "volume_extension:volume_image_metadata:show", nil)
+	return sc
+}
+
+// visibleAdminMetadata are the admin metadata keys every user sees, in a
+// volume's metadata (Cinder's _visible_admin_metadata_keys).
+var visibleAdminMetadata = []string{"readonly", "attached_mode"}
+
+// visibleMetadata is v's metadata with its visible admin metadata over it,
+// as Cinder's add_visible_admin_metadata; v's own map when it has none.
+func visibleMetadata(v *cinder.Volume) map[string]string {
+	md, copied := v.Metadata, false
+	for _, k := range visibleAdminMetadata {
+		value, ok := v.AdminMetadata[k]
+		if !ok {
+			continue
+		}
+		if !copied {
+			md, copied = make(map[string]string, len(v.Metadata)+1), true
+			maps.Copy(md, v.Metadata)
+		}
+		md[k] = value
+	}
+	return md
 }
 
 // volumeView is a volume as create, show, update and detail answer it, per
@@ -314,7 +346,7 @@ func (vv volumeView) appendJSON(b []byte) []byte {
 	o.strOrNull("snapshot_id", v.SnapshotID)
 	o.strOrNull("source_volid", v.SourceVolID)
 	o.key("metadata")
-	o.b, _ = appendJSON(o.b, v.Metadata) // a map[string]string always encodes
+	o.b, _ = appendJSON(o.b, visibleMetadata(v)) // a map[string]string always encodes
 	o.key("links")
 	o.b = itemLinks{base: vv.scope.base, path: vv.scope.path, collection: "volumes", id: v.ID}.appendTo(o.b)
 	o.strOrNull("user_id", v.UserID)
@@ -360,6 +392,10 @@ func (vv volumeView) appendJSON(b []byte) []byte {
 		o.strOrNull("os-vol-mig-status-attr:migstat", v.MigrationStatus)
 		o.strOrNull("os-vol-mig-status-attr:name_id", v.NameID)
 		o.strOrNull("os-vol-host-attr:host", v.Host)
+	}
+	if vv.adminAttrs && vv.scope.imageMeta && len(v.GlanceMetadata) > 0 {
+		o.key("volume_image_metadata")
+		o.b, _ = appendJSON(o.b, v.GlanceMetadata)
 	}
 	return append(o.b, '}')
 }

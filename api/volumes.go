@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"strconv"
 	"strings"
@@ -69,7 +68,8 @@ func (s *server) detail(r *http.Request, v *cinder.Volume, adminAttrs bool) (vol
 	if err != nil {
 		return volumeView{}, err
 	}
-	return volumeDetail(r, v, t, adminAttrs), nil
+	scope := s.scope(r)
+	return volumeView{scope: &scope, v: v, t: t, adminAttrs: adminAttrs}, nil
 }
 
 func (s *server) listVolumes(r *http.Request) (reply, error)       { return s.volumeList(r, false) }
@@ -83,7 +83,7 @@ func (s *server) volumeList(r *http.Request, detailed bool) (reply, error) {
 	if err := s.authorize(r, "volume:get_all"); err != nil {
 		return reply{}, err
 	}
-	f, limit, err := volumeFilter(r)
+	f, limit, err := s.volumeFilter(r)
 	if err != nil {
 		return reply{}, err
 	}
@@ -153,7 +153,7 @@ func summaries(r *http.Request, vols []*cinder.Volume) []object {
 // details are the detailed views of vols, with admin attributes: one scope
 // for the request, each volume type read once.
 func (s *server) details(r *http.Request, vols []*cinder.Volume) ([]volumeView, error) {
-	scope := scopeOf(r)
+	scope := s.scope(r)
 	tn := &typeNames{store: s.store}
 	views := make([]volumeView, len(vols))
 	for i, v := range vols {
@@ -164,48 +164,6 @@ func (s *server) details(r *http.Request, vols []*cinder.Volume) ([]volumeView, 
 		views[i] = volumeView{scope: &scope, v: v, t: t, adminAttrs: true}
 	}
 	return views, nil
-}
-
-// volumeFilter reads the list parameters of r; limit is the page size.
-func volumeFilter(r *http.Request) (db.VolumeFilter, int, error) {
-	q := r.URL.Query()
-	rc := cinder.FromContext(r.Context())
-	f := db.VolumeFilter{ProjectID: rc.ProjectID, HideTargets: !rc.IsAdmin}
-	p, err := pageOf(r)
-	if err != nil {
-		return f, 0, err
-	}
-	f.Marker, f.Offset, f.SortKey, f.SortDescending = p.marker, p.offset, p.sortKey, p.descending
-	if f.ProjectID, err = listProject(r); err != nil {
-		return f, 0, err
-	}
-	if h := q.Get("host"); h != "" && rc.IsAdmin {
-		f.Host = cinder.ExtractHost(h, cinder.LevelBackend)
-	}
-	f.Name = q.Get("name")
-	if st := q.Get("status"); st != "" {
-		f.Statuses = []string{st}
-	}
-	if q.Has("metadata") {
-		if f.Metadata, err = metadataFilter(q.Get("metadata")); err != nil {
-			return f, 0, err
-		}
-	}
-	return f, p.limit, nil
-}
-
-// metadataFilter reads a metadata list filter: a JSON object of strings,
-// or the Python dict literal clients send ({'k': 'v'}), as Cinder's
-// literal_eval reads it.
-func metadataFilter(s string) (map[string]string, error) {
-	var m map[string]string
-	if json.Unmarshal([]byte(s), &m) == nil {
-		return m, nil
-	}
-	if json.Unmarshal([]byte(strings.ReplaceAll(s, "'", `"`)), &m) == nil {
-		return m, nil
-	}
-	return nil, cinder.InvalidInput("Invalid metadata filter %s: a dictionary of strings is expected.", s)
 }
 
 // listProject is the project a list is of: the caller's, or for an admin

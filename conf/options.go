@@ -48,6 +48,7 @@ type Config struct {
 	Keystone                     Keystone      // [keystone_authtoken], for auth_strategy keystone
 	PolicyFile                   string        // [oslo_policy] policy_file: rules over Cinder's defaults ("" for none)
 	IdentityFile                 string        // [identity] data_file: serve an embedded Keystone at /identity ("" for none)
+	ResourceQueryFiltersFile     string        // resource_query_filters_file: the list filters non-admins may use ("" for Cinder's own)
 }
 
 // Auth strategies: noauth trusts a "user:project" token and makes every
@@ -165,6 +166,7 @@ func defaultOptions(hostname string) map[string]string {
 		"backup_sha_block_size_bytes":          "32768",
 		"backup_compression_algorithm":         "zlib",
 		"backup_use_same_host":                 "false",
+		"resource_query_filters_file":          "",
 	}
 }
 
@@ -289,8 +291,9 @@ func loadWith(parse parser, files []string) (*Config, error) {
 			TokenCacheTime:     time.Duration(p.int(keystoneSection, "token_cache_time", -1, 1<<31-1)) * time.Second,
 			Timeout:            p.seconds(keystoneSection, "http_request_timeout", 1),
 		},
-		PolicyFile:   p.optionalPath(policySection, "policy_file"),
-		IdentityFile: p.optionalPath(identitySection, "data_file"),
+		PolicyFile:               p.optionalPath(policySection, "policy_file"),
+		IdentityFile:             p.optionalPath(identitySection, "data_file"),
+		ResourceQueryFiltersFile: p.optionalPath(defaultSection, "resource_query_filters_file"),
 	}
 	if p.err == nil && (c.BackupFileSize == 0 || c.BackupFileSize%int64(c.BackupSHABlockSize) != 0) {
 		p.fail(defaultSection, "backup_file_size", "%d is not a positive multiple of backup_sha_block_size_bytes %d", c.BackupFileSize, c.BackupSHABlockSize)

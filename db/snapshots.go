@@ -16,7 +16,7 @@ import (
 // snapshotValues and scanSnapshot use.
 var snapshotColumns = []string{
 	"id", "volume_id", "user_id", "project_id", "status", "progress", "volume_size",
-	"display_name", "display_description", "metadata", "provider_location",
+	"display_name", "display_description", "metadata", "glance_metadata", "provider_location",
 	"volume_type_id", "group_snapshot_id", "use_quota", "created_at", "updated_at",
 	"deleted", "deleted_at",
 }
@@ -34,7 +34,7 @@ var snapshotSortColumns = func() map[string]string {
 func snapshotValues(s *cinder.Snapshot) []any {
 	return []any{
 		s.ID, s.VolumeID, s.UserID, s.ProjectID, s.Status, s.Progress, s.VolumeSize,
-		s.DisplayName, s.DisplayDescription, encodeMap(s.Metadata), s.ProviderLocation,
+		s.DisplayName, s.DisplayDescription, encodeMap(s.Metadata), encodeMap(s.GlanceMetadata), s.ProviderLocation,
 		s.VolumeTypeID, s.GroupSnapshotID, s.UseQuota, formatTime(s.CreatedAt), formatTimePtr(s.UpdatedAt),
 		s.Deleted, formatTimePtr(s.DeletedAt),
 	}
@@ -42,11 +42,11 @@ func snapshotValues(s *cinder.Snapshot) []any {
 
 func scanSnapshot(row scanner) (*cinder.Snapshot, error) {
 	var s cinder.Snapshot
-	var metadata, created string
+	var metadata, glance, created string
 	var updated, deleted sql.NullString
 	err := row.Scan(
 		&s.ID, &s.VolumeID, &s.UserID, &s.ProjectID, &s.Status, &s.Progress, &s.VolumeSize,
-		&s.DisplayName, &s.DisplayDescription, &metadata, &s.ProviderLocation,
+		&s.DisplayName, &s.DisplayDescription, &metadata, &glance, &s.ProviderLocation,
 		&s.VolumeTypeID, &s.GroupSnapshotID, &s.UseQuota, &created, &updated,
 		&s.Deleted, &deleted,
 	)
@@ -54,6 +54,9 @@ func scanSnapshot(row scanner) (*cinder.Snapshot, error) {
 		return nil, err
 	}
 	if s.Metadata, err = decodeMap(metadata); err != nil {
+		return nil, err
+	}
+	if s.GlanceMetadata, err = decodeMap(glance); err != nil {
 		return nil, err
 	}
 	if s.CreatedAt, err = parseTime(created); err != nil {
@@ -88,6 +91,9 @@ func (db *DB) CreateSnapshot(ctx context.Context, s *cinder.Snapshot) error {
 	normalizeSnapshotTimes(s)
 	if s.Metadata == nil {
 		s.Metadata = map[string]string{}
+	}
+	if s.GlanceMetadata == nil {
+		s.GlanceMetadata = map[string]string{}
 	}
 	_, err := db.sql.ExecContext(ctx, db.dialect.rebind(insertSQL("snapshots", snapshotColumns)), snapshotValues(s)...)
 	if duplicate(err) {

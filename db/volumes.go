@@ -8,7 +8,9 @@ import (
 	"maps"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
@@ -22,7 +24,7 @@ var volumeColumns = []string{
 	"id", "name_id", "user_id", "project_id", "size", "availability_zone",
 	"status", "previous_status", "attach_status", "migration_status", "host",
 	"cluster_name", "service_uuid", "display_name", "display_description",
-	"volume_type_id", "metadata", "provider_location", "snapshot_id",
+	"volume_type_id", "metadata", "admin_metadata", "glance_metadata", "provider_location", "snapshot_id",
 	"source_volid", "bootable", "multiattach", "use_quota",
 	"replication_status", "created_at", "updated_at", "deleted", "deleted_at",
 }
@@ -34,7 +36,7 @@ func volumeValues(v *cinder.Volume) []any {
 		v.ID, v.NameID, v.UserID, v.ProjectID, v.Size, v.AvailabilityZone,
 		v.Status, v.PreviousStatus, v.AttachStatus, v.MigrationStatus, v.Host,
 		v.ClusterName, v.ServiceUUID, v.DisplayName, v.DisplayDescription,
-		v.VolumeTypeID, encodeMap(v.Metadata), v.ProviderLocation, v.SnapshotID,
+		v.VolumeTypeID, encodeMap(v.Metadata), encodeMap(v.AdminMetadata), encodeMap(v.GlanceMetadata), v.ProviderLocation, v.SnapshotID,
 		v.SourceVolID, v.Bootable, v.Multiattach, v.UseQuota,
 		v.ReplicationStatus, formatTime(v.CreatedAt), formatTimePtr(v.UpdatedAt), v.Deleted, formatTimePtr(v.DeletedAt),
 	}
@@ -43,9 +45,9 @@ func volumeValues(v *cinder.Volume) []any {
 // volumeRow is a volume being scanned with its columns in stored form, one
 // allocation for the row rather than one for each column Scan takes.
 type volumeRow struct {
-	v                 cinder.Volume
-	metadata, created string
-	updated, deleted  sql.NullString
+	v                                cinder.Volume
+	metadata, admin, glance, created string
+	updated, deleted                 sql.NullString
 }
 
 func scanVolume(row scanner) (*cinder.Volume, error) {
@@ -55,15 +57,20 @@ func scanVolume(row scanner) (*cinder.Volume, error) {
 		&v.ID, &v.NameID, &v.UserID, &v.ProjectID, &v.Size, &v.AvailabilityZone,
 		&v.Status, &v.PreviousStatus, &v.AttachStatus, &v.MigrationStatus, &v.Host,
 		&v.ClusterName, &v.ServiceUUID, &v.DisplayName, &v.DisplayDescription,
-		&v.VolumeTypeID, &r.metadata, &v.ProviderLocation, &v.SnapshotID,
+		&v.VolumeTypeID, &r.metadata, &r.admin, &r.glance, &v.ProviderLocation, &v.SnapshotID,
 		&v.SourceVolID, &v.Bootable, &v.Multiattach, &v.UseQuota,
 		&v.ReplicationStatus, &r.created, &r.updated, &v.Deleted, &r.deleted,
 	)
 	if err != nil {
 		return nil, err
 	}
-	if v.Metadata, err = decodeMap(r.metadata); err != nil {
-		return nil, err
+	for _, m := range []struct {
+		dst  *map[string]string
+		text string
+	}{{&v.Metadata, r.metadata}, {&v.AdminMetadata, r.admin}, {&v.GlanceMetadata, r.glance}} {
+		if *m.dst, err = decodeMap(m.text); err != nil {
+			return nil, err
+		}
 	}
 	if v.CreatedAt, err = parseTime(r.created); err != nil {
 		return nil, err
@@ -84,8 +91,10 @@ func (db *DB) CreateVolume(ctx context.Context, v *cinder.Volume) error {
 		v.CreatedAt = now()
 	}
 	normalizeVolumeTimes(v)
-	if v.Metadata == nil {
-		v.Metadata = map[string]string{}
+	for _, m := range []*map[string]string{&v.Metadata, &v.AdminMetadata, &v.GlanceMetadata} {
+		if *m == nil {
+			*m = map[string]string{}
+		}
 	}
 	_, err := db.sql.ExecContext(ctx, db.dialect.rebind(insertSQL("volumes", volumeColumns)), volumeValues(v)...)
 	if duplicate(err) {
@@ -130,7 +139,12 @@ type VolumeFilter struct {
 	Migration      string            // only volumes whose migration_status is this
 	Name           string            // display_name equals
 	VolumeTypeID   string            // only volumes of this type
-	Metadata       map[string]string // only volumes whose metadata holds each of these pairs
+	Metadata       map[string]string // only volumes whose metadata or admin metadata holds each of these pairs, as Cinder's
+	GlanceMetadata map[string]string // only volumes whose image metadata holds each of these pairs
+	Fields         map[string]string // Cinder's exact filters on other columns, by name; a column volumes lack, or a value not of its type, selects none
+	Like           map[string]string // Cinder's like filters (key~): text columns containing a LIKE pattern ('%' and '_' are wildcards)
+	Times          []TimeFilter      // volumes for which, on each column compared, any of its comparisons holds, as Cinder ORs them
+	Nothing        bool              // select no volume: a filter Cinder cannot apply (a metadata filter that is no dictionary)
 	Marker         string            // id after which to start, in the sort order
 	Offset         int               // volumes to skip after Marker
 	Limit          int               // at most this many; 0 = no limit
@@ -186,12 +200,87 @@ func (f *VolumeFilter) where(d *dialect) (string, []any) {
 		args = append(args, f.VolumeTypeID)
 	}
 	for _, k := range slices.Sorted(maps.Keys(f.Metadata)) {
-		// The pair as encodeMap writes it, after the object's { or a comma.
-		pair := strings.TrimSuffix(strings.TrimPrefix(encodeMap(map[string]string{k: f.Metadata[k]}), "{"), "}")
-		conds = append(conds, "("+d.position+"(metadata, ?) > 0 OR "+d.position+"(metadata, ?) > 0)")
-		args = append(args, "{"+pair, ","+pair)
+		cond, pairArgs := holds(d, k, f.Metadata[k], "metadata", "admin_metadata")
+		conds, args = append(conds, cond), append(args, pairArgs...)
 	}
-	return " WHERE " + strings.Join(conds, " AND "), args
+	for _, k := range slices.Sorted(maps.Keys(f.GlanceMetadata)) {
+		cond, pairArgs := holds(d, k, f.GlanceMetadata[k], "glance_metadata")
+		conds, args = append(conds, cond), append(args, pairArgs...)
+	}
+	more, moreArgs, ok := f.columnConditions()
+	if !ok || f.Nothing {
+		return " WHERE 1 = 0", nil
+	}
+	return " WHERE " + strings.Join(append(conds, more...), " AND "), append(args, moreArgs...)
+}
+
+// TimeFilter compares Column, created_at or updated_at, with Time, as
+// Cinder's time comparison filters (created_at=gt:2024-01-02T03:04:05): Op
+// is gt, gte, eq, neq, lt or lte.
+type TimeFilter struct {
+	Column, Op string
+	Time       time.Time
+}
+
+// timeOps are the SQL operators of TimeFilter.Op.
+var timeOps = map[string]string{"gt": ">", "gte": ">=", "eq": "=", "neq": "!=", "lt": "<", "lte": "<="}
+
+// boolColumns are the volumes' boolean columns.
+var boolColumns = map[string]bool{"bootable": true, "multiattach": true, "use_quota": true, "deleted": true}
+
+// columnConditions are the conditions of f's Fields, Like and Times
+// filters and their arguments; ok is false when one can select no volume:
+// a column volumes lack, or a value not of its type. Only names of
+// volumeColumns reach the query.
+func (f *VolumeFilter) columnConditions() (conds []string, args []any, ok bool) {
+	for _, col := range slices.Sorted(maps.Keys(f.Fields)) {
+		arg, ok := columnValue(col, f.Fields[col])
+		if !ok {
+			return nil, nil, false
+		}
+		conds, args = append(conds, col+" = ?"), append(args, arg)
+	}
+	for _, col := range slices.Sorted(maps.Keys(f.Like)) {
+		if _, ok := columnValue(col, ""); !ok || col == "size" || boolColumns[col] {
+			return nil, nil, false
+		}
+		conds, args = append(conds, col+" LIKE ?"), append(args, "%"+f.Like[col]+"%")
+	}
+	for _, c := range f.Times {
+		if _, ok := timeOps[c.Op]; !ok || c.Column != "created_at" && c.Column != "updated_at" {
+			return nil, nil, false
+		}
+	}
+	for _, col := range []string{"created_at", "updated_at"} {
+		var either []string
+		for _, c := range f.Times {
+			if c.Column == col {
+				either, args = append(either, col+" "+timeOps[c.Op]+" ?"), append(args, formatTime(c.Time))
+			}
+		}
+		if len(either) > 0 {
+			conds = append(conds, "("+strings.Join(either, " OR ")+")")
+		}
+	}
+	return conds, args, true
+}
+
+// columnValue is value as the argument of a filter on column col: an
+// integer for size, a boolean for a flag, else text. It is false when
+// volumes have no such column, it holds a JSON map, or value is not of its
+// type.
+func columnValue(col, value string) (any, bool) {
+	switch {
+	case !slices.Contains(volumeColumns, col) || strings.HasSuffix(col, "metadata"):
+		return nil, false
+	case col == "size":
+		n, err := strconv.Atoi(value)
+		return n, err == nil
+	case boolColumns[col]:
+		b, err := strconv.ParseBool(value)
+		return b, err == nil
+	}
+	return value, true
 }
 
 // onHost selects rows whose host matches value as Cinder's _filter_host

@@ -540,6 +540,10 @@ func (m *Manager) initializeConnection(ctx context.Context, raw json.RawMessage)
 		slog.Error("failed to initialize connection", "volume_id", v.ID, "host", m.host, "err", err)
 		return nil, backendError(err, "initialize_connection of volume %s", v.ID)
 	}
+	if info.Data == nil {
+		info.Data = map[string]any{}
+	}
+	info.Data["access_mode"] = v.AccessMode() // as Cinder's _parse_connection_options
 	slog.Info("initialized connection", "volume_id", v.ID, "host", m.host, "driver_volume_type", info.DriverVolumeType)
 	return info, nil
 }

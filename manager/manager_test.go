@@ -308,8 +308,18 @@ func TestConnection(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if info.DriverVolumeType != "local" || info.Data["device_path"] != e.file(v) {
-		t.Errorf("connection info = %+v, want local at %s", info, e.file(v))
+	if info.DriverVolumeType != "local" || info.Data["device_path"] != e.file(v) || info.Data["access_mode"] != "rw" {
+		t.Errorf("connection info = %+v, want local at %s, rw", info, e.file(v))
+	}
+	// The readonly flag, admin metadata, reaches the connection as Cinder's access_mode.
+	if _, err := e.store.UpdateVolume(ctx, v.ID, func(v *cinder.Volume) error {
+		v.AdminMetadata = map[string]string{"readonly": "True"}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if info, err := e.client.InitializeConnection(ctx, v, connector); err != nil || info.Data["access_mode"] != "ro" {
+		t.Errorf("connection info of a readonly volume = %+v, %v; want access_mode ro", info, err)
 	}
 	if err := e.client.TerminateConnection(ctx, v, connector); err != nil {
 		t.Errorf("TerminateConnection: %v", err)

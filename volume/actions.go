@@ -13,6 +13,7 @@ import (
 type Changes struct {
 	Name, Description *string
 	Metadata          map[string]string // replaces the volume's metadata when not nil
+	Bootable          *bool             // os-set_bootable
 }
 
 // Update applies c to volume id, refused while it is in maintenance.
@@ -33,6 +34,9 @@ func (a *API) Update(ctx context.Context, id string, c Changes) (*cinder.Volume,
 		}
 		if c.Metadata != nil {
 			v.Metadata = c.Metadata
+		}
+		if c.Bootable != nil {
+			v.Bootable = *c.Bootable
 		}
 		return nil
 	})

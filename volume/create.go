@@ -59,6 +59,12 @@ func (a *API) Create(ctx context.Context, req CreateRequest) (*cinder.Volume, *c
 		SnapshotID:         req.SnapshotID,
 		SourceVolID:        req.SourceVolID,
 	}
+	if src != nil && src.Bootable { // as Cinder's _handle_bootable_volume_glance_meta
+		if v.GlanceMetadata, err = a.sourceImageMetadata(ctx, req, src); err != nil {
+			return nil, nil, err
+		}
+		v.Bootable = true
+	}
 	if err := a.store.CreateVolume(ctx, v); err != nil {
 		return nil, nil, err
 	}

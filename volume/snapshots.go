@@ -53,6 +53,9 @@ func (a *API) CreateSnapshot(ctx context.Context, req SnapshotRequest) (*cinder.
 	s := &cinder.Snapshot{VolumeID: v.ID, UserID: rc.UserID, ProjectID: rc.ProjectID, Status: cinder.SnapshotCreating,
 		Progress: "0%", VolumeSize: v.Size, DisplayName: req.Name, DisplayDescription: req.Description,
 		Metadata: req.Metadata, VolumeTypeID: v.VolumeTypeID, UseQuota: true}
+	if v.Bootable { // as Cinder's volume_glance_metadata_copy_to_snapshot
+		s.GlanceMetadata = v.GlanceMetadata
+	}
 	if err := a.store.CreateSnapshot(ctx, s); err != nil {
 		return nil, err
 	}
@@ -229,12 +232,7 @@ func (a *API) SetSnapshotMetadata(ctx context.Context, id string, md map[string]
 		return nil, err
 	}
 	s, err = a.store.UpdateSnapshot(context.WithoutCancel(ctx), s.ID, func(s *cinder.Snapshot) error {
-		if !merge {
-			s.Metadata = map[string]string{}
-		}
-		for k, v := range md {
-			s.Metadata[k] = v
-		}
+		s.Metadata = mergeMetadata(s.Metadata, md, merge)
 		return nil
 	})
 	if err != nil {
@@ -251,7 +249,7 @@ func (a *API) DeleteSnapshotMetadata(ctx context.Context, id, key string) error 
 	}
 	_, err = a.store.UpdateSnapshot(context.WithoutCancel(ctx), s.ID, func(s *cinder.Snapshot) error {
 		if _, ok := s.Metadata[key]; !ok {
-			return cinder.Errorf("SnapshotMetadataNotFound", 404, "Snapshot %s has no metadata with key %s.", s.ID, key)
+			return SnapshotMetadataNotFound(s.ID, key)
 		}
 		delete(s.Metadata, key)
 		return nil
