@@ -170,13 +170,16 @@ func (s *Service) Up(now time.Time, downTime time.Duration) bool {
 	return now.Sub(last) <= downTime
 }
 
-// VolumeType is a volume type with its extra specs.
+// VolumeType is a volume type with its extra specs, the QoS specs it is
+// associated with, and whether it has an encryption.
 type VolumeType struct {
 	ID          string            `json:"id"`
 	Name        string            `json:"name"`
 	Description string            `json:"description,omitempty"`
 	IsPublic    bool              `json:"is_public"`
 	ExtraSpecs  map[string]string `json:"extra_specs"`
+	QoSSpecsID  string            `json:"qos_specs_id,omitempty"`
+	Encrypted   bool              `json:"-"` // read from the encryption table, never written with the type
 	CreatedAt   time.Time         `json:"created_at"`
 	UpdatedAt   *time.Time        `json:"updated_at,omitempty"`
 }

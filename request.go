@@ -9,14 +9,15 @@ const TimeLayout = "2006-01-02T15:04:05.000000"
 // RequestSpec is what create_volume, migrate_volume and retype ask of
 // cinder-scheduler; in a retype, VolumeType is the new type.
 type RequestSpec struct {
-	VolumeID         string      `json:"volume_id"`
-	Size             int         `json:"size"`
-	VolumeType       *VolumeType `json:"volume_type,omitempty"`
-	AvailabilityZone string      `json:"availability_zone,omitempty"`
-	MigrationPolicy  string      `json:"migration_policy,omitempty"` // retype: never or on-demand
-	SnapshotID       string      `json:"snapshot_id,omitempty"`      // create: from this snapshot
-	SourceVolID      string      `json:"source_volid,omitempty"`     // create: a clone of this volume
-	ResourceBackend  string      `json:"resource_backend,omitempty"` // create: only on this host@backend, the source's
+	VolumeID          string      `json:"volume_id"`
+	Size              int         `json:"size"`
+	VolumeType        *VolumeType `json:"volume_type,omitempty"`
+	AvailabilityZone  string      `json:"availability_zone,omitempty"`
+	AvailabilityZones []string    `json:"availability_zones,omitempty"` // create: any of these, when AvailabilityZone is ""
+	MigrationPolicy   string      `json:"migration_policy,omitempty"`   // retype: never or on-demand
+	SnapshotID        string      `json:"snapshot_id,omitempty"`        // create: from this snapshot
+	SourceVolID       string      `json:"source_volid,omitempty"`       // create: a clone of this volume
+	ResourceBackend   string      `json:"resource_backend,omitempty"`   // create: only on this host@backend, the source's
 }
 
 // Pool is one entry of the scheduler's get_pools: a pool and its latest

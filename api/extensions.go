@@ -21,6 +21,7 @@ var extensions = []extension{
 	{"Capabilities", "capabilities", "Capabilities support.", "2015-08-31T00:00:00+00:00"},
 	{"ExtendedServices", "os-extended-services", "Extended services support.", "2014-01-10T00:00:00-00:00"},
 	{"ExtendedSnapshotAttributes", "os-extended-snapshot-attributes", "Extended SnapshotAttributes support.", "2012-06-19T00:00:00+00:00"},
+	{"Qos_specs_manage", "qos-specs", "QoS specs support.", "2013-08-02T00:00:00+00:00"},
 	{"SchedulerHints", "OS-SCH-HNT", "Pass arbitrary key/value pairs to the scheduler.", "2013-04-18T00:00:00+00:00"},
 	{"Scheduler_stats", "scheduler-stats", "Scheduler stats support.", "2014-09-07T00:00:00+00:00"},
 	{"Services", "os-services", "Services support.", "2012-10-28T00:00:00-00:00"},
@@ -28,9 +29,12 @@ var extensions = []extension{
 	{"TypesExtraSpecs", "os-types-extra-specs", "Type extra specs support.", "2011-08-24T00:00:00+00:00"},
 	{"TypesManage", "os-types-manage", "Types manage support.", "2011-08-24T00:00:00+00:00"},
 	{"VolumeActions", "os-volume-actions", "Enable volume actions.", "2012-05-31T00:00:00+00:00"},
+	{"VolumeEncryptionMetadata", "os-volume-encryption-metadata", "Volume encryption metadata retrieval support.", "2013-07-10T00:00:00+00:00"},
 	{"VolumeHostAttribute", "os-vol-host-attr", "Expose host as an attribute of a volume.", "2011-11-03T00:00:00+00:00"},
 	{"VolumeMigStatusAttribute", "os-vol-mig-status-attr", "Expose migration_status as an attribute of a volume.", "2013-08-08T00:00:00+00:00"},
 	{"VolumeTenantAttribute", "os-vol-tenant-attr", "Expose the internal project_id as an attribute of a volume.", "2011-11-03T00:00:00+00:00"},
+	{"VolumeTypeAccess", "os-volume-type-access", "Volume type access support.", "2014-06-26T00:00:00Z"},
+	{"VolumeTypeEncryption", "encryption", "Encryption support for volume types.", "2013-07-01T00:00:00+00:00"},
 }
 
 func (e extension) view() object {

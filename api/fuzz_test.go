@@ -282,3 +282,53 @@ func FuzzListVolumes(f *testing.F) {
 		a.serve(t, http.MethodGet, "/v3/admin/volumes/detail", query, version, nil)
 	})
 }
+
+// typeRoutes are the routes FuzzTypeRequests drives: {type} is a private
+// volume type's id, {qos} QoS specs' id, unless the input names another.
+var typeRoutes = []struct{ method, path string }{
+	{http.MethodPost, "/v3/admin/types/{type}/action"},
+	{http.MethodPost, "/v3/admin/types/{type}/encryption"},
+	{http.MethodPut, "/v3/admin/types/{type}/encryption/provider"},
+	{http.MethodPut, "/v3/admin/default-types/{type}"},
+	{http.MethodPost, "/v3/admin/qos-specs"},
+	{http.MethodPut, "/v3/admin/qos-specs/{qos}"},
+	{http.MethodPut, "/v3/admin/qos-specs/{qos}/delete_keys"},
+	{http.MethodGet, "/v3/admin/qos-specs/{qos}/associate"},
+	{http.MethodGet, "/v3/admin/types"},
+}
+
+// FuzzTypeRequests sends bodies and query strings to the routes of type
+// access, encryption, default types and QoS specs (route picks one of
+// typeRoutes), with a private type and QoS specs to act on.
+func FuzzTypeRequests(f *testing.F) {
+	f.Add(uint8(0), []byte(`{"addProjectAccess": {"project": "6f2c8e4a1b3d4f5e8a9b0c1d2e3f4a5b"}}`), "", "", "volume 3.64")
+	f.Add(uint8(1), []byte(`{"encryption": {"provider": "luks", "cipher": null, "key_size": "256", "control_location": "front-end"}}`), "", "", "")
+	f.Add(uint8(2), []byte(`{"encryption": {"key_size": 99999999999999999999}}`), "", "", "")
+	f.Add(uint8(3), []byte(`{"default_type": {"volume_type": "__DEFAULT__"}}`), "p", "", "volume 3.62")
+	f.Add(uint8(4), []byte(`{"qos_specs": {"name": "q", "consumer": "both", "total_iops_sec": "9"}}`), "", "", "")
+	f.Add(uint8(5), []byte(`{"qos_specs": {"consumer": null}}`), "", "", "")
+	f.Add(uint8(6), []byte(`{"keys": ["total_iops_sec", 1]}`), "", "", "")
+	f.Add(uint8(7), []byte{}, "", "vol_type_id=%zz", "")
+	f.Add(uint8(8), []byte{}, "", `extra_specs={'RESKEY:availability_zones': 'nova'}&is_public=none`, "volume 3.52")
+	a := newFuzzAPI(f)
+	ctx := context.Background()
+	vt := &cinder.VolumeType{Name: "fuzz-private"}
+	if err := a.store.CreateVolumeType(ctx, vt); err != nil {
+		f.Fatal(err)
+	}
+	q := &cinder.QoSSpecs{Name: "fuzz", Consumer: cinder.ConsumerFrontEnd, Specs: map[string]string{"total_iops_sec": "9"}}
+	if err := a.store.CreateQoSSpecs(ctx, q); err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, route uint8, body []byte, id, query, version string) {
+		defer a.reset(t)
+		rt := typeRoutes[int(route)%len(typeRoutes)]
+		typeID, qosID := vt.ID, q.ID
+		if id != "" {
+			typeID, qosID = id, id
+		}
+		path := strings.NewReplacer("{type}", typeID, "{qos}", qosID).Replace(rt.path)
+		a.serve(t, rt.method, path, query, version, body)
+		a.checkCalls(t)
+	})
+}

@@ -10,12 +10,7 @@ import (
 
 // messages answers nothing below microversion 3.3, as Cinder: the resource
 // does not exist there.
-func messagesAvailable(r *http.Request) error {
-	if !ver(r).atLeast(mvMessages) {
-		return newFault(http.StatusNotFound, "The resource could not be found.")
-	}
-	return nil
-}
+func messagesAvailable(r *http.Request) error { return since(r, mvMessages) }
 
 // messageView is Cinder's view of a user message.
 func messageView(r *http.Request, m *cinder.Message) object {

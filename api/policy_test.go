@@ -54,6 +54,8 @@ func TestPersonas(t *testing.T) {
 	}
 	typeID := e.as(adminP, req{method: "POST", path: "/v3/{p}/types", body: `{"volume_type": {"name": "gold"}}`}).
 		expect(t, http.StatusOK).obj(t, "volume_type")["id"].(string)
+	privID := e.newType(`"name": "priv", "os-volume-type-access:is_public": false`)
+	plainID := e.newType(`"name": "plain"`)
 
 	type want map[persona]int // status by persona; the others: 403
 	for _, tc := range []struct {
@@ -99,9 +101,18 @@ func TestPersonas(t *testing.T) {
 		{"POST", "/v3/{p}/volumes/{id}/action", `{"os-show_image_metadata": {}}`, want{adminP: 200, memberP: 200, readerP: 200, otherP: 404}},
 		{"POST", "/v3/{p}/volumes/{id}/action", `{"os-set_bootable": {"bootable": true}}`, want{adminP: 200, memberP: 200, otherP: 404}},
 		{"POST", "/v3/{p}/volumes/{id}/action", `{"os-update_readonly_flag": {"readonly": true}}`, want{adminP: 202, memberP: 202, otherP: 404}},
+		{"GET", "/v3/{p}/types/{priv}/os-volume-type-access", "", want{adminP: 200}},
+		{"POST", "/v3/{p}/types/{priv}/action", `{"addProjectAccess": {"project": "` + projB + `"}}`, want{adminP: 202}},
+		{"GET", "/v3/{p}/types/{plain}/encryption", "", want{adminP: 200}},
+		{"POST", "/v3/{p}/types/{plain}/encryption", `{"encryption": {"provider": "luks", "control_location": "front-end"}}`, want{adminP: 200}},
+		{"GET", "/v3/{p}/volumes/{id}/encryption", "", want{adminP: 200, memberP: 200, readerP: 200, otherP: 404}},
+		{"GET", "/v3/{p}/default-types", "", want{adminP: 200}},
+		{"PUT", "/v3/{p}/default-types/" + projB, `{"default_type": {"volume_type": "plain"}}`, want{adminP: 200}},
+		{"GET", "/v3/{p}/qos-specs", "", want{adminP: 200}},
+		{"POST", "/v3/{p}/qos-specs", `{"qos_specs": {"name": "q-{persona}"}}`, want{adminP: 200}},
 	} {
 		for _, p := range []persona{adminP, memberP, readerP, otherP, nobodyP} {
-			path := strings.NewReplacer("{id}", fresh(), "{type}", typeID).Replace(tc.path)
+			path := strings.NewReplacer("{id}", fresh(), "{type}", typeID, "{priv}", privID, "{plain}", plainID).Replace(tc.path)
 			body := strings.ReplaceAll(tc.body, "{persona}", strings.ReplaceAll(p.name, " ", "-"))
 			status, ok := tc.want[p]
 			if !ok {

@@ -22,35 +22,90 @@ const (
 	policyExtraSpecDelete = "volume_extension:types_extra_specs:delete"
 )
 
-// listTypes answers GET /types: public types, or for an admin those that
-// is_public selects (true by default, "none" for all).
+// mvTypeFilter is the microversion from which every reader of types may
+// filter them by extra_specs (an admin always may).
+const mvTypeFilter = 52
+
+// listTypes answers GET /types: the types the caller may see that is_public
+// (admins only: true by default, "none" for all) and extra_specs select.
 func (s *server) listTypes(r *http.Request) (reply, error) {
 	if err := s.authorize(r, "volume_extension:type_get_all"); err != nil {
 		return reply{}, err
 	}
-	public := true
-	all := false
-	if cinder.FromContext(r.Context()).IsAdmin && r.URL.Query().Has("is_public") {
-		p := r.URL.Query().Get("is_public")
-		if strings.EqualFold(p, "none") {
-			all = true
-		} else if b, ok := parseBool(p); ok {
-			public = b
-		} else {
-			return reply{}, newFault(http.StatusBadRequest, "Invalid is_public filter [%s]", p)
-		}
-	}
-	types, err := s.store.ListVolumeTypes(r.Context())
+	q, err := s.typeQuery(r)
 	if err != nil {
 		return reply{}, err
 	}
-	items := []object{}
-	for _, t := range types {
-		if all || t.IsPublic == public {
-			items = append(items, s.typeView(r, t))
-		}
+	types, err := s.vol.ListTypes(r.Context(), q)
+	if err != nil {
+		return reply{}, err
+	}
+	items := make([]object, len(types))
+	for i, t := range types {
+		items[i] = s.typeView(r, t)
 	}
 	return reply{http.StatusOK, object{{"volume_types", items}}}, nil
+}
+
+// typeQuery reads the filters of a type list: is_public, and extra_specs
+// as a JSON object or the Python dict cinderclient sends.
+func (s *server) typeQuery(r *http.Request) (volume.TypeQuery, error) {
+	rc := cinder.FromContext(r.Context())
+	public := true
+	q := volume.TypeQuery{IsPublic: &public,
+		ReadSensitive: s.policy.Check(rc, "volume_extension:types_extra_specs:read_sensitive", nil)}
+	params := r.URL.Query()
+	if rc.IsAdmin && params.Has("is_public") {
+		p := params.Get("is_public")
+		if strings.EqualFold(p, "none") {
+			q.IsPublic = nil
+		} else if b, ok := parseBool(p); ok {
+			public = b
+		} else {
+			return q, newFault(http.StatusBadRequest, "Invalid is_public filter [%s]", p)
+		}
+	}
+	if params.Has("extra_specs") && (rc.IsAdmin || ver(r).atLeast(mvTypeFilter)) {
+		specs, ok := pyDict(params.Get("extra_specs"))
+		if !ok {
+			return q, cinder.InvalidInput("Invalid extra_specs filter %s: a dictionary of strings is expected.", params.Get("extra_specs"))
+		}
+		q.ExtraSpecs = specs
+	}
+	return q, nil
+}
+
+// typeView is a volume type as GET /types and GET /types/{id} answer it
+// (cinder/api/v3/views/types.py), with the type-access extension's
+// attribute when the policy shows it.
+func (s *server) typeView(r *http.Request, t *cinder.VolumeType) object {
+	rc := cinder.FromContext(r.Context())
+	o := object{{"id", t.ID}, {"name", t.Name}, {"is_public", t.IsPublic}, {"description", orNull(t.Description)},
+		{"extra_specs", s.visibleSpecs(r, t)}}
+	if s.policy.Check(rc, "volume_extension:access_types_qos_specs_id", nil) {
+		o = append(o, member{"qos_specs_id", orNull(t.QoSSpecsID)})
+	}
+	return s.withTypeAccess(r, o, t)
+}
+
+// typeManageView is a volume type as create and update answer it
+// (cinder/api/views/types.py); create adds the type-access attribute.
+func (s *server) typeManageView(r *http.Request, t *cinder.VolumeType, access bool) object {
+	o := object{{"id", t.ID}, {"name", t.Name}, {"is_public", t.IsPublic}, {"extra_specs", s.visibleSpecs(r, t)},
+		{"description", orNull(t.Description)}}
+	if access {
+		o = s.withTypeAccess(r, o, t)
+	}
+	return o
+}
+
+// withTypeAccess adds os-volume-type-access:is_public to o, the view of
+// t, when volume_extension:volume_type_access allows the caller.
+func (s *server) withTypeAccess(r *http.Request, o object, t *cinder.VolumeType) object {
+	if s.policy.Check(cinder.FromContext(r.Context()), "volume_extension:volume_type_access", nil) {
+		o = append(o, member{"os-volume-type-access:is_public", t.IsPublic})
+	}
+	return o
 }
 
 // getType returns the type of the URL, as the caller may see it, when

@@ -14,6 +14,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/cinder-go/cinder"
+	"github.com/cinder-go/cinder/volume"
 )
 
 // object is a JSON object whose keys keep their order, as Cinder's views.
@@ -351,7 +352,7 @@ func (vv volumeView) appendJSON(b []byte) []byte {
 	o.b = itemLinks{base: vv.scope.base, path: vv.scope.path, collection: "volumes", id: v.ID}.appendTo(o.b)
 	o.strOrNull("user_id", v.UserID)
 	o.str("bootable", strconv.FormatBool(v.Bootable))
-	o.bool("encrypted", false)
+	o.bool("encrypted", vv.t != nil && vv.t.Encrypted)
 	o.strOrNull("replication_status", v.ReplicationStatus)
 	o.null("consistencygroup_id")
 	o.bool("multiattach", v.Multiattach)
@@ -449,9 +450,6 @@ func (o *jsonObject) time(k string, t *time.Time) {
 	o.b = append(t.UTC().AppendFormat(append(o.b, '"'), cinder.TimeLayout), '"')
 }
 
-// userVisibleSpecs are the extra specs a non-admin may read.
-var userVisibleSpecs = []string{"RESKEY:availability_zones", "multiattach", "replication_enabled"}
-
 // visibleSpecs are the extra specs of t the caller may read, as Cinder's
 // types view: every one with types_extra_specs:read_sensitive, else the
 // user-visible ones with access_types_extra_specs, else none.
@@ -463,31 +461,9 @@ func (s *server) visibleSpecs(r *http.Request, t *cinder.VolumeType) map[string]
 	}
 	specs := map[string]string{}
 	for k, v := range t.ExtraSpecs {
-		if sensitive || slices.Contains(userVisibleSpecs, k) {
+		if sensitive || volume.UserVisibleSpec(k) {
 			specs[k] = v
 		}
 	}
 	return specs
-}
-
-// typeView is a volume type as GET /types and GET /types/{id} answer it
-// (cinder/api/v3/views/types.py plus the type-access extension).
-func (s *server) typeView(r *http.Request, t *cinder.VolumeType) object {
-	o := object{{"id", t.ID}, {"name", t.Name}, {"is_public", t.IsPublic}, {"description", orNull(t.Description)},
-		{"extra_specs", s.visibleSpecs(r, t)}}
-	if s.policy.Check(cinder.FromContext(r.Context()), "volume_extension:access_types_qos_specs_id", nil) {
-		o = append(o, member{"qos_specs_id", nil})
-	}
-	return append(o, member{"os-volume-type-access:is_public", t.IsPublic})
-}
-
-// typeManageView is a volume type as create and update answer it
-// (cinder/api/views/types.py); create adds the type-access attribute.
-func (s *server) typeManageView(r *http.Request, t *cinder.VolumeType, access bool) object {
-	o := object{{"id", t.ID}, {"name", t.Name}, {"is_public", t.IsPublic}, {"extra_specs", s.visibleSpecs(r, t)},
-		{"description", orNull(t.Description)}}
-	if access {
-		o = append(o, member{"os-volume-type-access:is_public", t.IsPublic})
-	}
-	return o
 }

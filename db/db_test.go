@@ -152,7 +152,7 @@ func TestSyncIsIdempotent(t *testing.T) {
 		if v, err := db.Version(ctx); err != nil || v != len(ms) {
 			t.Fatalf("Version = %d, %v; want %d", v, err, len(ms))
 		}
-		types, err := db.ListVolumeTypes(ctx)
+		types, err := db.ListVolumeTypes(ctx, TypeFilter{})
 		if err != nil || len(types) != 1 {
 			t.Fatalf("ListVolumeTypes after two Syncs = %v, %v; want only the default type", types, err)
 		}
@@ -183,7 +183,7 @@ func TestConcurrentSync(t *testing.T) {
 		if err := dbs[0].sql.QueryRowContext(ctx, "SELECT count(*) FROM schema_migrations").Scan(&applied); err != nil || applied != versions[0] {
 			t.Fatalf("schema_migrations has %d rows (%v), want %d", applied, err, versions[0])
 		}
-		if types, err := dbs[1].ListVolumeTypes(ctx); err != nil || len(types) != 1 {
+		if types, err := dbs[1].ListVolumeTypes(ctx, TypeFilter{}); err != nil || len(types) != 1 {
 			t.Fatalf("volume types after concurrent Syncs: %d, %v; want the default only", len(types), err)
 		}
 	})

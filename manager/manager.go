@@ -536,6 +536,9 @@ func (m *Manager) initializeConnection(ctx context.Context, raw json.RawMessage)
 		return nil, err
 	}
 	info, err := m.drv.InitializeConnection(ctx, v, a.Connector)
+	if err == nil {
+		err = m.addQoSSpecs(ctx, v, info)
+	}
 	if err != nil {
 		slog.Error("failed to initialize connection", "volume_id", v.ID, "host", m.host, "err", err)
 		return nil, backendError(err, "initialize_connection of volume %s", v.ID)
@@ -546,6 +549,27 @@ func (m *Manager) initializeConnection(ctx context.Context, raw json.RawMessage)
 	info.Data["access_mode"] = v.AccessMode() // as Cinder's _parse_connection_options
 	slog.Info("initialized connection", "volume_id", v.ID, "host", m.host, "driver_volume_type", info.DriverVolumeType)
 	return info, nil
+}
+
+// addQoSSpecs sets qos_specs in info's data, as Cinder's manager: the
+// specs of v's type's QoS specs for its connector (front-end or both
+// consumers only, per-GiB limits for v's size), or null.
+func (m *Manager) addQoSSpecs(ctx context.Context, v *cinder.Volume, info *cinder.ConnectionInfo) error {
+	var specs map[string]any
+	if v.VolumeTypeID != "" {
+		q, err := m.store.TypeQoSSpecs(ctx, v.VolumeTypeID)
+		if err != nil {
+			return err
+		}
+		if specs, err = q.ConnectionSpecs(v.Size); err != nil {
+			return err
+		}
+	}
+	if info.Data == nil {
+		info.Data = map[string]any{}
+	}
+	info.Data["qos_specs"] = specs
+	return nil
 }
 
 // terminateConnection (call: volume_id, connector, force) withdraws what

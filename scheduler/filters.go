@@ -9,12 +9,13 @@ import (
 
 // request is what one placement asks of a pool.
 type request struct {
-	volumeID         string
-	size             int               // GiB
-	availabilityZone string            // "" for any zone
-	extraSpecs       map[string]string // of the volume type
-	existsOn         string            // the pool the volume is on already (retype), whose capacity holds it
-	resourceBackend  string            // host@backend the volume must be on (its source's), "" for any
+	volumeID          string
+	size              int               // GiB
+	availabilityZone  string            // "" for any zone
+	availabilityZones []string          // any of these zones, when set (a volume type's)
+	extraSpecs        map[string]string // of the volume type
+	existsOn          string            // the pool the volume is on already (retype), whose capacity holds it
+	resourceBackend   string            // host@backend the volume must be on (its source's), "" for any
 }
 
 // thin reports whether the volume is thin provisioned: unless its type's
@@ -65,9 +66,12 @@ func lookup[F any, T any](kind string, names []string, funcs map[string]F, mk fu
 	return out, nil
 }
 
-// availabilityZoneFilter passes the pools of the requested zone, as
-// AvailabilityZoneFilter.
+// availabilityZoneFilter passes the pools of the requested zones, or
+// zone, as AvailabilityZoneFilter.
 func availabilityZoneFilter(p *poolState, r *request) bool {
+	if len(r.availabilityZones) > 0 {
+		return slices.Contains(r.availabilityZones, p.availabilityZone)
+	}
 	return r.availabilityZone == "" || p.availabilityZone == r.availabilityZone
 }
 

@@ -202,6 +202,13 @@ func TestAvailabilityZoneFilter(t *testing.T) {
 	if availabilityZoneFilter(p, &request{availabilityZone: "az2"}) {
 		t.Error("other zone: want reject")
 	}
+	// A volume type's zones (RESKEY:availability_zones).
+	if !availabilityZoneFilter(p, &request{availabilityZones: []string{"az2", "nova"}}) {
+		t.Error("one of the type's zones: want pass")
+	}
+	if availabilityZoneFilter(p, &request{availabilityZones: []string{"az2", "az3"}}) {
+		t.Error("none of the type's zones: want reject")
+	}
 }
 
 // defaults returns the filters and weighers of Cinder's defaults.

@@ -84,14 +84,17 @@ func (s *Scheduler) findRetypeBackend(ctx context.Context, v *cinder.Volume, spe
 	return host, caps, err
 }
 
-// failRetype gives volume id, which cannot be retyped because of cause, its
-// status back (previous_status), logs the reason and tells the owner.
+// failRetype tells the owner of volume id, which cannot be retyped because
+// of cause, why, then gives it its status back (previous_status): a client
+// that sees the status back finds the message already there.
 func (s *Scheduler) failRetype(ctx context.Context, id string, cause error) {
 	slog.Error("failed to schedule volume retype", "volume_id", id, "reason", cause)
-	v, err := s.store.UpdateVolume(ctx, id, cinder.EndRetype)
+	v, err := s.store.GetVolume(ctx, id)
+	if err == nil {
+		s.tell(ctx, v, cause)
+		_, err = s.store.UpdateVolume(ctx, id, cinder.EndRetype)
+	}
 	if err != nil {
 		slog.Error("failed to give a volume whose retype failed its status back", "volume_id", id, "err", err)
-		return
 	}
-	s.tell(ctx, v, cause)
 }

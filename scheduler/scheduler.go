@@ -179,10 +179,11 @@ func (s *Scheduler) createVolume(ctx context.Context, raw json.RawMessage) (any,
 // or v's, and the extra specs of the spec's volume type or v's.
 func (s *Scheduler) requestFor(ctx context.Context, v *cinder.Volume, spec cinder.RequestSpec) (*request, error) {
 	r := &request{
-		volumeID:         v.ID,
-		size:             v.Size,
-		availabilityZone: cmp.Or(spec.AvailabilityZone, v.AvailabilityZone),
-		resourceBackend:  spec.ResourceBackend,
+		volumeID:          v.ID,
+		size:              v.Size,
+		availabilityZone:  cmp.Or(spec.AvailabilityZone, v.AvailabilityZone),
+		availabilityZones: spec.AvailabilityZones,
+		resourceBackend:   spec.ResourceBackend,
 	}
 	vt := spec.VolumeType
 	if vt == nil && v.VolumeTypeID != "" {

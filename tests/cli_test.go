@@ -11,13 +11,20 @@ import (
 // cinderCLI runs Debian's python-cinderclient CLI against d with noauth.
 func cinderCLI(t *testing.T, d *deployment, args ...string) string {
 	t.Helper()
-	base := []string{"--os-auth-type", "noauth", "--os-user-id", "admin", "--os-project-id", "admin",
-		"--os-endpoint", d.endpoint, "--os-volume-api-version", "3.64"}
-	out, err := exec.Command("cinder", append(base, args...)...).CombinedOutput()
+	out, err := cinderRun(d, args...)
 	if err != nil {
 		t.Fatalf("cinder %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
-	return string(out)
+	return out
+}
+
+// cinderRun runs the cinder CLI as cinderCLI does and returns its output
+// and how it failed, if it did.
+func cinderRun(d *deployment, args ...string) (string, error) {
+	base := []string{"--os-auth-type", "noauth", "--os-user-id", "admin", "--os-project-id", "admin",
+		"--os-endpoint", d.endpoint, "--os-volume-api-version", "3.64"}
+	out, err := exec.Command("cinder", append(base, args...)...).CombinedOutput()
+	return string(out), err
 }
 
 // cliField reads a field of a `cinder show`-style table.

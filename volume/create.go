@@ -2,6 +2,7 @@ package volume
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -36,8 +37,11 @@ func (a *API) Create(ctx context.Context, req CreateRequest) (*cinder.Volume, *c
 	if err != nil {
 		return nil, nil, err
 	}
-	zone, err := a.resolveZone(ctx, req.AvailabilityZone)
+	zone, zones, err := a.resolveZone(ctx, req.AvailabilityZone, typeZones(t))
 	if err != nil {
+		return nil, nil, err
+	}
+	if err := a.checkEncryption(ctx, t); err != nil {
 		return nil, nil, err
 	}
 	if err := a.checkQuota(ctx, rc.ProjectID, req.Size); err != nil {
@@ -69,7 +73,7 @@ func (a *API) Create(ctx context.Context, req CreateRequest) (*cinder.Volume, *c
 		return nil, nil, err
 	}
 	spec := cinder.RequestSpec{VolumeID: v.ID, Size: v.Size, VolumeType: t, AvailabilityZone: zone,
-		SnapshotID: req.SnapshotID, SourceVolID: req.SourceVolID}
+		AvailabilityZones: zones, SnapshotID: req.SnapshotID, SourceVolID: req.SourceVolID}
 	if src != nil {
 		spec.ResourceBackend = cinder.ExtractHost(src.Host, cinder.LevelBackend)
 	}
@@ -132,22 +136,21 @@ func (a *API) source(ctx context.Context, req *CreateRequest) (*cinder.Volume, e
 	return src, nil
 }
 
-// ResolveType finds the volume type ref names, by id or name, or the
-// default_volume_type when ref is "".
+// ResolveType finds the volume type ref names, by id or name, among those
+// the caller may see (a private type is not found from a project without
+// access, whichever way it is named), or the caller's default type
+// (DefaultType) when ref is "".
 func (a *API) ResolveType(ctx context.Context, ref string) (*cinder.VolumeType, error) {
 	if ref == "" {
-		name := a.DefaultTypeName()
-		t, err := a.store.GetVolumeTypeByName(ctx, name)
-		if cinder.IsNotFound(err) {
-			return nil, cinder.Errorf("VolumeTypeDefaultMisconfiguredError", 500,
-				"The request cannot be fulfilled as the default volume type %s cannot be found.", name)
-		}
-		return t, err
+		return a.DefaultType(ctx)
 	}
 	if _, err := uuid.Parse(ref); err == nil {
-		return a.store.GetVolumeType(ctx, ref)
+		return a.typeByID(ctx, ref)
 	}
 	t, err := a.store.GetVolumeTypeByName(ctx, ref)
+	if err == nil {
+		err = a.checkVisible(ctx, t, ref)
+	}
 	if cinder.IsNotFound(err) {
 		return nil, typeNotFoundByName(ref)
 	}
@@ -166,25 +169,41 @@ func typeNotFoundByName(name string) error {
 	return cinder.Errorf("VolumeTypeNotFoundByName", 404, "Volume type with name %s could not be found.", name)
 }
 
-// resolveZone returns the availability zone of a new volume: the one asked
-// for, which must be a cinder-volume service's, or storage_availability_zone.
-func (a *API) resolveZone(ctx context.Context, zone string) (string, error) {
-	if zone == "" {
+// resolveZone returns the availability zone of a new volume, as Cinder's
+// create flow: the one asked for, which must be a cinder-volume service's
+// and, when the volume type restricts its volumes to typeZones
+// (RESKEY:availability_zones), one of them; else storage_availability_zone,
+// or with typeZones the one of them that has services, or when several do
+// "" and those zones, for the scheduler to choose from.
+func (a *API) resolveZone(ctx context.Context, zone string, typeZones []string) (string, []string, error) {
+	if zone == "" && typeZones == nil {
 		if a.cfg.StorageAvailabilityZone != "" {
-			return a.cfg.StorageAvailabilityZone, nil
+			return a.cfg.StorageAvailabilityZone, nil, nil
 		}
-		return cinder.DefaultAvailabilityZone, nil
+		return cinder.DefaultAvailabilityZone, nil, nil
 	}
 	zones, err := a.Zones(ctx)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
+	var safe []string
 	for _, z := range zones {
-		if z.Name == zone {
-			return zone, nil
+		if typeZones == nil || slices.Contains(typeZones, z.Name) {
+			safe = append(safe, z.Name)
 		}
 	}
-	return "", cinder.Errorf("InvalidAvailabilityZone", 400, "Availability zone '%s' is invalid.", zone)
+	switch {
+	case typeZones != nil && len(safe) == 0:
+		return "", nil, cinder.Errorf("InvalidTypeAvailabilityZones", 400,
+			"Volume type is only supported in these availability zones: %s", pyList(typeZones))
+	case zone != "" && !slices.Contains(safe, zone):
+		return "", nil, cinder.Errorf("InvalidAvailabilityZone", 400, "Availability zone '%s' is invalid.", zone)
+	case zone != "":
+		return zone, nil, nil
+	case len(safe) == 1:
+		return safe[0], nil, nil
+	}
+	return "", safe, nil
 }
 
 // checkQuota fails with 413 when project's volumes would hold more than

@@ -9,11 +9,6 @@ import (
 	"github.com/cinder-go/cinder"
 )
 
-// member is a request context of project p1, as a member.
-func member() context.Context {
-	return cinder.WithRequestContext(context.Background(), &cinder.RequestContext{UserID: "u", ProjectID: "p1"})
-}
-
 func TestMetadataRules(t *testing.T) {
 	c := newCloud(t)
 	ctx := admin()
@@ -47,7 +42,7 @@ func TestMetadataRules(t *testing.T) {
 		}
 	}
 	// Another project's volume does not exist.
-	_, err = c.api.Metadata(member(), id)
+	_, err = c.api.Metadata(member("p1"), id)
 	wantCode(t, "another project's metadata", err, 404)
 }
 
@@ -172,7 +167,7 @@ func TestSummary(t *testing.T) {
 	}{
 		{admin(), false, 1, 3, []string{"v"}},
 		{admin(), true, 2, 8, []string{"v", "w"}},
-		{member(), true, 1, 5, []string{"w"}}, // all_tenants is an admin's
+		{member("p1"), true, 1, 5, []string{"w"}}, // all_tenants is an admin's
 	} {
 		sum, err := c.api.Summary(tc.ctx, tc.all)
 		if err != nil || sum.Count != tc.count || sum.Size != tc.size || !slices.Equal(sum.Metadata["k"], tc.values) {
