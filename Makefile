@@ -50,6 +50,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzCreateVolume$$' -fuzztime $(FUZZ_API) ./api
 	$(GO) test -run '^$$' -fuzz '^FuzzVolumeAction$$' -fuzztime $(FUZZ_API) ./api
 	$(GO) test -run '^$$' -fuzz '^FuzzUpdateVolume$$' -fuzztime $(FUZZ_API) ./api
+	$(GO) test -run '^$$' -fuzz '^FuzzQuotaSet$$' -fuzztime $(FUZZ_API) ./api
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeRequest$$' -fuzztime $(FUZZ_RPC) ./rpc
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeReply$$' -fuzztime $(FUZZ_RPC) ./rpc
 

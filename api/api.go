@@ -108,6 +108,13 @@ func (s *server) routes(r *mux.Router, prefix string) {
 	handle("/backups/{id}/restore", s.restoreBackup, post)
 	handle("/backups/{id}/export_record", s.exportBackup, get)
 	handle("/backups/{id}/action", s.backupAction, post)
+	handle("/os-quota-sets/{id}", s.showQuotaSet, get)
+	handle("/os-quota-sets/{id}", s.updateQuotaSet, put)
+	handle("/os-quota-sets/{id}", s.deleteQuotaSet, del)
+	handle("/os-quota-sets/{id}/defaults", s.showDefaultQuotaSet, get)
+	handle("/os-quota-class-sets/{id}", s.showQuotaClass, get)
+	handle("/os-quota-class-sets/{id}", s.updateQuotaClass, put)
+	handle("/limits", s.showLimits, get)
 	handle("/extensions", s.listExtensions, get)
 	handle("/extensions/{alias}", s.showExtension, get)
 }

@@ -364,6 +364,20 @@ func (p *reader) list(section, opt string) []string {
 	return items
 }
 
+// bool reads a boolean as oslo.config does: true, yes, on or 1, false,
+// no, off or 0, in any case.
+func (p *reader) bool(section, opt string) bool {
+	s := strings.ToLower(strings.TrimSpace(p.str(section, opt)))
+	switch s {
+	case "true", "yes", "on", "1":
+		return true
+	case "false", "no", "off", "0":
+	default:
+		p.fail(section, opt, "%q is not a boolean", s)
+	}
+	return false
+}
+
 func (p *reader) choice(section, opt string, choices ...string) string {
 	s := strings.TrimSpace(p.str(section, opt))
 	if p.err == nil && !slices.Contains(choices, s) {

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/cinder-go/cinder"
 )
 
@@ -44,7 +46,8 @@ func (a *API) GetBackup(ctx context.Context, id string) (*cinder.Backup, error) 
 // cinder-backup to take it, as backup/api.py create: the volume must be
 // available (in-use with Force) and not migrating, and goes backing-up;
 // an incremental backup's parent is the volume's latest available backup.
-// The backup counts in the backups and backup_gigabytes quotas. When the
+// The backup's room in the backups and backup_gigabytes quotas is reserved
+// first; its row's insert ends the reservation. When the
 // cast cannot be sent the row is destroyed and the volume gets its status
 // back; a crash after it leaves a creating backup that cinder-backup's
 // restart sets to error.
@@ -55,9 +58,6 @@ func (a *API) CreateBackup(ctx context.Context, req BackupRequest) (*cinder.Back
 	}
 	ctx = context.WithoutCancel(ctx)
 	if err := backupable(v, req.Force); err != nil {
-		return nil, err
-	}
-	if err := a.checkBackupQuota(ctx, v.ProjectID, v.Size); err != nil {
 		return nil, err
 	}
 	var parent string
@@ -75,16 +75,21 @@ func (a *API) CreateBackup(ctx context.Context, req BackupRequest) (*cinder.Back
 	if err != nil {
 		return nil, err
 	}
+	rc := cinder.FromContext(ctx)
+	b := &cinder.Backup{ID: uuid.NewString(), VolumeID: v.ID, UserID: rc.UserID, ProjectID: rc.ProjectID, Host: host,
+		AvailabilityZone: v.AvailabilityZone, DisplayName: req.Name, DisplayDescription: req.Description,
+		Container: req.Container, Status: cinder.BackupCreating, Size: v.Size, ParentID: parent, Metadata: req.Metadata}
+	if err := a.reserveBackup(ctx, b.ProjectID, b.ID, b.Size); err != nil {
+		return nil, err
+	}
 	before, after, err := a.claim(ctx, v.ID, func(v *cinder.Volume) error { return backupable(v, req.Force) },
 		func(v *cinder.Volume) { v.Status, v.PreviousStatus = cinder.StatusBackingUp, v.Status })
 	if err != nil {
+		a.rollbackQuota(ctx, b.ID)
 		return nil, err
 	}
-	rc := cinder.FromContext(ctx)
-	b := &cinder.Backup{VolumeID: v.ID, UserID: rc.UserID, ProjectID: rc.ProjectID, Host: host,
-		AvailabilityZone: v.AvailabilityZone, DisplayName: req.Name, DisplayDescription: req.Description,
-		Container: req.Container, Status: cinder.BackupCreating, Size: v.Size, ParentID: parent, Metadata: req.Metadata}
 	if err := a.store.CreateBackup(ctx, b); err != nil {
+		a.rollbackQuota(ctx, b.ID)
 		a.rollback(ctx, before, after)
 		return nil, err
 	}
@@ -107,25 +112,6 @@ func backupable(v *cinder.Volume, force bool) error {
 		return cinder.InvalidVolume("Backing up an in-use volume must use the force flag.")
 	case migrating(v):
 		return cinder.InvalidVolume("Volume %s is migrating.", v.ID)
-	}
-	return nil
-}
-
-// checkBackupQuota fails with 413 when project would have more than
-// quota_backups backups or its backups more than quota_backup_gigabytes
-// with one more of size GiB; -1 is no limit.
-func (a *API) checkBackupQuota(ctx context.Context, project string, size int) error {
-	n, gigabytes, err := a.store.QuotaBackups(ctx, project)
-	if err != nil {
-		return err
-	}
-	if q := a.cfg.QuotaBackups; q >= 0 && n+1 > q {
-		return cinder.Errorf("BackupLimitExceeded", 413, "Maximum number of backups allowed (%d) exceeded", q)
-	}
-	if q := a.cfg.QuotaBackupGigabytes; q >= 0 && size > q-gigabytes {
-		return cinder.Errorf("VolumeBackupSizeExceedsAvailableQuota", 413,
-			"Requested backup exceeds allowed Backup gigabytes quota. Requested %dG, quota is %dG and %dG has been consumed.",
-			size, q, gigabytes)
 	}
 	return nil
 }
@@ -328,8 +314,9 @@ func (a *API) ExportBackup(ctx context.Context, id string) (*cinder.BackupRecord
 
 // ImportBackup writes the backup r holds under its id, creating, and asks a
 // cinder-backup to fill it from r and make it available once it finds its
-// files. A backup of that id must not exist (a deleted one is replaced).
-// When the cast cannot be sent the row is destroyed.
+// files. A backup of that id must not exist (a deleted one is replaced);
+// it counts in the backup quotas as a new one. When the cast cannot be
+// sent the row is destroyed.
 func (a *API) ImportBackup(ctx context.Context, r cinder.BackupRecord) (*cinder.Backup, error) {
 	rec, err := r.Backup()
 	if err != nil {
@@ -348,7 +335,11 @@ func (a *API) ImportBackup(ctx context.Context, r cinder.BackupRecord) (*cinder.
 	rc := cinder.FromContext(ctx)
 	b := &cinder.Backup{ID: rec.ID, VolumeID: rec.VolumeID, UserID: rc.UserID, ProjectID: rc.ProjectID, Host: host,
 		DisplayName: rec.DisplayName, DisplayDescription: rec.DisplayDescription, Status: cinder.BackupCreating, Size: rec.Size}
+	if err := a.reserveBackup(ctx, b.ProjectID, b.ID, b.Size); err != nil {
+		return nil, err
+	}
 	if err := a.store.CreateBackup(ctx, b); err != nil {
+		a.rollbackQuota(ctx, b.ID)
 		return nil, err
 	}
 	if err := a.backups.ImportRecord(ctx, host, b, r); err != nil {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/cinder-go/cinder"
+	"github.com/cinder-go/cinder/db"
 )
 
 // backup writes a backup of volume vol, available, as set changes it, and
@@ -103,9 +104,10 @@ func TestBackupQuotaAndCastFailure(t *testing.T) {
 	if v := c.get(id); v.Status != cinder.StatusAvailable {
 		t.Errorf("volume after a failed cast: %s", v.Status)
 	}
-	if n, _, _ := c.store.QuotaBackups(context.Background(), "admin"); n != 0 {
+	if n, _ := c.store.CountBackups(context.Background(), db.BackupFilter{ProjectID: "admin"}); n != 0 {
 		t.Errorf("%d backups left after a failed cast", n)
 	}
+	c.wantUsage("admin", map[string]db.Usage{db.QuotaBackups: {}, db.QuotaBackupGigabytes: {}})
 }
 
 func TestDeleteBackupRules(t *testing.T) {
