@@ -49,6 +49,7 @@ func runLoad(t *testing.T, s setup) {
 		// rather than all of it: the test loads RPC and the database, not the disk.
 		"thick": "volume_driver = thick\nvolume_clear = zero\nvolume_clear_size = 1\n",
 	}
+	s.extra += "quota_volumes = -1\n" // ten clients of a project hold up to twenty volumes
 	d := newDeployment(t, s)
 	d.startSplit()
 	for _, backend := range []string{"thin", "thick"} {
