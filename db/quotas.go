@@ -84,7 +84,7 @@ func (db *DB) Reserve(ctx context.Context, r Reservation) error {
 		if err != nil {
 			return err
 		}
-		if rows, err = db.refreshReserved(ctx, tx, rows); err != nil {
+		if rows, err = db.dropExpired(ctx, tx, rows); err != nil {
 			return err
 		}
 		usages, quotas := map[string]Usage{}, map[string]int{}
@@ -243,28 +243,47 @@ func (db *DB) lockProject(ctx context.Context, tx *sql.Tx, project string) error
 	return err
 }
 
-// refreshReserved drops the expired reservations on rows and sets each
-// row's reserved to the sum of its live positive reservations.
-func (db *DB) refreshReserved(ctx context.Context, tx *sql.Tx, rows map[usageKey]*usageRow) (map[usageKey]*usageRow, error) {
-	if len(rows) == 0 {
+// dropExpired deletes the expired reservations on rows and, when there
+// were any, recounts the rows' reserved and reads them again.
+func (db *DB) dropExpired(ctx context.Context, tx *sql.Tx, rows map[usageKey]*usageRow) (map[usageKey]*usageRow, error) {
+	ids := usageIDs(rows)
+	if len(ids) == 0 {
 		return rows, nil
 	}
-	var ids []any
-	for _, u := range rows {
-		ids = append(ids, u.id)
-	}
 	in := "(" + marks(len(ids)) + ")"
-	t := formatTime(now())
-	if _, err := tx.ExecContext(ctx, db.dialect.rebind("DELETE FROM reservations WHERE expire <= ? AND usage_id IN "+in),
-		append([]any{t}, ids...)...); err != nil {
+	res, err := tx.ExecContext(ctx, db.dialect.rebind("DELETE FROM reservations WHERE expire <= ? AND usage_id IN "+in),
+		append([]any{formatTime(now())}, ids...)...)
+	if err != nil {
 		return nil, err
 	}
-	if _, err := tx.ExecContext(ctx, db.dialect.rebind(`UPDATE quota_usages SET updated_at = ?, reserved =
-		(SELECT COALESCE(SUM(r.delta), 0) FROM reservations r WHERE r.usage_id = quota_usages.id AND r.delta > 0)
-		WHERE id IN `+in), append([]any{t}, ids...)...); err != nil {
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return rows, err
+	}
+	if err := db.recountReserved(ctx, tx, ids); err != nil {
 		return nil, err
 	}
 	return db.usageRows(ctx, tx, "id IN "+in, ids, "")
+}
+
+// recountReserved sets the reserved of the usage rows ids to the sum of
+// their positive reservations.
+func (db *DB) recountReserved(ctx context.Context, tx *sql.Tx, ids []any) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	_, err := tx.ExecContext(ctx, db.dialect.rebind(`UPDATE quota_usages SET updated_at = ?, reserved =
+		(SELECT COALESCE(SUM(r.delta), 0) FROM reservations r WHERE r.usage_id = quota_usages.id AND r.delta > 0)
+		WHERE id IN (`+marks(len(ids))+")"), append([]any{formatTime(now())}, ids...)...)
+	return err
+}
+
+// usageIDs are the ids of rows.
+func usageIDs(rows map[usageKey]*usageRow) []any {
+	ids := make([]any, 0, len(rows))
+	for _, u := range rows {
+		ids = append(ids, u.id)
+	}
+	return ids
 }
 
 // count is the usage of resource by project's rows, as Cinder's _sync_*
@@ -416,11 +435,14 @@ func (db *DB) follow(ctx context.Context, tx *sql.Tx, object string, before, aft
 	if !end {
 		return nil
 	}
-	if _, err := tx.ExecContext(ctx, db.dialect.rebind("DELETE FROM reservations WHERE object_id = ?"), object); err != nil {
+	res, err := tx.ExecContext(ctx, db.dialect.rebind("DELETE FROM reservations WHERE object_id = ?"), object)
+	if err != nil {
 		return err
 	}
-	_, err = db.refreshReserved(ctx, tx, rows)
-	return err
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return err
+	}
+	return db.recountReserved(ctx, tx, usageIDs(rows))
 }
 
 // addHolding adds sign times what h holds to diff; names caches the names
