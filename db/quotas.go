@@ -67,6 +67,9 @@ type usageRow struct {
 // usageKey names a usage row.
 type usageKey struct{ project, resource string }
 
+// reservationColumns are the columns Reserve writes of a reservation.
+var reservationColumns = []string{"uuid", "usage_id", "project_id", "resource", "delta", "object_id", "expire", "created_at"}
+
 // Reserve holds r's amounts, as Cinder's quota_reserve: in one transaction,
 // with the project's usage rows of those resources locked (and made first
 // by counting the project's rows if missing), it checks that in use plus
@@ -129,8 +132,6 @@ func (db *DB) Reserve(ctx context.Context, r Reservation) error {
 	}
 	return nil
 }
-
-var reservationColumns = []string{"uuid", "usage_id", "project_id", "resource", "delta", "object_id", "expire", "created_at"}
 
 // EndReservations gives up the holds reserved for object's change, which
 // will not be written (Cinder's reservation_rollback).
@@ -229,11 +230,12 @@ func (db *DB) lockUsages(ctx context.Context, tx *sql.Tx, project string, resour
 }
 
 // lockProject makes tx wait for, and then holds off until it ends, any other
-// transaction making usage rows of project. On PostgreSQL a transaction
-// cannot lock a row another one is inserting, so the one that counts a
-// project's rows for a new usage row and one that changes a counted row
-// while finding no usage row could both miss the change; this lock orders
-// them. SQLite runs one writer at a time.
+// transaction making usage rows of project. On PostgreSQL a statement
+// neither sees nor waits for a row another transaction is inserting, so
+// one that counts a project's rows for a new usage row and one that
+// changes a counted row while finding no usage row could both miss the
+// change; this lock orders them (a deadlock it meets is retried). SQLite
+// runs one writer at a time.
 func (db *DB) lockProject(ctx context.Context, tx *sql.Tx, project string) error {
 	if db.dialect != postgresDialect {
 		return nil
