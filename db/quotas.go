@@ -398,10 +398,11 @@ func (h *holding) equal(o *holding) bool {
 // follow keeps the usage rows in step with a row whose holding goes from
 // before to after, in tx, the transaction writing it: in_use moves by the
 // difference, so that usage never drifts from the rows, whatever crashes.
-// With end, the reservations held for object's change end too (the change
-// is written, or given up), in the same transaction, so that no moment
-// counts a change both as reserved and in use. Usage rows not made yet are
-// left alone: counting the rows when they are made includes this change.
+// When the holding changes, or with end, the reservations held for
+// object's change end too (the change is written, or given up), in the
+// same transaction, so that no moment counts a change both as reserved and
+// in use. Usage rows not made yet are left alone: counting the rows when
+// they are made includes this change.
 func (db *DB) follow(ctx context.Context, tx *sql.Tx, object string, before, after *holding, end bool) error {
 	diff := map[usageKey]int{}
 	if !before.equal(after) {
@@ -419,7 +420,7 @@ func (db *DB) follow(ctx context.Context, tx *sql.Tx, object string, before, aft
 	if len(diff) == 0 && !end {
 		return nil
 	}
-	rows, err := db.followedRows(ctx, tx, object, diff, end)
+	rows, err := db.followedRows(ctx, tx, object, diff)
 	if err != nil {
 		return err
 	}
@@ -433,9 +434,6 @@ func (db *DB) follow(ctx context.Context, tx *sql.Tx, object string, before, aft
 			in_use = CASE WHEN in_use + ? < 0 THEN 0 ELSE in_use + ? END WHERE id = ?`), t, diff[k], diff[k], u.id); err != nil {
 			return err
 		}
-	}
-	if !end {
-		return nil
 	}
 	res, err := tx.ExecContext(ctx, db.dialect.rebind("DELETE FROM reservations WHERE object_id = ?"), object)
 	if err != nil {
@@ -473,20 +471,16 @@ func (db *DB) addHolding(ctx context.Context, tx *sql.Tx, diff map[usageKey]int,
 	return nil
 }
 
-// followedRows locks the usage rows follow changes: those of diff, and with
-// end those object's reservations hold. A row of diff missing is looked
-// for again once no transaction is making its project's (see lockProject).
-func (db *DB) followedRows(ctx context.Context, tx *sql.Tx, object string, diff map[usageKey]int, end bool) (map[usageKey]*usageRow, error) {
+// followedRows locks the usage rows follow changes: those of diff and
+// those object's reservations hold. A row of diff missing is looked for
+// again once no transaction is making its project's (see lockProject).
+func (db *DB) followedRows(ctx context.Context, tx *sql.Tx, object string, diff map[usageKey]int) (map[usageKey]*usageRow, error) {
 	keys := slices.SortedFunc(maps.Keys(diff), compareKeys)
-	var conds []string
-	var args []any
+	conds := []string{"id IN (SELECT usage_id FROM reservations WHERE object_id = ?)"}
+	args := []any{object}
 	for _, k := range keys {
 		conds = append(conds, "(project_id = ? AND resource = ?)")
 		args = append(args, k.project, k.resource)
-	}
-	if end {
-		conds = append(conds, "id IN (SELECT usage_id FROM reservations WHERE object_id = ?)")
-		args = append(args, object)
 	}
 	where := strings.Join(conds, " OR ")
 	rows, err := db.usageRows(ctx, tx, where, args, db.dialect.forUpdate)
@@ -516,8 +510,9 @@ func compareKeys(a, b usageKey) int {
 
 // followVolume is follow for a volume row written from before to after
 // (nil: inserted, or destroyed). The reservations for the volume end when
-// it is inserted or destroyed, or leaves extending or retyping: then its
-// extend or retype is written, or failed.
+// it is inserted or destroyed, when what it holds changes (its extend,
+// retype or transfer is written), or when it leaves extending or
+// retyping (the extend or retype failed).
 func (db *DB) followVolume(ctx context.Context, tx *sql.Tx, before, after *cinder.Volume) error {
 	v := cmp.Or(after, before)
 	end := before == nil || after == nil || after.Deleted ||

@@ -158,7 +158,13 @@ func TestUsageFollowsRows(t *testing.T) {
 		}
 		update(v.ID, func(v *cinder.Volume) { v.Size, v.VolumeTypeID = 5, "" }) // extended, and retyped to no type
 		wantUsage(t, db, "p", all(map[string]Usage{QuotaVolumes: {InUse: 1}, QuotaGigabytes: {InUse: 5}}))
-		update(v.ID, func(v *cinder.Volume) { v.ProjectID = "q" }) // transferred
+		// A transfer reserves in the new project, and its write ends that.
+		if err := db.Reserve(ctx, Reservation{Project: "q", Object: v.ID, Deltas: map[string]int{QuotaVolumes: 1, QuotaGigabytes: 5},
+			Expire: time.Now().Add(time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+		wantUsage(t, db, "q", all(map[string]Usage{QuotaVolumes: {Reserved: 1}, QuotaGigabytes: {Reserved: 5}}))
+		update(v.ID, func(v *cinder.Volume) { v.ProjectID = "q" })
 		wantUsage(t, db, "p", all(nil))
 		wantUsage(t, db, "q", all(map[string]Usage{QuotaVolumes: {InUse: 1}, QuotaGigabytes: {InUse: 5}}))
 
