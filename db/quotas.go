@@ -15,8 +15,7 @@ import (
 	"github.com/cinder-go/cinder"
 )
 
-// The quota resources whose usage rows count: each of the first three has a
-// twin per volume type, named <resource>_<type name>.
+// The quota resources whose usage the database counts from its rows.
 const (
 	QuotaVolumes         = "volumes"
 	QuotaGigabytes       = "gigabytes"
@@ -25,8 +24,9 @@ const (
 	QuotaBackupGigabytes = "backup_gigabytes"
 )
 
-// perType are the resources that have a twin per volume type.
-var perType = []string{QuotaVolumes, QuotaGigabytes, QuotaSnapshots}
+// PerTypeQuotas are the resources that have a twin per volume type, named
+// <resource>_<type name>, in Cinder's order.
+func PerTypeQuotas() []string { return []string{QuotaVolumes, QuotaGigabytes, QuotaSnapshots} }
 
 // Usage is how much of one quota resource a project uses.
 type Usage struct {
@@ -347,7 +347,7 @@ func (db *DB) held(ctx context.Context, q querier, table, sizeColumn, project, t
 // splitResource splits a per-type resource, volumes_gold, into its plain
 // resource and type name; any other resource comes back whole.
 func splitResource(resource string) (base, typeName string) {
-	for _, b := range perType {
+	for _, b := range PerTypeQuotas() {
 		if name, ok := strings.CutPrefix(resource, b+"_"); ok {
 			return b, name
 		}
@@ -356,7 +356,7 @@ func splitResource(resource string) (base, typeName string) {
 }
 
 // holding is what one row holds of its project's quotas: amounts of plain
-// resources, each of perType also under its twin for volume type typeID.
+// resources, each of PerTypeQuotas also under its twin for volume type typeID.
 type holding struct {
 	project, typeID string
 	amounts         map[string]int
@@ -453,7 +453,7 @@ func (db *DB) addHolding(ctx context.Context, tx *sql.Tx, diff map[usageKey]int,
 	}
 	for res, n := range h.amounts {
 		diff[usageKey{h.project, res}] += sign * n
-		if h.typeID == "" || !slices.Contains(perType, res) {
+		if h.typeID == "" || !slices.Contains(PerTypeQuotas(), res) {
 			continue
 		}
 		name, ok := names[h.typeID]
@@ -605,7 +605,7 @@ func (db *DB) setLimits(ctx context.Context, table, column, key string, limits m
 // of that name go.
 func (db *DB) RenameQuotaType(ctx context.Context, old, name string) error {
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
-		for _, res := range perType {
+		for _, res := range PerTypeQuotas() {
 			from, to := res+"_"+old, res+"_"+name
 			for _, table := range []string{"reservations", "quotas", "quota_classes", "quota_usages"} {
 				if _, err := tx.ExecContext(ctx, db.dialect.rebind("DELETE FROM "+table+" WHERE resource = ?"), to); err != nil {

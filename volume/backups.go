@@ -47,10 +47,10 @@ func (a *API) GetBackup(ctx context.Context, id string) (*cinder.Backup, error) 
 // available (in-use with Force) and not migrating, and goes backing-up;
 // an incremental backup's parent is the volume's latest available backup.
 // The backup's room in the backups and backup_gigabytes quotas is reserved
-// first; its row's insert ends the reservation. When the
-// cast cannot be sent the row is destroyed and the volume gets its status
-// back; a crash after it leaves a creating backup that cinder-backup's
-// restart sets to error.
+// first; its row's insert ends the reservation. When the cast cannot be
+// sent the row is destroyed and the volume gets its status back; a crash
+// after it leaves a creating backup that cinder-backup's restart sets to
+// error.
 func (a *API) CreateBackup(ctx context.Context, req BackupRequest) (*cinder.Backup, error) {
 	v, err := a.Get(ctx, req.VolumeID)
 	if err != nil {

@@ -11,8 +11,9 @@ import (
 	"github.com/cinder-go/cinder/db"
 )
 
-// Quota resources that are limits without usage of their own, and the
-// class whose limits are the defaults.
+// The quota resources beside those the database counts (a volume's size;
+// this project has no groups yet, so their usage stays 0), and the class
+// whose limits are every project's defaults.
 const (
 	QuotaPerVolumeGigabytes = "per_volume_gigabytes" // the size of one volume
 	QuotaGroups             = "groups"
@@ -48,7 +49,7 @@ func (a *API) quotaResources(ctx context.Context) ([]quotaResource, error) {
 		return nil, err
 	}
 	for _, t := range types {
-		for _, r := range []string{db.QuotaVolumes, db.QuotaGigabytes, db.QuotaSnapshots} {
+		for _, r := range db.PerTypeQuotas() {
 			res = append(res, quotaResource{r + "_" + t.Name, -1})
 		}
 	}
@@ -242,7 +243,7 @@ func (a *API) reserve(ctx context.Context, project, object, typeID string, limit
 			return err
 		}
 		if t != nil {
-			for _, r := range []string{db.QuotaVolumes, db.QuotaGigabytes, db.QuotaSnapshots} {
+			for _, r := range db.PerTypeQuotas() {
 				if n, ok := deltas[r]; ok {
 					deltas[r+"_"+t.Name] = n
 				}
