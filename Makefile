@@ -53,6 +53,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzVolumeMetadata$$' -fuzztime $(FUZZ_API) ./api
 	$(GO) test -run '^$$' -fuzz '^FuzzListVolumes$$' -fuzztime $(FUZZ_API) ./api
 	$(GO) test -run '^$$' -fuzz '^FuzzTypeRequests$$' -fuzztime $(FUZZ_API) ./api
+	$(GO) test -run '^$$' -fuzz '^FuzzQuotaSet$$' -fuzztime $(FUZZ_API) ./api
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeRequest$$' -fuzztime $(FUZZ_RPC) ./rpc
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeReply$$' -fuzztime $(FUZZ_RPC) ./rpc
 

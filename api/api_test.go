@@ -190,11 +190,13 @@ type env struct {
 }
 
 // testConfig is the cinder.conf of the API tests: noauth and Cinder's
-// defaults for the volume type, zone, service_down_time and quota.
+// defaults for the volume type, zone, service_down_time and quotas, but no
+// limit on the number of volumes and snapshots, which tests make many of.
 func testConfig() *conf.Config {
 	return &conf.Config{AuthStrategy: "noauth", DefaultVolumeType: cinder.DefaultVolumeType,
-		StorageAvailabilityZone: "nova", ServiceDownTime: time.Minute, QuotaGigabytes: 1000,
-		QuotaBackups: 10, QuotaBackupGigabytes: 1000}
+		StorageAvailabilityZone: "nova", ServiceDownTime: time.Minute, QuotaVolumes: -1, QuotaSnapshots: -1,
+		QuotaGigabytes: 1000, QuotaBackups: 10, QuotaBackupGigabytes: 1000, QuotaGroups: 10, PerVolumeSizeLimit: -1,
+		UseDefaultQuotaClass: true, ReservationExpire: 24 * time.Hour}
 }
 
 // newEnv starts the API; with opts the caller may adjust the pieces first.

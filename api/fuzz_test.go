@@ -332,3 +332,34 @@ func FuzzTypeRequests(f *testing.F) {
 		a.checkCalls(t)
 	})
 }
+
+// FuzzQuotaSet puts bodies to /v3/admin/os-quota-sets/{id} (id "p1" when
+// the fuzzed one is empty), or with class to /os-quota-class-sets/{id}. An
+// accepted set holds integer limits of at least -1.
+func FuzzQuotaSet(f *testing.F) {
+	f.Add([]byte(`{"quota_set": {"volumes": 5, "gigabytes": "20", "tenant_id": "x"}}`), "", "", "volume 3.64", false)
+	f.Add([]byte(`{"quota_set": {"volumes": -2, "foo": 1}}`), "", "usage=True", "", false)
+	f.Add([]byte(`{"quota_class_set": {"volumes": "7", "per_volume_gigabytes": -1}}`), "default", "", "volume 3.64", true)
+	f.Add([]byte(`{"quota_class_set": {"volumes": 1.5}, "type": "object"}`), "", "", "", true)
+	a := newFuzzAPI(f)
+	f.Fuzz(func(t *testing.T, body []byte, id, query, version string, class bool) {
+		path, key := "/v3/admin/os-quota-sets/", "quota_set"
+		if class {
+			path, key = "/v3/admin/os-quota-class-sets/", "quota_class_set"
+		}
+		if id == "" {
+			id = "p1"
+		}
+		status, out := a.serve(t, http.MethodPut, path+id, query, version, body)
+		if status/100 != 2 {
+			return
+		}
+		set, _ := out[key].(map[string]any)
+		for res, limit := range set {
+			if n, ok := limit.(float64); !ok || n < -1 || n != float64(int(n)) {
+				t.Fatalf("PUT %s%s %q answered %d with %s %v", path, id, body, status, res, limit)
+			}
+		}
+		a.serve(t, http.MethodGet, path+id, query, version, nil)
+	})
+}

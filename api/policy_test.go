@@ -110,6 +110,14 @@ func TestPersonas(t *testing.T) {
 		{"PUT", "/v3/{p}/default-types/" + projB, `{"default_type": {"volume_type": "plain"}}`, want{adminP: 200}},
 		{"GET", "/v3/{p}/qos-specs", "", want{adminP: 200}},
 		{"POST", "/v3/{p}/qos-specs", `{"qos_specs": {"name": "q-{persona}"}}`, want{adminP: 200}},
+		{"GET", "/v3/{p}/os-quota-sets/p1", "", want{adminP: 200, memberP: 200, readerP: 200}},
+		{"GET", "/v3/{p}/os-quota-sets/p1?usage=True", "", want{adminP: 200, memberP: 200, readerP: 200}},
+		{"GET", "/v3/{p}/os-quota-sets/p1/defaults", "", want{adminP: 200, memberP: 200, readerP: 200}},
+		{"PUT", "/v3/{p}/os-quota-sets/p1", `{"quota_set": {"gigabytes": 1000}}`, want{adminP: 200}},
+		{"DELETE", "/v3/{p}/os-quota-sets/p1", "", want{adminP: 200}},
+		{"GET", "/v3/{p}/os-quota-class-sets/default", "", want{adminP: 200}},
+		{"PUT", "/v3/{p}/os-quota-class-sets/default", `{"quota_class_set": {"gigabytes": 1000}}`, want{adminP: 200}},
+		{"GET", "/v3/{p}/limits", "", want{adminP: 200, memberP: 200, readerP: 200, otherP: 200, nobodyP: 200}},
 	} {
 		for _, p := range []persona{adminP, memberP, readerP, otherP, nobodyP} {
 			path := strings.NewReplacer("{id}", fresh(), "{type}", typeID, "{priv}", privID, "{plain}", plainID).Replace(tc.path)

@@ -54,9 +54,15 @@ func TestDefaults(t *testing.T) {
 		PeriodicInterval:             60 * time.Second,
 		SchedulerDriverInitWaitTime:  60 * time.Second,
 		SchedulerCreateVolumeTimeout: 300 * time.Second,
+		QuotaVolumes:                 10,
+		QuotaSnapshots:               10,
 		QuotaGigabytes:               1000,
 		QuotaBackups:                 10,
 		QuotaBackupGigabytes:         1000,
+		QuotaGroups:                  10,
+		PerVolumeSizeLimit:           -1,
+		UseDefaultQuotaClass:         true,
+		ReservationExpire:            86400 * time.Second,
 		BackupDriver:                 "cinder.backup.drivers.posix.PosixBackupDriver",
 		BackupPosixPath:              "/var/lib/cinder/backup",
 		BackupFileSize:               1999994880,
@@ -286,6 +292,9 @@ func TestDefaultSectionValidation(t *testing.T) {
 		{"backup_file_size = 1000", "[DEFAULT] backup_file_size: 1000 is not a positive multiple of backup_sha_block_size_bytes 32768"},
 		{"quota_backups = -2", "[DEFAULT] quota_backups: -2 is not between -1 and"},
 		{"backup_use_same_host = maybe", `[DEFAULT] backup_use_same_host: "maybe" is not a boolean`},
+		{"quota_volumes = ten", `[DEFAULT] quota_volumes: "ten" is not an integer`},
+		{"use_default_quota_class = maybe", `[DEFAULT] use_default_quota_class: "maybe" is not a boolean`},
+		{"reservation_expire = 0", "[DEFAULT] reservation_expire: 0 is not between 1 and"},
 	} {
 		path := write(t, "cinder.conf", "[DEFAULT]\n"+tc.option+"\n")
 		_, err := Load(path)

@@ -32,9 +32,15 @@ type Config struct {
 	PeriodicInterval             time.Duration // periodic_interval: between runs of periodic tasks (default 60s)
 	SchedulerDriverInitWaitTime  time.Duration // scheduler_driver_init_wait_time: how long a starting scheduler waits for stats (default 60s)
 	SchedulerCreateVolumeTimeout time.Duration // scheduler_create_volume_timeout: when a volume no scheduler placed fails (default 300s)
-	QuotaGigabytes               int           // quota_gigabytes: GiB a project's volumes may hold, -1 for no limit (default 1000)
+	QuotaVolumes                 int           // quota_volumes: volumes a project may have, -1 for no limit (default 10)
+	QuotaSnapshots               int           // quota_snapshots: snapshots a project may have, -1 for no limit (default 10)
+	QuotaGigabytes               int           // quota_gigabytes: GiB a project's volumes and snapshots may hold, -1 for no limit (default 1000)
 	QuotaBackups                 int           // quota_backups: backups a project may have, -1 for no limit (default 10)
 	QuotaBackupGigabytes         int           // quota_backup_gigabytes: GiB a project's backups may hold, -1 for no limit (default 1000)
+	QuotaGroups                  int           // quota_groups: groups a project may have, -1 for no limit (default 10)
+	PerVolumeSizeLimit           int           // per_volume_size_limit: GiB one volume may have, -1 for no limit (default -1)
+	UseDefaultQuotaClass         bool          // use_default_quota_class: the default class's limits win over the quota_* options (default true)
+	ReservationExpire            time.Duration // reservation_expire: how long a quota reservation holds (default 86400s)
 	BackupDriver                 string        // backup_driver: posix, or Cinder's class name of it (the default)
 	BackupPosixPath              string        // backup_posix_path (default $state_path/backup), made absolute
 	BackupFileSize               int64         // backup_file_size: volume bytes per object, a multiple of the sha block size (default 1999994880)
@@ -157,9 +163,15 @@ func defaultOptions(hostname string) map[string]string {
 		"periodic_interval":                    "60",
 		"scheduler_driver_init_wait_time":      "60",
 		"scheduler_create_volume_timeout":      "300",
+		"quota_volumes":                        "10",
+		"quota_snapshots":                      "10",
 		"quota_gigabytes":                      "1000",
 		"quota_backups":                        "10",
 		"quota_backup_gigabytes":               "1000",
+		"quota_groups":                         "10",
+		"per_volume_size_limit":                "-1",
+		"use_default_quota_class":              "true",
+		"reservation_expire":                   "86400",
 		"backup_driver":                        "cinder.backup.drivers.posix.PosixBackupDriver",
 		"backup_posix_path":                    "$state_path/backup",
 		"backup_file_size":                     "1999994880",
@@ -266,9 +278,15 @@ func loadWith(parse parser, files []string) (*Config, error) {
 		PeriodicInterval:             p.seconds(defaultSection, "periodic_interval", 1),
 		SchedulerDriverInitWaitTime:  p.seconds(defaultSection, "scheduler_driver_init_wait_time", 1),
 		SchedulerCreateVolumeTimeout: p.seconds(defaultSection, "scheduler_create_volume_timeout", 1),
+		QuotaVolumes:                 p.int(defaultSection, "quota_volumes", -1, 1<<31-1),
+		QuotaSnapshots:               p.int(defaultSection, "quota_snapshots", -1, 1<<31-1),
 		QuotaGigabytes:               p.int(defaultSection, "quota_gigabytes", -1, 1<<31-1),
 		QuotaBackups:                 p.int(defaultSection, "quota_backups", -1, 1<<31-1),
 		QuotaBackupGigabytes:         p.int(defaultSection, "quota_backup_gigabytes", -1, 1<<31-1),
+		QuotaGroups:                  p.int(defaultSection, "quota_groups", -1, 1<<31-1),
+		PerVolumeSizeLimit:           p.int(defaultSection, "per_volume_size_limit", -1, 1<<31-1),
+		UseDefaultQuotaClass:         p.boolean(defaultSection, "use_default_quota_class"),
+		ReservationExpire:            p.seconds(defaultSection, "reservation_expire", 1),
 		BackupDriver:                 p.choice(defaultSection, "backup_driver", "posix", "cinder.backup.drivers.posix.PosixBackupDriver"),
 		BackupPosixPath:              p.path(defaultSection, "backup_posix_path"),
 		BackupFileSize:               p.int64(defaultSection, "backup_file_size"),

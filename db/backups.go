@@ -90,6 +90,8 @@ func normalizeBackupTimes(b *cinder.Backup) {
 // CreateBackup inserts b; an empty ID gets a new UUID, a zero CreatedAt
 // now, a zero DataTimestamp CreatedAt. A deleted row of b's id, which an
 // import of an exported backup brings back as Cinder does, is replaced.
+// Its quota usage counts it, and the reservations made for it end, in the
+// same transaction.
 func (db *DB) CreateBackup(ctx context.Context, b *cinder.Backup) error {
 	if b.ID == "" {
 		b.ID = uuid.NewString()
@@ -108,8 +110,10 @@ func (db *DB) CreateBackup(ctx context.Context, b *cinder.Backup) error {
 		if _, err := tx.ExecContext(ctx, db.dialect.rebind("DELETE FROM backups WHERE id = ? AND deleted = TRUE"), b.ID); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, db.dialect.rebind(insertSQL("backups", backupColumns)), backupValues(b)...)
-		return err
+		if _, err := tx.ExecContext(ctx, db.dialect.rebind(insertSQL("backups", backupColumns)), backupValues(b)...); err != nil {
+			return err
+		}
+		return db.followBackup(ctx, tx, nil, b)
 	})
 	if duplicate(err) {
 		return cinder.Conflict("Backup %s already exists.", b.ID)
@@ -192,34 +196,41 @@ func (db *DB) LatestBackup(ctx context.Context, volume string, before time.Time)
 // UpdateBackup is UpdateVolume for backup id: Cinder's conditional_update,
 // fn checking preconditions and changing the row.
 func (db *DB) UpdateBackup(ctx context.Context, id string, fn func(b *cinder.Backup) error) (*cinder.Backup, error) {
+	var before cinder.Backup
 	return modify(ctx, db, "update backup "+id,
-		func(tx *sql.Tx) (*cinder.Backup, error) { return db.getBackup(ctx, tx, id, db.dialect.forUpdate) },
+		func(tx *sql.Tx) (*cinder.Backup, error) {
+			b, err := db.getBackup(ctx, tx, id, db.dialect.forUpdate)
+			if err == nil {
+				before = *b
+			}
+			return b, err
+		},
 		fn,
 		func(tx *sql.Tx, b *cinder.Backup) error {
 			b.ID = id
 			b.UpdatedAt = timePtr(now())
 			normalizeBackupTimes(b)
-			_, err := tx.ExecContext(ctx, db.dialect.rebind(updateSQL("backups", backupColumns)), keyLast(backupValues(b))...)
-			return err
+			if _, err := tx.ExecContext(ctx, db.dialect.rebind(updateSQL("backups", backupColumns)), keyLast(backupValues(b))...); err != nil {
+				return err
+			}
+			return db.followBackup(ctx, tx, &before, b)
 		})
 }
 
 // DestroyBackup soft-deletes backup id: deleted, status deleted,
-// deleted_at now.
+// deleted_at now. Its quota usage is given back in the same transaction.
 func (db *DB) DestroyBackup(ctx context.Context, id string) error {
-	t := formatTime(now())
-	res, err := db.sql.ExecContext(ctx, db.dialect.rebind(`UPDATE backups
-		SET deleted = TRUE, status = ?, deleted_at = ?, updated_at = ?
-		WHERE id = ? AND deleted = FALSE`), cinder.BackupDeleted, t, t, id)
-	if err == nil {
-		err = mustAffect(res, cinder.BackupNotFound(id))
-	}
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		b, err := db.getBackup(ctx, tx, id, db.dialect.forUpdate)
+		if err != nil {
+			return err
+		}
+		t := formatTime(now())
+		if _, err := tx.ExecContext(ctx, db.dialect.rebind(`UPDATE backups
+			SET deleted = TRUE, status = ?, deleted_at = ?, updated_at = ? WHERE id = ?`), cinder.BackupDeleted, t, t, id); err != nil {
+			return err
+		}
+		return db.followBackup(ctx, tx, b, nil)
+	})
 	return wrap(err, "destroy backup %s", id)
-}
-
-// QuotaBackups returns how many backups project has and their GiB, what
-// the backups and backup_gigabytes quotas count.
-func (db *DB) QuotaBackups(ctx context.Context, project string) (n, gigabytes int, err error) {
-	err = db.sql.QueryRowContext(ctx, db.dialect.rebind("SELECT count(*), COALESCE(SUM(size), 0) FROM backups WHERE project_id = ? AND deleted = FALSE"), project).Scan(&n, &gigabytes)
-	return n, gigabytes, wrap(err, "count the backups of project %s", project)
 }

@@ -74,8 +74,9 @@ func TestBackups(t *testing.T) {
 		if _, err := db.LatestBackup(ctx, "w", time.Time{}); !cinder.IsNotFound(err) {
 			t.Errorf("LatestBackup of a volume without backups: %v", err)
 		}
-		if n, gb, err := db.QuotaBackups(ctx, "p"); n != 3 || gb != 6 || err != nil {
-			t.Errorf("QuotaBackups = %d, %d, %v; want 3, 6", n, gb, err)
+		want := map[string]Usage{QuotaBackups: {InUse: 3}, QuotaBackupGigabytes: {InUse: 6}}
+		if u, err := db.QuotaUsages(ctx, "p", []string{QuotaBackups, QuotaBackupGigabytes}); !reflect.DeepEqual(u, want) || err != nil {
+			t.Errorf("QuotaUsages = %v, %v; want %v", u, err, want)
 		}
 
 		refused := cinder.Invalid("no")

@@ -81,6 +81,8 @@ func normalizeSnapshotTimes(s *cinder.Snapshot) {
 }
 
 // CreateSnapshot inserts s; an empty ID gets a new UUID, a zero CreatedAt now.
+// Its quota usage counts it, and the reservations made for it end, in the
+// same transaction.
 func (db *DB) CreateSnapshot(ctx context.Context, s *cinder.Snapshot) error {
 	if s.ID == "" {
 		s.ID = uuid.NewString()
@@ -95,7 +97,12 @@ func (db *DB) CreateSnapshot(ctx context.Context, s *cinder.Snapshot) error {
 	if s.GlanceMetadata == nil {
 		s.GlanceMetadata = map[string]string{}
 	}
-	_, err := db.sql.ExecContext(ctx, db.dialect.rebind(insertSQL("snapshots", snapshotColumns)), snapshotValues(s)...)
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, db.dialect.rebind(insertSQL("snapshots", snapshotColumns)), snapshotValues(s)...); err != nil {
+			return err
+		}
+		return db.followSnapshot(ctx, tx, nil, s)
+	})
 	if duplicate(err) {
 		return cinder.Conflict("Snapshot %s already exists.", s.ID)
 	}
@@ -177,35 +184,41 @@ func (db *DB) CountSnapshots(ctx context.Context, f SnapshotFilter) (int, error)
 // UpdateSnapshot is UpdateVolume for snapshot id: Cinder's
 // conditional_update, fn checking preconditions and changing the row.
 func (db *DB) UpdateSnapshot(ctx context.Context, id string, fn func(s *cinder.Snapshot) error) (*cinder.Snapshot, error) {
+	var before cinder.Snapshot
 	return modify(ctx, db, "update snapshot "+id,
-		func(tx *sql.Tx) (*cinder.Snapshot, error) { return db.getSnapshot(ctx, tx, id, db.dialect.forUpdate) },
+		func(tx *sql.Tx) (*cinder.Snapshot, error) {
+			s, err := db.getSnapshot(ctx, tx, id, db.dialect.forUpdate)
+			if err == nil {
+				before = *s
+			}
+			return s, err
+		},
 		fn,
 		func(tx *sql.Tx, s *cinder.Snapshot) error {
 			s.ID = id
 			s.UpdatedAt = timePtr(now())
 			normalizeSnapshotTimes(s)
-			_, err := tx.ExecContext(ctx, db.dialect.rebind(updateSQL("snapshots", snapshotColumns)), keyLast(snapshotValues(s))...)
-			return err
+			if _, err := tx.ExecContext(ctx, db.dialect.rebind(updateSQL("snapshots", snapshotColumns)), keyLast(snapshotValues(s))...); err != nil {
+				return err
+			}
+			return db.followSnapshot(ctx, tx, &before, s)
 		})
 }
 
 // DestroySnapshot soft-deletes snapshot id: deleted, status deleted,
-// deleted_at now.
+// deleted_at now. Its quota usage is given back in the same transaction.
 func (db *DB) DestroySnapshot(ctx context.Context, id string) error {
-	t := formatTime(now())
-	res, err := db.sql.ExecContext(ctx, db.dialect.rebind(`UPDATE snapshots
-		SET deleted = TRUE, status = ?, deleted_at = ?, updated_at = ?
-		WHERE id = ? AND deleted = FALSE`), cinder.SnapshotDeleted, t, t, id)
-	if err == nil {
-		err = mustAffect(res, cinder.SnapshotNotFound(id))
-	}
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		s, err := db.getSnapshot(ctx, tx, id, db.dialect.forUpdate)
+		if err != nil {
+			return err
+		}
+		t := formatTime(now())
+		if _, err := tx.ExecContext(ctx, db.dialect.rebind(`UPDATE snapshots
+			SET deleted = TRUE, status = ?, deleted_at = ?, updated_at = ? WHERE id = ?`), cinder.SnapshotDeleted, t, t, id); err != nil {
+			return err
+		}
+		return db.followSnapshot(ctx, tx, s, nil)
+	})
 	return wrap(err, "destroy snapshot %s", id)
-}
-
-// QuotaSnapshots returns how many snapshots counted against project's
-// quota (use_quota) it has.
-func (db *DB) QuotaSnapshots(ctx context.Context, project string) (int, error) {
-	var n int
-	err := db.sql.QueryRowContext(ctx, db.dialect.rebind("SELECT count(*) FROM snapshots WHERE project_id = ? AND deleted = FALSE AND use_quota = TRUE"), project).Scan(&n)
-	return n, wrap(err, "count the snapshots of project %s", project)
 }

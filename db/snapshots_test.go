@@ -59,11 +59,9 @@ func TestSnapshots(t *testing.T) {
 			t.Errorf("CountSnapshots = %d, %v", n, err)
 		}
 		// Quota: volumes and snapshots that use it (3 + 3 + 4 GiB; the third does not count).
-		if n, err := db.QuotaGigabytes(ctx, "p"); n != 10 || err != nil {
-			t.Errorf("QuotaGigabytes = %d, %v; want 10", n, err)
-		}
-		if n, err := db.QuotaSnapshots(ctx, "p"); n != 2 || err != nil {
-			t.Errorf("QuotaSnapshots = %d, %v; want 2", n, err)
+		want := map[string]Usage{QuotaGigabytes: {InUse: 10}, QuotaSnapshots: {InUse: 2}}
+		if u, err := db.QuotaUsages(ctx, "p", []string{QuotaGigabytes, QuotaSnapshots}); !reflect.DeepEqual(u, want) || err != nil {
+			t.Errorf("QuotaUsages = %v, %v; want %v", u, err, want)
 		}
 
 		s, err := db.UpdateSnapshot(ctx, snaps[0].ID, func(s *cinder.Snapshot) error {

@@ -83,6 +83,8 @@ func scanVolume(row scanner) (*cinder.Volume, error) {
 }
 
 // CreateVolume inserts v; an empty ID gets a new UUID, a zero CreatedAt now.
+// Its quota usage counts it, and the reservations made for it end, in the
+// same transaction.
 func (db *DB) CreateVolume(ctx context.Context, v *cinder.Volume) error {
 	if v.ID == "" {
 		v.ID = uuid.NewString()
@@ -96,7 +98,12 @@ func (db *DB) CreateVolume(ctx context.Context, v *cinder.Volume) error {
 			*m = map[string]string{}
 		}
 	}
-	_, err := db.sql.ExecContext(ctx, db.dialect.rebind(insertSQL("volumes", volumeColumns)), volumeValues(v)...)
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, db.dialect.rebind(insertSQL("volumes", volumeColumns)), volumeValues(v)...); err != nil {
+			return err
+		}
+		return db.followVolume(ctx, tx, nil, v)
+	})
 	if duplicate(err) {
 		return cinder.Conflict("Volume %s already exists.", v.ID)
 	}
@@ -378,28 +385,23 @@ func (db *DB) CountVolumes(ctx context.Context, f VolumeFilter) (int, error) {
 	return n, wrap(err, "count volumes")
 }
 
-// QuotaGigabytes returns the GiB that project's volumes and snapshots
-// counted against its quota (use_quota) hold, as Cinder's gigabytes quota
-// counts both.
-func (db *DB) QuotaGigabytes(ctx context.Context, project string) (int, error) {
-	var n int
-	err := db.sql.QueryRowContext(ctx, db.dialect.rebind(`SELECT
-		(SELECT COALESCE(SUM(size), 0) FROM volumes WHERE project_id = ? AND deleted = FALSE AND use_quota = TRUE) +
-		(SELECT COALESCE(SUM(volume_size), 0) FROM snapshots WHERE project_id = ? AND deleted = FALSE AND use_quota = TRUE)`),
-		project, project).Scan(&n)
-	return n, wrap(err, "sum the gigabytes of project %s", project)
-}
-
 // UpdateVolume reads volume id in a transaction, lets fn change it and
 // writes it back (UpdatedAt set to now) unless fn returns an error, which
 // UpdateVolume then returns unchanged. This is Cinder's conditional_update:
 // fn checks preconditions and fails with e.g. cinder.InvalidVolume. Returns
 // the volume as written. fn may run again if the transaction is retried.
 func (db *DB) UpdateVolume(ctx context.Context, id string, fn func(v *cinder.Volume) error) (*cinder.Volume, error) {
+	var before cinder.Volume
 	return modify(ctx, db, "update volume "+id,
-		func(tx *sql.Tx) (*cinder.Volume, error) { return db.getVolume(ctx, tx, id, db.dialect.forUpdate) },
+		func(tx *sql.Tx) (*cinder.Volume, error) {
+			v, err := db.getVolume(ctx, tx, id, db.dialect.forUpdate)
+			if err == nil {
+				before = *v
+			}
+			return v, err
+		},
 		fn,
-		func(tx *sql.Tx, v *cinder.Volume) error { return db.putVolume(ctx, tx, id, v) })
+		func(tx *sql.Tx, v *cinder.Volume) error { return db.putVolume(ctx, tx, id, &before, v) })
 }
 
 // UpdateVolumes is UpdateVolume for two volumes, a and b, in one
@@ -410,6 +412,7 @@ func (db *DB) UpdateVolumes(ctx context.Context, a, b string, fn func(va, vb *ci
 		return nil, nil, cinder.InvalidInput("update volumes: %s twice", a)
 	}
 	first, second := min(a, b), max(a, b) // one lock order for every transaction
+	before := map[string]cinder.Volume{}
 	pair, err := modify(ctx, db, "update volumes "+a+" and "+b,
 		func(tx *sql.Tx) (map[string]*cinder.Volume, error) {
 			pair := map[string]*cinder.Volume{}
@@ -418,14 +421,15 @@ func (db *DB) UpdateVolumes(ctx context.Context, a, b string, fn func(va, vb *ci
 				if err != nil {
 					return nil, err
 				}
-				pair[id] = v
+				pair[id], before[id] = v, *v
 			}
 			return pair, nil
 		},
 		func(pair map[string]*cinder.Volume) error { return fn(pair[a], pair[b]) },
 		func(tx *sql.Tx, pair map[string]*cinder.Volume) error {
 			for _, id := range []string{first, second} {
-				if err := db.putVolume(ctx, tx, id, pair[id]); err != nil {
+				b := before[id]
+				if err := db.putVolume(ctx, tx, id, &b, pair[id]); err != nil {
 					return err
 				}
 			}
@@ -437,25 +441,35 @@ func (db *DB) UpdateVolumes(ctx context.Context, a, b string, fn func(va, vb *ci
 	return pair[a], pair[b], nil
 }
 
-// putVolume writes v as the row of volume id, UpdatedAt now.
-func (db *DB) putVolume(ctx context.Context, tx *sql.Tx, id string, v *cinder.Volume) error {
+// putVolume writes v, which was before, as the row of volume id, UpdatedAt
+// now, and its quota usage with it.
+func (db *DB) putVolume(ctx context.Context, tx *sql.Tx, id string, before, v *cinder.Volume) error {
 	v.ID = id
 	v.UpdatedAt = timePtr(now())
 	normalizeVolumeTimes(v)
-	_, err := tx.ExecContext(ctx, db.dialect.rebind(updateSQL("volumes", volumeColumns)), keyLast(volumeValues(v))...)
-	return err
+	if _, err := tx.ExecContext(ctx, db.dialect.rebind(updateSQL("volumes", volumeColumns)), keyLast(volumeValues(v))...); err != nil {
+		return err
+	}
+	return db.followVolume(ctx, tx, before, v)
 }
 
 // DestroyVolume soft-deletes volume id: deleted, status deleted, deleted_at
-// now, and as Cinder clears migration_status.
+// now, and as Cinder clears migration_status. Its quota usage is given
+// back in the same transaction.
 func (db *DB) DestroyVolume(ctx context.Context, id string) error {
-	t := formatTime(now())
-	res, err := db.sql.ExecContext(ctx, db.dialect.rebind(`UPDATE volumes
-		SET deleted = TRUE, status = ?, migration_status = '', deleted_at = ?, updated_at = ?
-		WHERE id = ? AND deleted = FALSE`), cinder.StatusDeleted, t, t, id)
-	if err == nil {
-		err = mustAffect(res, cinder.VolumeNotFound(id))
-	}
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		v, err := db.getVolume(ctx, tx, id, db.dialect.forUpdate)
+		if err != nil {
+			return err
+		}
+		t := formatTime(now())
+		if _, err := tx.ExecContext(ctx, db.dialect.rebind(`UPDATE volumes
+			SET deleted = TRUE, status = ?, migration_status = '', deleted_at = ?, updated_at = ?
+			WHERE id = ?`), cinder.StatusDeleted, t, t, id); err != nil {
+			return err
+		}
+		return db.followVolume(ctx, tx, v, nil)
+	})
 	return wrap(err, "destroy volume %s", id)
 }
 

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 
 	"github.com/cinder-go/cinder"
+	"github.com/cinder-go/cinder/db"
 )
 
 // retype (cast: volume, new_type_id, host {host, cluster_name,
@@ -52,6 +53,7 @@ func (m *Manager) retype(ctx context.Context, raw json.RawMessage) (any, error) 
 			return nil, fmt.Errorf("retype volume %s: %w", a.id(), err)
 		}
 		slog.Info("retyped volume in place", "volume_id", v.ID, "volume_type_id", v.VolumeTypeID, "host", v.Host)
+		m.retypeSnapshots(ctx, v)
 	case a.MigrationPolicy != cinder.MigrationPolicyOnDemand:
 		m.endRetype(ctx, v.ID, "Retype requires migration but is not allowed.")
 	default:
@@ -76,5 +78,24 @@ func (m *Manager) endRetype(ctx context.Context, id, reason string) {
 	slog.Error("failed to retype volume", "volume_id", id, "host", m.host, "reason", reason)
 	if _, err := m.store.UpdateVolume(ctx, id, cinder.EndRetype); err != nil {
 		slog.Error("failed to give a volume whose retype failed its status back", "volume_id", id, "err", err)
+	}
+}
+
+// retypeSnapshots gives v's snapshots v's new type, as Cinder's retype
+// does, so that they count in the per-type quotas of that type; a failure
+// is logged and leaves that snapshot of the old type.
+func (m *Manager) retypeSnapshots(ctx context.Context, v *cinder.Volume) {
+	snaps, err := m.store.ListSnapshots(ctx, db.SnapshotFilter{VolumeID: v.ID})
+	if err != nil {
+		slog.Error("failed to list the snapshots of a retyped volume", "volume_id", v.ID, "err", err)
+		return
+	}
+	for _, s := range snaps {
+		if _, err := m.store.UpdateSnapshot(ctx, s.ID, func(s *cinder.Snapshot) error {
+			s.VolumeTypeID = v.VolumeTypeID
+			return nil
+		}); err != nil {
+			slog.Error("failed to give a snapshot its volume's new type", "snapshot_id", s.ID, "volume_id", v.ID, "err", err)
+		}
 	}
 }

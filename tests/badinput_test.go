@@ -34,6 +34,11 @@ func TestBadInputGetsCinderFaults(t *testing.T) {
 		{"unknown microversion", "GET", "/admin/volumes", "volume 3.99", "", "", 406, "computeFault"},
 		{"bad microversion", "GET", "/admin/volumes", "volume x.y", "", "", 400, "badRequest"},
 		{"wrong content type", "POST", "/admin/volumes", "", `{"volume": {"size": 1}}`, "text/plain", 415, "badMediaType"},
+		{"quota set bad key", "PUT", "/admin/os-quota-sets/admin", "", `{"quota_set": {"volumez": 1}}`, "application/json", 400, "badRequest"},
+		{"quota set below -1", "PUT", "/admin/os-quota-sets/admin", "", `{"quota_set": {"volumes": -2}}`, "application/json", 400, "badRequest"},
+		{"quota set usage not a boolean", "GET", "/admin/os-quota-sets/admin?usage=perhaps", "", "", "", 400, "badRequest"},
+		{"quota class not digits", "PUT", "/admin/os-quota-class-sets/default", "", `{"quota_class_set": {"volumes": "x"}}`, "application/json", 400, "badRequest"},
+		{"quota class not an object", "PUT", "/admin/os-quota-class-sets/default", "", `{"quota_class_set": []}`, "application/json", 400, "badRequest"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -29,7 +29,8 @@ const (
 // split deployment over RabbitMQ, on SQLite and on PostgreSQL (its pool held
 // to 5 connections a process, so requests wait for connections). Every
 // answer is well formed, every accepted volume ends available or deleted,
-// get_pools accounts for exactly the volumes that exist, and no process
+// get_pools accounts for exactly the volumes that exist, the quota usage
+// of every project is back to nothing once they are deleted, and no process
 // leaks goroutines or files.
 func TestLoadOverRabbitMQ(t *testing.T) {
 	url := testenv.RabbitURL(t) // may wait for another package's broker tests
@@ -49,6 +50,7 @@ func runLoad(t *testing.T, s setup) {
 		// rather than all of it: the test loads RPC and the database, not the disk.
 		"thick": "volume_driver = thick\nvolume_clear = zero\nvolume_clear_size = 1\n",
 	}
+	s.extra += "quota_volumes = -1\n" // ten clients of a project hold up to twenty volumes
 	d := newDeployment(t, s)
 	d.startSplit()
 	for _, backend := range []string{"thin", "thick"} {
@@ -100,6 +102,9 @@ func runLoad(t *testing.T, s setup) {
 		t.Errorf("volumes remain after deleting every one: %v", vols)
 	}
 	l.checkCapacity()
+	for p := range loadProjects { // every create, extend and delete kept the quota usage exact
+		checkUsage(t, d, fmt.Sprintf("load-project-%d", p), map[string][2]float64{"volumes": {0, 0}, "gigabytes": {0, 0}})
+	}
 	for _, p := range l.problems[:min(len(l.problems), 20)] {
 		t.Error(p)
 	}

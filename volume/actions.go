@@ -135,8 +135,10 @@ func (a *API) setStatus(ctx context.Context, id, from, to string) {
 }
 
 // Extend grows volume id to newSize GiB: it must be available (or in-use
-// when inUse, from 3.42), grow, fit the quota and not be migrating; it goes
-// to extending and its backend is asked to extend it. When that cast
+// when inUse, from 3.42), grow and not be migrating; it goes to extending,
+// the GiB it adds are reserved (its status back when over quota) and its
+// backend is asked to extend it. The new size's write ends the
+// reservation, as does any status it leaves extending for. When that cast
 // cannot be sent the volume gets its status back.
 func (a *API) Extend(ctx context.Context, id string, newSize int, inUse bool) error {
 	v, err := a.Get(ctx, id)
@@ -147,9 +149,6 @@ func (a *API) Extend(ctx context.Context, id string, newSize int, inUse bool) er
 		return cinder.InvalidInput("New size for extend must be greater than current size. (current: %d, extended: %d).", v.Size, newSize)
 	}
 	ctx = context.WithoutCancel(ctx)
-	if err := a.checkQuota(ctx, v.ProjectID, newSize-v.Size); err != nil {
-		return err
-	}
 	allowed := []string{cinder.StatusAvailable}
 	if inUse {
 		allowed = append(allowed, cinder.StatusInUse)
@@ -168,6 +167,10 @@ func (a *API) Extend(ctx context.Context, id string, newSize int, inUse bool) er
 		v.PreviousStatus, v.Status = v.Status, cinder.StatusExtending
 	})
 	if err != nil {
+		return err
+	}
+	if err := a.reserveExtend(ctx, v, newSize); err != nil {
+		a.rollback(ctx, before, v)
 		return err
 	}
 	return a.castOrRollback(ctx, before, v, func() error { return a.backends.ExtendVolume(ctx, v, newSize) },

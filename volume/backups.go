@@ -7,6 +7,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/cinder-go/cinder"
 )
 
@@ -49,9 +51,10 @@ func (a *API) GetBackup(ctx context.Context, id string) (*cinder.Backup, error) 
 // or, with req.SnapshotID, that snapshot of the volume must be available
 // and goes backing-up, the volume left as it is. An incremental backup's
 // parent is the volume's latest available backup, for a snapshot the
-// latest whose data is older than it. The backup counts in the backups
-// and backup_gigabytes quotas. When the cast cannot be sent the row is
-// destroyed and the volume or snapshot gets its status back; a crash
+// latest whose data is older than it. The backup's room in the backups
+// and backup_gigabytes quotas is reserved first; its row's insert ends the
+// reservation. When the cast cannot be sent the row is destroyed and the
+// volume or snapshot gets its status back; a crash
 // after it leaves a creating backup that cinder-backup's restart sets to
 // error.
 func (a *API) CreateBackup(ctx context.Context, req BackupRequest) (*cinder.Backup, error) {
@@ -76,9 +79,6 @@ func (a *API) CreateBackup(ctx context.Context, req BackupRequest) (*cinder.Back
 	if err != nil {
 		return nil, err
 	}
-	if err := a.checkBackupQuota(ctx, v.ProjectID, size); err != nil {
-		return nil, err
-	}
 	var parent string
 	if req.Incremental {
 		p, err := a.store.LatestBackup(ctx, v.ID, stamp)
@@ -96,9 +96,12 @@ func (a *API) CreateBackup(ctx context.Context, req BackupRequest) (*cinder.Back
 		return nil, err
 	}
 	rc := cinder.FromContext(ctx)
-	b := &cinder.Backup{VolumeID: v.ID, SnapshotID: req.SnapshotID, UserID: rc.UserID, ProjectID: rc.ProjectID, Host: host,
-		AvailabilityZone: az, DisplayName: req.Name, DisplayDescription: req.Description, Container: req.Container,
+	b := &cinder.Backup{ID: uuid.NewString(), VolumeID: v.ID, SnapshotID: req.SnapshotID, UserID: rc.UserID, ProjectID: rc.ProjectID,
+		Host: host, AvailabilityZone: az, DisplayName: req.Name, DisplayDescription: req.Description, Container: req.Container,
 		Status: cinder.BackupCreating, Size: size, ParentID: parent, DataTimestamp: stamp, Metadata: req.Metadata}
+	if err := a.reserveBackup(ctx, b.ProjectID, b.ID, b.Size); err != nil {
+		return nil, err
+	}
 	var rollback func()
 	if snap != nil {
 		rollback, err = a.claimSnapshotForBackup(ctx, v, snap.ID)
@@ -106,9 +109,11 @@ func (a *API) CreateBackup(ctx context.Context, req BackupRequest) (*cinder.Back
 		rollback, err = a.claimVolumeForBackup(ctx, v.ID, req.Force)
 	}
 	if err != nil {
+		a.rollbackQuota(ctx, b.ID)
 		return nil, err
 	}
 	if err := a.store.CreateBackup(ctx, b); err != nil {
+		a.rollbackQuota(ctx, b.ID)
 		rollback()
 		return nil, err
 	}
@@ -175,25 +180,6 @@ func backupable(v *cinder.Volume, force bool) error {
 		return cinder.InvalidVolume("Backing up an in-use volume must use the force flag.")
 	case migrating(v):
 		return cinder.InvalidVolume("Volume %s is migrating.", v.ID)
-	}
-	return nil
-}
-
-// checkBackupQuota fails with 413 when project would have more than
-// quota_backups backups or its backups more than quota_backup_gigabytes
-// with one more of size GiB; -1 is no limit.
-func (a *API) checkBackupQuota(ctx context.Context, project string, size int) error {
-	n, gigabytes, err := a.store.QuotaBackups(ctx, project)
-	if err != nil {
-		return err
-	}
-	if q := a.cfg.QuotaBackups; q >= 0 && n+1 > q {
-		return cinder.Errorf("BackupLimitExceeded", 413, "Maximum number of backups allowed (%d) exceeded", q)
-	}
-	if q := a.cfg.QuotaBackupGigabytes; q >= 0 && size > q-gigabytes {
-		return cinder.Errorf("VolumeBackupSizeExceedsAvailableQuota", 413,
-			"Requested backup exceeds allowed Backup gigabytes quota. Requested %dG, quota is %dG and %dG has been consumed.",
-			size, q, gigabytes)
 	}
 	return nil
 }
@@ -398,8 +384,9 @@ func (a *API) ExportBackup(ctx context.Context, id string) (*cinder.BackupRecord
 
 // ImportBackup writes the backup r holds under its id, creating, and asks a
 // cinder-backup to fill it from r and make it available once it finds its
-// files. A backup of that id must not exist (a deleted one is replaced).
-// When the cast cannot be sent the row is destroyed.
+// files. A backup of that id must not exist (a deleted one is replaced);
+// it counts in the backup quotas as a new one. When the cast cannot be
+// sent the row is destroyed.
 func (a *API) ImportBackup(ctx context.Context, r cinder.BackupRecord) (*cinder.Backup, error) {
 	rec, err := r.Backup()
 	if err != nil {
@@ -418,7 +405,11 @@ func (a *API) ImportBackup(ctx context.Context, r cinder.BackupRecord) (*cinder.
 	rc := cinder.FromContext(ctx)
 	b := &cinder.Backup{ID: rec.ID, VolumeID: rec.VolumeID, UserID: rc.UserID, ProjectID: rc.ProjectID, Host: host,
 		DisplayName: rec.DisplayName, DisplayDescription: rec.DisplayDescription, Status: cinder.BackupCreating, Size: rec.Size}
+	if err := a.reserveBackup(ctx, b.ProjectID, b.ID, b.Size); err != nil {
+		return nil, err
+	}
 	if err := a.store.CreateBackup(ctx, b); err != nil {
+		a.rollbackQuota(ctx, b.ID)
 		return nil, err
 	}
 	if err := a.backups.ImportRecord(ctx, host, b, r); err != nil {

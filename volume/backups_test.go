@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/cinder-go/cinder"
+	"github.com/cinder-go/cinder/db"
 )
 
 // backup writes a backup of volume vol, available, as set changes it, and
@@ -103,9 +104,10 @@ func TestBackupQuotaAndCastFailure(t *testing.T) {
 	if v := c.get(id); v.Status != cinder.StatusAvailable {
 		t.Errorf("volume after a failed cast: %s", v.Status)
 	}
-	if n, _, _ := c.store.QuotaBackups(context.Background(), "admin"); n != 0 {
+	if n, _ := c.store.CountBackups(context.Background(), db.BackupFilter{ProjectID: "admin"}); n != 0 {
 		t.Errorf("%d backups left after a failed cast", n)
 	}
+	c.wantUsage("admin", map[string]db.Usage{db.QuotaBackups: {}, db.QuotaBackupGigabytes: {}})
 }
 
 func TestDeleteBackupRules(t *testing.T) {
@@ -277,8 +279,12 @@ func TestCreateSnapshotBackupRules(t *testing.T) {
 	if s, v := c.snap(snap).Status, c.get(vol).Status; s != cinder.SnapshotAvailable || v != cinder.StatusInUse {
 		t.Errorf("after a failed cast: snapshot %s, volume %s; want available, in-use", s, v)
 	}
-	if n, _, _ := c.store.QuotaBackups(context.Background(), "admin"); n != 1 {
-		t.Errorf("%d backups after a failed cast, want the first one only", n)
+	u, err := c.store.QuotaUsages(context.Background(), "admin", []string{db.QuotaBackups})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := u[db.QuotaBackups]; got.InUse != 1 || got.Reserved != 0 {
+		t.Errorf("backups quota usage %+v after a failed cast, want the first one only", got)
 	}
 }
 

@@ -21,11 +21,13 @@ type CreateRequest struct {
 	SourceVolID       string // a clone of this volume
 }
 
-// Create writes volume req asks for, as creating, then asks cinder-scheduler
-// to place it, and returns it with its type. When that cast cannot be sent
-// the row is destroyed, which gives its quota back, as Cinder's create flow
-// reverts; a crash in between leaves a creating row with no host, which
-// the scheduler's periodic task fails after scheduler_create_volume_timeout.
+// Create writes volume req asks for, as creating, once its room is reserved
+// in the caller's quotas (the row's insert ends the reservation), then asks
+// cinder-scheduler to place it, and returns it with its type. When that
+// cast cannot be sent the row is destroyed, which gives its quota back, as
+// Cinder's create flow reverts; a crash in between leaves a creating row
+// with no host, which the scheduler's periodic task fails after
+// scheduler_create_volume_timeout.
 func (a *API) Create(ctx context.Context, req CreateRequest) (*cinder.Volume, *cinder.VolumeType, error) {
 	ctx = context.WithoutCancel(ctx)
 	rc := cinder.FromContext(ctx)
@@ -44,10 +46,8 @@ func (a *API) Create(ctx context.Context, req CreateRequest) (*cinder.Volume, *c
 	if err := a.checkEncryption(ctx, t); err != nil {
 		return nil, nil, err
 	}
-	if err := a.checkQuota(ctx, rc.ProjectID, req.Size); err != nil {
-		return nil, nil, err
-	}
 	v := &cinder.Volume{
+		ID:                 uuid.NewString(),
 		UserID:             rc.UserID,
 		ProjectID:          rc.ProjectID,
 		Size:               req.Size,
@@ -69,7 +69,11 @@ func (a *API) Create(ctx context.Context, req CreateRequest) (*cinder.Volume, *c
 		}
 		v.Bootable = true
 	}
+	if err := a.reserveVolume(ctx, v.ProjectID, v.ID, t.ID, v.Size); err != nil {
+		return nil, nil, err
+	}
 	if err := a.store.CreateVolume(ctx, v); err != nil {
+		a.rollbackQuota(ctx, v.ID)
 		return nil, nil, err
 	}
 	spec := cinder.RequestSpec{VolumeID: v.ID, Size: v.Size, VolumeType: t, AvailabilityZone: zone,
@@ -204,26 +208,6 @@ func (a *API) resolveZone(ctx context.Context, zone string, typeZones []string) 
 		return safe[0], nil, nil
 	}
 	return "", safe, nil
-}
-
-// checkQuota fails with 413 when project's volumes would hold more than
-// quota_gigabytes with more GiB, as Cinder's VolumeSizeExceedsAvailableQuota;
-// a quota of -1 is no limit.
-func (a *API) checkQuota(ctx context.Context, project string, more int) error {
-	quota := a.cfg.QuotaGigabytes
-	if quota < 0 {
-		return nil
-	}
-	used, err := a.store.QuotaGigabytes(ctx, project)
-	if err != nil {
-		return err
-	}
-	if more > quota-used {
-		return cinder.Errorf("VolumeSizeExceedsAvailableQuota", 413,
-			"Requested volume or snapshot exceeds allowed gigabytes quota. Requested %dG, quota is %dG and %dG has been consumed.",
-			more, quota, used)
-	}
-	return nil
 }
 
 // Zone is an availability zone and whether a backend there can take volumes.

@@ -133,9 +133,11 @@ func (a *API) CompleteMigration(ctx context.Context, id, newID string, hasError 
 // Retype gives volume id the type typeRef names (by name or id), as
 // volume/api.py retype: the volume must be available or in-use, not
 // migrating, and of another type; a change of multiattach only while
-// available. It goes to retyping and cinder-scheduler is asked to retype
-// it, migrating it only when policy is on-demand. When that cast cannot be
-// sent the volume gets its statuses back.
+// available. It goes to retyping, its room in the new type's quotas is
+// reserved (its statuses back when over quota) and cinder-scheduler is
+// asked to retype it, migrating it only when policy is on-demand; the
+// reservation ends when it leaves retyping. When that cast cannot be sent
+// the volume gets its statuses back.
 func (a *API) Retype(ctx context.Context, id, typeRef, policy string) error {
 	v, err := a.Get(ctx, id)
 	if err != nil {
@@ -165,6 +167,10 @@ func (a *API) Retype(ctx context.Context, id, typeRef, policy string) error {
 		v.PreviousStatus, v.Status = v.Status, cinder.StatusRetyping
 	})
 	if err != nil {
+		return err
+	}
+	if err := a.reserveRetype(ctx, v, t); err != nil {
+		a.rollback(ctx, before, v)
 		return err
 	}
 	spec := cinder.RequestSpec{VolumeID: v.ID, Size: v.Size, VolumeType: t,

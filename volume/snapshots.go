@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/google/uuid"
+
 	"github.com/cinder-go/cinder"
 	"github.com/cinder-go/cinder/db"
 )
@@ -33,8 +35,9 @@ func (a *API) GetSnapshot(ctx context.Context, id string) (*cinder.Snapshot, err
 // CreateSnapshot writes a snapshot of req.VolumeID, creating, as
 // volume/api.py create_snapshot_in_db, and asks the volume's backend to
 // take it. The volume must be placed, available (in-use with Force), not
-// in maintenance, error or a migration; the snapshot counts in the
-// snapshots and gigabytes quotas. When the cast cannot be sent the row is
+// in maintenance, error or a migration; the snapshot's room in the
+// snapshots and gigabytes quotas is reserved first, and its row's insert
+// ends the reservation. When the cast cannot be sent the row is
 // destroyed; a crash after it leaves a creating snapshot that the
 // backend's restart sets to error.
 func (a *API) CreateSnapshot(ctx context.Context, req SnapshotRequest) (*cinder.Snapshot, error) {
@@ -46,17 +49,18 @@ func (a *API) CreateSnapshot(ctx context.Context, req SnapshotRequest) (*cinder.
 	if err := snapshottable(v, req.Force); err != nil {
 		return nil, err
 	}
-	if err := a.checkQuota(ctx, v.ProjectID, v.Size); err != nil {
-		return nil, err
-	}
 	rc := cinder.FromContext(ctx)
-	s := &cinder.Snapshot{VolumeID: v.ID, UserID: rc.UserID, ProjectID: rc.ProjectID, Status: cinder.SnapshotCreating,
+	s := &cinder.Snapshot{ID: uuid.NewString(), VolumeID: v.ID, UserID: rc.UserID, ProjectID: rc.ProjectID, Status: cinder.SnapshotCreating,
 		Progress: "0%", VolumeSize: v.Size, DisplayName: req.Name, DisplayDescription: req.Description,
 		Metadata: req.Metadata, VolumeTypeID: v.VolumeTypeID, UseQuota: true}
 	if v.Bootable { // as Cinder's volume_glance_metadata_copy_to_snapshot
 		s.GlanceMetadata = v.GlanceMetadata
 	}
+	if err := a.reserveSnapshot(ctx, s.ProjectID, s.ID, v); err != nil {
+		return nil, err
+	}
 	if err := a.store.CreateSnapshot(ctx, s); err != nil {
+		a.rollbackQuota(ctx, s.ID)
 		return nil, err
 	}
 	// As Cinder, the volume is checked again once the row exists: a status

@@ -153,12 +153,15 @@ type TypeChanges struct {
 }
 
 // UpdateType applies c to volume type id; the default type keeps its name.
+// A new name renames the type's quota resources, as Cinder's.
 func (a *API) UpdateType(ctx context.Context, id string, c TypeChanges) (*cinder.VolumeType, error) {
 	defaultName := a.DefaultTypeName()
-	return a.store.UpdateVolumeType(ctx, id, func(t *cinder.VolumeType) error {
+	var old string
+	t, err := a.store.UpdateVolumeType(ctx, id, func(t *cinder.VolumeType) error {
 		if c.Name != nil && *c.Name != t.Name && t.Name == defaultName {
 			return cinder.Invalid("The volume type %s is the default volume type %s; its name cannot change.", t.ID, t.Name)
 		}
+		old = t.Name
 		if c.Name != nil {
 			t.Name = *c.Name
 		}
@@ -170,6 +173,10 @@ func (a *API) UpdateType(ctx context.Context, id string, c TypeChanges) (*cinder
 		}
 		return nil
 	})
+	if err == nil && t.Name != old {
+		err = a.store.RenameQuotaType(context.WithoutCancel(ctx), old, t.Name)
+	}
+	return t, err
 }
 
 // DeleteType deletes volume type id: not default_volume_type nor a

@@ -150,7 +150,8 @@ func newCloud(t *testing.T) *cloud {
 	t.Helper()
 	store := testdb.SQLite(t)
 	cfg := &conf.Config{DefaultVolumeType: cinder.DefaultVolumeType, StorageAvailabilityZone: "nova",
-		ServiceDownTime: time.Minute, QuotaGigabytes: 50, QuotaBackups: 4, QuotaBackupGigabytes: 50}
+		ServiceDownTime: time.Minute, QuotaVolumes: -1, QuotaSnapshots: -1, QuotaGigabytes: 50, QuotaBackups: 4,
+		QuotaBackupGigabytes: 50, QuotaGroups: -1, PerVolumeSizeLimit: -1, ReservationExpire: time.Hour}
 	c := &cloud{t: t, store: store, rpc: &fakeRPC{}}
 	c.api = New(cfg, store, c.rpc, c.rpc, c.rpc)
 	now := time.Now().UTC()
