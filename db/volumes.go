@@ -358,15 +358,22 @@ func (db *DB) putVolume(ctx context.Context, tx *sql.Tx, id string, v *cinder.Vo
 }
 
 // DestroyVolume soft-deletes volume id: deleted, status deleted, deleted_at
-// now, and as Cinder clears migration_status.
+// now, and as Cinder clears migration_status; its attachments go with it.
 func (db *DB) DestroyVolume(ctx context.Context, id string) error {
 	t := formatTime(now())
-	res, err := db.sql.ExecContext(ctx, db.dialect.rebind(`UPDATE volumes
-		SET deleted = TRUE, status = ?, migration_status = '', deleted_at = ?, updated_at = ?
-		WHERE id = ? AND deleted = FALSE`), cinder.StatusDeleted, t, t, id)
-	if err == nil {
-		err = mustAffect(res, cinder.VolumeNotFound(id))
-	}
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, db.dialect.rebind(`UPDATE volumes
+			SET deleted = TRUE, status = ?, migration_status = '', deleted_at = ?, updated_at = ?
+			WHERE id = ? AND deleted = FALSE`), cinder.StatusDeleted, t, t, id)
+		if err == nil {
+			err = mustAffect(res, cinder.VolumeNotFound(id))
+		}
+		if err == nil {
+			_, err = tx.ExecContext(ctx, db.dialect.rebind(`UPDATE volume_attachment
+				SET deleted = TRUE, deleted_at = ?, updated_at = ? WHERE volume_id = ? AND deleted = FALSE`), t, t, id)
+		}
+		return err
+	})
 	return wrap(err, "destroy volume %s", id)
 }
 
