@@ -102,6 +102,10 @@ func (m *Manager) Endpoint() rpc.Endpoint {
 			"create_snapshot":              m.createSnapshot,
 			"delete_snapshot":              m.deleteSnapshot,
 			"revert_to_snapshot":           m.revertToSnapshot,
+			"attachment_update":            m.attachmentUpdate,
+			"attachment_delete":            m.attachmentDelete,
+			"attach_volume":                m.attachVolume,
+			"detach_volume":                m.detachVolume,
 		},
 	}
 }
