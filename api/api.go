@@ -108,6 +108,13 @@ func (s *server) routes(r *mux.Router, prefix string) {
 	handle("/backups/{id}/restore", s.restoreBackup, post)
 	handle("/backups/{id}/export_record", s.exportBackup, get)
 	handle("/backups/{id}/action", s.backupAction, post)
+	handle("/attachments", s.listAttachments, get)
+	handle("/attachments", s.createAttachment, post)
+	handle("/attachments/detail", s.listAttachmentsDetail, get)
+	handle("/attachments/{id}", s.showAttachment, get)
+	handle("/attachments/{id}", s.updateAttachment, put)
+	handle("/attachments/{id}", s.deleteAttachment, del)
+	handle("/attachments/{id}/action", s.attachmentAction, post)
 	handle("/extensions", s.listExtensions, get)
 	handle("/extensions/{alias}", s.showExtension, get)
 }
