@@ -32,6 +32,13 @@ func (s *server) actions() map[string]action {
 		"os-show_image_metadata":       s.showImageMetadata,
 		"os-set_bootable":              s.setBootable,
 		"os-update_readonly_flag":      s.updateReadonlyFlag,
+		"os-attach":                    s.attach,
+		"os-detach":                    s.detach,
+		"os-force_detach":              s.forceDetach,
+		"os-reserve":                   s.statusAction("volume_extension:volume_actions:reserve", s.vol.Reserve),
+		"os-unreserve":                 s.statusAction("volume_extension:volume_actions:unreserve", s.vol.Unreserve),
+		"os-begin_detaching":           s.statusAction("volume_extension:volume_actions:begin_detaching", s.vol.BeginDetaching),
+		"os-roll_detaching":            s.statusAction("volume_extension:volume_actions:roll_detaching", s.vol.RollDetaching),
 	}
 }
 

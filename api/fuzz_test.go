@@ -151,6 +151,10 @@ func (a *fuzzAPI) checkCalls(t *testing.T) {
 			if !uuidForm.MatchString(f[2]) {
 				t.Fatalf("cinder-volume asked to complete a migration to %q", call)
 			}
+		case "attachment_update", "attachment_delete":
+			if len(f) < 3 || !uuidForm.MatchString(f[2]) {
+				t.Fatalf("cinder-volume asked of attachment %q", call)
+			}
 		}
 	}
 }
@@ -162,6 +166,15 @@ func (a *fuzzAPI) reset(t *testing.T) {
 	a.sched.creates, a.sched.contexts, a.sched.migrations = nil, nil, nil
 	a.volumes.calls = nil
 	ctx := context.Background()
+	atts, err := a.store.ListAttachments(ctx, db.AttachmentFilter{VolumeID: a.vol.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, att := range atts {
+		if _, err := a.store.DetachAttachment(ctx, a.vol.ID, att.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if _, err := a.store.UpdateVolume(ctx, a.vol.ID, func(v *cinder.Volume) error {
 		*v = a.vol
 		v.Metadata, v.AdminMetadata, v.GlanceMetadata = maps.Clone(a.vol.Metadata), maps.Clone(a.vol.AdminMetadata), maps.Clone(a.vol.GlanceMetadata)
@@ -218,6 +231,10 @@ func FuzzVolumeAction(f *testing.F) {
 	f.Add([]byte(`{"os-show_image_metadata": null}`), "", "", "")
 	f.Add([]byte(`{"os-set_bootable": {"bootable": "yes"}}`), "", "", "volume 3.0")
 	f.Add([]byte(`{"os-update_readonly_flag": {"readonly": 1}}`), "", "", "volume 3.64")
+	f.Add([]byte(`{"os-attach": {"instance_uuid": "3b8b6631-1cf7-4fd7-9afb-c01e541a073c", "mountpoint": "/dev/vdb", "mode": "ro"}}`), "", "", "")
+	f.Add([]byte(`{"os-detach": {"attachment_id": null}}`), "", "", "volume 3.64")
+	f.Add([]byte(`{"os-reserve": null}`), "", "", "")
+	f.Add([]byte(`{"os-force_detach": {"connector": "x", "attachment_id": "y"}}`), "", "", "")
 	a := newFuzzAPI(f)
 	f.Fuzz(func(t *testing.T, body []byte, id, query, version string) {
 		defer a.reset(t)
@@ -333,6 +350,21 @@ func FuzzTypeRequests(f *testing.F) {
 	})
 }
 
+// FuzzCreateAttachment posts bodies to /v3/admin/attachments; {vol} in a
+// body names the fixture volume.
+func FuzzCreateAttachment(f *testing.F) {
+	f.Add([]byte(`{"attachment": {"volume_uuid": "{vol}", "connector": {"host": "h"}, "mode": "ro"}}`), "", "volume 3.54")
+	f.Add([]byte(`{"attachment": {"volume_uuid": "{vol}", "instance_uuid": "3b8b6631-1cf7-4fd7-9afb-c01e541a073c"}}`), "", "volume 3.27")
+	f.Add([]byte(`{"attachment": {"volume_uuid": "{vol}", "connector": []}}`), "", "volume latest")
+	a := newFuzzAPI(f)
+	f.Fuzz(func(t *testing.T, body []byte, query, version string) {
+		defer a.reset(t)
+		body = bytes.ReplaceAll(body, []byte("{vol}"), []byte(a.vol.ID))
+		a.serve(t, http.MethodPost, "/v3/admin/attachments", query, version, body)
+		a.checkCalls(t)
+	})
+}
+
 // FuzzQuotaSet puts bodies to /v3/admin/os-quota-sets/{id} (id "p1" when
 // the fuzzed one is empty), or with class to /os-quota-class-sets/{id}. An
 // accepted set holds integer limits of at least -1.
@@ -361,5 +393,30 @@ func FuzzQuotaSet(f *testing.F) {
 			}
 		}
 		a.serve(t, http.MethodGet, path+id, query, version, nil)
+	})
+}
+
+// FuzzAttachment puts bodies to a reserved attachment of the fixture
+// volume (id, when the fuzzed one is empty) and posts them to its action.
+func FuzzAttachment(f *testing.F) {
+	f.Add([]byte(`{"attachment": {"connector": {"host": "h", "mountpoint": "/dev/vdb"}}}`), "", "", "volume 3.54")
+	f.Add([]byte(`{"os-complete": null}`), "", "", "volume 3.44")
+	f.Add([]byte(`{"attachment": {"connector": {}}}`), "x/y", "", "volume 3.27")
+	a := newFuzzAPI(f)
+	f.Fuzz(func(t *testing.T, body []byte, id, query, version string) {
+		defer a.reset(t)
+		if id == "" {
+			att := &cinder.Attachment{VolumeID: a.vol.ID, AttachStatus: cinder.AttachReserved, AttachMode: "null"}
+			if _, err := a.store.CreateAttachment(context.Background(), att, func(v *cinder.Volume, _ []*cinder.Attachment) error {
+				v.Status = cinder.StatusReserved
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			id = att.ID
+		}
+		a.serve(t, http.MethodPut, "/v3/admin/attachments/"+id, query, version, body)
+		a.serve(t, http.MethodPost, "/v3/admin/attachments/"+id+"/action", query, version, body)
+		a.checkCalls(t)
 	})
 }

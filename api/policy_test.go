@@ -56,8 +56,13 @@ func TestPersonas(t *testing.T) {
 		expect(t, http.StatusOK).obj(t, "volume_type")["id"].(string)
 	privID := e.newType(`"name": "priv", "os-volume-type-access:is_public": false`)
 	plainID := e.newType(`"name": "plain"`)
+	attachment := func() string { // a reserved attachment of a new volume of p1
+		return e.as(memberP, req{method: "POST", path: "/v3/{p}/attachments", body: `{"attachment": {"volume_uuid": "` + fresh() + `"}}`}).
+			expect(t, http.StatusOK).obj(t, "attachment")["id"].(string)
+	}
 
 	type want map[persona]int // status by persona; the others: 403
+	all := want{adminP: 200, memberP: 200, readerP: 200, otherP: 200, nobodyP: 200}
 	for _, tc := range []struct {
 		method, path, body string
 		want               want
@@ -118,10 +123,29 @@ func TestPersonas(t *testing.T) {
 		{"GET", "/v3/{p}/os-quota-class-sets/default", "", want{adminP: 200}},
 		{"PUT", "/v3/{p}/os-quota-class-sets/default", `{"quota_class_set": {"gigabytes": 1000}}`, want{adminP: 200}},
 		{"GET", "/v3/{p}/limits", "", want{adminP: 200, memberP: 200, readerP: 200, otherP: 200, nobodyP: 200}},
+		// Attachments: Cinder asks no policy to read them.
+		{"GET", "/v3/{p}/attachments", "", all},
+		{"GET", "/v3/{p}/attachments/detail", "", all},
+		{"GET", "/v3/{p}/attachments/{att}", "", want{adminP: 200, memberP: 200, readerP: 200, otherP: 404, nobodyP: 200}},
+		{"POST", "/v3/{p}/attachments", `{"attachment": {"volume_uuid": "{id}"}}`, want{adminP: 200, memberP: 200, otherP: 404}},
+		{"PUT", "/v3/{p}/attachments/{att}", `{"attachment": {"connector": {"host": "h"}}}`, want{adminP: 200, memberP: 200, otherP: 404}},
+		{"DELETE", "/v3/{p}/attachments/{att}", "", want{adminP: 200, memberP: 200, otherP: 404}},
+		{"POST", "/v3/{p}/attachments/{att}/action", `{"os-complete": null}`, want{adminP: 204, memberP: 204, otherP: 404}},
+		{"POST", "/v3/{p}/volumes/{id}/action", `{"os-reserve": {}}`, want{adminP: 202, memberP: 202, otherP: 404}},
+		{"POST", "/v3/{p}/volumes/{id}/action", `{"os-unreserve": {}}`, want{adminP: 202, memberP: 202, otherP: 404}},
+		{"POST", "/v3/{p}/volumes/{id}/action", `{"os-begin_detaching": {}}`, want{adminP: 400, memberP: 400, otherP: 404}}, // not in-use
+		{"POST", "/v3/{p}/volumes/{id}/action", `{"os-roll_detaching": {}}`, want{adminP: 202, memberP: 202, otherP: 404}},
+		{"POST", "/v3/{p}/volumes/{id}/action", `{"os-attach": {"host_name": "h", "mountpoint": "/dev/vdb"}}`, want{adminP: 202, memberP: 202, otherP: 404}},
+		{"POST", "/v3/{p}/volumes/{id}/action", `{"os-detach": {}}`, want{adminP: 202, memberP: 202, otherP: 404}},
+		{"POST", "/v3/{p}/volumes/{id}/action", `{"os-force_detach": {}}`, want{adminP: 202, otherP: 404}}, // found first, as Cinder
 	} {
 		for _, p := range []persona{adminP, memberP, readerP, otherP, nobodyP} {
-			path := strings.NewReplacer("{id}", fresh(), "{type}", typeID, "{priv}", privID, "{plain}", plainID).Replace(tc.path)
-			body := strings.ReplaceAll(tc.body, "{persona}", strings.ReplaceAll(p.name, " ", "-"))
+			ids := []string{"{id}", fresh(), "{type}", typeID, "{priv}", privID, "{plain}", plainID}
+			if strings.Contains(tc.path, "{att}") {
+				ids = append(ids, "{att}", attachment())
+			}
+			path := strings.NewReplacer(ids...).Replace(tc.path)
+			body := strings.NewReplacer(append(ids, "{persona}", strings.ReplaceAll(p.name, " ", "-"))...).Replace(tc.body)
 			status, ok := tc.want[p]
 			if !ok {
 				status = http.StatusForbidden

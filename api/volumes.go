@@ -69,7 +69,11 @@ func (s *server) detail(r *http.Request, v *cinder.Volume, adminAttrs bool) (vol
 		return volumeView{}, err
 	}
 	scope := s.scope(r)
-	return volumeView{scope: &scope, v: v, t: t, adminAttrs: adminAttrs}, nil
+	atts, err := s.attachmentsOf(r.Context(), v)
+	if err != nil {
+		return volumeView{}, err
+	}
+	return volumeView{scope: &scope, v: v, t: t, atts: atts[v.ID], adminAttrs: adminAttrs}, nil
 }
 
 func (s *server) listVolumes(r *http.Request) (reply, error)       { return s.volumeList(r, false) }
@@ -155,13 +159,17 @@ func summaries(r *http.Request, vols []*cinder.Volume) []object {
 func (s *server) details(r *http.Request, vols []*cinder.Volume) ([]volumeView, error) {
 	scope := s.scope(r)
 	tn := &typeNames{store: s.store}
+	atts, err := s.attachmentsOf(r.Context(), vols...)
+	if err != nil {
+		return nil, err
+	}
 	views := make([]volumeView, len(vols))
 	for i, v := range vols {
 		t, err := tn.of(r.Context(), v.VolumeTypeID)
 		if err != nil {
 			return nil, err
 		}
-		views[i] = volumeView{scope: &scope, v: v, t: t, adminAttrs: true}
+		views[i] = volumeView{scope: &scope, v: v, t: t, atts: atts[v.ID], adminAttrs: true}
 	}
 	return views, nil
 }

@@ -454,8 +454,8 @@ func (db *DB) putVolume(ctx context.Context, tx *sql.Tx, id string, before, v *c
 }
 
 // DestroyVolume soft-deletes volume id: deleted, status deleted, deleted_at
-// now, and as Cinder clears migration_status. Its quota usage is given
-// back in the same transaction.
+// now, and as Cinder clears migration_status; its attachments go with it,
+// and its quota usage is given back, in the same transaction.
 func (db *DB) DestroyVolume(ctx context.Context, id string) error {
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
 		v, err := db.getVolume(ctx, tx, id, db.dialect.forUpdate)
@@ -466,6 +466,10 @@ func (db *DB) DestroyVolume(ctx context.Context, id string) error {
 		if _, err := tx.ExecContext(ctx, db.dialect.rebind(`UPDATE volumes
 			SET deleted = TRUE, status = ?, migration_status = '', deleted_at = ?, updated_at = ?
 			WHERE id = ?`), cinder.StatusDeleted, t, t, id); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, db.dialect.rebind(`UPDATE volume_attachment
+			SET deleted = TRUE, deleted_at = ?, updated_at = ? WHERE volume_id = ? AND deleted = FALSE`), t, t, id); err != nil {
 			return err
 		}
 		return db.followVolume(ctx, tx, v, nil)

@@ -340,7 +340,7 @@ func (f *Files) Stats(ctx context.Context) (Stats, error) {
 			"thick_provisioning_support":  !f.Thin,
 			"total_volumes":               c.Volumes,
 			"QoS_support":                 false,
-			"multiattach":                 false,
+			"multiattach":                 true, // a file takes any number of connections, as LVM's volumes
 			"location_info":               kind + ":" + f.Host + ":" + b.VolumesDir,
 			"backend_state":               "up",
 		}},

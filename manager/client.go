@@ -2,6 +2,7 @@ package manager
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -245,4 +246,59 @@ func (c *Client) PublishServiceCapabilities(ctx context.Context) error {
 		return fmt.Errorf("fanout publish_service_capabilities: %w", err)
 	}
 	return nil
+}
+
+// AttachmentUpdate calls attachment_update (version 3.9) on the backend of
+// v: it connects v to connector for attachment id, which it makes
+// attaching, and answers the connection info.
+func (c *Client) AttachmentUpdate(ctx context.Context, v *cinder.Volume, connector map[string]any, id string) (json.RawMessage, error) {
+	var info json.RawMessage
+	err := c.callVersion(ctx, v.Host, "attachment_update", "3.9", map[string]any{
+		"vref":          v,
+		"connector":     connector,
+		"attachment_id": id,
+	}, &info)
+	return info, err
+}
+
+// AttachmentDelete calls attachment_delete (version 3.9) on the backend of
+// v: it withdraws the connection of attachment id.
+func (c *Client) AttachmentDelete(ctx context.Context, v *cinder.Volume, id string) error {
+	return c.callVersion(ctx, v.Host, "attachment_delete", "3.9", map[string]any{"attachment_id": id, "vref": v}, nil)
+}
+
+// AttachVolume calls attach_volume (version 3.3) on the backend of v: it
+// records v attached as req says and answers the attachment.
+func (c *Client) AttachVolume(ctx context.Context, v *cinder.Volume, req cinder.Attach) (*cinder.Attachment, error) {
+	var a cinder.Attachment
+	err := c.callVersion(ctx, v.Host, "attach_volume", "3.3", map[string]any{
+		"volume_id":     v.ID,
+		"instance_uuid": orNone(req.InstanceUUID),
+		"host_name":     orNone(req.HostName),
+		"mountpoint":    req.Mountpoint,
+		"mode":          req.Mode,
+		"volume":        v,
+	}, &a)
+	if err != nil {
+		return nil, err
+	}
+	return &a, nil
+}
+
+// DetachVolume calls detach_volume (version 3.4) on the backend of v: it
+// ends v's attachment id, or its only one when id is "".
+func (c *Client) DetachVolume(ctx context.Context, v *cinder.Volume, id string) error {
+	return c.callVersion(ctx, v.Host, "detach_volume", "3.4", map[string]any{
+		"volume_id":     v.ID,
+		"attachment_id": orNone(id),
+		"volume":        v,
+	}, nil)
+}
+
+// orNone is s, or None (JSON null) when empty.
+func orNone(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
 }

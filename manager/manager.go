@@ -107,6 +107,10 @@ func (m *Manager) Endpoint() rpc.Endpoint {
 			"initialize_connection_snapshot": m.initializeConnectionSnapshot,
 			"terminate_connection_snapshot":  m.terminateConnectionSnapshot,
 			"remove_export_snapshot":         m.removeExportSnapshot,
+			"attachment_update":              m.attachmentUpdate,
+			"attachment_delete":              m.attachmentDelete,
+			"attach_volume":                  m.attachVolume,
+			"detach_volume":                  m.detachVolume,
 		},
 	}
 }
@@ -536,8 +540,9 @@ func (m *Manager) initializeConnection(ctx context.Context, raw json.RawMessage)
 		return nil, err
 	}
 	info, err := m.drv.InitializeConnection(ctx, v, a.Connector)
+	var qos map[string]any
 	if err == nil {
-		err = m.addQoSSpecs(ctx, v, info)
+		qos, err = m.qosSpecs(ctx, v)
 	}
 	if err != nil {
 		slog.Error("failed to initialize connection", "volume_id", v.ID, "host", m.host, "err", err)
@@ -546,30 +551,24 @@ func (m *Manager) initializeConnection(ctx context.Context, raw json.RawMessage)
 	if info.Data == nil {
 		info.Data = map[string]any{}
 	}
+	info.Data["qos_specs"] = qos
 	info.Data["access_mode"] = v.AccessMode() // as Cinder's _parse_connection_options
 	slog.Info("initialized connection", "volume_id", v.ID, "host", m.host, "driver_volume_type", info.DriverVolumeType)
 	return info, nil
 }
 
-// addQoSSpecs sets qos_specs in info's data, as Cinder's manager: the
-// specs of v's type's QoS specs for its connector (front-end or both
-// consumers only, per-GiB limits for v's size), or null.
-func (m *Manager) addQoSSpecs(ctx context.Context, v *cinder.Volume, info *cinder.ConnectionInfo) error {
-	var specs map[string]any
-	if v.VolumeTypeID != "" {
-		q, err := m.store.TypeQoSSpecs(ctx, v.VolumeTypeID)
-		if err != nil {
-			return err
-		}
-		if specs, err = q.ConnectionSpecs(v.Size); err != nil {
-			return err
-		}
+// qosSpecs are the qos_specs of v's connection info, as Cinder's manager:
+// the specs of v's type's QoS specs for its connector (front-end or both
+// consumers only, per-GiB limits for v's size), or nil for null.
+func (m *Manager) qosSpecs(ctx context.Context, v *cinder.Volume) (map[string]any, error) {
+	if v.VolumeTypeID == "" {
+		return nil, nil
 	}
-	if info.Data == nil {
-		info.Data = map[string]any{}
+	q, err := m.store.TypeQoSSpecs(ctx, v.VolumeTypeID)
+	if err != nil {
+		return nil, err
 	}
-	info.Data["qos_specs"] = specs
-	return nil
+	return q.ConnectionSpecs(v.Size)
 }
 
 // terminateConnection (call: volume_id, connector, force) withdraws what

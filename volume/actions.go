@@ -184,19 +184,28 @@ type Reset struct {
 }
 
 // ResetStatus sets volume id's statuses as an admin's os-reset_status,
-// with no checks beyond Cinder's: never to a status only a flow may set.
+// with no checks beyond Cinder's: never to a status only a flow may set,
+// in-use only with attachments. An attach_status reset to detached then
+// ends every attachment, which leaves the volume available.
 func (a *API) ResetStatus(ctx context.Context, id string, r Reset) error {
 	switch r.Status {
 	case cinder.StatusDeleting, cinder.StatusErrorDelete, cinder.StatusDetaching:
 		return cinder.Invalid("Cannot reset-state to %s", r.Status)
-	case cinder.StatusInUse:
-		return cinder.Invalid("Cannot reset-state to in-use because volume does not have any attachments.")
 	}
 	v, err := a.Get(ctx, id)
 	if err != nil {
 		return err
 	}
-	_, err = a.store.UpdateVolume(context.WithoutCancel(ctx), v.ID, func(v *cinder.Volume) error {
+	ctx = context.WithoutCancel(ctx)
+	live, err := a.store.ListAttachments(ctx, db.AttachmentFilter{VolumeID: v.ID})
+	if err != nil {
+		return err
+	}
+	live = slices.DeleteFunc(live, func(l *cinder.Attachment) bool { return l.AttachStatus == cinder.AttachDetached })
+	if r.Status == cinder.StatusInUse && len(live) == 0 {
+		return cinder.Invalid("Cannot reset-state to in-use because volume does not have any attachments.")
+	}
+	_, err = a.store.UpdateVolume(ctx, v.ID, func(v *cinder.Volume) error {
 		if r.Status != "" {
 			v.Status = r.Status
 		}
@@ -212,7 +221,15 @@ func (a *API) ResetStatus(ctx context.Context, id string, r Reset) error {
 		}
 		return nil
 	})
-	return err
+	if err != nil || r.AttachStatus != cinder.AttachDetached {
+		return err
+	}
+	for _, l := range live {
+		if _, err := a.store.DetachAttachment(ctx, v.ID, l.ID); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // placed returns volume id for a connection action: it must be on a
@@ -225,10 +242,7 @@ func (a *API) placed(ctx context.Context, id, what string) (*cinder.Volume, erro
 	if v.Status == cinder.StatusMaintenance {
 		return nil, cinder.InvalidVolume("The volume connection cannot be %s in maintenance status.", what)
 	}
-	if v.Host == "" {
-		return nil, cinder.InvalidVolume("Volume %s is not on a backend yet (status %s).", v.ID, v.Status)
-	}
-	return v, nil
+	return v, onBackend(v)
 }
 
 // InitializeConnection asks volume id's backend to expose it to connector
@@ -246,16 +260,22 @@ func (a *API) InitializeConnection(ctx context.Context, id string, connector map
 }
 
 // TerminateConnection asks volume id's backend to withdraw what
-// InitializeConnection exposed to connector.
+// InitializeConnection exposed to connector, as volume/api.py: refused
+// for a volume whose attachment it cannot name (several), and an
+// attaching volume then goes back as os-unreserve does.
 func (a *API) TerminateConnection(ctx context.Context, id string, connector map[string]any) error {
 	v, err := a.placed(ctx, id, "terminated")
 	if err != nil {
 		return err
 	}
+	ctx = context.WithoutCancel(ctx)
+	if err := a.deletionAllowed(ctx, v, ""); err != nil {
+		return err
+	}
 	if err := a.backends.TerminateConnection(ctx, v, connector); err != nil {
 		return connectionFailure(ctx, v, err, "terminate", "Unable to terminate volume connection from backend.")
 	}
-	return nil
+	return a.updateAttached(ctx, v.ID, unreserve)
 }
 
 // connectionFailure is the error of a connection call to v's backend that

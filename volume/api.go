@@ -37,6 +37,7 @@ type Backends interface {
 	CreateSnapshot(ctx context.Context, v *cinder.Volume, s *cinder.Snapshot) error
 	DeleteSnapshot(ctx context.Context, v *cinder.Volume, s *cinder.Snapshot) error
 	RevertToSnapshot(ctx context.Context, v *cinder.Volume, s *cinder.Snapshot) error
+	Attacher
 }
 
 // API applies the volume rules over the database and the RPC clients.

@@ -38,6 +38,15 @@ func (a *API) Migrate(ctx context.Context, id string, m Migration) error {
 	if err := a.checkDestination(ctx, m.Host); err != nil {
 		return err
 	}
+	// Cinder has Nova swap an attached volume's instances to the copy;
+	// without Nova they would keep writing to the old storage.
+	attached, err := a.attached(ctx, v.ID)
+	if err != nil {
+		return err
+	}
+	if attached {
+		return cinder.InvalidVolume("Volume %s has attachments: migrating an attached volume needs Nova, which this cloud does not have.", v.ID)
+	}
 	before, v, err := a.claim(ctx, v.ID, func(v *cinder.Volume) error {
 		// A destination without a pool on the volume's own backend is the
 		// same place: Cinder lets it through and fails later; refuse it now.
@@ -154,6 +163,14 @@ func (a *API) Retype(ctx context.Context, id, typeRef, policy string) error {
 		return err
 	}
 	multiattach := t.Multiattach()
+	// An attached volume retypes in place only: see Migrate.
+	attached, err := a.attached(ctx, v.ID)
+	if err != nil {
+		return err
+	}
+	if attached {
+		policy = cinder.MigrationPolicyNever
+	}
 	before, v, err := a.claim(ctx, v.ID, func(v *cinder.Volume) error {
 		if v.Multiattach != multiattach && v.Status != cinder.StatusAvailable {
 			return cinder.InvalidInput("Invalid volume_type passed, retypes affecting multiattach are only allowed on available volumes, the specified volume however currently has a status of: %s.", v.Status)

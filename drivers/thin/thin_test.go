@@ -154,7 +154,7 @@ func TestStats(t *testing.T) {
 	want := map[string]any{
 		"pool_name": "fast", "total_capacity_gb": 10.0, "free_capacity_gb": 9.94, "provisioned_capacity_gb": 2.0,
 		"reserved_percentage": 5, "max_over_subscription_ratio": 20.0, "thin_provisioning_support": true,
-		"thick_provisioning_support": false, "total_volumes": 2, "QoS_support": false, "multiattach": false,
+		"thick_provisioning_support": false, "total_volumes": 2, "QoS_support": false, "multiattach": true,
 		"location_info": "thin:node@b1:" + d.Backend.VolumesDir, "backend_state": "up",
 	}
 	pool := pools[0].(map[string]any)
