@@ -108,6 +108,21 @@ func (s *server) routes(r *mux.Router, prefix string) {
 	handle("/backups/{id}/restore", s.restoreBackup, post)
 	handle("/backups/{id}/export_record", s.exportBackup, get)
 	handle("/backups/{id}/action", s.backupAction, post)
+	for _, c := range []string{"/os-volume-transfer", "/volume-transfers"} {
+		handle(c, s.listTransfers, get)
+		handle(c, s.createTransfer, post)
+		handle(c+"/detail", s.listTransfersDetail, get)
+		handle(c+"/{id}", s.showTransfer, get)
+		handle(c+"/{id}", s.deleteTransfer, del)
+		handle(c+"/{id}/accept", s.acceptTransfer, post)
+	}
+	handle("/os-hosts", s.listHosts, get)
+	handle("/os-hosts/{host}", s.showHost, get)
+	handle("/clusters", s.listClusters, get)
+	handle("/clusters/detail", s.listClustersDetail, get)
+	handle("/clusters/{name}", s.showCluster, get)
+	handle("/clusters/{action}", s.updateCluster, put)
+	handle("/workers/cleanup", s.cleanupWorkers, post)
 	handle("/extensions", s.listExtensions, get)
 	handle("/extensions/{alias}", s.showExtension, get)
 }

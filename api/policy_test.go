@@ -54,6 +54,11 @@ func TestPersonas(t *testing.T) {
 	}
 	typeID := e.as(adminP, req{method: "POST", path: "/v3/{p}/types", body: `{"volume_type": {"name": "gold"}}`}).
 		expect(t, http.StatusOK).obj(t, "volume_type")["id"].(string)
+	transfer := func() (string, string) { // a new transfer of a volume of p1, and its key
+		tr := e.as(adminP, req{method: "POST", path: "/v3/{p}/volume-transfers", body: `{"transfer": {"volume_id": "` + fresh() + `"}}`}).
+			expect(t, http.StatusAccepted).obj(t, "transfer")
+		return tr["id"].(string), tr["auth_key"].(string)
+	}
 
 	type want map[persona]int // status by persona; the others: 403
 	for _, tc := range []struct {
@@ -86,10 +91,27 @@ func TestPersonas(t *testing.T) {
 		{"GET", "/v3/{p}/capabilities/hostA@fake1", "", want{adminP: 200}},
 		{"GET", "/v3/{p}/messages", "", want{adminP: 200, memberP: 200, readerP: 200, otherP: 200}},
 		{"GET", "/v3/{p}/os-availability-zone", "", want{adminP: 200, memberP: 200, readerP: 200, otherP: 200, nobodyP: 200}},
+		{"GET", "/v3/{p}/volume-transfers", "", want{adminP: 200, memberP: 200, readerP: 200, otherP: 200}},
+		{"POST", "/v3/{p}/volume-transfers", `{"transfer": {"volume_id": "{id}"}}`, want{adminP: 202, memberP: 202, otherP: 404}},
+		{"GET", "/v3/{p}/volume-transfers/{transfer}", "", want{adminP: 200, memberP: 200, readerP: 200, otherP: 404}},
+		{"DELETE", "/v3/{p}/os-volume-transfer/{transfer}", "", want{adminP: 202, memberP: 202, otherP: 404}},
+		{"POST", "/v3/{p}/volume-transfers/{transfer}/accept", `{"accept": {"auth_key": "{key}"}}`, want{adminP: 202, memberP: 202, otherP: 202}},
+		{"GET", "/v3/{p}/os-hosts", "", want{adminP: 200}},
+		{"GET", "/v3/{p}/os-hosts/hostA@fake1", "", want{adminP: 200}},
+		{"GET", "/v3/{p}/clusters/detail", "", want{adminP: 200}},
+		{"PUT", "/v3/{p}/clusters/enable", `{"name": "c1"}`, want{adminP: 404}}, // no such cluster: past the rule
+		{"POST", "/v3/{p}/workers/cleanup", "", want{adminP: 202}},
+		{"PUT", "/v3/{p}/os-services/freeze", `{"host": "hostA@fake2"}`, want{adminP: 200}},
+		{"PUT", "/v3/{p}/os-services/thaw", `{"host": "hostA@fake2"}`, want{adminP: 200}},
 	} {
 		for _, p := range []persona{adminP, memberP, readerP, otherP, nobodyP} {
-			path := strings.NewReplacer("{id}", fresh(), "{type}", typeID).Replace(tc.path)
-			body := strings.ReplaceAll(tc.body, "{persona}", strings.ReplaceAll(p.name, " ", "-"))
+			transferID, key := "", ""
+			if strings.Contains(tc.path, "{transfer}") {
+				transferID, key = transfer()
+			}
+			rep := strings.NewReplacer("{id}", fresh(), "{type}", typeID, "{transfer}", transferID, "{key}", key,
+				"{persona}", strings.ReplaceAll(p.name, " ", "-"))
+			path, body := rep.Replace(tc.path), rep.Replace(tc.body)
 			status, ok := tc.want[p]
 			if !ok {
 				status = http.StatusForbidden
