@@ -21,7 +21,7 @@ func TestHosts(t *testing.T) {
 	e.addService("hostA@fake2", cinder.BinaryVolume, 0, true)
 	e.createVolume(`{"volume": {"size": 2}}`)
 	e.createVolume(`{"volume": {"size": 3}}`)
-	e.createVolumeAs("u2:p2", 4)
+	e.createVolumeWithToken("u2:p2", 4)
 
 	r := e.get("/v3/admin/os-hosts").expect(t, http.StatusOK)
 	sameKeys(t, "host", r.keys(t, "hosts", "0"), []string{"host_name", "service", "zone", "service-status", "service-state", "last-update"})

@@ -120,12 +120,14 @@ func transferFilter(r *http.Request) (f db.TransferFilter, allTenants bool, limi
 }
 
 // selectTransfers sets f's equality filters from the query q and reports
-// whether they can select anything. Cinder filters on any column of its
-// Transfer model and selects nothing for another key (is_valid_model_filters):
-// here the ids, name and projects filter, and any other key selects nothing.
+// whether they can select anything. Cinder filters on project_id (its
+// volume's, for an admin listing all_tenants) and any column of its
+// Transfer model, and selects nothing for another key
+// (is_valid_model_filters): here the ids, name and projects filter, and
+// any other key selects nothing.
 func selectTransfers(q url.Values, f *db.TransferFilter) bool {
 	dst := map[string]*string{"id": &f.ID, "volume_id": &f.VolumeID, "display_name": &f.Name,
-		"source_project_id": &f.Source, "destination_project_id": &f.Destination}
+		"source_project_id": &f.Source, "destination_project_id": &f.Destination, "project_id": &f.ProjectID}
 	for k := range q {
 		p, ok := dst[k]
 		if !ok {

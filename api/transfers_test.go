@@ -32,11 +32,6 @@ func (f *fakeVolumes) ExtendVolumeCompletion(ctx context.Context, v *cinder.Volu
 	return f.castErr
 }
 
-// WorkCleanup answers that no service had anything to clean.
-func (f *fakeScheduler) WorkCleanup(ctx context.Context, req cinder.CleanupRequest) (cleaning, unavailable []*cinder.Service, err error) {
-	return nil, nil, nil
-}
-
 // transferKeys are the keys of a transfer's detail, by microversion.
 var (
 	transferDetailKeys  = []string{"id", "created_at", "name", "volume_id", "links"}
@@ -149,7 +144,7 @@ func TestTransferAccept(t *testing.T) {
 	if msg != "Invalid auth key: Attempt to transfer "+id+" with invalid auth key." {
 		t.Fatalf("wrong key: %s", msg)
 	}
-	full := e.createVolumeAs("u2:p2", 3)
+	full := e.createVolumeWithToken("u2:p2", 3)
 	r := e.post("/v3/p2/volume-transfers/"+id+"/accept", `{"accept": {"auth_key": "`+key+`"}}`, p2...)
 	if msg := r.fault(t, 413, "overLimit"); !strings.HasPrefix(msg, "Requested volume or snapshot exceeds allowed gigabytes quota.") ||
 		r.obj(t, "overLimit")["retryAfter"] != "0" {
@@ -177,9 +172,9 @@ func TestTransferAccept(t *testing.T) {
 	}
 }
 
-// createVolumeAs creates a volume of size GiB with token user:project and
+// createVolumeWithToken creates a volume of size GiB with token user:project and
 // returns its id.
-func (e *env) createVolumeAs(token string, size int) string {
+func (e *env) createVolumeWithToken(token string, size int) string {
 	e.t.Helper()
 	project := token[strings.Index(token, ":")+1:]
 	r := e.post("/v3/"+project+"/volumes", fmt.Sprintf(`{"volume": {"size": %d}}`, size), "X-Auth-Token", token)
@@ -195,7 +190,7 @@ func TestTransferLists(t *testing.T) {
 	var ids []string
 	for _, token := range []string{"admin:admin", "admin:admin", "u2:p2"} {
 		project := token[strings.Index(token, ":")+1:]
-		vol := e.createVolumeAs(token, 1)
+		vol := e.createVolumeWithToken(token, 1)
 		ids = append(ids, e.post("/v3/"+project+"/volume-transfers", `{"transfer": {"volume_id": "`+vol+`", "name": "n-`+project+`"}}`,
 			"X-Auth-Token", token).expect(t, 202).obj(t, "transfer")["id"].(string))
 	}
@@ -215,6 +210,8 @@ func TestTransferLists(t *testing.T) {
 		{"/v3/admin/volume-transfers", v358, ids[:2]},
 		{"/v3/admin/volume-transfers?all_tenants=1", v358, ids},
 		{"/v3/admin/volume-transfers?name=n-p2&all_tenants=true", v358, ids[2:]},
+		{"/v3/admin/volume-transfers?project_id=p2&all_tenants=1", v358, ids[2:]},
+		{"/v3/admin/volume-transfers?project_id=p2", v358, ids[:2]},
 		{"/v3/admin/volume-transfers?limit=1", v358, nil},
 		{"/v3/admin/os-volume-transfer?limit=1", v359, nil},
 		{"/v3/admin/volume-transfers?foo=bar", v359, nil},

@@ -143,11 +143,16 @@ func TestKeystoneNonAdmin(t *testing.T) {
 			t.Errorf("non-admin create view has %s", k)
 		}
 	}
+	// The owning project shows to its readers (volume_tenant_attribute);
+	// host and migration status to admins only.
 	show := e.get("/v3/p1/volumes/"+id, user...).expect(t, http.StatusOK)
-	for k := range show.obj(t, "volume") {
-		if strings.HasPrefix(k, "os-vol-") || k == "migration_status" {
-			t.Errorf("non-admin show has admin field %s", k)
+	for k, v := range show.obj(t, "volume") {
+		if k == "os-vol-tenant-attr:tenant_id" && v != "p1" || k != "os-vol-tenant-attr:tenant_id" && strings.HasPrefix(k, "os-vol-") || k == "migration_status" {
+			t.Errorf("non-admin show has %s = %v", k, v)
 		}
+	}
+	if _, ok := show.obj(t, "volume")["os-vol-tenant-attr:tenant_id"]; !ok {
+		t.Error("non-admin show lacks os-vol-tenant-attr:tenant_id")
 	}
 	// Another project's volume does not exist for this user.
 	other := []string{"X-Auth-Token", "", "X-User-Id", "u2", "X-Project-Id", "p2", "X-Roles", "member"}

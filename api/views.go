@@ -254,16 +254,20 @@ var publicStatuses = map[string]string{
 }
 
 // viewScope is what a volume's view takes from its request, read once for
-// a whole list: microversion, admin rights, and the parts of its links.
+// a whole list: microversion, admin rights, whether the policy shows the
+// owning project, and the parts of its links.
 type viewScope struct {
 	mv         version
 	admin      bool
+	tenant     bool   // volume_extension:volume_tenant_attribute allows
 	base, path string // base URL, /project or ""
 }
 
 // scopeOf reads the view scope of r.
-func scopeOf(r *http.Request) viewScope {
-	return viewScope{mv: ver(r), admin: cinder.FromContext(r.Context()).IsAdmin, base: baseURL(r), path: projectPath(r)}
+func (s *server) scopeOf(r *http.Request) viewScope {
+	rc := cinder.FromContext(r.Context())
+	return viewScope{mv: ver(r), admin: rc.IsAdmin, base: baseURL(r), path: projectPath(r),
+		tenant: s.policy.Check(rc, "volume_extension:volume_tenant_attribute", nil)}
 }
 
 // volumeView is a volume as create, show, update and detail answer it, per
@@ -279,8 +283,8 @@ type volumeView struct {
 }
 
 // volumeDetail is v's view for the request r.
-func volumeDetail(r *http.Request, v *cinder.Volume, t *cinder.VolumeType, adminAttrs bool) volumeView {
-	scope := scopeOf(r)
+func (s *server) volumeDetail(r *http.Request, v *cinder.Volume, t *cinder.VolumeType, adminAttrs bool) volumeView {
+	scope := s.scopeOf(r)
 	return volumeView{scope: &scope, v: v, t: t, adminAttrs: adminAttrs}
 }
 
@@ -355,8 +359,10 @@ func (vv volumeView) appendJSON(b []byte) []byte {
 	if mv.atLeast(mvUseQuota) {
 		o.bool("consumes_quota", v.UseQuota)
 	}
-	if vv.adminAttrs && admin {
+	if vv.adminAttrs && vv.scope.tenant {
 		o.str("os-vol-tenant-attr:tenant_id", v.ProjectID)
+	}
+	if vv.adminAttrs && admin {
 		o.strOrNull("os-vol-mig-status-attr:migstat", v.MigrationStatus)
 		o.strOrNull("os-vol-mig-status-attr:name_id", v.NameID)
 		o.strOrNull("os-vol-host-attr:host", v.Host)

@@ -69,7 +69,7 @@ func (s *server) detail(r *http.Request, v *cinder.Volume, adminAttrs bool) (vol
 	if err != nil {
 		return volumeView{}, err
 	}
-	return volumeDetail(r, v, t, adminAttrs), nil
+	return s.volumeDetail(r, v, t, adminAttrs), nil
 }
 
 func (s *server) listVolumes(r *http.Request) (reply, error)       { return s.volumeList(r, false) }
@@ -153,7 +153,7 @@ func summaries(r *http.Request, vols []*cinder.Volume) []object {
 // details are the detailed views of vols, with admin attributes: one scope
 // for the request, each volume type read once.
 func (s *server) details(r *http.Request, vols []*cinder.Volume) ([]volumeView, error) {
-	scope := scopeOf(r)
+	scope := s.scopeOf(r)
 	tn := &typeNames{store: s.store}
 	views := make([]volumeView, len(vols))
 	for i, v := range vols {
@@ -440,7 +440,7 @@ func (s *server) createVolume(r *http.Request) (reply, error) {
 	if err != nil {
 		return reply{}, err
 	}
-	return reply{http.StatusAccepted, object{{"volume", volumeDetail(r, v, t, false)}}}, nil
+	return reply{http.StatusAccepted, object{{"volume", s.volumeDetail(r, v, t, false)}}}, nil
 }
 
 // updateVolume answers PUT /volumes/{id}: name, description and metadata.

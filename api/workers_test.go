@@ -12,6 +12,11 @@ import (
 	"github.com/cinder-go/cinder/volume"
 )
 
+// WorkCleanup answers that no service had anything to clean.
+func (f *fakeScheduler) WorkCleanup(ctx context.Context, req cinder.CleanupRequest) (cleaning, unavailable []*cinder.Service, err error) {
+	return nil, nil, nil
+}
+
 // cleaningScheduler is a fakeScheduler whose work_cleanup records the
 // requests and answers the services it holds.
 type cleaningScheduler struct {

@@ -31,18 +31,21 @@ func (db *DB) HostUsages(ctx context.Context, host string) ([]*HostUsage, error)
 	if err != nil {
 		return nil, err
 	}
-	_, err = queryAll(ctx, db, "snapshots on "+host,
-		"SELECT project_id, count(*), COALESCE(SUM(volume_size), 0) FROM snapshots WHERE deleted = FALSE AND"+
-			" volume_id IN (SELECT id FROM volumes WHERE "+cond+") GROUP BY project_id", args,
-		func(row scanner) (*HostUsage, error) {
-			var u HostUsage
-			if err := row.Scan(&u.ProjectID, &u.Snapshots, &u.SnapshotGigabytes); err != nil {
-				return nil, err
-			}
-			if p, ok := byProject[u.ProjectID]; ok {
-				p.Snapshots, p.SnapshotGigabytes = u.Snapshots, u.SnapshotGigabytes
-			}
-			return &u, nil
-		})
-	return usages, err
+	rows, err := db.query(ctx, "SELECT project_id, count(*), COALESCE(SUM(volume_size), 0) FROM snapshots"+
+		" WHERE deleted = FALSE AND volume_id IN (SELECT id FROM volumes WHERE "+cond+") GROUP BY project_id", args...)
+	if err != nil {
+		return nil, wrap(err, "snapshots on %s", host)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var project string
+		var n, gb int
+		if err := rows.Scan(&project, &n, &gb); err != nil {
+			return nil, wrap(err, "snapshots on %s", host)
+		}
+		if u, ok := byProject[project]; ok {
+			u.Snapshots, u.SnapshotGigabytes = n, gb
+		}
+	}
+	return usages, wrap(rows.Err(), "snapshots on %s", host)
 }

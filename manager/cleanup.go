@@ -26,7 +26,7 @@ func (m *Manager) doCleanup(ctx context.Context, raw json.RawMessage) (any, erro
 		return nil, err
 	}
 	req := a.Request
-	slog.Info("initiating service cleanup", "host", m.host, "service_id", req.ServiceID)
+	slog.Info("initiating service cleanup", "host", m.host)
 	vols, err := m.store.ListVolumes(ctx, db.VolumeFilter{Host: m.host})
 	if err != nil {
 		return nil, fmt.Errorf("do_cleanup: list volumes of backend %s: %w", m.host, err)
@@ -54,7 +54,7 @@ func (m *Manager) doCleanup(ctx context.Context, raw json.RawMessage) (any, erro
 		}
 	}
 	m.recoverVolumes(ctx, clean)
-	slog.Info("service cleanup completed", "host", m.host, "service_id", req.ServiceID, "volumes", len(clean))
+	slog.Info("service cleanup completed", "host", m.host, "volumes", len(clean))
 	return nil, nil
 }
 

@@ -35,8 +35,10 @@ func (m *Manager) finishExtend(ctx context.Context, id string, newSize int, fail
 
 // extendVolumeCompletion (cast: volume, new_size, reservations, error) ends
 // an extend that waited for the hypervisor holding the volume
-// (os-extend_volume_completion): error or not, as finishExtend. A volume
-// no longer extending (reset meanwhile) is left as it is.
+// (os-extend_volume_completion), as finishExtend. On success the storage
+// is grown to the new size too, which leaves a file the hypervisor grew
+// already as it is. A volume no longer extending (reset meanwhile) is left
+// as it is.
 func (m *Manager) extendVolumeCompletion(ctx context.Context, raw json.RawMessage) (any, error) {
 	var a struct {
 		volumeArgs
@@ -54,10 +56,14 @@ func (m *Manager) extendVolumeCompletion(ctx context.Context, raw json.RawMessag
 		slog.Warn("volume to complete the extend of is no longer extending; leaving it", "volume_id", v.ID, "host", m.host, "status", v.Status)
 		return nil, nil
 	}
-	if a.Error {
+	failed := a.Error
+	if failed {
 		slog.Error("the extend of an attached volume failed on its hypervisor", "volume_id", v.ID, "host", m.host, "new_size_gb", a.NewSize)
+	} else if err := m.drv.ExtendVolume(ctx, v, a.NewSize); err != nil {
+		slog.Error("failed to extend volume", "volume_id", v.ID, "host", m.host, "new_size_gb", a.NewSize, "err", err)
+		failed = true
 	}
-	return nil, m.finishExtend(ctx, v.ID, a.NewSize, a.Error)
+	return nil, m.finishExtend(ctx, v.ID, a.NewSize, failed)
 }
 
 // ExtendVolumeCompletion casts extend_volume_completion to the backend of

@@ -86,8 +86,8 @@ func (a *API) Cluster(ctx context.Context, name, binary string) (*cinder.Cluster
 	return a.store.GetCluster(ctx, name, binary, a.cfg.ServiceDownTime)
 }
 
-// SetClusterDisabled enables or disables the cluster name of binary
-// (its services are then scheduled or not) with reason, and returns it.
+// SetClusterDisabled enables or disables the cluster name of binary with
+// reason ("" for none), and returns it.
 func (a *API) SetClusterDisabled(ctx context.Context, name, binary string, disabled bool, reason string) (*cinder.Cluster, error) {
 	c, err := a.Cluster(ctx, name, binary)
 	if err != nil {

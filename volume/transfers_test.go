@@ -33,8 +33,8 @@ func (f *fakeRPC) WorkCleanup(_ context.Context, req cinder.CleanupRequest) (cle
 	return nil, nil, f.record("work_cleanup", fmt.Sprintf("service=%s type=%s until=%t", id, req.ResourceType, req.Until != nil))
 }
 
-// as is a request context of a member of project.
-func as(project string) context.Context {
+// memberOf is a request context of a member of project.
+func memberOf(project string) context.Context {
 	return cinder.WithRequestContext(context.Background(), &cinder.RequestContext{UserID: "u-" + project, ProjectID: project})
 }
 
@@ -66,21 +66,21 @@ func TestTransferLifecycle(t *testing.T) {
 	}
 
 	// The donor's project sees it; another project does not, until it accepts.
-	if _, err := c.api.GetTransfer(as("admin"), tr.ID); err != nil {
+	if _, err := c.api.GetTransfer(memberOf("admin"), tr.ID); err != nil {
 		t.Fatal(err)
 	}
-	_, err = c.api.GetTransfer(as("p2"), tr.ID)
+	_, err = c.api.GetTransfer(memberOf("p2"), tr.ID)
 	wantCode(t, "another project's transfer", err, 404)
-	if list, err := c.api.ListTransfers(as("p2"), db.TransferFilter{}, true); err != nil || len(list) != 0 {
+	if list, err := c.api.ListTransfers(memberOf("p2"), db.TransferFilter{}, true); err != nil || len(list) != 0 {
 		t.Fatalf("p2 lists %v, %v", list, err)
 	}
 
-	_, err = c.api.AcceptTransfer(as("p2"), tr.ID, "0123456789abcdef")
+	_, err = c.api.AcceptTransfer(memberOf("p2"), tr.ID, "0123456789abcdef")
 	wantCode(t, "a wrong key", err, 400)
 	if !strings.Contains(err.Error(), "Invalid auth key") {
 		t.Fatalf("wrong key: %v", err)
 	}
-	got, err := c.api.AcceptTransfer(as("p2"), tr.ID, key)
+	got, err := c.api.AcceptTransfer(memberOf("p2"), tr.ID, key)
 	if err != nil || got.ID != tr.ID || got.DisplayName != "t1" {
 		t.Fatalf("accept: %+v, %v", got, err)
 	}
@@ -96,7 +96,7 @@ func TestTransferLifecycle(t *testing.T) {
 	}
 	_, err = c.api.GetTransfer(admin(), tr.ID)
 	wantCode(t, "an accepted transfer", err, 404)
-	_, err = c.api.AcceptTransfer(as("p3"), tr.ID, key)
+	_, err = c.api.AcceptTransfer(memberOf("p3"), tr.ID, key)
 	wantCode(t, "accepting twice", err, 404)
 }
 
@@ -115,7 +115,7 @@ func TestTransferRules(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.api.AcceptTransfer(as("p2"), tr.ID, key); err != nil {
+	if _, err := c.api.AcceptTransfer(memberOf("p2"), tr.ID, key); err != nil {
 		t.Fatal(err)
 	}
 	if v, s := c.get(vol), c.snap(snap); v.ProjectID != "p2" || s.ProjectID != "admin" {
@@ -136,7 +136,7 @@ func TestTransferRules(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.setSnapshot(snap, cinder.SnapshotError)
-	_, err = c.api.AcceptTransfer(as("p3"), tr.ID, key)
+	_, err = c.api.AcceptTransfer(memberOf("p3"), tr.ID, key)
 	wantCode(t, "a snapshot in error at accept", err, 400)
 	if v := c.get(vol); v.ProjectID != "admin" || v.Status != cinder.StatusAwaitingTransfer {
 		t.Fatalf("refused accept changed the volume: %s %s", v.ProjectID, v.Status)
@@ -145,10 +145,10 @@ func TestTransferRules(t *testing.T) {
 
 	// p4 holds 35 GiB: the volume fits (45), with its snapshot (55) not.
 	c.volume(func(v *cinder.Volume) { v.ProjectID, v.Size = "p4", 35 })
-	_, err = c.api.AcceptTransfer(as("p4"), tr.ID, key)
+	_, err = c.api.AcceptTransfer(memberOf("p4"), tr.ID, key)
 	wantCode(t, "over quota", err, 413)
 
-	if err := c.api.DeleteTransfer(as("p4"), tr.ID); cinder.Code(err) != 404 {
+	if err := c.api.DeleteTransfer(memberOf("p4"), tr.ID); cinder.Code(err) != 404 {
 		t.Fatalf("delete by another project: %v", err)
 	}
 	if err := c.api.DeleteTransfer(admin(), tr.ID); err != nil {
