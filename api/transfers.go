@@ -19,7 +19,8 @@ import (
 // microversion). Both answer links into os-volume-transfer.
 const transferCollection = "os-volume-transfer"
 
-// transferHistory appends, from 3.57, where t came from and went.
+// transferHistory appends what later microversions show of t: no_snapshots
+// from 3.55, where it came from and went from 3.57.
 func transferHistory(r *http.Request, o object, t *cinder.Transfer) object {
 	if ver(r).atLeast(mvTransferSnapshots) {
 		o = append(o, member{"no_snapshots", t.NoSnapshots})
@@ -44,8 +45,8 @@ func transferDetail(r *http.Request, t *cinder.Transfer) object {
 	return transferHistory(r, o, t)
 }
 
-// legacy reports whether r came through /os-volume-transfer.
-func legacy(r *http.Request) bool {
+// legacyTransfer reports whether r came through /os-volume-transfer.
+func legacyTransfer(r *http.Request) bool {
 	return strings.Contains(r.URL.Path, "/"+transferCollection)
 }
 
@@ -102,7 +103,7 @@ func transferFilter(r *http.Request) (f db.TransferFilter, allTenants bool, limi
 	}
 	q := r.URL.Query()
 	q.Del("all_tenants")
-	if !legacy(r) && ver(r).atLeast(mvTransferPaging) {
+	if !legacyTransfer(r) && ver(r).atLeast(mvTransferPaging) {
 		f.Marker, f.Offset, f.Limit, f.SortKey, f.SortDescending = p.marker, p.offset, p.limit, p.sortKey, p.descending
 		for _, k := range []string{"marker", "limit", "offset", "sort", "sort_key", "sort_dir"} {
 			q.Del(k)
@@ -178,7 +179,7 @@ func parseTransferCreate(r *http.Request) (volume.TransferRequest, error) {
 		return req, err
 	}
 	allowed := []string{"volume_id", "name"}
-	if !legacy(r) && ver(r).atLeast(mvTransferSnapshots) {
+	if !legacyTransfer(r) && ver(r).atLeast(mvTransferSnapshots) {
 		allowed = append(allowed, "no_snapshots")
 	}
 	if err := t.only("transfer", allowed...); err != nil {

@@ -97,7 +97,7 @@ func (a *API) SetServiceDisabled(ctx context.Context, host, binary string, disab
 // when host is empty), as volume/api.py freeze_host: each not yet frozen
 // becomes frozen (refusing modification operations, and left out by the
 // schedulers), and the backend is told, which disables its service with
-// reason "frozen".
+// reason "frozen". When it cannot be told they stay frozen, as Cinder's.
 func (a *API) FreezeHost(ctx context.Context, host, cluster string) error {
 	svc, err := a.setFrozen(ctx, host, cluster, true)
 	if err != nil {
@@ -147,15 +147,16 @@ func (a *API) setFrozen(ctx context.Context, host, cluster string, frozen bool) 
 		}
 	}
 	var unchanged []string
+	already := cinder.Invalid("service frozen already %t", frozen)
 	for _, s := range services {
 		_, err := a.store.UpdateService(ctx, s.ID, func(s *cinder.Service) error {
 			if s.Frozen == frozen {
-				return cinder.Invalid("frozen already %t", frozen)
+				return already
 			}
 			s.Frozen = frozen
 			return nil
 		})
-		if cinder.Code(err) == 400 {
+		if errors.Is(err, already) {
 			unchanged = append(unchanged, "'"+s.Host+"'")
 			continue
 		}
