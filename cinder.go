@@ -25,6 +25,8 @@ const (
 	StatusDetaching   = "detaching"
 	StatusReserved    = "reserved"
 	StatusReverting   = "reverting"
+
+	StatusAwaitingTransfer = "awaiting-transfer"
 )
 
 // Migration statuses; a migration target row carries MigrationTarget(sourceID).
@@ -155,6 +157,7 @@ type Service struct {
 	AvailabilityZone string     `json:"availability_zone"`
 	Disabled         bool       `json:"disabled"`
 	DisabledReason   string     `json:"disabled_reason,omitempty"`
+	Frozen           bool       `json:"frozen"` // modification operations refused on its backend (freeze_host)
 	ReportCount      int64      `json:"report_count"`
 	ClusterName      string     `json:"cluster_name,omitempty"`
 	CreatedAt        time.Time  `json:"created_at"`

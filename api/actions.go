@@ -25,6 +25,7 @@ func (s *server) actions() map[string]action {
 		"os-terminate_connection":      s.terminateConnection,
 		"os-migrate_volume":            s.migrateVolume,
 		"os-migrate_volume_completion": s.migrateVolumeCompletion,
+		"os-extend_volume_completion":  s.extendVolumeCompletion,
 		"os-retype":                    s.retype,
 		"revert":                       s.revert,
 		"os-set_image_metadata":        s.setImageMetadata,

@@ -21,6 +21,7 @@ var extensions = []extension{
 	{"Capabilities", "capabilities", "Capabilities support.", "2015-08-31T00:00:00+00:00"},
 	{"ExtendedServices", "os-extended-services", "Extended services support.", "2014-01-10T00:00:00-00:00"},
 	{"ExtendedSnapshotAttributes", "os-extended-snapshot-attributes", "Extended SnapshotAttributes support.", "2012-06-19T00:00:00+00:00"},
+	{"Hosts", "os-hosts", "Admin-only host administration.", "2011-06-29T00:00:00+00:00"},
 	{"Qos_specs_manage", "qos-specs", "QoS specs support.", "2013-08-02T00:00:00+00:00"},
 	{"SchedulerHints", "OS-SCH-HNT", "Pass arbitrary key/value pairs to the scheduler.", "2013-04-18T00:00:00+00:00"},
 	{"Scheduler_stats", "scheduler-stats", "Scheduler stats support.", "2014-09-07T00:00:00+00:00"},
@@ -33,6 +34,7 @@ var extensions = []extension{
 	{"VolumeHostAttribute", "os-vol-host-attr", "Expose host as an attribute of a volume.", "2011-11-03T00:00:00+00:00"},
 	{"VolumeMigStatusAttribute", "os-vol-mig-status-attr", "Expose migration_status as an attribute of a volume.", "2013-08-08T00:00:00+00:00"},
 	{"VolumeTenantAttribute", "os-vol-tenant-attr", "Expose the internal project_id as an attribute of a volume.", "2011-11-03T00:00:00+00:00"},
+	{"VolumeTransfer", "os-volume-transfer", "Volume transfer management support.", "2013-05-29T00:00:00+00:00"},
 	{"VolumeTypeAccess", "os-volume-type-access", "Volume type access support.", "2014-06-26T00:00:00Z"},
 	{"VolumeTypeEncryption", "encryption", "Encryption support for volume types.", "2013-07-01T00:00:00+00:00"},
 }

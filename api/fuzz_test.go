@@ -134,9 +134,9 @@ func (a *fuzzAPI) checkCalls(t *testing.T) {
 		}
 	}
 	for _, call := range a.volumes.called() {
-		// "method id [args]", or "capabilities host".
+		// "method id [args]", or "capabilities host" (freeze_host, thaw_host).
 		f := strings.Fields(call)
-		if f[0] == "capabilities" {
+		if f[0] == "capabilities" || f[0] == "freeze_host" || f[0] == "thaw_host" {
 			continue
 		}
 		if len(f) < 2 || !uuidForm.MatchString(f[1]) {
@@ -417,6 +417,80 @@ func FuzzAttachment(f *testing.F) {
 		}
 		a.serve(t, http.MethodPut, "/v3/admin/attachments/"+id, query, version, body)
 		a.serve(t, http.MethodPost, "/v3/admin/attachments/"+id+"/action", query, version, body)
+		a.checkCalls(t)
+	})
+}
+
+// FuzzCreateTransfer posts bodies to both transfer collections. A created
+// transfer must be of the fixture volume and show its key.
+func FuzzCreateTransfer(f *testing.F) {
+	f.Add([]byte(`{"transfer": {"volume_id": "{fixture}", "name": "t"}}`), false, "volume 3.55")
+	f.Add([]byte(`{"transfer": {"volume_id": "{fixture}", "no_snapshots": "yes"}}`), true, "volume 3.57")
+	f.Add([]byte(`{"transfer": {"volume_id": "../../etc/passwd"}}`), false, "")
+	a := newFuzzAPI(f)
+	f.Fuzz(func(t *testing.T, body []byte, legacy bool, version string) {
+		defer a.reset(t)
+		path := "/v3/admin/volume-transfers"
+		if legacy {
+			path = "/v3/admin/os-volume-transfer"
+		}
+		body = bytes.ReplaceAll(body, []byte("{fixture}"), []byte(a.vol.ID))
+		status, out := a.serve(t, http.MethodPost, path, "", version, body)
+		if status/100 == 2 {
+			tr, _ := out["transfer"].(map[string]any)
+			if key, _ := tr["auth_key"].(string); tr["volume_id"] != a.vol.ID || len(key) != 16 {
+				t.Fatalf("create %q answered %d with %v", body, status, tr)
+			}
+		}
+		a.checkCalls(t)
+	})
+}
+
+// FuzzAcceptTransfer posts bodies to the accept of a transfer of a volume
+// of project p1, or of the fuzzed id; no key but the transfer's may move
+// the volume.
+func FuzzAcceptTransfer(f *testing.F) {
+	f.Add([]byte(`{"accept": {"auth_key": "0123456789abcdef"}}`), "", "volume 3.64")
+	f.Add([]byte(`{"accept": {"auth_key": 7}}`), "", "")
+	f.Add([]byte(`{"accept": {"auth_key": "k"}}`), "../x", "volume 3.55")
+	a := newFuzzAPI(f)
+	ctx := context.Background()
+	v := &cinder.Volume{ProjectID: "p1", Size: 1, Status: cinder.StatusAvailable, Host: "hostA@fake1#fake", UseQuota: true}
+	if err := a.store.CreateVolume(ctx, v); err != nil {
+		f.Fatal(err)
+	}
+	tr := &cinder.Transfer{VolumeID: v.ID, Salt: "salt", CryptHash: "not a hash of any key"}
+	if err := a.store.CreateTransfer(ctx, tr); err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, body []byte, id, version string) {
+		defer a.reset(t)
+		if id == "" {
+			id = tr.ID
+		}
+		status, _ := a.serve(t, http.MethodPost, "/v3/admin/volume-transfers/"+id+"/accept", "", version, body)
+		if got, err := a.store.GetVolume(ctx, v.ID); status/100 == 2 || err != nil || got.ProjectID != "p1" {
+			t.Fatalf("accept %q answered %d; volume %+v, %v", body, status, got, err)
+		}
+		a.checkCalls(t)
+	})
+}
+
+// FuzzWorkersCleanup posts bodies to /workers/cleanup and puts bodies to
+// the os-services and clusters actions.
+func FuzzWorkersCleanup(f *testing.F) {
+	f.Add([]byte(`{"host": "hostA@fake1", "is_up": true, "resource_type": "volume"}`), "workers/cleanup", "volume 3.24")
+	f.Add([]byte(`{"host": "hostA@fake2"}`), "os-services/freeze", "volume 3.64")
+	f.Add([]byte(`{"cluster": "c"}`), "os-services/thaw", "volume 3.26")
+	f.Add([]byte(`{"name": "c", "disabled_reason": "r"}`), "clusters/disable", "volume 3.7")
+	a := newFuzzAPI(f)
+	f.Fuzz(func(t *testing.T, body []byte, route, version string) {
+		defer a.reset(t)
+		method := http.MethodPut
+		if route == "workers/cleanup" {
+			method = http.MethodPost
+		}
+		a.serve(t, method, "/v3/admin/"+route, "", version, body)
 		a.checkCalls(t)
 	})
 }

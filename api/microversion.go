@@ -22,7 +22,7 @@ func (v version) atLeast(minor int) bool {
 // The supported range, as cinder/api/openstack/api_version_request.py.
 var (
 	minVersion = version{3, 0}
-	maxVersion = version{3, 70}
+	maxVersion = version{3, 71}
 )
 
 // Microversions that change what this API does (cinder/api/microversions.py).
@@ -33,16 +33,22 @@ const (
 	mvMigrateCluster        = 16
 	mvProviderID            = 21
 	mvDeleteForce           = 23
+	mvWorkersCleanup        = 24
+	mvReplicationCluster    = 26
 	mvRevert                = 40
 	mvExtendInUse           = 42
 	mvCount                 = 45
 	mvSharedTargets         = 48
 	mvBackendState          = 49
 	mvSchemaChanges         = 53
+	mvTransferSnapshots     = 55
+	mvTransferHistory       = 57
+	mvTransferPaging        = 59
 	mvClusterName           = 61
 	mvTypeIDInDetail        = 63
 	mvUseQuota              = 65
 	mvSharedTargetsTristate = 69
+	mvExtendCompletion      = 71
 )
 
 // versionPattern is APIVersionRequest's accepted form.
@@ -63,7 +69,7 @@ func ver(r *http.Request) version {
 }
 
 // negotiateVersion reads "OpenStack-API-Version: volume X.Y" (3.0 when
-// absent, "latest" for 3.70): a malformed version is 400, one out of range
+// absent, "latest" for the maximum): a malformed version is 400, one out of range
 // 406, as Cinder. Responses echo the version.
 func negotiateVersion(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -60,6 +60,11 @@ func TestPersonas(t *testing.T) {
 		return e.as(memberP, req{method: "POST", path: "/v3/{p}/attachments", body: `{"attachment": {"volume_uuid": "` + fresh() + `"}}`}).
 			expect(t, http.StatusOK).obj(t, "attachment")["id"].(string)
 	}
+	transfer := func() (string, string) { // a new transfer of a volume of p1, and its key
+		tr := e.as(adminP, req{method: "POST", path: "/v3/{p}/volume-transfers", body: `{"transfer": {"volume_id": "` + fresh() + `"}}`}).
+			expect(t, http.StatusAccepted).obj(t, "transfer")
+		return tr["id"].(string), tr["auth_key"].(string)
+	}
 
 	type want map[persona]int // status by persona; the others: 403
 	all := want{adminP: 200, memberP: 200, readerP: 200, otherP: 200, nobodyP: 200}
@@ -138,11 +143,27 @@ func TestPersonas(t *testing.T) {
 		{"POST", "/v3/{p}/volumes/{id}/action", `{"os-attach": {"host_name": "h", "mountpoint": "/dev/vdb"}}`, want{adminP: 202, memberP: 202, otherP: 404}},
 		{"POST", "/v3/{p}/volumes/{id}/action", `{"os-detach": {}}`, want{adminP: 202, memberP: 202, otherP: 404}},
 		{"POST", "/v3/{p}/volumes/{id}/action", `{"os-force_detach": {}}`, want{adminP: 202, otherP: 404}}, // found first, as Cinder
+		{"GET", "/v3/{p}/volume-transfers", "", want{adminP: 200, memberP: 200, readerP: 200, otherP: 200}},
+		{"POST", "/v3/{p}/volume-transfers", `{"transfer": {"volume_id": "{id}"}}`, want{adminP: 202, memberP: 202, otherP: 404}},
+		{"GET", "/v3/{p}/volume-transfers/{transfer}", "", want{adminP: 200, memberP: 200, readerP: 200, otherP: 404}},
+		{"DELETE", "/v3/{p}/os-volume-transfer/{transfer}", "", want{adminP: 202, memberP: 202, otherP: 404}},
+		{"POST", "/v3/{p}/volume-transfers/{transfer}/accept", `{"accept": {"auth_key": "{key}"}}`, want{adminP: 202, memberP: 202, otherP: 202}},
+		{"GET", "/v3/{p}/os-hosts", "", want{adminP: 200}},
+		{"GET", "/v3/{p}/os-hosts/hostA@fake1", "", want{adminP: 200}},
+		{"GET", "/v3/{p}/clusters/detail", "", want{adminP: 200}},
+		{"PUT", "/v3/{p}/clusters/enable", `{"name": "c1"}`, want{adminP: 404}}, // no such cluster: past the rule
+		{"POST", "/v3/{p}/workers/cleanup", "", want{adminP: 202}},
+		{"PUT", "/v3/{p}/os-services/freeze", `{"host": "hostA@fake2"}`, want{adminP: 200}},
+		{"PUT", "/v3/{p}/os-services/thaw", `{"host": "hostA@fake2"}`, want{adminP: 200}},
 	} {
 		for _, p := range []persona{adminP, memberP, readerP, otherP, nobodyP} {
 			ids := []string{"{id}", fresh(), "{type}", typeID, "{priv}", privID, "{plain}", plainID}
 			if strings.Contains(tc.path, "{att}") {
 				ids = append(ids, "{att}", attachment())
+			}
+			if strings.Contains(tc.path, "{transfer}") {
+				transferID, key := transfer()
+				ids = append(ids, "{transfer}", transferID, "{key}", key)
 			}
 			path := strings.NewReplacer(ids...).Replace(tc.path)
 			body := strings.NewReplacer(append(ids, "{persona}", strings.ReplaceAll(p.name, " ", "-"))...).Replace(tc.body)

@@ -63,13 +63,14 @@ func serviceView(r *http.Request, svc *cinder.Service, up bool, backendStates ma
 	}
 	o = append(o, member{"disabled_reason", orNull(svc.DisabledReason)})
 	if volume {
-		o = append(o, member{"replication_status", "disabled"}, member{"active_backend_id", nil}, member{"frozen", false})
+		o = append(o, member{"replication_status", "disabled"}, member{"active_backend_id", nil}, member{"frozen", svc.Frozen})
 	}
 	return o
 }
 
 // updateService answers PUT /os-services/{enable,disable,disable-log-reason}
-// (admin) {"host", "binary" or "service", "disabled_reason"}.
+// (admin) {"host", "binary" or "service", "disabled_reason"}, and
+// PUT /os-services/{freeze,thaw} {"host"} (or "cluster" from 3.26).
 func (s *server) updateService(r *http.Request) (reply, error) {
 	if err := s.authorize(r, "volume_extension:services:update"); err != nil {
 		return reply{}, err
@@ -77,6 +78,8 @@ func (s *server) updateService(r *http.Request) (reply, error) {
 	act := mux.Vars(r)["action"]
 	switch act {
 	case "enable", "disable", "disable-log-reason":
+	case "freeze", "thaw":
+		return s.freezeOrThaw(r, act == "freeze")
 	default:
 		return reply{}, cinder.InvalidInput("Unknown action")
 	}
@@ -163,4 +166,44 @@ func disabledReason(body fields) (*string, error) {
 		return nil, newFault(http.StatusBadRequest, "Disabled reason contains invalid characters or is too long")
 	}
 	return &reason, nil
+}
+
+// freezeOrThaw answers PUT /os-services/freeze and /thaw: 200 with no body
+// once the backend has frozen or thawed. A host that names no
+// cinder-volume service is 400, as Cinder's _volume_api_proxy.
+func (s *server) freezeOrThaw(r *http.Request, freeze bool) (reply, error) {
+	body, err := readObject(r, "host")
+	if err != nil {
+		return reply{}, err
+	}
+	if err := body.only("", "cluster", "host"); err != nil {
+		return reply{}, err
+	}
+	var host, cluster string
+	if raw, ok := body["host"]; ok {
+		if host, err = stringOf("host", raw, true, maxNameLen); err != nil {
+			return reply{}, err
+		}
+	}
+	if raw, ok := body["cluster"]; ok {
+		if cluster, err = stringOf("cluster", raw, true, 0); err != nil {
+			return reply{}, err
+		}
+	}
+	switch {
+	case !ver(r).atLeast(mvReplicationCluster) && host == "":
+		return reply{}, cinder.InvalidInput("Host field is missing.")
+	case !ver(r).atLeast(mvReplicationCluster):
+		cluster = ""
+	case (host == "") == (cluster == ""):
+		return reply{}, cinder.InvalidInput("One and only one of cluster and host must be set.")
+	}
+	rule, change := "volume:thaw_host", s.vol.ThawHost
+	if freeze {
+		rule, change = "volume:freeze_host", s.vol.FreezeHost
+	}
+	if err := s.authorize(r, rule); err != nil {
+		return reply{}, err
+	}
+	return reply{status: http.StatusOK}, change(r.Context(), host, cluster)
 }

@@ -17,7 +17,7 @@ func TestVersionDocuments(t *testing.T) {
 	sameKeys(t, "version", root.keys(t, "versions", "0"),
 		[]string{"id", "status", "version", "min_version", "updated", "links", "media-types"})
 	v := root.obj(t, "versions", "0")
-	if v["id"] != "v3.0" || v["version"] != "3.70" || v["min_version"] != "3.0" || v["status"] != "CURRENT" {
+	if v["id"] != "v3.0" || v["version"] != "3.71" || v["min_version"] != "3.0" || v["status"] != "CURRENT" {
 		t.Fatalf("version document: %s", root.raw)
 	}
 	self := root.obj(t, "versions", "0", "links", "1")
@@ -47,7 +47,7 @@ func TestMicroversionNegotiation(t *testing.T) {
 	}{
 		{"", "volume 3.0", http.StatusOK},
 		{"volume 3.64", "volume 3.64", http.StatusOK},
-		{"volume latest", "volume 3.70", http.StatusOK},
+		{"volume latest", "volume 3.71", http.StatusOK},
 		{"compute 2.1, volume 3.27", "volume 3.27", http.StatusOK},
 		{"volume 3.99", "volume 3.99", http.StatusNotAcceptable},
 		{"volume 4.0", "volume 4.0", http.StatusNotAcceptable},
@@ -66,7 +66,7 @@ func TestMicroversionNegotiation(t *testing.T) {
 		}
 	}
 	msg := e.get("/v3/admin/volumes", "OpenStack-API-Version", "volume 3.99").fault(t, http.StatusNotAcceptable, "computeFault")
-	if msg != "Version 3.99 is not supported by the API. Minimum is 3.0 and maximum is 3.70." {
+	if msg != "Version 3.99 is not supported by the API. Minimum is 3.0 and maximum is 3.71." {
 		t.Errorf("406 message %q", msg)
 	}
 	msg = e.get("/v3/admin/volumes", "OpenStack-API-Version", "volume abc").fault(t, http.StatusBadRequest, "badRequest")
@@ -143,11 +143,16 @@ func TestKeystoneNonAdmin(t *testing.T) {
 			t.Errorf("non-admin create view has %s", k)
 		}
 	}
+	// The owning project shows to its readers (volume_tenant_attribute);
+	// host and migration status to admins only.
 	show := e.get("/v3/p1/volumes/"+id, user...).expect(t, http.StatusOK)
-	for k := range show.obj(t, "volume") {
-		if strings.HasPrefix(k, "os-vol-") || k == "migration_status" {
-			t.Errorf("non-admin show has admin field %s", k)
+	for k, v := range show.obj(t, "volume") {
+		if k == "os-vol-tenant-attr:tenant_id" && v != "p1" || k != "os-vol-tenant-attr:tenant_id" && strings.HasPrefix(k, "os-vol-") || k == "migration_status" {
+			t.Errorf("non-admin show has %s = %v", k, v)
 		}
+	}
+	if _, ok := show.obj(t, "volume")["os-vol-tenant-attr:tenant_id"]; !ok {
+		t.Error("non-admin show lacks os-vol-tenant-attr:tenant_id")
 	}
 	// Another project's volume does not exist for this user.
 	other := []string{"X-Auth-Token", "", "X-User-Id", "u2", "X-Project-Id", "p2", "X-Roles", "member"}

@@ -258,24 +258,22 @@ var publicStatuses = map[string]string{
 }
 
 // viewScope is what a volume's view takes from its request, read once for
-// a whole list: microversion, admin rights, and the parts of its links.
+// a whole list: microversion, admin rights, whether the policy shows the
+// owning project, and the parts of its links.
 type viewScope struct {
 	mv         version
 	admin      bool
 	imageMeta  bool   // the policy shows volume_image_metadata
+	tenant     bool   // volume_extension:volume_tenant_attribute allows
 	base, path string // base URL, /project or ""
 }
 
-// scopeOf reads the view scope of r.
-func scopeOf(r *http.Request) viewScope {
-	return viewScope{mv: ver(r), admin: cinder.FromContext(r.Context()).IsAdmin, base: baseURL(r), path: projectPath(r)}
-}
-
-// scope is scopeOf(r) with what the policy lets the caller see.
+// scope reads the view scope of r, with what the policy lets the caller see.
 func (s *server) scope(r *http.Request) viewScope {
-	sc := scopeOf(r)
-	sc.imageMeta = s.policy.Check(cinder.FromContext(r.Context()), "volume_extension:volume_image_metadata:show", nil)
-	return sc
+	rc := cinder.FromContext(r.Context())
+	return viewScope{mv: ver(r), admin: rc.IsAdmin, base: baseURL(r), path: projectPath(r),
+		tenant:    s.policy.Check(rc, "volume_extension:volume_tenant_attribute", nil),
+		imageMeta: s.policy.Check(rc, "volume_extension:volume_image_metadata:show", nil)}
 }
 
 // visibleAdminMetadata are the admin metadata keys every user sees, in a
@@ -314,8 +312,8 @@ type volumeView struct {
 }
 
 // volumeDetail is v's view for the request r.
-func volumeDetail(r *http.Request, v *cinder.Volume, t *cinder.VolumeType, adminAttrs bool) volumeView {
-	scope := scopeOf(r)
+func (s *server) volumeDetail(r *http.Request, v *cinder.Volume, t *cinder.VolumeType, adminAttrs bool) volumeView {
+	scope := s.scope(r)
 	return volumeView{scope: &scope, v: v, t: t, adminAttrs: adminAttrs}
 }
 
@@ -391,8 +389,10 @@ func (vv volumeView) appendJSON(b []byte) []byte {
 	if mv.atLeast(mvUseQuota) {
 		o.bool("consumes_quota", v.UseQuota)
 	}
-	if vv.adminAttrs && admin {
+	if vv.adminAttrs && vv.scope.tenant {
 		o.str("os-vol-tenant-attr:tenant_id", v.ProjectID)
+	}
+	if vv.adminAttrs && admin {
 		o.strOrNull("os-vol-mig-status-attr:migstat", v.MigrationStatus)
 		o.strOrNull("os-vol-mig-status-attr:name_id", v.NameID)
 		o.strOrNull("os-vol-host-attr:host", v.Host)

@@ -406,7 +406,7 @@ func (s *server) createVolume(r *http.Request) (reply, error) {
 	if err != nil {
 		return reply{}, err
 	}
-	return reply{http.StatusAccepted, object{{"volume", volumeDetail(r, v, t, false)}}}, nil
+	return reply{http.StatusAccepted, object{{"volume", s.volumeDetail(r, v, t, false)}}}, nil
 }
 
 // updateVolume answers PUT /volumes/{id}: name, description and metadata.

@@ -21,7 +21,7 @@ var (
 		"os-vol-mig-status-attr:name_id", "os-vol-host-attr:host"}
 	showKeys       = append(append([]string{}, createKeys...), adminAttrKeys...)                           // 11, at 3.64
 	showKeys30     = append(append([]string{}, createKeys[:21]...), adminAttrKeys...)                      // 11b, at 3.0
-	showKeysLatest = append(append(append([]string{}, createKeys...), "consumes_quota"), adminAttrKeys...) // 11c, at 3.70
+	showKeysLatest = append(append(append([]string{}, createKeys...), "consumes_quota"), adminAttrKeys...) // 11c, at 3.71
 	timestamp      = regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}$`)
 )
 

@@ -16,7 +16,7 @@ import (
 // serviceValues and scanService use.
 var serviceColumns = []string{
 	"id", "uuid", "host", `"binary"`, "topic", "availability_zone", "disabled",
-	"disabled_reason", "report_count", "cluster_name", "created_at", "updated_at",
+	"disabled_reason", "frozen", "report_count", "cluster_name", "created_at", "updated_at",
 }
 
 var selectServices = "SELECT " + strings.Join(serviceColumns, ", ") + " FROM services"
@@ -24,7 +24,7 @@ var selectServices = "SELECT " + strings.Join(serviceColumns, ", ") + " FROM ser
 func serviceValues(s *cinder.Service) []any {
 	return []any{
 		s.ID, s.UUID, s.Host, s.Binary, s.Topic, s.AvailabilityZone, s.Disabled,
-		s.DisabledReason, s.ReportCount, s.ClusterName, formatTime(s.CreatedAt), formatTimePtr(s.UpdatedAt),
+		s.DisabledReason, s.Frozen, s.ReportCount, s.ClusterName, formatTime(s.CreatedAt), formatTimePtr(s.UpdatedAt),
 	}
 }
 
@@ -33,7 +33,7 @@ func scanService(row scanner) (*cinder.Service, error) {
 	var created string
 	var updated sql.NullString
 	err := row.Scan(&s.ID, &s.UUID, &s.Host, &s.Binary, &s.Topic, &s.AvailabilityZone, &s.Disabled,
-		&s.DisabledReason, &s.ReportCount, &s.ClusterName, &created, &updated)
+		&s.DisabledReason, &s.Frozen, &s.ReportCount, &s.ClusterName, &created, &updated)
 	if err != nil {
 		return nil, err
 	}

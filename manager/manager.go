@@ -99,6 +99,11 @@ func (m *Manager) Endpoint() rpc.Endpoint {
 			"migrate_volume_completion":    m.migrateVolumeCompletion,
 			"update_migrated_volume":       m.updateMigratedVolume,
 			"publish_service_capabilities": m.publishServiceCapabilities,
+			"accept_transfer":              m.acceptTransfer,
+			"freeze_host":                  m.freezeHost,
+			"thaw_host":                    m.thawHost,
+			"extend_volume_completion":     m.extendVolumeCompletion,
+			"do_cleanup":                   m.doCleanup,
 			"create_snapshot":              m.createSnapshot,
 			"delete_snapshot":              m.deleteSnapshot,
 			"revert_to_snapshot":           m.revertToSnapshot,
@@ -154,6 +159,13 @@ func (m *Manager) recover(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("list volumes of backend %s: %w", m.host, err)
 	}
+	m.recoverVolumes(ctx, vols)
+	return nil
+}
+
+// recoverVolumes is recover for vols, volumes of the backend, and their
+// snapshots.
+func (m *Manager) recoverVolumes(ctx context.Context, vols []*cinder.Volume) {
 	isTarget := func(v *cinder.Volume) bool { return strings.HasPrefix(v.MigrationStatus, cinder.MigrationTarget("")) }
 	// Sources before targets: a target's fate depends on how its source's migration ended.
 	slices.SortStableFunc(vols, func(a, b *cinder.Volume) int {
@@ -193,7 +205,6 @@ func (m *Manager) recover(ctx context.Context) error {
 			slog.Error("failed to recover volume", "volume_id", v.ID, "host", m.host, "err", err)
 		}
 	}
-	return nil
 }
 
 // Run reports the backend's stats at once and then every
@@ -507,22 +518,8 @@ func (m *Manager) extendVolume(ctx context.Context, raw json.RawMessage) (any, e
 	}
 	if err != nil {
 		slog.Error("failed to extend volume", "volume_id", v.ID, "host", m.host, "new_size_gb", a.NewSize, "err", err)
-		m.setStatus(ctx, v.ID, cinder.StatusErrorExtend)
-		return nil, nil
 	}
-	_, err = m.store.UpdateVolume(ctx, v.ID, func(v *cinder.Volume) error {
-		v.Size = a.NewSize
-		v.Status = cinder.StatusAvailable
-		if v.AttachStatus == "attached" {
-			v.Status = cinder.StatusInUse
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("record new size of volume %s: %w", v.ID, err)
-	}
-	slog.Info("extended volume", "volume_id", v.ID, "host", m.host, "size_gb", a.NewSize)
-	return nil, nil
+	return nil, m.finishExtend(ctx, v.ID, a.NewSize, err != nil)
 }
 
 // initializeConnection (call: volume, connector) exposes a volume to a

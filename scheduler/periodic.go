@@ -35,8 +35,8 @@ func (s *Scheduler) waitReady(ctx context.Context) {
 	}
 }
 
-// allReported reports whether every volume service that is up and enabled
-// has sent its stats to this scheduler (has_all_capabilities).
+// allReported reports whether every schedulable volume service has sent
+// its stats to this scheduler (has_all_capabilities).
 func (s *Scheduler) allReported(ctx context.Context) bool {
 	services, err := s.store.ListServices(ctx, "", cinder.BinaryVolume)
 	if err != nil {
@@ -47,7 +47,7 @@ func (s *Scheduler) allReported(ctx context.Context) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, svc := range services {
-		if _, ok := s.reports[svc.Host]; !ok && !svc.Disabled && svc.Up(now, s.downTime) {
+		if _, ok := s.reports[svc.Host]; !ok && schedulable(svc, now, s.downTime) {
 			return false
 		}
 	}

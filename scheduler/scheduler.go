@@ -28,13 +28,14 @@ import (
 // cinder/scheduler/rpcapi.py's RPC_API_VERSION.
 const RPCAPIVersion = "3.12"
 
-// Volumes hands a placed volume to its backend's cinder-volume, and a
-// volume to migrate or retype to its backend with the destination pool and
-// that pool's capabilities (*manager.Client does).
+// Volumes hands a placed volume to its backend's cinder-volume, a volume
+// to migrate or retype to its backend with the destination pool and that
+// pool's capabilities, and a cleanup to a backend (*manager.Client does).
 type Volumes interface {
 	CreateVolume(ctx context.Context, v *cinder.Volume, spec map[string]any) error
 	MigrateVolume(ctx context.Context, v *cinder.Volume, host string, capabilities map[string]any, forceHostCopy bool) error
 	Retype(ctx context.Context, v *cinder.Volume, newTypeID, host string, capabilities map[string]any, migrationPolicy string) error
+	DoCleanup(ctx context.Context, host string, req cinder.CleanupRequest) error
 }
 
 // Scheduler places volumes on pools from the stats the backends report.
@@ -109,6 +110,7 @@ func (s *Scheduler) Endpoint() rpc.Endpoint {
 			"get_pools":                   s.getPools,
 			"migrate_volume":              s.migrateVolume,
 			"retype":                      s.retype,
+			"work_cleanup":                s.workCleanup,
 		},
 	}
 }
@@ -336,7 +338,7 @@ func settled(err error) (any, error) {
 }
 
 // refresh rebuilds the backend states from the latest reports of the
-// cinder-volume services that are up and enabled; the others' pools are
+// cinder-volume services that are schedulable; the others' pools are
 // dropped (_update_backend_state_map). Call with s.mu held.
 func (s *Scheduler) refresh(ctx context.Context) error {
 	services, err := s.store.ListServices(ctx, "", cinder.BinaryVolume)
@@ -346,7 +348,7 @@ func (s *Scheduler) refresh(ctx context.Context) error {
 	now := time.Now()
 	active := make(map[string]bool, len(services))
 	for _, svc := range services {
-		if svc.Disabled || !svc.Up(now, s.downTime) {
+		if !schedulable(svc, now, s.downTime) {
 			continue
 		}
 		rep, ok := s.reports[svc.Host]
@@ -363,11 +365,18 @@ func (s *Scheduler) refresh(ctx context.Context) error {
 	}
 	for host := range s.backends {
 		if !active[host] {
-			slog.Info("removing backend that is down, disabled or silent from the scheduler", "host", host)
+			slog.Info("removing backend that is down, disabled, frozen or silent from the scheduler", "host", host)
 			delete(s.backends, host)
 		}
 	}
 	return nil
+}
+
+// schedulable reports whether svc's backend may take volumes: up at now,
+// neither disabled nor frozen, as the services Cinder's host manager reads
+// (disabled=False, frozen=False).
+func schedulable(svc *cinder.Service, now time.Time, downTime time.Duration) bool {
+	return !svc.Disabled && !svc.Frozen && svc.Up(now, downTime)
 }
 
 // pools returns every known pool ordered by host@backend#pool. Call with

@@ -56,6 +56,9 @@ func (a *API) Delete(ctx context.Context, id string, force, cascade bool) error 
 		return err
 	}
 	ctx = context.WithoutCancel(ctx)
+	if err := a.notFrozen(ctx, v.Host); err != nil {
+		return err
+	}
 	snaps, err := a.store.ListSnapshots(ctx, db.SnapshotFilter{VolumeID: v.ID})
 	if err != nil {
 		return err

@@ -24,6 +24,7 @@ type Scheduler interface {
 	MigrateVolume(ctx context.Context, v *cinder.Volume, backend string, forceCopy bool, spec cinder.RequestSpec) error
 	Retype(ctx context.Context, v *cinder.Volume, spec cinder.RequestSpec) error
 	GetPools(ctx context.Context) ([]cinder.Pool, error)
+	WorkCleanup(ctx context.Context, req cinder.CleanupRequest) (cleaning, unavailable []*cinder.Service, err error)
 }
 
 // Backends is what the rules need of the cinder-volume managers (*manager.Client).
@@ -38,6 +39,10 @@ type Backends interface {
 	DeleteSnapshot(ctx context.Context, v *cinder.Volume, s *cinder.Snapshot) error
 	RevertToSnapshot(ctx context.Context, v *cinder.Volume, s *cinder.Snapshot) error
 	Attacher
+	AcceptTransfer(ctx context.Context, v *cinder.Volume, user, project string, noSnapshots bool) error
+	FreezeHost(ctx context.Context, host string) error
+	ThawHost(ctx context.Context, host string) error
+	ExtendVolumeCompletion(ctx context.Context, v *cinder.Volume, newSize int, hasError bool) error
 }
 
 // API applies the volume rules over the database and the RPC clients.

@@ -46,6 +46,9 @@ func (a *API) CreateSnapshot(ctx context.Context, req SnapshotRequest) (*cinder.
 		return nil, err
 	}
 	ctx = context.WithoutCancel(ctx)
+	if err := a.notFrozen(ctx, v.Host); err != nil {
+		return nil, err
+	}
 	if err := snapshottable(v, req.Force); err != nil {
 		return nil, err
 	}
@@ -137,6 +140,9 @@ func (a *API) DeleteSnapshot(ctx context.Context, id string, force bool) error {
 		return err
 	}
 	ctx = context.WithoutCancel(ctx)
+	if err := a.snapshotNotFrozen(ctx, s); err != nil {
+		return err
+	}
 	valid := []string{cinder.SnapshotAvailable, cinder.SnapshotError}
 	var before cinder.Snapshot
 	s, err = a.store.UpdateSnapshot(ctx, s.ID, func(s *cinder.Snapshot) error {
