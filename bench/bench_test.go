@@ -186,11 +186,11 @@ func TestParseWrk(t *testing.T) {
 Requests/sec:   1234.50
 Transfer/sec:      5.00MB
 `
-	rps, p99, err := parseWrk(report)
-	if err != nil || rps != 1234.5 || p99 != 812*time.Microsecond {
-		t.Fatalf("parseWrk = %v, %v, %v; want 1234.5, 812µs", rps, p99, err)
+	w, err := parseWrk(report)
+	if err != nil || w.rps != 1234.5 || w.p50 != 2100*time.Microsecond || w.p99 != 812*time.Microsecond {
+		t.Fatalf("parseWrk = %+v, %v; want 1234.5, 2.1ms, 812µs", w, err)
 	}
-	if _, _, err := parseWrk(report + "  Non-2xx or 3xx responses: 12\n"); err == nil {
+	if _, err := parseWrk(report + "  Non-2xx or 3xx responses: 12\n"); err == nil {
 		t.Fatal("parseWrk accepted a report with failed requests")
 	}
 }
