@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/cinder-go/cinder"
+	"github.com/cinder-go/cinder/db"
 	"github.com/cinder-go/cinder/internal/testdb"
 	"github.com/cinder-go/cinder/volume"
 )
@@ -15,13 +16,36 @@ import (
 // BenchmarkVolumesDetail serves GET /v3/{project}/volumes/detail over 100
 // volumes, the control-plane case of make bench, without the network.
 func BenchmarkVolumesDetail(b *testing.B) {
+	h, _ := listHandler(b, 100)
+	serveBench(b, h, "/v3/admin/volumes/detail")
+}
+
+// BenchmarkVolumesPage serves a page of 100 volumes, first and after a
+// marker deep in the walk, of a project of 100 and of 10,000: the page's
+// cost should not grow with the project (make bench case P goes to 100,000).
+func BenchmarkVolumesPage(b *testing.B) {
+	for _, n := range []int{100, 10_000} {
+		h, ids := listHandler(b, n)
+		b.Run(fmt.Sprintf("volumes=%d/first", n), func(b *testing.B) {
+			serveBench(b, h, "/v3/admin/volumes/detail?limit=100")
+		})
+		b.Run(fmt.Sprintf("volumes=%d/marker", n), func(b *testing.B) {
+			serveBench(b, h, "/v3/admin/volumes/detail?limit=100&marker="+ids[max(0, n-101)])
+		})
+	}
+}
+
+// listHandler is an API over a SQLite store holding n available volumes
+// of project admin, and their ids in list order (newest first).
+func listHandler(b *testing.B, n int) (http.Handler, []string) {
+	b.Helper()
 	store := testdb.SQLite(b)
 	ctx := context.Background()
 	vt, err := store.GetVolumeTypeByName(ctx, cinder.DefaultVolumeType)
 	if err != nil {
 		b.Fatal(err)
 	}
-	for i := range 100 {
+	for i := range n {
 		v := &cinder.Volume{ProjectID: "admin", UserID: "admin", Size: 1, Status: cinder.StatusAvailable,
 			DisplayName: fmt.Sprintf("vol-%d", i), Host: "hostA@thin#thin", AvailabilityZone: "nova",
 			AttachStatus: "detached", VolumeTypeID: vt.ID}
@@ -29,9 +53,21 @@ func BenchmarkVolumesDetail(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+	vols, err := store.ListVolumes(ctx, db.VolumeFilter{ProjectID: "admin", SortDescending: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ids := make([]string, len(vols))
+	for i, v := range vols {
+		ids[i] = v.ID
+	}
 	cfg := testConfig()
-	h := New(cfg, store, volume.New(cfg, store, &fakeScheduler{store: store}, &fakeVolumes{}, &fakeBackups{}), defaultPolicy(b), nil)
-	req := httptest.NewRequest(http.MethodGet, "/v3/admin/volumes/detail", nil)
+	return New(cfg, store, volume.New(cfg, store, &fakeScheduler{store: store}, &fakeVolumes{}, &fakeBackups{}), defaultPolicy(b), nil), ids
+}
+
+// serveBench measures GET path as admin on h.
+func serveBench(b *testing.B, h http.Handler, path string) {
+	req := httptest.NewRequest(http.MethodGet, path, nil)
 	req.Header.Set("X-Auth-Token", "admin:admin")
 	b.ReportAllocs()
 	for b.Loop() {

@@ -186,11 +186,11 @@ func TestParseWrk(t *testing.T) {
 Requests/sec:   1234.50
 Transfer/sec:      5.00MB
 `
-	rps, p99, err := parseWrk(report)
-	if err != nil || rps != 1234.5 || p99 != 812*time.Microsecond {
-		t.Fatalf("parseWrk = %v, %v, %v; want 1234.5, 812µs", rps, p99, err)
+	w, err := parseWrk(report)
+	if err != nil || w.rps != 1234.5 || w.p50 != 2100*time.Microsecond || w.p99 != 812*time.Microsecond {
+		t.Fatalf("parseWrk = %+v, %v; want 1234.5, 2.1ms, 812µs", w, err)
 	}
-	if _, _, err := parseWrk(report + "  Non-2xx or 3xx responses: 12\n"); err == nil {
+	if _, err := parseWrk(report + "  Non-2xx or 3xx responses: 12\n"); err == nil {
 		t.Fatal("parseWrk accepted a report with failed requests")
 	}
 }
@@ -202,4 +202,28 @@ func mustAllocated(t *testing.T, path string) int64 {
 		t.Fatal(err)
 	}
 	return a
+}
+
+// Case P's goals hold each measure at 100,000 volumes to its p99 and
+// throughput limits and to its own figures at 100 volumes, the worse of
+// the two ratios; a measure that failed has no value to check.
+func TestPagingGoals(t *testing.T) {
+	rows := []pageRow{
+		{Database: "SQLite", Volumes: pagingSmall, Measure: "first page", P99Ms: 5, RPS: 2000},
+		{Database: "SQLite", Volumes: pagingLarge, Measure: "first page", P99Ms: 8, RPS: 1500},
+		{Database: "SQLite", Volumes: pagingSmall, Measure: "summary", P99Ms: 5, RPS: 2000},
+		{Database: "SQLite", Volumes: pagingLarge, Measure: "summary", Note: "failed: wrk saw failures"},
+	}
+	gs := pagingGoals(rows)
+	if len(gs) != 6 {
+		t.Fatalf("pagingGoals gave %d goals, want 6: %+v", len(gs), gs)
+	}
+	if gs[0].Value != 8 || gs[1].Value != 1500 || !gs[1].AtLeast || gs[2].Value != 8.0/5 {
+		t.Errorf("first page goals = %+v", gs[:3])
+	}
+	for _, g := range gs[3:] {
+		if g.Missing == "" {
+			t.Errorf("%s: no Missing for a failed measure", g.What)
+		}
+	}
 }

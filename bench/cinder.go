@@ -49,6 +49,12 @@ type cinder struct {
 // binaries from bins with it, and waits until every backend reports to the
 // scheduler.
 func startCinder(ctx context.Context, bins, dir, transport string, binaries ...string) (*cinder, error) {
+	return startCinderOn(ctx, bins, dir, transport, "", binaries...)
+}
+
+// startCinderOn is startCinder with database as [database] connection
+// ("" for SQLite in dir).
+func startCinderOn(ctx context.Context, bins, dir, transport, database string, binaries ...string) (*cinder, error) {
 	port, err := deploy.FreePort()
 	if err != nil {
 		return nil, err
@@ -62,6 +68,7 @@ func startCinder(ctx context.Context, bins, dir, transport string, binaries ...s
 		Transport: transport,
 		Exchange:  "cinder-bench-" + uuid.NewString()[:8],
 		Port:      port,
+		Database:  database,
 		Default:   "report_interval = 10\nservice_down_time = 60\nbackend_stats_polling_interval = 5\nrpc_response_timeout = 60\nquota_gigabytes = -1\n",
 		Backends:  backends,
 	}.Write(conf)

@@ -125,40 +125,72 @@ func (b *bench) detailLoad(ctx context.Context, cl *cinder) (float64, time.Durat
 			return 0, 0, err
 		}
 	}
-	out, err := exec.CommandContext(ctx, b.programs["wrk"], "-t2", "-c8", "-d"+b.size.wrk.String(), "--latency",
-		"-H", "X-Auth-Token: admin:admin", cl.endpoint+"/volumes/detail").CombinedOutput()
+	w, err := b.wrk(ctx, b.size.wrk, cl.endpoint+"/volumes/detail")
+	return w.rps, w.p99, err
+}
+
+// wrk loads url as admin with 8 connections for d, sending the extra
+// headers, and returns its report.
+func (b *bench) wrk(ctx context.Context, d time.Duration, url string, headers ...string) (wrkReport, error) {
+	args := []string{"-t2", "-c8", "-d" + d.String(), "--latency", "-H", "X-Auth-Token: admin:admin"}
+	for _, h := range headers {
+		args = append(args, "-H", h)
+	}
+	out, err := exec.CommandContext(ctx, b.programs["wrk"], append(args, url)...).CombinedOutput()
 	if err != nil {
-		return 0, 0, fmt.Errorf("wrk: %w: %s", err, out)
+		return wrkReport{}, fmt.Errorf("wrk: %w: %s", err, out)
 	}
 	return parseWrk(string(out))
 }
 
 var (
 	wrkRPS    = regexp.MustCompile(`Requests/sec:\s+([0-9.]+)`)
+	wrkP50    = regexp.MustCompile(`\s50%\s+([0-9.]+)(us|ms|s|m)\b`)
 	wrkP99    = regexp.MustCompile(`\s99%\s+([0-9.]+)(us|ms|s|m)\b`)
 	wrkErrors = regexp.MustCompile(`Non-2xx or 3xx responses: (\d+)|Socket errors: .*`)
 	wrkUnits  = map[string]time.Duration{"us": time.Microsecond, "ms": time.Millisecond, "s": time.Second, "m": time.Minute}
 )
 
-// parseWrk reads requests per second and the 99th percentile latency from
-// wrk --latency's report, which must show no failed request.
-func parseWrk(out string) (float64, time.Duration, error) {
+// wrkReport is what the benchmark reads of wrk's report.
+type wrkReport struct {
+	rps      float64 // requests per second
+	p50, p99 time.Duration
+}
+
+// parseWrk reads requests per second and the median and 99th percentile
+// latencies from wrk --latency's report, which must show no failed request.
+func parseWrk(out string) (wrkReport, error) {
 	if m := wrkErrors.FindString(out); m != "" {
-		return 0, 0, fmt.Errorf("wrk saw failures: %s", m)
+		return wrkReport{}, fmt.Errorf("wrk saw failures: %s", m)
 	}
-	rps, p99 := wrkRPS.FindStringSubmatch(out), wrkP99.FindStringSubmatch(out)
-	if rps == nil || p99 == nil {
-		return 0, 0, fmt.Errorf("wrk report without Requests/sec or a 99%% latency: %q", out)
+	rps := wrkRPS.FindStringSubmatch(out)
+	if rps == nil {
+		return wrkReport{}, fmt.Errorf("wrk report without Requests/sec: %q", out)
 	}
 	r, err := strconv.ParseFloat(rps[1], 64)
 	if err != nil {
-		return 0, 0, fmt.Errorf("wrk Requests/sec %q: %w", rps[1], err)
+		return wrkReport{}, fmt.Errorf("wrk Requests/sec %q: %w", rps[1], err)
 	}
-	v, err := strconv.ParseFloat(p99[1], 64)
-	if err != nil {
-		return 0, 0, fmt.Errorf("wrk 99%% latency %q: %w", p99[1], err)
+	if r == 0 {
+		return wrkReport{}, fmt.Errorf("wrk completed no request: %q", out)
 	}
-	return r, time.Duration(v * float64(wrkUnits[p99[2]])), nil
+	w := wrkReport{rps: r}
+	for _, l := range []struct {
+		name string
+		re   *regexp.Regexp
+		dst  *time.Duration
+	}{{"50%", wrkP50, &w.p50}, {"99%", wrkP99, &w.p99}} {
+		m := l.re.FindStringSubmatch(out)
+		if m == nil {
+			return wrkReport{}, fmt.Errorf("wrk report without a %s latency: %q", l.name, out)
+		}
+		v, err := strconv.ParseFloat(m[1], 64)
+		if err != nil {
+			return wrkReport{}, fmt.Errorf("wrk latency %q: %w", m[1], err)
+		}
+		*l.dst = time.Duration(v * float64(wrkUnits[m[2]]))
+	}
+	return w, nil
 }
 
 // capsLatency returns the median time of GET capabilities/hostA@thin, an

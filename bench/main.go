@@ -27,6 +27,7 @@ type sizes struct {
 	creates   int           // create → available samples
 	volumes   int           // volumes listed by GET volumes/detail
 	wrk       time.Duration // how long wrk loads volumes/detail
+	pageWrk   time.Duration // how long wrk loads each of case P's requests
 	caps      int           // GET capabilities samples
 }
 
@@ -35,8 +36,8 @@ type sizes struct {
 // refilling case T's destination before each of its 42 runs alone takes
 // longer than the 15 minutes the benchmark must fit in: use -size 2 there.
 var (
-	fullSizes  = sizes{volumeGiB: 4, lGiB: 1024, lData: gib, creates: 50, volumes: 100, wrk: 10 * time.Second, caps: 200}
-	quickSizes = sizes{volumeGiB: 1, lGiB: 64, lData: 64 * mib, creates: 10, volumes: 100, wrk: 2 * time.Second, caps: 20}
+	fullSizes  = sizes{volumeGiB: 4, lGiB: 1024, lData: gib, creates: 50, volumes: 100, wrk: 10 * time.Second, pageWrk: 5 * time.Second, caps: 200}
+	quickSizes = sizes{volumeGiB: 1, lGiB: 64, lData: 64 * mib, creates: 10, volumes: 100, wrk: 2 * time.Second, pageWrk: 2 * time.Second, caps: 20}
 )
 
 // bench is one run of the benchmark.
@@ -79,7 +80,7 @@ func main() {
 func parseFlags(args []string) (b *bench, root, jsonPath string, err error) {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	quick := fs.Bool("quick", false, "small sizes and, unless -runs is given, one run: for development")
-	cases := fs.String("cases", "S,F,T,L,E,C,N,B", "cases: S sparse, F full, T thick destination, L large volume migration, E end-to-end migration, C control plane, N snapshots and clones, B backups")
+	cases := fs.String("cases", "S,F,T,L,E,C,N,B,P", "cases: S sparse, F full, T thick destination, L large volume migration, E end-to-end migration, C control plane, N snapshots and clones, B backups, P list paging at 100 and 100,000 volumes")
 	runs := fs.Int("runs", 3, "runs of each measure, of which the median is reported")
 	size := fs.Int("size", 0, "GiB of the S, F, T and E volumes (default 4, 1 with -quick)")
 	fs.StringVar(&root, "dir", defaultDir(), "work dir, on the filesystem to measure (default $BENCH_DIR or /var/tmp/cinder-bench)")
@@ -103,8 +104,8 @@ func parseFlags(args []string) (b *bench, root, jsonPath string, err error) {
 	}
 	for _, c := range strings.Split(*cases, ",") {
 		c = strings.ToUpper(strings.TrimSpace(c))
-		if len(c) != 1 || !strings.Contains("SFTLECNB", c) {
-			return nil, "", "", fmt.Errorf("unknown case %q in -cases: want S, F, T, L, E, C, N or B", c)
+		if len(c) != 1 || !strings.Contains("SFTLECNBP", c) {
+			return nil, "", "", fmt.Errorf("unknown case %q in -cases: want S, F, T, L, E, C, N, B or P", c)
 		}
 		b.cases[c] = true
 	}
@@ -176,7 +177,10 @@ func (b *bench) run(ctx context.Context, root, jsonPath string) error {
 	if b.cases["C"] {
 		res.Control = b.controlPlane(ctx)
 	}
-	res.Machine, res.Goals, res.Failed = b.machine, goals(res.Copies, res.Control), b.failed
+	if b.cases["P"] {
+		res.Paging = b.paging(ctx)
+	}
+	res.Machine, res.Goals, res.Failed = b.machine, append(goals(res.Copies, res.Control), pagingGoals(res.Paging)...), b.failed
 	if err := writeJSON(jsonPath, res); err != nil {
 		return err
 	}
@@ -188,6 +192,12 @@ func (b *bench) run(ctx context.Context, root, jsonPath string) error {
 	if len(res.Control) > 0 {
 		fmt.Println("\ncontrol plane:")
 		if err := printControl(os.Stdout, res.Control); err != nil {
+			return err
+		}
+	}
+	if len(res.Paging) > 0 {
+		fmt.Println("\nlist paging (wrk -t2 -c8, project admin):")
+		if err := printPaging(os.Stdout, res.Paging); err != nil {
 			return err
 		}
 	}

@@ -83,6 +83,7 @@ type results struct {
 	Machine machine      `json:"machine"`
 	Copies  []row        `json:"copies"`
 	Control []controlRow `json:"control_plane"`
+	Paging  []pageRow    `json:"paging,omitempty"`
 	Goals   []goal       `json:"goals"`
 	Failed  bool         `json:"failed"` // the engine's output differed from its source, or a case could not run
 }
@@ -105,6 +106,17 @@ func printControl(w io.Writer, rows []controlRow) error {
 	fmt.Fprintln(tw, "transport\tmeasure\tvalue\treal Cinder\t\tnote")
 	for _, r := range rows {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t\t%s\n", r.Transport, r.Measure, withUnit(r.Value, r.Unit), withUnit(r.Cinder, r.Unit), r.Note)
+	}
+	return tw.Flush()
+}
+
+// printPaging writes case P's table.
+func printPaging(w io.Writer, rows []pageRow) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "database\tvolumes\tmeasure\tmedian\tp99\treq/s\t\tnote")
+	for _, r := range rows {
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t\t%s\n", r.Database, r.Volumes, r.Measure,
+			withUnit(r.MedianMs, "ms"), withUnit(r.P99Ms, "ms"), orDash(r.RPS, "%.0f"), r.Note)
 	}
 	return tw.Flush()
 }

@@ -160,10 +160,15 @@ func (f *BackupFilter) where() (string, []any) {
 // ListBackups returns the backups (not deleted) that f selects, sorted by
 // f.SortKey then id.
 func (db *DB) ListBackups(ctx context.Context, f BackupFilter) ([]*cinder.Backup, error) {
+	return listPage(ctx, db, f.page(), scanBackup)
+}
+
+// page is the page of backups f selects.
+func (f *BackupFilter) page() page {
 	where, args := f.where()
-	return listPage(ctx, db, page{table: "backups", selectAll: selectBackups, where: where, args: args,
+	return page{table: "backups", selectAll: selectBackups, where: where, args: args,
 		columns: backupSortColumns, sortKey: f.SortKey, sortDescending: f.SortDescending, marker: f.Marker,
-		notFound: func(id string) error { return cinder.BackupNotFound(id) }, offset: f.Offset, limit: f.Limit}, scanBackup)
+		notFound: func(id string) error { return cinder.BackupNotFound(id) }, offset: f.Offset, limit: f.Limit}
 }
 
 // CountBackups returns how many backups ListBackups would return without

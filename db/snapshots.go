@@ -166,10 +166,15 @@ func whereEqual(statuses []string, eq [][2]string) (string, []any) {
 // ListSnapshots returns the snapshots (not deleted) that f selects, sorted
 // by f.SortKey then id.
 func (db *DB) ListSnapshots(ctx context.Context, f SnapshotFilter) ([]*cinder.Snapshot, error) {
+	return listPage(ctx, db, f.page(), scanSnapshot)
+}
+
+// page is the page of snapshots f selects.
+func (f *SnapshotFilter) page() page {
 	where, args := f.where()
-	return listPage(ctx, db, page{table: "snapshots", selectAll: selectSnapshots, where: where, args: args,
+	return page{table: "snapshots", selectAll: selectSnapshots, where: where, args: args,
 		columns: snapshotSortColumns, sortKey: f.SortKey, sortDescending: f.SortDescending, marker: f.Marker,
-		notFound: func(id string) error { return cinder.SnapshotNotFound(id) }, offset: f.Offset, limit: f.Limit}, scanSnapshot)
+		notFound: func(id string) error { return cinder.SnapshotNotFound(id) }, offset: f.Offset, limit: f.Limit}
 }
 
 // CountSnapshots returns how many snapshots ListSnapshots would return

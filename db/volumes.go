@@ -314,10 +314,15 @@ func onHost(value string) (string, []any) {
 // ListVolumes returns the volumes (not deleted) that f selects, sorted by
 // f.SortKey then id.
 func (db *DB) ListVolumes(ctx context.Context, f VolumeFilter) ([]*cinder.Volume, error) {
-	where, args := f.where(db.dialect)
-	return listPage(ctx, db, page{table: "volumes", selectAll: selectVolumes, where: where, args: args,
+	return listPage(ctx, db, f.page(db.dialect), scanVolume)
+}
+
+// page is the page of volumes f selects in dialect d.
+func (f *VolumeFilter) page(d *dialect) page {
+	where, args := f.where(d)
+	return page{table: "volumes", selectAll: selectVolumes, where: where, args: args,
 		sortKey: f.SortKey, sortDescending: f.SortDescending, marker: f.Marker,
-		notFound: func(id string) error { return cinder.VolumeNotFound(id) }, offset: f.Offset, limit: f.Limit}, scanVolume)
+		notFound: func(id string) error { return cinder.VolumeNotFound(id) }, offset: f.Offset, limit: f.Limit}
 }
 
 // page is one page of a sorted list of a table's rows, after marker.
@@ -336,16 +341,27 @@ type page struct {
 // listPage returns the rows of p scanned by scan, sorted by p.sortKey then
 // id, as Cinder's paginate_query.
 func listPage[T any](ctx context.Context, db *DB, p page, scan func(scanner) (*T, error)) ([]*T, error) {
+	query, args, err := db.pageQuery(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	return queryAll(ctx, db, "list "+p.table, query, args, scan)
+}
+
+// pageQuery returns the query, with ? placeholders, and arguments of p's
+// rows. A marker's page seeks to the marker's sort value and id rather
+// than reading the rows before it.
+func (db *DB) pageQuery(ctx context.Context, p page) (string, []any, error) {
 	key, columns := cmp.Or(p.sortKey, "created_at"), p.columns
 	if columns == nil {
 		columns = sortColumns
 	}
 	col, ok := columns[key]
 	if !ok {
-		return nil, cinder.InvalidInput("sort key %q is not one of created_at, id, size, status, display_name, updated_at.", key)
+		return "", nil, cinder.InvalidInput("sort key %q is not one of created_at, id, size, status, display_name, updated_at.", key)
 	}
 	if p.limit < 0 {
-		return nil, cinder.InvalidInput("limit %d is negative.", p.limit)
+		return "", nil, cinder.InvalidInput("limit %d is negative.", p.limit)
 	}
 	dir, after := "ASC", ">"
 	if p.sortDescending {
@@ -356,12 +372,14 @@ func listPage[T any](ctx context.Context, db *DB, p page, scan func(scanner) (*T
 		var mark any
 		err := db.sql.QueryRowContext(ctx, db.dialect.rebind("SELECT "+col+" FROM "+p.table+" WHERE id = ? AND deleted = FALSE"), p.marker).Scan(&mark)
 		if errors.Is(err, sql.ErrNoRows) {
-			return nil, p.notFound(p.marker)
+			return "", nil, p.notFound(p.marker)
 		}
 		if err != nil {
-			return nil, wrap(err, "list %s: read marker %s", p.table, p.marker)
+			return "", nil, wrap(err, "list %s: read marker %s", p.table, p.marker)
 		}
-		where += " AND (" + col + " " + after + " ? OR (" + col + " = ? AND id " + after + " ?))"
+		// Cinder's paginate_query OR-chain, led by a range on the sort key
+		// alone, which an index on (…, key, id) seeks to.
+		where += " AND " + col + " " + after + "= ? AND (" + col + " " + after + " ? OR id " + after + " ?)"
 		args = append(slices.Clip(args), mark, mark, p.marker)
 	}
 	query := p.selectAll + where + " ORDER BY " + col + " " + dir + ", id " + dir
@@ -373,7 +391,7 @@ func listPage[T any](ctx context.Context, db *DB, p page, scan func(scanner) (*T
 		query += " OFFSET ?"
 		args = append(args, p.offset)
 	}
-	return queryAll(ctx, db, "list "+p.table, query, args, scan)
+	return query, args, nil
 }
 
 // CountVolumes returns how many volumes ListVolumes would return without
