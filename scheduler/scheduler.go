@@ -35,6 +35,8 @@ type Volumes interface {
 	CreateVolume(ctx context.Context, v *cinder.Volume, spec map[string]any) error
 	MigrateVolume(ctx context.Context, v *cinder.Volume, host string, capabilities map[string]any, forceHostCopy bool) error
 	Retype(ctx context.Context, v *cinder.Volume, newTypeID, host string, capabilities map[string]any, migrationPolicy string) error
+	ManageExisting(ctx context.Context, v *cinder.Volume, ref map[string]any) error
+	ManageExistingSnapshot(ctx context.Context, v *cinder.Volume, s *cinder.Snapshot, ref map[string]any) error
 }
 
 // Scheduler places volumes on pools from the stats the backends report.
@@ -109,6 +111,8 @@ func (s *Scheduler) Endpoint() rpc.Endpoint {
 			"get_pools":                   s.getPools,
 			"migrate_volume":              s.migrateVolume,
 			"retype":                      s.retype,
+			"manage_existing":             s.manageExisting,
+			"manage_existing_snapshot":    s.manageExistingSnapshot,
 		},
 	}
 }

@@ -24,6 +24,8 @@ type Scheduler interface {
 	MigrateVolume(ctx context.Context, v *cinder.Volume, backend string, forceCopy bool, spec cinder.RequestSpec) error
 	Retype(ctx context.Context, v *cinder.Volume, spec cinder.RequestSpec) error
 	GetPools(ctx context.Context) ([]cinder.Pool, error)
+	ManageExisting(ctx context.Context, v *cinder.Volume, spec cinder.RequestSpec, ref map[string]any) error
+	ManageExistingSnapshot(ctx context.Context, v *cinder.Volume, s *cinder.Snapshot, ref map[string]any) error
 }
 
 // Backends is what the rules need of the cinder-volume managers (*manager.Client).
@@ -37,6 +39,9 @@ type Backends interface {
 	CreateSnapshot(ctx context.Context, v *cinder.Volume, s *cinder.Snapshot) error
 	DeleteSnapshot(ctx context.Context, v *cinder.Volume, s *cinder.Snapshot) error
 	RevertToSnapshot(ctx context.Context, v *cinder.Volume, s *cinder.Snapshot) error
+	UnmanageVolume(ctx context.Context, v *cinder.Volume) error
+	UnmanageSnapshot(ctx context.Context, v *cinder.Volume, s *cinder.Snapshot) error
+	GetManageable(ctx context.Context, host string, snapshots bool, marker string, limit, offset int, sortKeys, sortDirs []string) ([]map[string]any, error)
 	Attacher
 }
 
