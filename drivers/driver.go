@@ -58,6 +58,10 @@ type Driver interface {
 	ManageExisting(ctx context.Context, v *cinder.Volume, ref map[string]any) error
 	// ManageExistingSnapshot makes the storage ref names s's.
 	ManageExistingSnapshot(ctx context.Context, s *cinder.Snapshot, ref map[string]any) error
+	// Unmanage lets v's storage go as foreign storage, its bytes kept.
+	Unmanage(ctx context.Context, v *cinder.Volume) error
+	// UnmanageSnapshot lets s's storage go as foreign storage, its bytes kept.
+	UnmanageSnapshot(ctx context.Context, s *cinder.Snapshot) error
 	// Manageable lists the storage a volume, or with snapshots a snapshot,
 	// could take; known holds the ids of those Cinder has on the backend.
 	Manageable(ctx context.Context, snapshots bool, known map[string]bool) ([]Manageable, error)

@@ -170,14 +170,52 @@ func (f *Files) grow(path string, size, want int64) (err error) {
 	return unix.Fallocate(int(file.Fd()), 0, size, want-size)
 }
 
+// UnmanagedPrefix starts the name a file takes when its volume or snapshot
+// is unmanaged: unmanaged-volume-<id>, unmanaged-snapshot-<id>. Storage
+// the operator asked Cinder to let go is then foreign by its name, which
+// cinder-manage volume audit does not take for an orphan volume-<id>.
+const UnmanagedPrefix = "unmanaged-"
+
+// Unmanage renames v's file to unmanaged-volume-<id>, its bytes kept; a
+// volume without a file has nothing to keep. LVM leaves the LV's name as it
+// is; the rename keeps the audit truthful (see UnmanagedPrefix).
+func (f *Files) Unmanage(ctx context.Context, v *cinder.Volume) error {
+	path, err := f.Path(v)
+	if err != nil {
+		return err
+	}
+	return unmanage(path)
+}
+
+// UnmanageSnapshot renames s's file to unmanaged-snapshot-<id>.
+func (f *Files) UnmanageSnapshot(ctx context.Context, s *cinder.Snapshot) error {
+	path, err := f.SnapshotPath(s)
+	if err != nil {
+		return err
+	}
+	return unmanage(path)
+}
+
+// unmanage renames the file at path to UnmanagedPrefix and its name,
+// never replacing a file; a missing file is no error.
+func unmanage(path string) error {
+	to := filepath.Join(filepath.Dir(path), UnmanagedPrefix+filepath.Base(path))
+	err := unix.Renameat2(unix.AT_FDCWD, path, unix.AT_FDCWD, to, unix.RENAME_NOREPLACE)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return cinder.VolumeBackendAPIException("Failed to rename %s to %s: %v", filepath.Base(path), filepath.Base(to), err)
+	}
+	return nil
+}
+
 // Manageable lists the regular files of volumes_dir that a snapshot
-// (snapshot-<uuid> files) or else a volume (every other file) could take;
+// (snapshot-<uuid> files, unmanaged or not) or else a volume (every other
+// file) could take;
 // known maps the ids of the volumes (by data id) and snapshots Cinder has
 // on the backend: their files are listed not safe, "already managed".
 func (f *Files) Manageable(ctx context.Context, snapshots bool, known map[string]bool) ([]Manageable, error) {
 	var list []Manageable
 	err := scan(f.Backend.VolumesDir, func(name string, size, _ int64) {
-		if _, snap := cutID(name, "snapshot-"); snap != snapshots {
+		if _, snap := cutID(strings.TrimPrefix(name, UnmanagedPrefix), "snapshot-"); snap != snapshots {
 			return
 		}
 		m := Manageable{Reference: map[string]any{"source-name": name}, Size: int((size + GiB - 1) / GiB), SafeToManage: true}

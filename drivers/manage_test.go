@@ -176,3 +176,33 @@ func TestManageableLists(t *testing.T) {
 		t.Fatalf("snapshots list %+v %v", snaps, err)
 	}
 }
+
+// Unmanage renames the file unmanaged-<name>, its bytes kept; a missing
+// file has nothing to keep; the snapshot list shows unmanaged snapshots.
+func TestUnmanageRenames(t *testing.T) {
+	f := newFiles(t)
+	v, s := &cinder.Volume{ID: id}, &cinder.Snapshot{ID: id}
+	writeFile(t, f, v.Name(), []byte("vol"))
+	writeFile(t, f, s.Name(), []byte("snap"))
+	if err := f.Unmanage(context.Background(), v); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.UnmanageSnapshot(context.Background(), s); err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]string{"unmanaged-" + v.Name(): "vol", "unmanaged-" + s.Name(): "snap"} {
+		if got, err := os.ReadFile(filepath.Join(f.Backend.VolumesDir, name)); err != nil || string(got) != want {
+			t.Fatalf("%s: %q %v", name, got, err)
+		}
+	}
+	if err := f.Unmanage(context.Background(), v); err != nil {
+		t.Fatalf("unmanage without a file: %v", err)
+	}
+	snaps, err := f.Manageable(context.Background(), true, nil)
+	if err != nil || len(snaps) != 1 || snaps[0].Reference["source-name"] != "unmanaged-"+s.Name() {
+		t.Fatalf("snapshots list %+v %v", snaps, err)
+	}
+	if vols, _ := f.Volumes(context.Background()); len(vols) != 0 {
+		t.Fatalf("unmanaged file listed as a volume: %v", vols)
+	}
+}

@@ -476,15 +476,18 @@ func (m *Manager) deleteVolume(ctx context.Context, raw json.RawMessage) (any, e
 	return nil, m.delete(ctx, v, a.UnmanageOnly)
 }
 
-// delete removes v's storage unless unmanageOnly, then destroys its row. A
-// driver failure is logged and leaves v error_deleting.
+// delete removes v's storage (with unmanageOnly lets it go, kept, as the
+// driver's unmanage), then destroys its row. A driver failure is logged and
+// leaves v error_deleting.
 func (m *Manager) delete(ctx context.Context, v *cinder.Volume, unmanageOnly bool) error {
-	if !unmanageOnly {
-		if err := m.drv.DeleteVolume(ctx, v); err != nil {
-			slog.Error("failed to delete volume", "volume_id", v.ID, "host", m.host, "err", err)
-			m.setStatus(ctx, v.ID, cinder.StatusErrorDelete)
-			return nil
-		}
+	release := m.drv.DeleteVolume
+	if unmanageOnly {
+		release = m.drv.Unmanage
+	}
+	if err := release(ctx, v); err != nil {
+		slog.Error("failed to delete volume", "volume_id", v.ID, "host", m.host, "unmanage_only", unmanageOnly, "err", err)
+		m.setStatus(ctx, v.ID, cinder.StatusErrorDelete)
+		return nil
 	}
 	if err := m.store.DestroyVolume(ctx, v.ID); err != nil {
 		return fmt.Errorf("destroy volume %s: %w", v.ID, err)

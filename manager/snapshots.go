@@ -78,7 +78,8 @@ func (m *Manager) createSnapshot(ctx context.Context, raw json.RawMessage) (any,
 
 // deleteSnapshot (cast: snapshot, unmanage_only) deletes a snapshot's
 // storage, then its row; a driver failure leaves it error_deleting. With
-// unmanage_only only the row goes: the storage stays, snapshot-<id>.
+// unmanage_only the driver lets the storage go, kept as
+// unmanaged-snapshot-<id>, and the row goes.
 func (m *Manager) deleteSnapshot(ctx context.Context, raw json.RawMessage) (any, error) {
 	var a struct {
 		UnmanageOnly bool `json:"unmanage_only"`
@@ -95,6 +96,11 @@ func (m *Manager) deleteSnapshot(ctx context.Context, raw json.RawMessage) (any,
 		return nil, fmt.Errorf("delete_snapshot: %w", err)
 	}
 	if a.UnmanageOnly {
+		if err := m.drv.UnmanageSnapshot(ctx, s); err != nil {
+			slog.Error("failed to unmanage snapshot", "snapshot_id", s.ID, "host", m.host, "err", err)
+			m.setSnapshotStatus(ctx, s.ID, cinder.SnapshotErrorDeleting)
+			return nil, nil
+		}
 		if err := m.store.DestroySnapshot(ctx, s.ID); err != nil && !cinder.IsNotFound(err) {
 			return nil, fmt.Errorf("destroy snapshot %s: %w", s.ID, err)
 		}

@@ -226,8 +226,11 @@ func (a *API) Manageable(ctx context.Context, snapshots bool, q ManageableQuery)
 // ReserveManaged holds size GiB in the gigabytes quotas of v's project for
 // v, a volume being managed whose size the backend just learned, after
 // checking per_volume_gigabytes: cinder-volume's QuotaReserveTask. Writing
-// v's size ends the hold.
+// v's size ends the hold. A volume not counted in quotas holds nothing.
 func (a *API) ReserveManaged(ctx context.Context, v *cinder.Volume, size int) error {
+	if !v.UseQuota {
+		return nil
+	}
 	limits, err := a.projectLimits(ctx, v.ProjectID)
 	if err != nil {
 		return err

@@ -148,7 +148,7 @@ func TestManageAndUnmanageSnapshot(t *testing.T) {
 // the quota (50 GiB here) with Cinder's 413.
 func TestReserveManaged(t *testing.T) {
 	c := newCloud(t)
-	id := c.volume(func(v *cinder.Volume) { v.Size = 0; v.Status = StatusManaging })
+	id := c.volume(func(v *cinder.Volume) { v.Size = 0; v.Status = StatusManaging; v.UseQuota = true })
 	v := c.get(id)
 	wantCode(t, "over quota", c.api.ReserveManaged(context.Background(), v, 51), 413)
 	if err := c.api.ReserveManaged(context.Background(), v, 50); err != nil {
