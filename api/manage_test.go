@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"maps"
 	"net/http"
@@ -14,9 +15,6 @@ import (
 // ManageExisting plays scheduler and backend at once: the volume becomes
 // available, 3 GiB, on its host.
 func (f *fakeScheduler) ManageExisting(ctx context.Context, v *cinder.Volume, spec cinder.RequestSpec, ref map[string]any) error {
-	f.mu.Lock()
-	f.creates = append(f.creates, spec)
-	f.mu.Unlock()
 	_, err := f.store.UpdateVolume(ctx, v.ID, func(v *cinder.Volume) error {
 		v.Status, v.Size = cinder.StatusAvailable, 3
 		return nil
@@ -139,3 +137,36 @@ func TestManageSnapshot(t *testing.T) {
 
 // keysOf is the keys of o, sorted.
 func keysOf(o map[string]any) []string { return slices.Sorted(maps.Keys(o)) }
+
+// FuzzManage posts bodies to /v3/admin/os-volume-manage, or with snapshot
+// to /v3/admin/os-snapshot-manage ("{vol}" standing for the fixture
+// volume), and asks the manageable lists with the fuzzed query.
+func FuzzManage(f *testing.F) {
+	f.Add([]byte(`{"volume": {"host": "hostA@fake1#fake", "ref": {"source-name": "disk"}, "name": "m", "bootable": "true"}}`), "", "volume 3.64", false)
+	f.Add([]byte(`{"volume": {"cluster": "c", "ref": "disk", "metadata": null}}`), "host=hostA@fake1&sort=size:asc&limit=1", "volume 3.16", false)
+	f.Add([]byte(`{"volume": {"host": "../../etc", "ref": {"source-name": "../../etc/passwd"}}}`), "host=x&marker={bad", "volume 3.8", false)
+	f.Add([]byte(`{"snapshot": {"volume_id": "{vol}", "ref": {"source-name": "s"}, "metadata": {"k": "v"}}}`), "host=hostA@fake1&offset=-1", "", true)
+	f.Add([]byte(`{"snapshot": {"volume_id": "{vol}", "ref": null}}`), "cluster=c&host=hostA@fake1", "volume 3.17", true)
+	a := newFuzzAPI(f)
+	f.Fuzz(func(t *testing.T, body []byte, query, version string, snapshot bool) {
+		defer a.reset(t)
+		path, list := "/v3/admin/os-volume-manage", "/v3/admin/manageable_volumes"
+		if snapshot {
+			path, list = "/v3/admin/os-snapshot-manage", "/v3/admin/manageable_snapshots/detail"
+		}
+		body = bytes.ReplaceAll(body, []byte("{vol}"), []byte(a.vol.ID))
+		status, out := a.serve(t, http.MethodPost, path, query, version, body)
+		if status/100 == 2 {
+			if v, ok := out["volume"].(map[string]any); ok {
+				a.created = append(a.created, v["id"].(string))
+			}
+			if s, ok := out["snapshot"].(map[string]any); ok {
+				if err := a.store.DestroySnapshot(context.Background(), s["id"].(string)); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		a.serve(t, http.MethodGet, list, query, version, nil)
+		a.checkCalls(t)
+	})
+}

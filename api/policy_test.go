@@ -138,6 +138,14 @@ func TestPersonas(t *testing.T) {
 		{"POST", "/v3/{p}/volumes/{id}/action", `{"os-attach": {"host_name": "h", "mountpoint": "/dev/vdb"}}`, want{adminP: 202, memberP: 202, otherP: 404}},
 		{"POST", "/v3/{p}/volumes/{id}/action", `{"os-detach": {}}`, want{adminP: 202, memberP: 202, otherP: 404}},
 		{"POST", "/v3/{p}/volumes/{id}/action", `{"os-force_detach": {}}`, want{adminP: 202, otherP: 404}}, // found first, as Cinder
+		// Manage: admins only.
+		{"POST", "/v3/{p}/os-volume-manage", `{"volume": {"host": "hostA@fake1", "ref": {"source-name": "d-{persona}"}}}`, want{adminP: 202}},
+		{"POST", "/v3/{p}/volumes/{id}/action", `{"os-unmanage": {}}`, want{adminP: 202, otherP: 404}}, // found first, as Cinder
+		{"GET", "/v3/{p}/manageable_volumes?host=hostA@fake1", "", want{adminP: 200}},
+		{"GET", "/v3/{p}/manageable_volumes/detail?host=hostA@fake1", "", want{adminP: 200}},
+		{"GET", "/v3/{p}/manageable_snapshots?host=hostA@fake1", "", want{adminP: 200}},
+		{"GET", "/v3/{p}/manageable_snapshots/detail?host=hostA@fake1", "", want{adminP: 200}},
+		{"POST", "/v3/{p}/os-snapshot-manage", `{"snapshot": {"volume_id": "{id}", "ref": {"source-name": "s-{persona}"}}}`, want{adminP: 202, otherP: 404}},
 	} {
 		for _, p := range []persona{adminP, memberP, readerP, otherP, nobodyP} {
 			ids := []string{"{id}", fresh(), "{type}", typeID, "{priv}", privID, "{plain}", plainID}
