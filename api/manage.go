@@ -203,7 +203,7 @@ func (s *server) manageSnapshot(r *http.Request) (reply, error) {
 	if err != nil {
 		return reply{}, err
 	}
-	return reply{http.StatusAccepted, object{{"snapshot", s.snapshotView(r, created, true)}}}, nil
+	return reply{http.StatusAccepted, object{{"snapshot", s.snapshotView(r, created, false)}}}, nil
 }
 
 // unmanageSnapshot is the snapshot action os-unmanage: 202 once the
