@@ -80,6 +80,8 @@ func TestManageBadInput(t *testing.T) {
 		{`{"volume": {"host": "hostA@fake1", "ref": {"source-name": "d"}, "size": 1}}`, 400, "badRequest"},
 		{`{"volume": {"host": "hostA@fake1", "ref": {"source-name": "d"}, "bootable": "maybe"}}`, 400, "badRequest"},
 		{`{"volume": {"host": "nowhere@b", "ref": {"source-name": "d"}}}`, 404, "itemNotFound"},
+		{`{"volume": {"host": "hostA@fake1", "ref": {"source-name": "../../etc/passwd"}}}`, 400, "badRequest"},
+		{`{"volume": {"host": "hostA@fake1", "ref": "/dev/sda"}}`, 400, "badRequest"},
 		{`{"volume": {"host": "hostA@fake1", "ref": {"source-name": "volume-` + id + `"}}}`, 400, "badRequest"},
 		{`{"volume": {"host": "hostA@fake1", "ref": {"source-name": "d"}, "volume_type": "nope"}}`, 400, "badRequest"},
 		{`{"volume": {"host": "hostA@fake1", "cluster": "c", "ref": {"source-name": "d"}}}`, 400, "badRequest"},

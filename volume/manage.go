@@ -40,6 +40,9 @@ type ManageRequest struct {
 // flow. When that cast cannot be sent the row is destroyed.
 func (a *API) Manage(ctx context.Context, req ManageRequest) (*cinder.Volume, *cinder.VolumeType, error) {
 	ctx = context.WithoutCancel(ctx)
+	if err := checkRef(req.Ref); err != nil {
+		return nil, nil, err
+	}
 	if id := managedID(req.Ref); id != "" {
 		if _, err := a.store.GetVolume(ctx, id); err == nil {
 			return nil, nil, cinder.InvalidVolume("Unable to manage existing volume. The volume is already managed")
@@ -95,6 +98,15 @@ func (a *API) Manage(ctx context.Context, req ManageRequest) (*cinder.Volume, *c
 		return nil, nil, unreachable(err, "Could not ask cinder-scheduler to manage volume %s", v.ID)
 	}
 	return v, t, nil
+}
+
+// checkRef refuses at once a reference no driver of this project can take
+// (ManageExistingInvalidReference, 400): no source-name, or one that is no
+// plain file name of a volumes directory (a path, a hidden file). Cinder
+// leaves the check to the driver, which would fail the volume later.
+func checkRef(ref map[string]any) error {
+	_, err := drivers.SourceName(ref)
+	return err
 }
 
 // managedID is the id the "source-name" of ref carries as volume-<id> or
@@ -164,6 +176,9 @@ func (a *API) ManageSnapshot(ctx context.Context, req ManageSnapshotRequest) (*c
 		return nil, cinder.InvalidVolume("The snapshot cannot be created because volume has not been scheduled to any host.")
 	}
 	if _, err := a.manageService(ctx, v.Host, ""); err != nil {
+		return nil, err
+	}
+	if err := checkRef(req.Ref); err != nil {
 		return nil, err
 	}
 	if id := managedID(req.Ref); id != "" {

@@ -73,6 +73,8 @@ func TestManageRefusals(t *testing.T) {
 		{"cluster", ManageRequest{Cluster: "c1", Ref: map[string]any{"source-name": "d"}}, 404},
 		{"already managed", ManageRequest{Host: "hostA@fake1", Ref: map[string]any{"source-name": "volume-" + managed}}, 400},
 		{"unknown type", ManageRequest{Host: "hostA@fake1", VolumeType: "nope", Ref: map[string]any{"source-name": "d"}}, 400},
+		{"path", ManageRequest{Host: "hostA@fake1", Ref: map[string]any{"source-name": "../../etc/passwd"}}, 400},
+		{"source-id", ManageRequest{Host: "hostA@fake1", Ref: map[string]any{"source-id": "d"}}, 400},
 	} {
 		_, _, err := c.api.Manage(admin(), tc.req)
 		wantCode(t, tc.name, err, tc.code)
