@@ -236,3 +236,21 @@ func TestManageablePaging(t *testing.T) {
 		t.Errorf("unknown marker: %v", err)
 	}
 }
+
+// An unmanage the driver cannot do leaves the volume error_unmanaging and
+// its file where it was, as Cinder.
+func TestUnmanageFailure(t *testing.T) {
+	e := newEnv(t, "thin")
+	e.start(t)
+	v := e.volume(t, e.pool(), cinder.StatusCreating, 1)
+	e.createAndWait(t, v)
+	e.legacy(t, "unmanaged-"+v.Name(), []byte("in the way"))
+	e.setStatus(t, v, volume.StatusUnmanaging)
+	if err := e.client.UnmanageVolume(context.Background(), v); err != nil {
+		t.Fatal(err)
+	}
+	e.waitStatus(t, v.ID, "error_unmanaging")
+	if info, err := os.Stat(e.file(v)); err != nil || info.Size() != 1<<30 {
+		t.Fatalf("volume's file: %v %v", info, err)
+	}
+}

@@ -478,15 +478,15 @@ func (m *Manager) deleteVolume(ctx context.Context, raw json.RawMessage) (any, e
 
 // delete removes v's storage (with unmanageOnly lets it go, kept, as the
 // driver's unmanage), then destroys its row. A driver failure is logged and
-// leaves v error_deleting.
+// leaves v error_deleting (error_unmanaging), as Cinder.
 func (m *Manager) delete(ctx context.Context, v *cinder.Volume, unmanageOnly bool) error {
-	release := m.drv.DeleteVolume
+	release, failed := m.drv.DeleteVolume, cinder.StatusErrorDelete
 	if unmanageOnly {
-		release = m.drv.Unmanage
+		release, failed = m.drv.Unmanage, "error_unmanaging"
 	}
 	if err := release(ctx, v); err != nil {
 		slog.Error("failed to delete volume", "volume_id", v.ID, "host", m.host, "unmanage_only", unmanageOnly, "err", err)
-		m.setStatus(ctx, v.ID, cinder.StatusErrorDelete)
+		m.setStatus(ctx, v.ID, failed)
 		return nil
 	}
 	if err := m.store.DestroyVolume(ctx, v.ID); err != nil {

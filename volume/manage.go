@@ -147,8 +147,22 @@ func (a *API) manageService(ctx context.Context, host, cluster string) (*cinder.
 
 // Unmanage takes volume id out of Cinder's hands, its storage kept, as a
 // delete with unmanage_only: the same conditions, status unmanaging, and
-// cinder-volume destroys the row without calling the driver.
+// cinder-volume lets the storage go and destroys the row. A volume of an
+// encrypted type (whose key the storage would lose) is refused, as Cinder.
 func (a *API) Unmanage(ctx context.Context, id string) error {
+	v, err := a.Get(ctx, id)
+	if err != nil {
+		return err
+	}
+	if v.VolumeTypeID != "" {
+		t, err := a.store.GetVolumeType(ctx, v.VolumeTypeID)
+		if err != nil && !cinder.IsNotFound(err) {
+			return err
+		}
+		if t != nil && t.Encrypted {
+			return cinder.Invalid("Unmanaging encrypted volumes is not supported.")
+		}
+	}
 	return a.remove(ctx, id, false, false, true)
 }
 

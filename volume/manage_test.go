@@ -114,6 +114,18 @@ func TestUnmanage(t *testing.T) {
 	}
 	busy := c.volume(func(v *cinder.Volume) { v.Status = cinder.StatusInUse })
 	wantCode(t, "in-use volume", c.api.Unmanage(admin(), busy), 400)
+	secret := &cinder.VolumeType{Name: "secret", IsPublic: true}
+	if err := c.store.CreateVolumeType(context.Background(), secret); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.store.CreateEncryption(context.Background(), &cinder.Encryption{VolumeTypeID: secret.ID, Provider: "luks", ControlLocation: "front-end"}); err != nil {
+		t.Fatal(err)
+	}
+	encrypted := c.volume(func(v *cinder.Volume) { v.VolumeTypeID = secret.ID })
+	wantCode(t, "encrypted volume", c.api.Unmanage(admin(), encrypted), 400)
+	if got := c.get(encrypted).Status; got != cinder.StatusAvailable {
+		t.Fatalf("encrypted volume's status %s after a refused unmanage", got)
+	}
 }
 
 func TestManageAndUnmanageSnapshot(t *testing.T) {
