@@ -5,12 +5,20 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/cinder-go/cinder"
 	"github.com/cinder-go/cinder/db"
+	"github.com/cinder-go/cinder/internal/testdb"
+	"github.com/cinder-go/cinder/internal/testenv"
+	"github.com/cinder-go/cinder/internal/testrpc"
+	"github.com/cinder-go/cinder/manager"
 	"github.com/cinder-go/cinder/volume"
 )
 
@@ -252,5 +260,41 @@ func TestUnmanageFailure(t *testing.T) {
 	e.waitStatus(t, v.ID, "error_unmanaging")
 	if info, err := os.Stat(e.file(v)); err != nil || info.Size() != 1<<30 {
 		t.Fatalf("volume's file: %v %v", info, err)
+	}
+}
+
+// TestPythonPeerManages: an oslo.messaging peer calls manage_existing,
+// get_manageable_volumes (3.10, want_objects) and delete_volume with
+// unmanage_only, with Cinder's argument names over RabbitMQ, and the
+// manager does each.
+func TestPythonPeerManages(t *testing.T) {
+	if out, err := exec.Command(python, "-c", "import oslo_messaging").CombinedOutput(); err != nil {
+		if testenv.Required() {
+			t.Fatalf("%s cannot import oslo_messaging (CINDER_TEST_REQUIRE_SERVICES=1): %v\n%s", python, err, out)
+		}
+		t.Skipf("SKIP: %s cannot import oslo_messaging (apt-get install python3-oslo.messaging): %v", python, err)
+	}
+	url := testenv.RabbitURL(t)
+	s := &site{store: testdb.SQLite(t), tr: testrpc.Dial(t, url, 10*time.Second)}
+	s.client = manager.NewClient(s.tr)
+	e := s.add(t, "py-"+strings.ReplaceAll(uuid.NewString()[:8], "-", ""), "thin", "thin", withQuotas)
+	e.start(t)
+	e.legacy(t, "legacy", []byte("adopt me"))
+
+	list, _ := pythonCall(t, url, e, "3.10", "get_manageable_volumes", map[string]any{"marker": nil, "limit": 1000, "offset": 0,
+		"sort_keys": []string{"reference"}, "sort_dirs": []string{"desc"}, "want_objects": true}).([]any)
+	if len(list) != 1 || list[0].(map[string]any)["reference"].(map[string]any)["source-name"] != "legacy" {
+		t.Fatalf("get_manageable_volumes answered %v", list)
+	}
+	v := e.managing(t)
+	pythonCall(t, url, e, "3.0", "manage_existing", map[string]any{"volume": map[string]any{"id": v.ID}, "ref": map[string]any{"source-name": "legacy"}})
+	if got := e.waitStatus(t, v.ID, cinder.StatusAvailable); got.Size != 1 {
+		t.Fatalf("managed volume of %d GiB", got.Size)
+	}
+	e.setStatus(t, v, volume.StatusUnmanaging)
+	pythonCall(t, url, e, "3.0", "delete_volume", map[string]any{"volume": map[string]any{"id": v.ID}, "unmanage_only": true, "cascade": false})
+	e.waitStatus(t, v.ID, "gone")
+	if _, err := os.Stat(filepath.Join(e.backend.VolumesDir, "unmanaged-"+v.Name())); err != nil {
+		t.Fatalf("unmanaged file: %v", err)
 	}
 }
