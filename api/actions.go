@@ -39,6 +39,7 @@ func (s *server) actions() map[string]action {
 		"os-reserve":                   s.statusAction("volume_extension:volume_actions:reserve", s.vol.Reserve),
 		"os-unreserve":                 s.statusAction("volume_extension:volume_actions:unreserve", s.vol.Unreserve),
 		"os-begin_detaching":           s.statusAction("volume_extension:volume_actions:begin_detaching", s.vol.BeginDetaching),
+		"os-unmanage":                  s.unmanageVolume,
 		"os-roll_detaching":            s.statusAction("volume_extension:volume_actions:roll_detaching", s.vol.RollDetaching),
 	}
 }

@@ -69,6 +69,7 @@ func (s *server) routes(r *mux.Router, prefix string) {
 	handle("/volumes/{id}", s.deleteVolume, del)
 	handle("/volumes/{id}/action", s.volumeAction, post)
 	metadataRoutes(handle, "/volumes/{id}/metadata", s.volumeMetadata())
+	s.manageRoutes(handle)
 
 	handle("/types", s.listTypes, get)
 	handle("/types", s.createType, post)

@@ -27,16 +27,20 @@ var extensions = []extension{
 	{"Scheduler_stats", "scheduler-stats", "Scheduler stats support.", "2014-09-07T00:00:00+00:00"},
 	{"Services", "os-services", "Services support.", "2012-10-28T00:00:00-00:00"},
 	{"SnapshotActions", "os-snapshot-actions", "Enable snapshot manager actions.", "2013-07-16T00:00:00+00:00"},
+	{"SnapshotManage", "os-snapshot-manage", "Allows existing backend storage to be 'managed' by Cinder.", "2014-12-31T00:00:00+00:00"},
+	{"SnapshotUnmanage", "os-snapshot-unmanage", "Enable volume unmanage operation.", "2014-12-31T00:00:00+00:00"},
 	{"TypesExtraSpecs", "os-types-extra-specs", "Type extra specs support.", "2011-08-24T00:00:00+00:00"},
 	{"TypesManage", "os-types-manage", "Types manage support.", "2011-08-24T00:00:00+00:00"},
 	{"VolumeActions", "os-volume-actions", "Enable volume actions.", "2012-05-31T00:00:00+00:00"},
 	{"VolumeEncryptionMetadata", "os-volume-encryption-metadata", "Volume encryption metadata retrieval support.", "2013-07-10T00:00:00+00:00"},
 	{"VolumeHostAttribute", "os-vol-host-attr", "Expose host as an attribute of a volume.", "2011-11-03T00:00:00+00:00"},
+	{"VolumeManage", "os-volume-manage", "Allows existing backend storage to be 'managed' by Cinder.", "2014-02-10T00:00:00+00:00"},
 	{"VolumeMigStatusAttribute", "os-vol-mig-status-attr", "Expose migration_status as an attribute of a volume.", "2013-08-08T00:00:00+00:00"},
 	{"VolumeTenantAttribute", "os-vol-tenant-attr", "Expose the internal project_id as an attribute of a volume.", "2011-11-03T00:00:00+00:00"},
 	{"VolumeTransfer", "os-volume-transfer", "Volume transfer management support.", "2013-05-29T00:00:00+00:00"},
 	{"VolumeTypeAccess", "os-volume-type-access", "Volume type access support.", "2014-06-26T00:00:00Z"},
 	{"VolumeTypeEncryption", "encryption", "Encryption support for volume types.", "2013-07-01T00:00:00+00:00"},
+	{"VolumeUnmanage", "os-volume-unmanage", "Enable volume unmanage operation.", "2012-05-31T00:00:00+00:00"},
 }
 
 func (e extension) view() object {

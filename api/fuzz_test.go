@@ -134,9 +134,10 @@ func (a *fuzzAPI) checkCalls(t *testing.T) {
 		}
 	}
 	for _, call := range a.volumes.called() {
-		// "method id [args]", or "capabilities host" (freeze_host, thaw_host).
+		// "method id [args]", or "capabilities host", "freeze_host host",
+		// "thaw_host host", "manageable host sort".
 		f := strings.Fields(call)
-		if f[0] == "capabilities" || f[0] == "freeze_host" || f[0] == "thaw_host" {
+		if f[0] == "capabilities" || f[0] == "freeze_host" || f[0] == "thaw_host" || f[0] == "manageable" {
 			continue
 		}
 		if len(f) < 2 || !uuidForm.MatchString(f[1]) {
@@ -235,6 +236,7 @@ func FuzzVolumeAction(f *testing.F) {
 	f.Add([]byte(`{"os-detach": {"attachment_id": null}}`), "", "", "volume 3.64")
 	f.Add([]byte(`{"os-reserve": null}`), "", "", "")
 	f.Add([]byte(`{"os-force_detach": {"connector": "x", "attachment_id": "y"}}`), "", "", "")
+	f.Add([]byte(`{"os-unmanage": null}`), "", "", "volume 3.64")
 	a := newFuzzAPI(f)
 	f.Fuzz(func(t *testing.T, body []byte, id, query, version string) {
 		defer a.reset(t)

@@ -155,6 +155,14 @@ func TestPersonas(t *testing.T) {
 		{"POST", "/v3/{p}/workers/cleanup", "", want{adminP: 202}},
 		{"PUT", "/v3/{p}/os-services/freeze", `{"host": "hostA@fake2"}`, want{adminP: 200}},
 		{"PUT", "/v3/{p}/os-services/thaw", `{"host": "hostA@fake2"}`, want{adminP: 200}},
+		// Manage: admins only.
+		{"POST", "/v3/{p}/os-volume-manage", `{"volume": {"host": "hostA@fake1", "ref": {"source-name": "d-{persona}"}}}`, want{adminP: 202}},
+		{"POST", "/v3/{p}/volumes/{id}/action", `{"os-unmanage": {}}`, want{adminP: 202, otherP: 404}}, // found first, as Cinder
+		{"GET", "/v3/{p}/manageable_volumes?host=hostA@fake1", "", want{adminP: 200}},
+		{"GET", "/v3/{p}/manageable_volumes/detail?host=hostA@fake1", "", want{adminP: 200}},
+		{"GET", "/v3/{p}/manageable_snapshots?host=hostA@fake1", "", want{adminP: 200}},
+		{"GET", "/v3/{p}/manageable_snapshots/detail?host=hostA@fake1", "", want{adminP: 200}},
+		{"POST", "/v3/{p}/os-snapshot-manage", `{"snapshot": {"volume_id": "{id}", "ref": {"source-name": "s-{persona}"}}}`, want{adminP: 202, otherP: 404}},
 	} {
 		for _, p := range []persona{adminP, memberP, readerP, otherP, nobodyP} {
 			ids := []string{"{id}", fresh(), "{type}", typeID, "{priv}", privID, "{plain}", plainID}

@@ -284,6 +284,8 @@ func (s *server) snapshotAction(r *http.Request) (reply, error) {
 		return reply{status: http.StatusAccepted}, s.vol.ResetSnapshotStatus(r.Context(), id, status)
 	case "os-update_snapshot_status":
 		return s.updateSnapshotStatus(r, id, args)
+	case "os-unmanage":
+		return s.unmanageSnapshot(r, id)
 	}
 	return reply{}, noSuchAction(name)
 }

@@ -50,6 +50,21 @@ type Driver interface {
 	TerminateConnectionSnapshot(ctx context.Context, s *cinder.Snapshot, connector map[string]any) error
 	// RemoveExportSnapshot removes the export InitializeConnectionSnapshot made.
 	RemoveExportSnapshot(ctx context.Context, s *cinder.Snapshot) error
+
+	// ManageExistingGetSize is the size in GiB, rounded up, of the storage
+	// ref names ({"source-name": …}), as manage_existing_get_size.
+	ManageExistingGetSize(ctx context.Context, ref map[string]any) (int, error)
+	// ManageExisting makes the storage ref names v's (manage_existing).
+	ManageExisting(ctx context.Context, v *cinder.Volume, ref map[string]any) error
+	// ManageExistingSnapshot makes the storage ref names s's.
+	ManageExistingSnapshot(ctx context.Context, s *cinder.Snapshot, ref map[string]any) error
+	// Unmanage lets v's storage go as foreign storage, its bytes kept.
+	Unmanage(ctx context.Context, v *cinder.Volume) error
+	// UnmanageSnapshot lets s's storage go as foreign storage, its bytes kept.
+	UnmanageSnapshot(ctx context.Context, s *cinder.Snapshot) error
+	// Manageable lists the storage a volume, or with snapshots a snapshot,
+	// could take; known holds the ids of those Cinder has on the backend.
+	Manageable(ctx context.Context, snapshots bool, known map[string]bool) ([]Manageable, error)
 }
 
 // Stats is a driver's get_volume_stats answer: top-level capabilities

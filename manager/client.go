@@ -302,3 +302,49 @@ func orNone(s string) any {
 	}
 	return s
 }
+
+// ManageExisting casts manage_existing to the backend of v.Host: it adopts
+// the storage ref names as v, managing, which becomes available or
+// error_managing.
+func (c *Client) ManageExisting(ctx context.Context, v *cinder.Volume, ref map[string]any) error {
+	return c.cast(ctx, v, "manage_existing", map[string]any{"volume": v, "ref": ref})
+}
+
+// ManageExistingSnapshot casts manage_existing_snapshot to the backend of
+// v, s's volume: it adopts the storage ref names as s, creating, which
+// becomes available or error.
+func (c *Client) ManageExistingSnapshot(ctx context.Context, v *cinder.Volume, s *cinder.Snapshot, ref map[string]any) error {
+	return c.cast(ctx, v, "manage_existing_snapshot", map[string]any{"snapshot": s, "ref": ref})
+}
+
+// UnmanageVolume casts delete_volume with unmanage_only to the backend of
+// v: the row goes, the storage stays.
+func (c *Client) UnmanageVolume(ctx context.Context, v *cinder.Volume) error {
+	return c.cast(ctx, v, "delete_volume", map[string]any{"volume": v, "unmanage_only": true, "cascade": false})
+}
+
+// UnmanageSnapshot casts delete_snapshot with unmanage_only to the backend
+// of v, s's volume.
+func (c *Client) UnmanageSnapshot(ctx context.Context, v *cinder.Volume, s *cinder.Snapshot) error {
+	return c.cast(ctx, v, "delete_snapshot", map[string]any{"snapshot": s, "unmanage_only": true})
+}
+
+// GetManageable calls get_manageable_volumes, or with snapshots
+// get_manageable_snapshots, on backend host: one page of the storage that
+// volumes or snapshots could take, as dicts (version 3.0: without
+// want_objects, which asks a Python peer for versioned objects).
+func (c *Client) GetManageable(ctx context.Context, host string, snapshots bool, marker string, limit, offset int, sortKeys, sortDirs []string) ([]map[string]any, error) {
+	method := "get_manageable_volumes"
+	if snapshots {
+		method = "get_manageable_snapshots"
+	}
+	args := map[string]any{"marker": nil, "limit": limit, "offset": offset, "sort_keys": sortKeys, "sort_dirs": sortDirs}
+	if marker != "" {
+		args["marker"] = marker
+	}
+	var list []map[string]any
+	if err := c.call(ctx, host, method, args, &list); err != nil {
+		return nil, err
+	}
+	return list, nil
+}

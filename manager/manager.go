@@ -22,6 +22,7 @@ import (
 	"github.com/cinder-go/cinder/db"
 	"github.com/cinder-go/cinder/drivers"
 	"github.com/cinder-go/cinder/rpc"
+	"github.com/cinder-go/cinder/volume"
 )
 
 // RPCAPIVersion is the version the volume endpoint serves, as
@@ -42,7 +43,8 @@ type Manager struct {
 	store    *db.DB
 	drv      drivers.Driver
 	reporter Reporter
-	volumes  *Client // reaches the other backends: migration destinations
+	volumes  *Client     // reaches the other backends: migration destinations
+	quotas   *volume.API // holds a managed volume's gigabytes in its project's quotas
 
 	createTimeout    time.Duration // migration_create_volume_timeout_secs
 	callTimeout      time.Duration // for calls a migration can do without: get_capabilities
@@ -64,6 +66,7 @@ func New(cfg *conf.Config, backend *conf.Backend, store *db.DB, drv drivers.Driv
 		drv:              drv,
 		reporter:         reporter,
 		volumes:          volumes,
+		quotas:           volume.New(cfg, store, nil, nil, nil),
 		createTimeout:    cmp.Or(cfg.MigrationCreateVolumeTimeout, defaultCreateTimeout),
 		callTimeout:      min(cmp.Or(cfg.RPCResponseTimeout, maxCallTimeout), maxCallTimeout),
 		progressInterval: progressInterval,
@@ -116,6 +119,11 @@ func (m *Manager) Endpoint() rpc.Endpoint {
 			"attachment_delete":              m.attachmentDelete,
 			"attach_volume":                  m.attachVolume,
 			"detach_volume":                  m.detachVolume,
+
+			"manage_existing":          m.manageExisting,
+			"manage_existing_snapshot": m.manageExistingSnapshot,
+			"get_manageable_volumes":   m.getManageableVolumes,
+			"get_manageable_snapshots": m.getManageableSnapshots,
 		},
 	}
 }
@@ -479,15 +487,18 @@ func (m *Manager) deleteVolume(ctx context.Context, raw json.RawMessage) (any, e
 	return nil, m.delete(ctx, v, a.UnmanageOnly)
 }
 
-// delete removes v's storage unless unmanageOnly, then destroys its row. A
-// driver failure is logged and leaves v error_deleting.
+// delete removes v's storage (with unmanageOnly lets it go, kept, as the
+// driver's unmanage), then destroys its row. A driver failure is logged and
+// leaves v error_deleting (error_unmanaging), as Cinder.
 func (m *Manager) delete(ctx context.Context, v *cinder.Volume, unmanageOnly bool) error {
-	if !unmanageOnly {
-		if err := m.drv.DeleteVolume(ctx, v); err != nil {
-			slog.Error("failed to delete volume", "volume_id", v.ID, "host", m.host, "err", err)
-			m.setStatus(ctx, v.ID, cinder.StatusErrorDelete)
-			return nil
-		}
+	release, failed := m.drv.DeleteVolume, cinder.StatusErrorDelete
+	if unmanageOnly {
+		release, failed = m.drv.Unmanage, "error_unmanaging"
+	}
+	if err := release(ctx, v); err != nil {
+		slog.Error("failed to delete volume", "volume_id", v.ID, "host", m.host, "unmanage_only", unmanageOnly, "err", err)
+		m.setStatus(ctx, v.ID, failed)
+		return nil
 	}
 	if err := m.store.DestroyVolume(ctx, v.ID); err != nil {
 		return fmt.Errorf("destroy volume %s: %w", v.ID, err)

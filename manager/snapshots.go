@@ -77,8 +77,16 @@ func (m *Manager) createSnapshot(ctx context.Context, raw json.RawMessage) (any,
 }
 
 // deleteSnapshot (cast: snapshot, unmanage_only) deletes a snapshot's
-// storage, then its row; a driver failure leaves it error_deleting.
+// storage, then its row; a driver failure leaves it error_deleting. With
+// unmanage_only the driver lets the storage go, kept as
+// unmanaged-snapshot-<id>, and the row goes.
 func (m *Manager) deleteSnapshot(ctx context.Context, raw json.RawMessage) (any, error) {
+	var a struct {
+		UnmanageOnly bool `json:"unmanage_only"`
+	}
+	if err := decode("delete_snapshot", raw, &a); err != nil {
+		return nil, err
+	}
 	s, _, err := m.loadSnapshot(ctx, "delete_snapshot", raw)
 	if cinder.IsNotFound(err) {
 		slog.Info("snapshot to delete is already gone", "host", m.host, "err", err)
@@ -86,6 +94,18 @@ func (m *Manager) deleteSnapshot(ctx context.Context, raw json.RawMessage) (any,
 	}
 	if err != nil {
 		return nil, fmt.Errorf("delete_snapshot: %w", err)
+	}
+	if a.UnmanageOnly {
+		if err := m.drv.UnmanageSnapshot(ctx, s); err != nil {
+			slog.Error("failed to unmanage snapshot", "snapshot_id", s.ID, "host", m.host, "err", err)
+			m.setSnapshotStatus(ctx, s.ID, cinder.SnapshotErrorDeleting)
+			return nil, nil
+		}
+		if err := m.store.DestroySnapshot(ctx, s.ID); err != nil && !cinder.IsNotFound(err) {
+			return nil, fmt.Errorf("destroy snapshot %s: %w", s.ID, err)
+		}
+		slog.Info("unmanaged snapshot", "snapshot_id", s.ID, "volume_id", s.VolumeID, "host", m.host)
+		return nil, nil
 	}
 	return nil, m.removeSnapshot(ctx, s)
 }

@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -99,4 +100,51 @@ func (c *Client) UpdateServiceCapabilities(ctx context.Context, host string, cap
 		return fmt.Errorf("fanout update_service_capabilities of %s: %w", host, err)
 	}
 	return nil
+}
+
+// ManageExisting casts manage_existing: the scheduler checks v's host
+// (host@backend, or with a pool) passes the filters, records the pool and
+// asks that backend to adopt the storage ref names; otherwise v, managing,
+// becomes error_managing. ref travels in request_spec, as Cinder's.
+func (c *Client) ManageExisting(ctx context.Context, v *cinder.Volume, spec cinder.RequestSpec, ref map[string]any) error {
+	specMap, err := specWith(spec, "ref", ref)
+	if err != nil {
+		return err
+	}
+	args := map[string]any{"volume": v, "request_spec": specMap, "filter_properties": nil}
+	if err := c.rpc.Cast(ctx, "manage_existing", args); err != nil {
+		return fmt.Errorf("cast manage_existing of volume %s to the scheduler: %w", v.ID, err)
+	}
+	return nil
+}
+
+// ManageExistingSnapshot casts manage_existing_snapshot (version 3.11): the
+// scheduler checks v's backend and asks it to adopt the storage ref names
+// as s; otherwise s becomes error.
+func (c *Client) ManageExistingSnapshot(ctx context.Context, v *cinder.Volume, s *cinder.Snapshot, ref map[string]any) error {
+	args := map[string]any{
+		"volume":            v,
+		"snapshot":          s,
+		"ref":               ref,
+		"request_spec":      cinder.RequestSpec{SnapshotID: s.ID, Size: v.Size},
+		"filter_properties": nil,
+	}
+	if err := c.rpc.Prepare("", "", "3.11", 0).Cast(ctx, "manage_existing_snapshot", args); err != nil {
+		return fmt.Errorf("cast manage_existing_snapshot of snapshot %s to the scheduler: %w", s.ID, err)
+	}
+	return nil
+}
+
+// specWith is spec as a JSON object with key set to value.
+func specWith(spec cinder.RequestSpec, key string, value any) (map[string]any, error) {
+	b, err := json.Marshal(spec)
+	if err != nil {
+		return nil, fmt.Errorf("encode request spec: %w", err)
+	}
+	m := map[string]any{}
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("encode request spec: %w", err)
+	}
+	m[key] = value
+	return m, nil
 }

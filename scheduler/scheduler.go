@@ -36,6 +36,8 @@ type Volumes interface {
 	MigrateVolume(ctx context.Context, v *cinder.Volume, host string, capabilities map[string]any, forceHostCopy bool) error
 	Retype(ctx context.Context, v *cinder.Volume, newTypeID, host string, capabilities map[string]any, migrationPolicy string) error
 	DoCleanup(ctx context.Context, host string, req cinder.CleanupRequest) error
+	ManageExisting(ctx context.Context, v *cinder.Volume, ref map[string]any) error
+	ManageExistingSnapshot(ctx context.Context, v *cinder.Volume, s *cinder.Snapshot, ref map[string]any) error
 }
 
 // Scheduler places volumes on pools from the stats the backends report.
@@ -111,6 +113,8 @@ func (s *Scheduler) Endpoint() rpc.Endpoint {
 			"migrate_volume":              s.migrateVolume,
 			"retype":                      s.retype,
 			"work_cleanup":                s.workCleanup,
+			"manage_existing":             s.manageExisting,
+			"manage_existing_snapshot":    s.manageExistingSnapshot,
 		},
 	}
 }

@@ -51,6 +51,12 @@ func (a *API) Update(ctx context.Context, id string, c Changes) (*cinder.Volume,
 // error unless force). When the cast cannot be sent the volume gets its
 // status back.
 func (a *API) Delete(ctx context.Context, id string, force, cascade bool) error {
+	return a.remove(ctx, id, force, cascade, false)
+}
+
+// remove is Delete, or with unmanage an unmanage: the volume becomes
+// unmanaging and its backend keeps the storage.
+func (a *API) remove(ctx context.Context, id string, force, cascade, unmanage bool) error {
 	v, err := a.Get(ctx, id)
 	if err != nil {
 		return err
@@ -76,9 +82,12 @@ func (a *API) Delete(ctx context.Context, id string, force, cascade bool) error 
 		}
 		return nil
 	}, func(v *cinder.Volume) {
-		if v.Status == "error_managing" {
+		switch {
+		case v.Status == "error_managing":
 			v.Status = "error_managing_deleting"
-		} else {
+		case unmanage:
+			v.Status = StatusUnmanaging
+		default:
 			v.Status = cinder.StatusDeleting
 		}
 	})
@@ -97,8 +106,11 @@ func (a *API) Delete(ctx context.Context, id string, force, cascade bool) error 
 			return cinder.InvalidVolume("Failed to update snapshot.")
 		}
 	}
-	return a.castOrRollback(ctx, before, v, func() error { return a.backends.DeleteVolume(ctx, v, cascade) },
-		"Could not ask cinder-volume to delete volume %s", v.ID)
+	cast := func() error { return a.backends.DeleteVolume(ctx, v, cascade) }
+	if unmanage {
+		cast = func() error { return a.backends.UnmanageVolume(ctx, v) }
+	}
+	return a.castOrRollback(ctx, before, v, cast, "Could not ask cinder-volume to delete volume %s", v.ID)
 }
 
 // notDeletable is Cinder's refusal of a volume delete.

@@ -25,6 +25,8 @@ type Scheduler interface {
 	Retype(ctx context.Context, v *cinder.Volume, spec cinder.RequestSpec) error
 	GetPools(ctx context.Context) ([]cinder.Pool, error)
 	WorkCleanup(ctx context.Context, req cinder.CleanupRequest) (cleaning, unavailable []*cinder.Service, err error)
+	ManageExisting(ctx context.Context, v *cinder.Volume, spec cinder.RequestSpec, ref map[string]any) error
+	ManageExistingSnapshot(ctx context.Context, v *cinder.Volume, s *cinder.Snapshot, ref map[string]any) error
 }
 
 // Backends is what the rules need of the cinder-volume managers (*manager.Client).
@@ -38,6 +40,9 @@ type Backends interface {
 	CreateSnapshot(ctx context.Context, v *cinder.Volume, s *cinder.Snapshot) error
 	DeleteSnapshot(ctx context.Context, v *cinder.Volume, s *cinder.Snapshot) error
 	RevertToSnapshot(ctx context.Context, v *cinder.Volume, s *cinder.Snapshot) error
+	UnmanageVolume(ctx context.Context, v *cinder.Volume) error
+	UnmanageSnapshot(ctx context.Context, v *cinder.Volume, s *cinder.Snapshot) error
+	GetManageable(ctx context.Context, host string, snapshots bool, marker string, limit, offset int, sortKeys, sortDirs []string) ([]map[string]any, error)
 	Attacher
 	AcceptTransfer(ctx context.Context, v *cinder.Volume, user, project string, noSnapshots bool) error
 	FreezeHost(ctx context.Context, host string) error

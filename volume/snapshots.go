@@ -135,6 +135,12 @@ func (a *API) UpdateSnapshot(ctx context.Context, id string, c SnapshotChanges) 
 // group snapshot) moves it to deleting, and its volume's backend is asked
 // to delete it. When that cast cannot be sent it gets its status back.
 func (a *API) DeleteSnapshot(ctx context.Context, id string, force bool) error {
+	return a.removeSnapshot(ctx, id, force, false)
+}
+
+// removeSnapshot is DeleteSnapshot, or with unmanage an unmanage: the
+// snapshot becomes unmanaging and its backend keeps the storage.
+func (a *API) removeSnapshot(ctx context.Context, id string, force, unmanage bool) error {
 	s, err := a.GetSnapshot(ctx, id)
 	if err != nil {
 		return err
@@ -155,6 +161,9 @@ func (a *API) DeleteSnapshot(ctx context.Context, id string, force bool) error {
 		}
 		before = *s
 		s.Status = cinder.SnapshotDeleting
+		if unmanage {
+			s.Status = cinder.SnapshotUnmanaging
+		}
 		return nil
 	})
 	if err != nil {
@@ -162,10 +171,14 @@ func (a *API) DeleteSnapshot(ctx context.Context, id string, force bool) error {
 	}
 	v, err := a.store.GetVolume(ctx, s.VolumeID)
 	if err == nil {
-		err = a.backends.DeleteSnapshot(ctx, v, s)
+		if unmanage {
+			err = a.backends.UnmanageSnapshot(ctx, v, s)
+		} else {
+			err = a.backends.DeleteSnapshot(ctx, v, s)
+		}
 	}
 	if err != nil {
-		a.setSnapshotStatus(ctx, s.ID, cinder.SnapshotDeleting, before.Status)
+		a.setSnapshotStatus(ctx, s.ID, s.Status, before.Status)
 		return unreachable(err, "Could not ask cinder-volume to delete snapshot %s", s.ID)
 	}
 	return nil

@@ -28,7 +28,12 @@ const auditUsage = `usage: cinder-manage [--config-file PATH]... volume audit
   creating, deleting, error or error_deleting may hold storage or not; a
   volume extending may have grown already; any other must hold storage of
   its size. Volumes with no host or on backends this cinder.conf does not
-  enable are not checked; a snapshot is on its volume's backend.
+  enable are not checked; a snapshot is on its volume's backend. Only files
+  named volume-<uuid> and snapshot-<uuid> are storage Cinder owns: a file
+  of any other name is foreign, such as one waiting to be managed or one
+  unmanaged (unmanaged-volume-<uuid>, unmanaged-snapshot-<uuid>: storage
+  the operator asked Cinder to let go and keep), and is not reported; a
+  managed file takes its volume's or snapshot's name and is checked.
   Compares the backups table with the containers under backup_posix_path,
   which every cinder-backup shares: a backup available or restoring whose
   files are not a whole backup (metadata, sha256file and every object the

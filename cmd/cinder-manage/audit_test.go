@@ -128,6 +128,10 @@ func TestAuditAgrees(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.file(t, "thin", "volume-not-a-uuid", 1)
+	// Unmanaged storage and files waiting to be managed are foreign.
+	s.file(t, "thin", drivers.UnmanagedPrefix+"volume-"+uuid.NewString(), drivers.GiB)
+	s.file(t, "thick", drivers.UnmanagedPrefix+"snapshot-"+uuid.NewString(), drivers.GiB)
+	s.file(t, "thick", "legacy-disk", 5)
 	if err := os.MkdirAll(filepath.Join(s.cfg.Backend("thick").VolumesDir, ".free"), 0o750); err != nil {
 		t.Fatal(err)
 	}
