@@ -301,7 +301,8 @@ func FuzzListVolumes(f *testing.F) {
 }
 
 // typeRoutes are the routes FuzzTypeRequests drives: {type} is a private
-// volume type's id, {qos} QoS specs' id, unless the input names another.
+// volume type's id, {qos} QoS specs' id, {gtype} a group type's, unless the
+// input names another.
 var typeRoutes = []struct{ method, path string }{
 	{http.MethodPost, "/v3/admin/types/{type}/action"},
 	{http.MethodPost, "/v3/admin/types/{type}/encryption"},
@@ -312,11 +313,17 @@ var typeRoutes = []struct{ method, path string }{
 	{http.MethodPut, "/v3/admin/qos-specs/{qos}/delete_keys"},
 	{http.MethodGet, "/v3/admin/qos-specs/{qos}/associate"},
 	{http.MethodGet, "/v3/admin/types"},
+	{http.MethodPost, "/v3/admin/group_types"},
+	{http.MethodPut, "/v3/admin/group_types/{gtype}"},
+	{http.MethodPost, "/v3/admin/group_types/{gtype}/group_specs"},
+	{http.MethodPut, "/v3/admin/group_types/{gtype}/group_specs/k"},
+	{http.MethodGet, "/v3/admin/group_types"},
 }
 
 // FuzzTypeRequests sends bodies and query strings to the routes of type
-// access, encryption, default types and QoS specs (route picks one of
-// typeRoutes), with a private type and QoS specs to act on.
+// access, encryption, default types, QoS specs and group types (route
+// picks one of typeRoutes), with a private type, QoS specs and a group
+// type to act on.
 func FuzzTypeRequests(f *testing.F) {
 	f.Add(uint8(0), []byte(`{"addProjectAccess": {"project": "6f2c8e4a1b3d4f5e8a9b0c1d2e3f4a5b"}}`), "", "", "volume 3.64")
 	f.Add(uint8(1), []byte(`{"encryption": {"provider": "luks", "cipher": null, "key_size": "256", "control_location": "front-end"}}`), "", "", "")
@@ -327,6 +334,11 @@ func FuzzTypeRequests(f *testing.F) {
 	f.Add(uint8(6), []byte(`{"keys": ["total_iops_sec", 1]}`), "", "", "")
 	f.Add(uint8(7), []byte{}, "", "vol_type_id=%zz", "")
 	f.Add(uint8(8), []byte{}, "", `extra_specs={'RESKEY:availability_zones': 'nova'}&is_public=none`, "volume 3.52")
+	f.Add(uint8(9), []byte(`{"group_type": {"name": "g", "is_public": "yes", "group_specs": {"k": "v"}}}`), "", "", "volume 3.11")
+	f.Add(uint8(10), []byte(`{"group_type": {"name": null, "description": null, "is_public": 1}}`), "", "", "volume 3.64")
+	f.Add(uint8(11), []byte(`{"group_specs": {"k": null, "bad key": "v"}}`), "", "", "volume 3.64")
+	f.Add(uint8(12), []byte(`{"k": "v", "l": "w"}`), "", "", "volume 3.11")
+	f.Add(uint8(13), []byte{}, "", "is_public=none&sort=name:asc&marker=x&limit=-1", "volume 3.10")
 	a := newFuzzAPI(f)
 	ctx := context.Background()
 	vt := &cinder.VolumeType{Name: "fuzz-private"}
@@ -337,14 +349,18 @@ func FuzzTypeRequests(f *testing.F) {
 	if err := a.store.CreateQoSSpecs(ctx, q); err != nil {
 		f.Fatal(err)
 	}
+	gt := &cinder.GroupType{Name: "fuzz-group"}
+	if err := a.store.CreateGroupType(ctx, gt); err != nil {
+		f.Fatal(err)
+	}
 	f.Fuzz(func(t *testing.T, route uint8, body []byte, id, query, version string) {
 		defer a.reset(t)
 		rt := typeRoutes[int(route)%len(typeRoutes)]
-		typeID, qosID := vt.ID, q.ID
+		typeID, qosID, gtypeID := vt.ID, q.ID, gt.ID
 		if id != "" {
-			typeID, qosID = id, id
+			typeID, qosID, gtypeID = id, id, id
 		}
-		path := strings.NewReplacer("{type}", typeID, "{qos}", qosID).Replace(rt.path)
+		path := strings.NewReplacer("{type}", typeID, "{qos}", qosID, "{gtype}", gtypeID).Replace(rt.path)
 		a.serve(t, rt.method, path, query, version, body)
 		a.checkCalls(t)
 	})
