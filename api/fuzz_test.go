@@ -301,8 +301,8 @@ func FuzzListVolumes(f *testing.F) {
 }
 
 // typeRoutes are the routes FuzzTypeRequests drives: {type} is a private
-// volume type's id, {qos} QoS specs' id, {gtype} a group type's, unless the
-// input names another.
+// volume type's id, {qos} QoS specs' id, {gtype} a group type's, {group}
+// a group's, unless the input names another.
 var typeRoutes = []struct{ method, path string }{
 	{http.MethodPost, "/v3/admin/types/{type}/action"},
 	{http.MethodPost, "/v3/admin/types/{type}/encryption"},
@@ -318,12 +318,16 @@ var typeRoutes = []struct{ method, path string }{
 	{http.MethodPost, "/v3/admin/group_types/{gtype}/group_specs"},
 	{http.MethodPut, "/v3/admin/group_types/{gtype}/group_specs/k"},
 	{http.MethodGet, "/v3/admin/group_types"},
+	{http.MethodPost, "/v3/admin/groups"},
+	{http.MethodPut, "/v3/admin/groups/{group}"},
+	{http.MethodPost, "/v3/admin/groups/{group}/action"},
+	{http.MethodGet, "/v3/admin/groups/detail"},
 }
 
 // FuzzTypeRequests sends bodies and query strings to the routes of type
-// access, encryption, default types, QoS specs and group types (route
-// picks one of typeRoutes), with a private type, QoS specs and a group
-// type to act on.
+// access, encryption, default types, QoS specs, group types and groups
+// (route picks one of typeRoutes), with a private type, QoS specs, a group
+// type and a group to act on.
 func FuzzTypeRequests(f *testing.F) {
 	f.Add(uint8(0), []byte(`{"addProjectAccess": {"project": "6f2c8e4a1b3d4f5e8a9b0c1d2e3f4a5b"}}`), "", "", "volume 3.64")
 	f.Add(uint8(1), []byte(`{"encryption": {"provider": "luks", "cipher": null, "key_size": "256", "control_location": "front-end"}}`), "", "", "")
@@ -339,6 +343,11 @@ func FuzzTypeRequests(f *testing.F) {
 	f.Add(uint8(11), []byte(`{"group_specs": {"k": null, "bad key": "v"}}`), "", "", "volume 3.64")
 	f.Add(uint8(12), []byte(`{"k": "v", "l": "w"}`), "", "", "volume 3.11")
 	f.Add(uint8(13), []byte{}, "", "is_public=none&sort=name:asc&marker=x&limit=-1", "volume 3.10")
+	f.Add(uint8(14), []byte(`{"group": {"group_type": "fuzz-group", "volume_types": ["fuzz-private", "__DEFAULT__"], "availability_zone": null}}`), "", "", "volume 3.13")
+	f.Add(uint8(15), []byte(`{"group": {"add_volumes": ",,x,", "remove_volumes": null, "name": " "}}`), "", "", "volume 3.64")
+	f.Add(uint8(16), []byte(`{"reset_status": {"status": "AVAILABLE"}}`), "", "", "volume 3.20")
+	f.Add(uint8(16), []byte(`{"delete": {"delete-volumes": "yes"}}`), "", "", "volume 3.13")
+	f.Add(uint8(17), []byte{}, "", "list_volume=maybe&all_tenants=1&sort=status", "volume 3.25")
 	a := newFuzzAPI(f)
 	ctx := context.Background()
 	vt := &cinder.VolumeType{Name: "fuzz-private"}
@@ -353,14 +362,19 @@ func FuzzTypeRequests(f *testing.F) {
 	if err := a.store.CreateGroupType(ctx, gt); err != nil {
 		f.Fatal(err)
 	}
+	g := &cinder.Group{ProjectID: "admin", Name: "fuzz", GroupTypeID: gt.ID, Status: cinder.GroupAvailable, Host: "hostA@fake1#fake",
+		VolumeTypeIDs: []string{vt.ID}}
+	if err := a.store.CreateGroup(ctx, g); err != nil {
+		f.Fatal(err)
+	}
 	f.Fuzz(func(t *testing.T, route uint8, body []byte, id, query, version string) {
 		defer a.reset(t)
 		rt := typeRoutes[int(route)%len(typeRoutes)]
-		typeID, qosID, gtypeID := vt.ID, q.ID, gt.ID
+		typeID, qosID, gtypeID, groupID := vt.ID, q.ID, gt.ID, g.ID
 		if id != "" {
-			typeID, qosID, gtypeID = id, id, id
+			typeID, qosID, gtypeID, groupID = id, id, id, id
 		}
-		path := strings.NewReplacer("{type}", typeID, "{qos}", qosID, "{gtype}", gtypeID).Replace(rt.path)
+		path := strings.NewReplacer("{type}", typeID, "{qos}", qosID, "{gtype}", gtypeID, "{group}", groupID).Replace(rt.path)
 		a.serve(t, rt.method, path, query, version, body)
 		a.checkCalls(t)
 	})

@@ -44,6 +44,7 @@ func (e *env) as(p persona, rq req) *response {
 func TestPersonas(t *testing.T) {
 	e := newEnv(t, func(e *env) {
 		e.cfg.AuthStrategy = conf.AuthNoAuthRoles
+		e.cfg.QuotaGroups = -1 // a group for each persona of each group route
 		e.schedOverride = acceptingScheduler{e.sched}
 	})
 	e.addService("hostA@fake1", cinder.BinaryVolume, 0, false)
@@ -63,6 +64,10 @@ func TestPersonas(t *testing.T) {
 			expect(t, http.StatusAccepted).obj(t, "group_type")["id"].(string)
 	}
 	gtypeID := groupType()
+	group := func() string { // a new available group of p1
+		return e.as(memberP, req{method: "POST", path: "/v3/{p}/groups", body: `{"group": {"group_type": "` + gtypeID + `", "volume_types": ["plain"]}}`}).
+			expect(t, http.StatusAccepted).obj(t, "group")["id"].(string)
+	}
 	attachment := func() string { // a reserved attachment of a new volume of p1
 		return e.as(memberP, req{method: "POST", path: "/v3/{p}/attachments", body: `{"attachment": {"volume_uuid": "` + fresh() + `"}}`}).
 			expect(t, http.StatusOK).obj(t, "attachment")["id"].(string)
@@ -141,6 +146,14 @@ func TestPersonas(t *testing.T) {
 		{"GET", "/v3/{p}/group_types/{gtype}/group_specs/k", "", want{adminP: 200}},
 		{"DELETE", "/v3/{p}/group_types/{gtype}/group_specs/nokey", "", want{adminP: 404}},
 		{"DELETE", "/v3/{p}/group_types/{gtype-fresh}", "", want{adminP: 202}},
+		// Groups: readers read their project's, members write them, admins reset them.
+		{"GET", "/v3/{p}/groups", "", want{adminP: 200, memberP: 200, readerP: 200, otherP: 200}},
+		{"GET", "/v3/{p}/groups/detail", "", want{adminP: 200, memberP: 200, readerP: 200, otherP: 200}},
+		{"POST", "/v3/{p}/groups", `{"group": {"group_type": "{gtype}", "volume_types": ["plain"]}}`, want{adminP: 202, memberP: 202, otherP: 202}},
+		{"GET", "/v3/{p}/groups/{group}", "", want{adminP: 200, memberP: 200, readerP: 200, otherP: 404}},
+		{"PUT", "/v3/{p}/groups/{group}", `{"group": {"name": "n-{persona}"}}`, want{adminP: 202, memberP: 202, otherP: 404}},
+		{"POST", "/v3/{p}/groups/{group}/action", `{"reset_status": {"status": "error"}}`, want{adminP: 202, otherP: 404}},
+		{"POST", "/v3/{p}/groups/{group}/action", `{"delete": {}}`, want{adminP: 202, memberP: 202, otherP: 404}},
 		// Attachments: Cinder asks no policy to read them.
 		{"GET", "/v3/{p}/attachments", "", all},
 		{"GET", "/v3/{p}/attachments/detail", "", all},
@@ -159,6 +172,9 @@ func TestPersonas(t *testing.T) {
 	} {
 		for _, p := range []persona{adminP, memberP, readerP, otherP, nobodyP} {
 			ids := []string{"{id}", fresh(), "{type}", typeID, "{priv}", privID, "{plain}", plainID, "{gtype}", gtypeID}
+			if strings.Contains(tc.path, "{group}") {
+				ids = append(ids, "{group}", group())
+			}
 			if strings.Contains(tc.path, "{gtype-fresh}") {
 				ids = append(ids, "{gtype-fresh}", groupType())
 			}

@@ -95,3 +95,76 @@ func TestGroupTypes(t *testing.T) {
 		}
 	})
 }
+
+func TestGroups(t *testing.T) {
+	each(t, func(t *testing.T, url string) {
+		ctx := context.Background()
+		db := synced(t, url)
+		gt := &cinder.GroupType{Name: "generic"}
+		if err := db.CreateGroupType(ctx, gt); err != nil {
+			t.Fatal(err)
+		}
+		vt, err := db.GetVolumeTypeByName(ctx, cinder.DefaultVolumeType)
+		if err != nil {
+			t.Fatal(err)
+		}
+		g := &cinder.Group{ProjectID: "p", UserID: "u", Name: "g1", GroupTypeID: gt.ID, Status: cinder.GroupCreating,
+			AvailabilityZone: "nova", VolumeTypeIDs: []string{vt.ID}}
+		if err := db.CreateGroup(ctx, g); err != nil {
+			t.Fatal(err)
+		}
+		got, err := db.GetGroup(ctx, g.ID)
+		if err != nil || !reflect.DeepEqual(got, g) {
+			t.Fatalf("GetGroup = %+v, %v; want %+v", got, err, g)
+		}
+		other := &cinder.Group{ProjectID: "q", Name: "g2", GroupTypeID: gt.ID, Status: cinder.GroupAvailable}
+		if err := db.CreateGroup(ctx, other); err != nil {
+			t.Fatal(err)
+		}
+		if list, err := db.ListGroups(ctx, GroupFilter{ProjectID: "p"}); err != nil || len(list) != 1 || list[0].ID != g.ID ||
+			!reflect.DeepEqual(list[0].VolumeTypeIDs, []string{vt.ID}) {
+			t.Fatalf("ListGroups(p) = %v, %v", list, err)
+		}
+		if list, err := db.ListGroups(ctx, GroupFilter{SortKey: "display_name", SortDescending: true}); err != nil || len(list) != 2 || list[0].Name != "g2" {
+			t.Fatalf("ListGroups by name = %v, %v", list, err)
+		}
+		want := map[string]Usage{QuotaGroups: {InUse: 1}}
+		if u, err := db.QuotaUsages(ctx, "p", []string{QuotaGroups}); !reflect.DeepEqual(u, want) || err != nil {
+			t.Errorf("QuotaUsages = %v, %v; want %v", u, err, want)
+		}
+		wantCode(t, db.DeleteGroupType(ctx, gt.ID), 400, "GroupTypeInUse")
+
+		v := &cinder.Volume{ProjectID: "p", Size: 1, Status: cinder.StatusAvailable, VolumeTypeID: vt.ID}
+		if err := db.CreateVolume(ctx, v); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.SetGroupVolumes(ctx, g.ID, []string{v.ID}, nil); err != nil {
+			t.Fatal(err)
+		}
+		vols, err := db.GroupVolumes(ctx, g.ID)
+		if err != nil || len(vols) != 1 || vols[0].ID != v.ID || vols[0].GroupID != g.ID {
+			t.Fatalf("GroupVolumes = %v, %v", vols, err)
+		}
+		if got, _ := db.GetGroup(ctx, g.ID); got.Status != cinder.GroupAvailable {
+			t.Fatalf("group %s after SetGroupVolumes", got.Status)
+		}
+		if err := db.SetGroupVolumes(ctx, g.ID, nil, []string{v.ID}); err != nil {
+			t.Fatal(err)
+		}
+		if vols, err := db.GroupVolumes(ctx, g.ID); err != nil || len(vols) != 0 {
+			t.Fatalf("GroupVolumes after removing = %v, %v", vols, err)
+		}
+
+		if _, err := db.UpdateGroup(ctx, g.ID, func(g *cinder.Group) error {
+			g.Deleted = true
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		wantCode(t, func() error { _, err := db.GetGroup(ctx, g.ID); return err }(), 404, "GroupNotFound")
+		want = map[string]Usage{QuotaGroups: {InUse: 0}}
+		if u, err := db.QuotaUsages(ctx, "p", []string{QuotaGroups}); !reflect.DeepEqual(u, want) || err != nil {
+			t.Errorf("QuotaUsages after delete = %v, %v; want %v", u, err, want)
+		}
+	})
+}

@@ -28,13 +28,14 @@ import (
 // cinder/scheduler/rpcapi.py's RPC_API_VERSION.
 const RPCAPIVersion = "3.12"
 
-// Volumes hands a placed volume to its backend's cinder-volume, and a
-// volume to migrate or retype to its backend with the destination pool and
-// that pool's capabilities (*manager.Client does).
+// Volumes hands a placed volume or group to its backend's cinder-volume,
+// and a volume to migrate or retype to its backend with the destination
+// pool and that pool's capabilities (*manager.Client does).
 type Volumes interface {
 	CreateVolume(ctx context.Context, v *cinder.Volume, spec map[string]any) error
 	MigrateVolume(ctx context.Context, v *cinder.Volume, host string, capabilities map[string]any, forceHostCopy bool) error
 	Retype(ctx context.Context, v *cinder.Volume, newTypeID, host string, capabilities map[string]any, migrationPolicy string) error
+	CreateGroup(ctx context.Context, g *cinder.Group) error
 }
 
 // Scheduler places volumes on pools from the stats the backends report.
@@ -109,6 +110,7 @@ func (s *Scheduler) Endpoint() rpc.Endpoint {
 			"get_pools":                   s.getPools,
 			"migrate_volume":              s.migrateVolume,
 			"retype":                      s.retype,
+			"create_group":                s.createGroup,
 		},
 	}
 }

@@ -67,7 +67,7 @@ func (a *API) Delete(ctx context.Context, id string, force, cascade bool) error 
 		return err
 	}
 	before, v, err := a.claim(ctx, v.ID, func(v *cinder.Volume) error {
-		if v.AttachStatus == "attached" || !slices.Contains(deletableMigration, v.MigrationStatus) ||
+		if v.AttachStatus == "attached" || v.GroupID != "" || !slices.Contains(deletableMigration, v.MigrationStatus) ||
 			(!force && !slices.Contains(deletableStatuses, v.Status)) {
 			return notDeletable(force)
 		}

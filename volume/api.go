@@ -23,6 +23,7 @@ type Scheduler interface {
 	CreateVolume(ctx context.Context, v *cinder.Volume, spec cinder.RequestSpec) error
 	MigrateVolume(ctx context.Context, v *cinder.Volume, backend string, forceCopy bool, spec cinder.RequestSpec) error
 	Retype(ctx context.Context, v *cinder.Volume, spec cinder.RequestSpec) error
+	CreateGroup(ctx context.Context, g *cinder.Group) error
 	GetPools(ctx context.Context) ([]cinder.Pool, error)
 }
 
@@ -37,6 +38,7 @@ type Backends interface {
 	CreateSnapshot(ctx context.Context, v *cinder.Volume, s *cinder.Snapshot) error
 	DeleteSnapshot(ctx context.Context, v *cinder.Volume, s *cinder.Snapshot) error
 	RevertToSnapshot(ctx context.Context, v *cinder.Volume, s *cinder.Snapshot) error
+	DeleteGroup(ctx context.Context, g *cinder.Group) error
 	Attacher
 }
 
