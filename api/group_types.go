@@ -1,6 +1,7 @@
 package api
 
 import (
+	"errors"
 	"maps"
 	"net/http"
 	"strings"
@@ -188,7 +189,8 @@ func parseGroupTypeUpdate(r *http.Request) (volume.GroupTypeChanges, error) {
 	return c, nil
 }
 
-// deleteGroupType answers DELETE /group_types/{id} (admin). 202.
+// deleteGroupType answers DELETE /group_types/{id} (admin): not one groups
+// use, in Cinder's words. 202.
 func (s *server) deleteGroupType(r *http.Request) (reply, error) {
 	if err := since(r, mvGroupType); err != nil {
 		return reply{}, err
@@ -196,7 +198,11 @@ func (s *server) deleteGroupType(r *http.Request) (reply, error) {
 	if err := s.authorize(r, "group:group_types:delete"); err != nil {
 		return reply{}, err
 	}
-	return reply{status: http.StatusAccepted}, s.store.DeleteGroupType(r.Context(), mux.Vars(r)["id"])
+	err := s.store.DeleteGroupType(r.Context(), mux.Vars(r)["id"])
+	if ce := (*cinder.Error)(nil); errors.As(err, &ce) && ce.Class == "GroupTypeInUse" {
+		return reply{}, newFault(http.StatusBadRequest, "Target group type is still in use.")
+	}
+	return reply{status: http.StatusAccepted}, err
 }
 
 // groupSpecs returns the group specs of the URL's group type once rule

@@ -117,7 +117,9 @@ func TestGroups(t *testing.T) {
 
 	// Group types in use stay; bad creates are 4xx.
 	gt := e.get("/v3/admin/group_types").obj(t, "group_types", "0")["id"].(string)
-	e.del("/v3/admin/group_types/"+gt).fault(t, http.StatusBadRequest, "badRequest")
+	if msg := e.del("/v3/admin/group_types/"+gt).fault(t, http.StatusBadRequest, "badRequest"); msg != "Target group type is still in use." {
+		t.Fatalf("deleting a group type in use: %q", msg)
+	}
 	for body, status := range map[string]int{
 		`{"group": {"group_type": "generic"}}`:                                                        400,
 		`{"group": {"group_type": "generic", "volume_types": []}}`:                                    400,

@@ -81,6 +81,11 @@ func TestGroupVolumes(t *testing.T) {
 	wantCode(t, "a group's volume without a type", err, 400)
 	c.setVolume(v.ID, func(v *cinder.Volume) { v.Host, v.Status = "hostA@fake1#fake", cinder.StatusAvailable })
 	wantCode(t, "deleting a volume of a group", c.api.Delete(admin(), v.ID, false, false), 400)
+	wantCode(t, "migrating a volume of a group", c.api.Migrate(admin(), v.ID, Migration{Host: "hostA@fake2"}), 400)
+	if err := c.store.CreateVolumeType(admin(), &cinder.VolumeType{Name: "other", IsPublic: true}); err != nil {
+		t.Fatal(err)
+	}
+	wantCode(t, "retyping a volume of a group", c.api.Retype(admin(), v.ID, "other", "never"), 400)
 
 	loose := c.volume(nil)
 	wantCode(t, "a volume of no type of the group", c.api.UpdateGroup(admin(), g.ID, GroupChanges{Add: []string{loose}}), 400)
