@@ -99,6 +99,7 @@ type Volume struct {
 	ProviderLocation   string            `json:"provider_location,omitempty"`
 	SnapshotID         string            `json:"snapshot_id,omitempty"`
 	SourceVolID        string            `json:"source_volid,omitempty"`
+	GroupID            string            `json:"group_id,omitempty"` // the generic volume group (3.13) holding it
 	Bootable           bool              `json:"bootable"`
 	Multiattach        bool              `json:"multiattach"`
 	UseQuota           bool              `json:"use_quota"`

@@ -64,6 +64,19 @@ func (f *fakeScheduler) CreateVolume(ctx context.Context, v *cinder.Volume, spec
 	return nil
 }
 
+// CreateGroup plays scheduler and backend at once when place is set: the
+// group lands there, available.
+func (f *fakeScheduler) CreateGroup(ctx context.Context, g *cinder.Group) error {
+	if f.createErr != nil || f.place == "" {
+		return f.createErr
+	}
+	_, err := f.store.UpdateGroup(ctx, g.ID, func(g *cinder.Group) error {
+		g.Host, g.Status = f.place, cinder.GroupAvailable
+		return nil
+	})
+	return err
+}
+
 func (f *fakeScheduler) GetPools(ctx context.Context) ([]cinder.Pool, error) {
 	if f.panics {
 		panic("fake scheduler: get_pools exploded")
@@ -152,6 +165,11 @@ func (f *fakeVolumes) CreateSnapshot(ctx context.Context, v *cinder.Volume, s *c
 
 func (f *fakeVolumes) DeleteSnapshot(ctx context.Context, v *cinder.Volume, s *cinder.Snapshot) error {
 	f.record("delete_snapshot " + s.ID)
+	return f.castErr
+}
+
+func (f *fakeVolumes) DeleteGroup(ctx context.Context, g *cinder.Group) error {
+	f.record("delete_group " + g.ID)
 	return f.castErr
 }
 

@@ -303,7 +303,8 @@ func FuzzListVolumes(f *testing.F) {
 }
 
 // typeRoutes are the routes FuzzTypeRequests drives: {type} is a private
-// volume type's id, {qos} QoS specs' id, unless the input names another.
+// volume type's id, {qos} QoS specs' id, {gtype} a group type's, {group}
+// a group's, unless the input names another.
 var typeRoutes = []struct{ method, path string }{
 	{http.MethodPost, "/v3/admin/types/{type}/action"},
 	{http.MethodPost, "/v3/admin/types/{type}/encryption"},
@@ -314,11 +315,21 @@ var typeRoutes = []struct{ method, path string }{
 	{http.MethodPut, "/v3/admin/qos-specs/{qos}/delete_keys"},
 	{http.MethodGet, "/v3/admin/qos-specs/{qos}/associate"},
 	{http.MethodGet, "/v3/admin/types"},
+	{http.MethodPost, "/v3/admin/group_types"},
+	{http.MethodPut, "/v3/admin/group_types/{gtype}"},
+	{http.MethodPost, "/v3/admin/group_types/{gtype}/group_specs"},
+	{http.MethodPut, "/v3/admin/group_types/{gtype}/group_specs/k"},
+	{http.MethodGet, "/v3/admin/group_types"},
+	{http.MethodPost, "/v3/admin/groups"},
+	{http.MethodPut, "/v3/admin/groups/{group}"},
+	{http.MethodPost, "/v3/admin/groups/{group}/action"},
+	{http.MethodGet, "/v3/admin/groups/detail"},
 }
 
 // FuzzTypeRequests sends bodies and query strings to the routes of type
-// access, encryption, default types and QoS specs (route picks one of
-// typeRoutes), with a private type and QoS specs to act on.
+// access, encryption, default types, QoS specs, group types and groups
+// (route picks one of typeRoutes), with a private type, QoS specs, a group
+// type and a group to act on.
 func FuzzTypeRequests(f *testing.F) {
 	f.Add(uint8(0), []byte(`{"addProjectAccess": {"project": "6f2c8e4a1b3d4f5e8a9b0c1d2e3f4a5b"}}`), "", "", "volume 3.64")
 	f.Add(uint8(1), []byte(`{"encryption": {"provider": "luks", "cipher": null, "key_size": "256", "control_location": "front-end"}}`), "", "", "")
@@ -329,6 +340,16 @@ func FuzzTypeRequests(f *testing.F) {
 	f.Add(uint8(6), []byte(`{"keys": ["total_iops_sec", 1]}`), "", "", "")
 	f.Add(uint8(7), []byte{}, "", "vol_type_id=%zz", "")
 	f.Add(uint8(8), []byte{}, "", `extra_specs={'RESKEY:availability_zones': 'nova'}&is_public=none`, "volume 3.52")
+	f.Add(uint8(9), []byte(`{"group_type": {"name": "g", "is_public": "yes", "group_specs": {"k": "v"}}}`), "", "", "volume 3.11")
+	f.Add(uint8(10), []byte(`{"group_type": {"name": null, "description": null, "is_public": 1}}`), "", "", "volume 3.64")
+	f.Add(uint8(11), []byte(`{"group_specs": {"k": null, "bad key": "v"}}`), "", "", "volume 3.64")
+	f.Add(uint8(12), []byte(`{"k": "v", "l": "w"}`), "", "", "volume 3.11")
+	f.Add(uint8(13), []byte{}, "", "is_public=none&sort=name:asc&marker=x&limit=-1", "volume 3.10")
+	f.Add(uint8(14), []byte(`{"group": {"group_type": "fuzz-group", "volume_types": ["fuzz-private", "__DEFAULT__"], "availability_zone": null}}`), "", "", "volume 3.13")
+	f.Add(uint8(15), []byte(`{"group": {"add_volumes": ",,x,", "remove_volumes": null, "name": " "}}`), "", "", "volume 3.64")
+	f.Add(uint8(16), []byte(`{"reset_status": {"status": "AVAILABLE"}}`), "", "", "volume 3.20")
+	f.Add(uint8(16), []byte(`{"delete": {"delete-volumes": "yes"}}`), "", "", "volume 3.13")
+	f.Add(uint8(17), []byte{}, "", "list_volume=maybe&all_tenants=1&sort=status", "volume 3.25")
 	a := newFuzzAPI(f)
 	ctx := context.Background()
 	vt := &cinder.VolumeType{Name: "fuzz-private"}
@@ -339,14 +360,23 @@ func FuzzTypeRequests(f *testing.F) {
 	if err := a.store.CreateQoSSpecs(ctx, q); err != nil {
 		f.Fatal(err)
 	}
+	gt := &cinder.GroupType{Name: "fuzz-group"}
+	if err := a.store.CreateGroupType(ctx, gt); err != nil {
+		f.Fatal(err)
+	}
+	g := &cinder.Group{ProjectID: "admin", Name: "fuzz", GroupTypeID: gt.ID, Status: cinder.GroupAvailable, Host: "hostA@fake1#fake",
+		VolumeTypeIDs: []string{vt.ID}}
+	if err := a.store.CreateGroup(ctx, g); err != nil {
+		f.Fatal(err)
+	}
 	f.Fuzz(func(t *testing.T, route uint8, body []byte, id, query, version string) {
 		defer a.reset(t)
 		rt := typeRoutes[int(route)%len(typeRoutes)]
-		typeID, qosID := vt.ID, q.ID
+		typeID, qosID, gtypeID, groupID := vt.ID, q.ID, gt.ID, g.ID
 		if id != "" {
-			typeID, qosID = id, id
+			typeID, qosID, gtypeID, groupID = id, id, id, id
 		}
-		path := strings.NewReplacer("{type}", typeID, "{qos}", qosID).Replace(rt.path)
+		path := strings.NewReplacer("{type}", typeID, "{qos}", qosID, "{gtype}", gtypeID, "{group}", groupID).Replace(rt.path)
 		a.serve(t, rt.method, path, query, version, body)
 		a.checkCalls(t)
 	})

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/uuid"
+
 	"github.com/cinder-go/cinder"
 	"github.com/cinder-go/cinder/conf"
 	"github.com/cinder-go/cinder/policy"
@@ -42,6 +44,7 @@ func (e *env) as(p persona, rq req) *response {
 func TestPersonas(t *testing.T) {
 	e := newEnv(t, func(e *env) {
 		e.cfg.AuthStrategy = conf.AuthNoAuthRoles
+		e.cfg.QuotaGroups = -1 // a group for each persona of each group route
 		e.schedOverride = acceptingScheduler{e.sched}
 	})
 	e.addService("hostA@fake1", cinder.BinaryVolume, 0, false)
@@ -56,6 +59,15 @@ func TestPersonas(t *testing.T) {
 		expect(t, http.StatusOK).obj(t, "volume_type")["id"].(string)
 	privID := e.newType(`"name": "priv", "os-volume-type-access:is_public": false`)
 	plainID := e.newType(`"name": "plain"`)
+	groupType := func() string { // a new public group type
+		return e.as(adminP, req{method: "POST", path: "/v3/{p}/group_types", body: `{"group_type": {"name": "gt-` + uuid.NewString() + `"}}`}).
+			expect(t, http.StatusAccepted).obj(t, "group_type")["id"].(string)
+	}
+	gtypeID := groupType()
+	group := func() string { // a new available group of p1
+		return e.as(memberP, req{method: "POST", path: "/v3/{p}/groups", body: `{"group": {"group_type": "` + gtypeID + `", "volume_types": ["plain"]}}`}).
+			expect(t, http.StatusAccepted).obj(t, "group")["id"].(string)
+	}
 	attachment := func() string { // a reserved attachment of a new volume of p1
 		return e.as(memberP, req{method: "POST", path: "/v3/{p}/attachments", body: `{"attachment": {"volume_uuid": "` + fresh() + `"}}`}).
 			expect(t, http.StatusOK).obj(t, "attachment")["id"].(string)
@@ -128,6 +140,25 @@ func TestPersonas(t *testing.T) {
 		{"GET", "/v3/{p}/os-quota-class-sets/default", "", want{adminP: 200}},
 		{"PUT", "/v3/{p}/os-quota-class-sets/default", `{"quota_class_set": {"gigabytes": 1000}}`, want{adminP: 200}},
 		{"GET", "/v3/{p}/limits", "", want{adminP: 200, memberP: 200, readerP: 200, otherP: 200, nobodyP: 200}},
+		// Group types: Cinder asks no policy to read them, admins write them.
+		{"GET", "/v3/{p}/group_types", "", all},
+		{"GET", "/v3/{p}/group_types/{gtype}", "", all},
+		{"POST", "/v3/{p}/group_types", `{"group_type": {"name": "gt-{persona}"}}`, want{adminP: 202}},
+		{"PUT", "/v3/{p}/group_types/{gtype}", `{"group_type": {"description": "d"}}`, want{adminP: 200}},
+		{"POST", "/v3/{p}/group_types/{gtype}/group_specs", `{"group_specs": {"k": "v"}}`, want{adminP: 202}},
+		{"PUT", "/v3/{p}/group_types/{gtype}/group_specs/k", `{"k": "w"}`, want{adminP: 200}},
+		{"GET", "/v3/{p}/group_types/{gtype}/group_specs", "", want{adminP: 200}},
+		{"GET", "/v3/{p}/group_types/{gtype}/group_specs/k", "", want{adminP: 200}},
+		{"DELETE", "/v3/{p}/group_types/{gtype}/group_specs/nokey", "", want{adminP: 404}},
+		{"DELETE", "/v3/{p}/group_types/{gtype-fresh}", "", want{adminP: 202}},
+		// Groups: readers read their project's, members write them, admins reset them.
+		{"GET", "/v3/{p}/groups", "", want{adminP: 200, memberP: 200, readerP: 200, otherP: 200}},
+		{"GET", "/v3/{p}/groups/detail", "", want{adminP: 200, memberP: 200, readerP: 200, otherP: 200}},
+		{"POST", "/v3/{p}/groups", `{"group": {"group_type": "{gtype}", "volume_types": ["plain"]}}`, want{adminP: 202, memberP: 202, otherP: 202}},
+		{"GET", "/v3/{p}/groups/{group}", "", want{adminP: 200, memberP: 200, readerP: 200, otherP: 404}},
+		{"PUT", "/v3/{p}/groups/{group}", `{"group": {"name": "n-{persona}"}}`, want{adminP: 202, memberP: 202, otherP: 404}},
+		{"POST", "/v3/{p}/groups/{group}/action", `{"reset_status": {"status": "error"}}`, want{adminP: 202, otherP: 404}},
+		{"POST", "/v3/{p}/groups/{group}/action", `{"delete": {}}`, want{adminP: 202, memberP: 202, otherP: 404}},
 		// Attachments: Cinder asks no policy to read them.
 		{"GET", "/v3/{p}/attachments", "", all},
 		{"GET", "/v3/{p}/attachments/detail", "", all},
@@ -165,7 +196,13 @@ func TestPersonas(t *testing.T) {
 		{"POST", "/v3/{p}/os-snapshot-manage", `{"snapshot": {"volume_id": "{id}", "ref": {"source-name": "s-{persona}"}}}`, want{adminP: 202, otherP: 404}},
 	} {
 		for _, p := range []persona{adminP, memberP, readerP, otherP, nobodyP} {
-			ids := []string{"{id}", fresh(), "{type}", typeID, "{priv}", privID, "{plain}", plainID}
+			ids := []string{"{id}", fresh(), "{type}", typeID, "{priv}", privID, "{plain}", plainID, "{gtype}", gtypeID}
+			if strings.Contains(tc.path, "{group}") {
+				ids = append(ids, "{group}", group())
+			}
+			if strings.Contains(tc.path, "{gtype-fresh}") {
+				ids = append(ids, "{gtype-fresh}", groupType())
+			}
 			if strings.Contains(tc.path, "{att}") {
 				ids = append(ids, "{att}", attachment())
 			}

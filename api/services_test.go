@@ -178,5 +178,5 @@ func TestExtensions(t *testing.T) {
 	if got := e.get("/v3/admin/extensions/os-services").expect(t, http.StatusOK).obj(t, "extension"); got["name"] != "Services" {
 		t.Fatalf("os-services extension %v", got)
 	}
-	e.get("/v3/admin/extensions/os-image-create").fault // upload to image: not built(t, http.StatusNotFound, "itemNotFound")
+	e.get("/v3/admin/extensions/os-image-create").fault(t, http.StatusNotFound, "itemNotFound") // upload to image: not built
 }

@@ -302,25 +302,9 @@ func (s *server) createExtraSpecs(r *http.Request) (reply, error) {
 // updateExtraSpec answers PUT /types/{id}/extra_specs/{key} (admin)
 // {key: value}, echoing it.
 func (s *server) updateExtraSpec(r *http.Request) (reply, error) {
-	body, err := readObject(r, mux.Vars(r)["key"])
+	key, value, err := readOneSpec(r, "extra_specs")
 	if err != nil {
 		return reply{}, err
-	}
-	raw, _ := json.Marshal(body)
-	switch {
-	case len(body) == 0:
-		return reply{}, newFault(http.StatusBadRequest, "%s does not have enough properties", pyRepr(raw))
-	case len(body) > 1:
-		return reply{}, newFault(http.StatusBadRequest, "%s has too many properties", pyRepr(raw))
-	}
-	specs, err := specsOf("extra_specs", raw, noSpaceKey, true)
-	if err != nil {
-		return reply{}, err
-	}
-	key := mux.Vars(r)["key"]
-	value, ok := specs[key]
-	if !ok {
-		return reply{}, newFault(http.StatusBadRequest, "Request body and URI mismatch")
 	}
 	if err := s.setSpecs(r, policyExtraSpecUpdate, func(all map[string]string) error {
 		all[key] = value
@@ -329,6 +313,32 @@ func (s *server) updateExtraSpec(r *http.Request) (reply, error) {
 		return reply{}, err
 	}
 	return reply{http.StatusOK, object{{key, value}}}, nil
+}
+
+// readOneSpec reads the body {key: value} of a PUT to a spec's URL, the
+// URL's key and no other, as Cinder's spec update schemas.
+func readOneSpec(r *http.Request, field string) (key, value string, err error) {
+	key = mux.Vars(r)["key"]
+	body, err := readObject(r, key)
+	if err != nil {
+		return "", "", err
+	}
+	raw, _ := json.Marshal(body)
+	switch {
+	case len(body) == 0:
+		return "", "", newFault(http.StatusBadRequest, "%s does not have enough properties", pyRepr(raw))
+	case len(body) > 1:
+		return "", "", newFault(http.StatusBadRequest, "%s has too many properties", pyRepr(raw))
+	}
+	specs, err := specsOf(field, raw, noSpaceKey, true)
+	if err != nil {
+		return "", "", err
+	}
+	value, ok := specs[key]
+	if !ok {
+		return "", "", newFault(http.StatusBadRequest, "Request body and URI mismatch")
+	}
+	return key, value, nil
 }
 
 // deleteExtraSpec answers DELETE /types/{id}/extra_specs/{key} (admin). 202.

@@ -362,7 +362,7 @@ func (vv volumeView) appendJSON(b []byte) []byte {
 		o.strOrNull("migration_status", v.MigrationStatus)
 	}
 	if mv.atLeast(mvGroupVolume) {
-		o.null("group_id")
+		o.strOrNull("group_id", v.GroupID)
 	}
 	if admin && mv.atLeast(mvProviderID) {
 		o.null("provider_id")

@@ -33,7 +33,6 @@ var createFields = []string{"name", "description", "display_name", "display_desc
 var unsupportedSources = map[string]string{
 	"image_id": "an image",
 	"imageRef": "an image", "backup_id": "a backup", "consistencygroup_id": "a consistency group",
-	"group_id": "a group",
 }
 
 // typeNames looks up the volume types of volumes being shown, once each.
@@ -293,7 +292,7 @@ func parseCreate(r *http.Request) (*volume.CreateRequest, error) {
 	if err := refuseSources(vol); err != nil {
 		return nil, err
 	}
-	for key, dst := range map[string]*string{"snapshot_id": &req.SnapshotID, "source_volid": &req.SourceVolID} {
+	for key, dst := range map[string]*string{"snapshot_id": &req.SnapshotID, "source_volid": &req.SourceVolID, "group_id": &req.GroupID} {
 		if vol.present(key) {
 			if *dst, err = stringOf(key, vol[key], true, maxNameLen); err != nil {
 				return nil, err

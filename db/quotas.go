@@ -22,6 +22,7 @@ const (
 	QuotaSnapshots       = "snapshots"
 	QuotaBackups         = "backups"
 	QuotaBackupGigabytes = "backup_gigabytes"
+	QuotaGroups          = "groups"
 )
 
 // PerTypeQuotas are the resources that have a twin per volume type, named
@@ -324,8 +325,13 @@ func (db *DB) count(ctx context.Context, q querier, project, resource string) (i
 	case QuotaBackupGigabytes:
 		_, gb, err := db.held(ctx, q, "backups", "size", project, "")
 		return gb, err
+	case QuotaGroups:
+		var n int
+		err := q.QueryRowContext(ctx, db.dialect.rebind(
+			"SELECT count(*) FROM groups WHERE project_id = ? AND deleted = FALSE"), project).Scan(&n)
+		return n, err
 	}
-	return 0, nil // groups: this project has none yet
+	return 0, nil
 }
 
 // held counts project's rows of table that hold quota, and sums their
@@ -385,6 +391,14 @@ func backupHolding(b *cinder.Backup) *holding {
 		return nil
 	}
 	return &holding{b.ProjectID, "", map[string]int{QuotaBackups: 1, QuotaBackupGigabytes: b.Size}}
+}
+
+// groupHolding is what g holds: one group until deleted.
+func groupHolding(g *cinder.Group) *holding {
+	if g == nil || g.Deleted {
+		return nil
+	}
+	return &holding{g.ProjectID, "", map[string]int{QuotaGroups: 1}}
 }
 
 // equal reports whether h and o hold the same.
@@ -532,6 +546,13 @@ func (db *DB) followSnapshot(ctx context.Context, tx *sql.Tx, before, after *cin
 func (db *DB) followBackup(ctx context.Context, tx *sql.Tx, before, after *cinder.Backup) error {
 	b := cmp.Or(after, before)
 	return db.follow(ctx, tx, b.ID, backupHolding(before), backupHolding(after), before == nil || after == nil || after.Deleted)
+}
+
+// followGroup is follow for a group row written from before to after;
+// its reservations end when it is inserted or destroyed.
+func (db *DB) followGroup(ctx context.Context, tx *sql.Tx, before, after *cinder.Group) error {
+	g := cmp.Or(after, before)
+	return db.follow(ctx, tx, g.ID, groupHolding(before), groupHolding(after), before == nil || after == nil || after.Deleted)
 }
 
 // ProjectQuotas returns the limits set for project, by resource (Cinder's

@@ -26,7 +26,7 @@ var volumeColumns = []string{
 	"cluster_name", "service_uuid", "display_name", "display_description",
 	"volume_type_id", "metadata", "admin_metadata", "glance_metadata", "provider_location", "snapshot_id",
 	"source_volid", "bootable", "multiattach", "use_quota",
-	"replication_status", "created_at", "updated_at", "deleted", "deleted_at",
+	"replication_status", "created_at", "updated_at", "deleted", "deleted_at", "group_id",
 }
 
 var selectVolumes = "SELECT " + strings.Join(volumeColumns, ", ") + " FROM volumes"
@@ -38,7 +38,7 @@ func volumeValues(v *cinder.Volume) []any {
 		v.ClusterName, v.ServiceUUID, v.DisplayName, v.DisplayDescription,
 		v.VolumeTypeID, encodeMap(v.Metadata), encodeMap(v.AdminMetadata), encodeMap(v.GlanceMetadata), v.ProviderLocation, v.SnapshotID,
 		v.SourceVolID, v.Bootable, v.Multiattach, v.UseQuota,
-		v.ReplicationStatus, formatTime(v.CreatedAt), formatTimePtr(v.UpdatedAt), v.Deleted, formatTimePtr(v.DeletedAt),
+		v.ReplicationStatus, formatTime(v.CreatedAt), formatTimePtr(v.UpdatedAt), v.Deleted, formatTimePtr(v.DeletedAt), v.GroupID,
 	}
 }
 
@@ -59,7 +59,7 @@ func scanVolume(row scanner) (*cinder.Volume, error) {
 		&v.ClusterName, &v.ServiceUUID, &v.DisplayName, &v.DisplayDescription,
 		&v.VolumeTypeID, &r.metadata, &r.admin, &r.glance, &v.ProviderLocation, &v.SnapshotID,
 		&v.SourceVolID, &v.Bootable, &v.Multiattach, &v.UseQuota,
-		&v.ReplicationStatus, &r.created, &r.updated, &v.Deleted, &r.deleted,
+		&v.ReplicationStatus, &r.created, &r.updated, &v.Deleted, &r.deleted, &v.GroupID,
 	)
 	if err != nil {
 		return nil, err

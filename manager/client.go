@@ -69,6 +69,30 @@ func (c *Client) callVersion(ctx context.Context, host, method, version string, 
 	return nil
 }
 
+// castGroup casts method with the group g to the backend of g.Host.
+func (c *Client) castGroup(ctx context.Context, g *cinder.Group, method string) error {
+	cl, err := c.to(g.Host)
+	if err == nil {
+		err = cl.Cast(ctx, method, map[string]any{"group": g})
+	}
+	if err != nil {
+		return fmt.Errorf("cast %s of group %s to %q: %w", method, g.ID, g.Host, err)
+	}
+	return nil
+}
+
+// CreateGroup casts create_group to the backend of g.Host, which makes the
+// group available.
+func (c *Client) CreateGroup(ctx context.Context, g *cinder.Group) error {
+	return c.castGroup(ctx, g, "create_group")
+}
+
+// DeleteGroup casts delete_group to the backend of g.Host, which deletes
+// the group's volumes, all deleting, then the group.
+func (c *Client) DeleteGroup(ctx context.Context, g *cinder.Group) error {
+	return c.castGroup(ctx, g, "delete_group")
+}
+
 // CreateVolume casts create_volume to the backend of v.Host.
 func (c *Client) CreateVolume(ctx context.Context, v *cinder.Volume, spec map[string]any) error {
 	return c.cast(ctx, v, "create_volume", map[string]any{

@@ -110,6 +110,8 @@ func (m *Manager) Endpoint() rpc.Endpoint {
 			"create_snapshot":              m.createSnapshot,
 			"delete_snapshot":              m.deleteSnapshot,
 			"revert_to_snapshot":           m.revertToSnapshot,
+			"create_group":                 m.createGroup,
+			"delete_group":                 m.deleteGroup,
 
 			// 3.13: cinder-backup reading a snapshot.
 			"initialize_connection_snapshot": m.initializeConnectionSnapshot,

@@ -77,6 +77,23 @@ func (c *Client) Retype(ctx context.Context, v *cinder.Volume, spec cinder.Reque
 	return nil
 }
 
+// CreateGroup casts create_group: the scheduler picks a backend for all
+// of g's volume types, records it as g's host and casts create_group to
+// it; with none g goes to error.
+func (c *Client) CreateGroup(ctx context.Context, g *cinder.Group) error {
+	args := map[string]any{
+		"group":                   g,
+		"group_spec":              map[string]any{"group_id": g.ID},
+		"request_spec_list":       []any{},
+		"group_filter_properties": map[string]any{},
+		"filter_properties_list":  []any{},
+	}
+	if err := c.rpc.Cast(ctx, "create_group", args); err != nil {
+		return fmt.Errorf("cast create_group of group %s to the scheduler: %w", g.ID, err)
+	}
+	return nil
+}
+
 // GetPools calls get_pools: the latest stats of every pool whose backend is up.
 func (c *Client) GetPools(ctx context.Context) ([]cinder.Pool, error) {
 	var pools []cinder.Pool

@@ -28,9 +28,10 @@ import (
 // cinder/scheduler/rpcapi.py's RPC_API_VERSION.
 const RPCAPIVersion = "3.12"
 
-// Volumes hands a placed volume to its backend's cinder-volume, a volume
-// to migrate or retype to its backend with the destination pool and that
-// pool's capabilities, and a cleanup to a backend (*manager.Client does).
+// Volumes hands a placed volume or group to its backend's cinder-volume, a
+// volume to migrate or retype to its backend with the destination pool and
+// that pool's capabilities, and a cleanup or a volume to manage to a
+// backend (*manager.Client does).
 type Volumes interface {
 	CreateVolume(ctx context.Context, v *cinder.Volume, spec map[string]any) error
 	MigrateVolume(ctx context.Context, v *cinder.Volume, host string, capabilities map[string]any, forceHostCopy bool) error
@@ -38,6 +39,7 @@ type Volumes interface {
 	DoCleanup(ctx context.Context, host string, req cinder.CleanupRequest) error
 	ManageExisting(ctx context.Context, v *cinder.Volume, ref map[string]any) error
 	ManageExistingSnapshot(ctx context.Context, v *cinder.Volume, s *cinder.Snapshot, ref map[string]any) error
+	CreateGroup(ctx context.Context, g *cinder.Group) error
 }
 
 // Scheduler places volumes on pools from the stats the backends report.
@@ -115,6 +117,7 @@ func (s *Scheduler) Endpoint() rpc.Endpoint {
 			"work_cleanup":                s.workCleanup,
 			"manage_existing":             s.manageExisting,
 			"manage_existing_snapshot":    s.manageExistingSnapshot,
+			"create_group":                s.createGroup,
 		},
 	}
 }

@@ -76,7 +76,7 @@ func (a *API) remove(ctx context.Context, id string, force, cascade, unmanage bo
 		return err
 	}
 	before, v, err := a.claim(ctx, v.ID, func(v *cinder.Volume) error {
-		if v.AttachStatus == "attached" || !slices.Contains(deletableMigration, v.MigrationStatus) ||
+		if v.AttachStatus == "attached" || v.GroupID != "" || !slices.Contains(deletableMigration, v.MigrationStatus) ||
 			(!force && !slices.Contains(deletableStatuses, v.Status)) {
 			return notDeletable(force)
 		}

@@ -23,6 +23,7 @@ type Scheduler interface {
 	CreateVolume(ctx context.Context, v *cinder.Volume, spec cinder.RequestSpec) error
 	MigrateVolume(ctx context.Context, v *cinder.Volume, backend string, forceCopy bool, spec cinder.RequestSpec) error
 	Retype(ctx context.Context, v *cinder.Volume, spec cinder.RequestSpec) error
+	CreateGroup(ctx context.Context, g *cinder.Group) error
 	GetPools(ctx context.Context) ([]cinder.Pool, error)
 	WorkCleanup(ctx context.Context, req cinder.CleanupRequest) (cleaning, unavailable []*cinder.Service, err error)
 	ManageExisting(ctx context.Context, v *cinder.Volume, spec cinder.RequestSpec, ref map[string]any) error
@@ -43,6 +44,7 @@ type Backends interface {
 	UnmanageVolume(ctx context.Context, v *cinder.Volume) error
 	UnmanageSnapshot(ctx context.Context, v *cinder.Volume, s *cinder.Snapshot) error
 	GetManageable(ctx context.Context, host string, snapshots bool, marker string, limit, offset int, sortKeys, sortDirs []string) ([]map[string]any, error)
+	DeleteGroup(ctx context.Context, g *cinder.Group) error
 	Attacher
 	AcceptTransfer(ctx context.Context, v *cinder.Volume, user, project string, noSnapshots bool) error
 	FreezeHost(ctx context.Context, host string) error

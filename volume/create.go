@@ -19,6 +19,7 @@ type CreateRequest struct {
 	Metadata          map[string]string
 	SnapshotID        string // from this snapshot
 	SourceVolID       string // a clone of this volume
+	GroupID           string // in this generic volume group (3.13)
 }
 
 // Create writes volume req asks for, as creating, once its room is reserved
@@ -35,9 +36,16 @@ func (a *API) Create(ctx context.Context, req CreateRequest) (*cinder.Volume, *c
 	if err != nil {
 		return nil, nil, err
 	}
+	group, err := a.createGroup(ctx, &req)
+	if err != nil {
+		return nil, nil, err
+	}
 	t, err := a.ResolveType(ctx, req.VolumeType)
 	if err != nil {
 		return nil, nil, err
+	}
+	if group != nil && !slices.Contains(group.VolumeTypeIDs, t.ID) {
+		return nil, nil, cinder.InvalidInput("Invalid volume_type provided: %s (requested type must be supported by this group).", t.Name)
 	}
 	zone, zones, err := a.resolveZone(ctx, req.AvailabilityZone, typeZones(t))
 	if err != nil {
@@ -62,6 +70,7 @@ func (a *API) Create(ctx context.Context, req CreateRequest) (*cinder.Volume, *c
 		UseQuota:           true,
 		SnapshotID:         req.SnapshotID,
 		SourceVolID:        req.SourceVolID,
+		GroupID:            req.GroupID,
 	}
 	if src != nil && src.Bootable { // as Cinder's _handle_bootable_volume_glance_meta
 		if v.GlanceMetadata, err = a.sourceImageMetadata(ctx, req, src); err != nil {
@@ -78,8 +87,11 @@ func (a *API) Create(ctx context.Context, req CreateRequest) (*cinder.Volume, *c
 	}
 	spec := cinder.RequestSpec{VolumeID: v.ID, Size: v.Size, VolumeType: t, AvailabilityZone: zone,
 		AvailabilityZones: zones, SnapshotID: req.SnapshotID, SourceVolID: req.SourceVolID}
-	if src != nil {
+	switch {
+	case src != nil:
 		spec.ResourceBackend = cinder.ExtractHost(src.Host, cinder.LevelBackend)
+	case group != nil && group.Host != "":
+		spec.ResourceBackend = cinder.ExtractHost(group.Host, cinder.LevelBackend)
 	}
 	if err := a.sched.CreateVolume(ctx, v, spec); err != nil {
 		if derr := a.store.DestroyVolume(ctx, v.ID); derr != nil {
@@ -88,6 +100,30 @@ func (a *API) Create(ctx context.Context, req CreateRequest) (*cinder.Volume, *c
 		return nil, nil, unreachable(err, "Could not ask cinder-scheduler to create volume %s", v.ID)
 	}
 	return v, t, nil
+}
+
+// createGroup checks the group req puts the new volume in, as Cinder's
+// create flow: the caller's, available or creating, and a volume type
+// named; req takes the group's zone when it names none. It returns the
+// group, or nil.
+func (a *API) createGroup(ctx context.Context, req *CreateRequest) (*cinder.Group, error) {
+	if req.GroupID == "" {
+		return nil, nil
+	}
+	g, err := a.GetGroup(ctx, req.GroupID)
+	if err != nil {
+		return nil, err
+	}
+	if g.Status != cinder.GroupAvailable && g.Status != cinder.GroupCreating {
+		return nil, cinder.InvalidGroup("Originating group status must be one of 'available', 'creating' values")
+	}
+	if req.VolumeType == "" {
+		return nil, cinder.InvalidInput("volume_type must be provided when creating a volume in a group.")
+	}
+	if req.AvailabilityZone == "" {
+		req.AvailabilityZone = g.AvailabilityZone
+	}
+	return g, nil
 }
 
 // source checks the snapshot or volume req copies, as Cinder's create

@@ -53,7 +53,7 @@ func (a *API) Migrate(ctx context.Context, id string, m Migration) error {
 		samePlace := v.Host == m.Host || cinder.ExtractHost(m.Host, cinder.LevelPool) == "" && cinder.SameBackend(v.Host, m.Host)
 		if !slices.Contains([]string{cinder.StatusAvailable, cinder.StatusInUse}, v.Status) ||
 			!slices.Contains(deletableMigration, v.MigrationStatus) ||
-			!slices.Contains(migratableReplication, v.ReplicationStatus) || samePlace {
+			!slices.Contains(migratableReplication, v.ReplicationStatus) || v.GroupID != "" || samePlace {
 			return cinder.InvalidVolume("Volume %s status must be available or in-use, must not be migrating, have snapshots, be replicated, be part of a group and destination host/cluster must be different than the current one", v.ID)
 		}
 		return nil
@@ -176,7 +176,7 @@ func (a *API) Retype(ctx context.Context, id, typeRef, policy string) error {
 			return cinder.InvalidInput("Invalid volume_type passed, retypes affecting multiattach are only allowed on available volumes, the specified volume however currently has a status of: %s.", v.Status)
 		}
 		if !slices.Contains([]string{cinder.StatusAvailable, cinder.StatusInUse}, v.Status) ||
-			!slices.Contains(deletableMigration, v.MigrationStatus) || v.VolumeTypeID == t.ID {
+			!slices.Contains(deletableMigration, v.MigrationStatus) || v.GroupID != "" || v.VolumeTypeID == t.ID {
 			return cinder.InvalidVolume("Retype needs volume to be in available or in-use state, not be part of an active migration or a consistency group, requested type has to be different that the one from the volume, and for in-use volumes front-end qos specs cannot change.")
 		}
 		return nil

@@ -11,12 +11,10 @@ import (
 	"github.com/cinder-go/cinder/db"
 )
 
-// The quota resources beside those the database counts (a volume's size;
-// this project has no groups yet, so their usage stays 0), and the class
-// whose limits are every project's defaults.
+// The quota resource beside those the database counts (a volume's size),
+// and the class whose limits are every project's defaults.
 const (
 	QuotaPerVolumeGigabytes = "per_volume_gigabytes" // the size of one volume
-	QuotaGroups             = "groups"
 	DefaultQuotaClass       = "default"
 )
 
@@ -53,7 +51,7 @@ func (a *API) quotaResources(ctx context.Context) ([]quotaResource, error) {
 			res = append(res, quotaResource{r + "_" + t.Name, -1})
 		}
 	}
-	return append(res, quotaResource{QuotaGroups, c.QuotaGroups}), nil
+	return append(res, quotaResource{db.QuotaGroups, c.QuotaGroups}), nil
 }
 
 // QuotaResources are the names of the quota resources, in Cinder's order:
@@ -395,6 +393,8 @@ func limitExceeded(kind, resource string, allowed int) error {
 		return cinder.Errorf("SnapshotLimitExceeded", 413, "Maximum number of snapshots allowed (%d) exceeded", allowed)
 	case db.QuotaBackups:
 		return cinder.Errorf("BackupLimitExceeded", 413, "Maximum number of backups allowed (%d) exceeded", allowed)
+	case db.QuotaGroups:
+		return cinder.Errorf("GroupLimitExceeded", 413, "Maximum number of groups allowed (%d) exceeded", allowed)
 	}
 	return cinder.Errorf("VolumeLimitExceeded", 413, "Maximum number of volumes allowed (%d) exceeded for quota '%s'.", allowed, resource)
 }

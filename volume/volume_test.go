@@ -67,6 +67,14 @@ func (f *fakeRPC) Retype(_ context.Context, v *cinder.Volume, spec cinder.Reques
 	return f.record("retype", v.ID+">"+spec.VolumeType.Name)
 }
 
+func (f *fakeRPC) CreateGroup(_ context.Context, g *cinder.Group) error {
+	return f.record("create_group", g.ID)
+}
+
+func (f *fakeRPC) DeleteGroup(_ context.Context, g *cinder.Group) error {
+	return f.record("delete_group", g.ID)
+}
+
 func (f *fakeRPC) GetPools(context.Context) ([]cinder.Pool, error) {
 	return nil, f.record("get_pools", "")
 }
