@@ -24,16 +24,22 @@ import (
 // zeros to this many bytes of hashing, once per process.
 const zeroObjectMax = 64 << 20
 
+// prefetchWindow is how much of the source's data is queued for reading
+// ahead of the reader: 16 reads of 1 MiB in flight, which this project's
+// virtual disk serves at twice the rate of one read at a time.
+const prefetchWindow = 16 << 20
+
 // Create backs up the first size bytes of src, a volume or a snapshot of
 // one (a regular file or a block device), as backup b: in full, or, when
 // b.Parent is set, as an incremental holding only the blocks whose sha256
 // differs from the parent's. It returns the prefix to record as the
 // backup's service_metadata in Stats.Prefix.
 //
-// Only src's data is read; its holes, and zero runs of 2 MiB or more,
-// become zero objects (see the package documentation). Up to Workers
-// segments of 1 MiB are compressed at once; memory stays bounded by a few
-// segments per worker whatever the volume's size.
+// Only src's data is read, with reads queued ahead; its holes, and zero
+// runs of 2 MiB or more, become zero objects (see the package
+// documentation). Up to Workers segments of 1 MiB are compressed at once;
+// memory stays bounded by a few segments per worker whatever the volume's
+// size.
 func Create(ctx context.Context, opts Options, b Backup, src string, size int64) (Stats, error) {
 	o, err := opts.resolve()
 	if err != nil {
@@ -378,7 +384,11 @@ func (c *creator) nextObject(ctx context.Context, name string) (*os.File, error)
 func (c *creator) readSource(ctx context.Context, out chan<- *batch) error {
 	defer close(out)
 	sha, chunk := int64(c.o.SHABlockSize), c.o.FileSize
+	ahead := prefetcher{v: c.src, window: prefetchWindow}
 	for off := int64(0); off < c.size; {
+		if err := ahead.advance(c.read.Load(), c.size); err != nil {
+			return err
+		}
 		end := min(off+c.seg, (off/chunk+1)*chunk, c.size)
 		bt := &batch{off: off, n: end - off, hole: make([]bool, (end-off+sha-1)/sha)}
 		runStart := int64(-1) // start of the run of data blocks being gathered
