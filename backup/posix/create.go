@@ -64,10 +64,11 @@ func Create(ctx context.Context, opts Options, b Backup, src string, size int64)
 }
 
 // creator makes one backup. Its pipeline: a reader reads the source in
-// batches of one segment, skipping holes; the planner hashes each block,
-// compares it with the parent's and cuts the changed runs into objects
-// (pieces of data objects, zero objects); workers compress pieces; the
-// writer appends them, in order, to the object files.
+// batches of one segment, skipping holes; hashers hash the blocks of
+// batches in parallel; the planner compares each block's sha256 with the
+// parent's and cuts the changed runs into objects (pieces of data objects,
+// zero objects); workers compress pieces; the writer appends them, in
+// order, to the object files.
 type creator struct {
 	o         *options
 	b         *Backup
@@ -94,14 +95,17 @@ type creator struct {
 	out  writer
 }
 
-// batch is one segment of the source: its bytes (nil when all holes) and
-// the blocks entirely in holes, which were not read.
+// batch is one segment of the source: its bytes (nil when all holes), the
+// blocks that read as zeros (those entirely in holes were not read) and
+// the sha256 of the others, set by a hasher before hashed is closed.
 type batch struct {
-	off  int64
-	n    int64
-	buf  []byte
-	hole []bool
-	refs atomic.Int32 // pieces using buf, plus one while planned
+	off    int64
+	n      int64
+	buf    []byte
+	zero   []bool
+	sums   [][32]byte
+	hashed chan struct{}
+	refs   atomic.Int32 // pieces using buf, plus one while planned
 }
 
 // objPlan is an object being planned; id is 0 until its first piece.
@@ -303,8 +307,11 @@ func (c *creator) run(ctx context.Context) error {
 	c.out = writer{c: c, sink: o.codec.sink(), md5: md5.New()}
 
 	g, ctx := errgroup.WithContext(ctx)
-	batches := make(chan *batch, 2)
-	g.Go(func() error { return c.readSource(ctx, batches) })
+	batches, hashes := make(chan *batch, o.Workers+1), make(chan *batch, o.Workers)
+	g.Go(func() error { return c.readSource(ctx, batches, hashes) })
+	for range o.Workers {
+		g.Go(func() error { return c.hashBlocks(hashes) })
+	}
 	g.Go(func() error {
 		defer close(c.order)
 		defer close(c.work)
@@ -380,9 +387,11 @@ func (c *creator) nextObject(ctx context.Context, name string) (*os.File, error)
 }
 
 // readSource reads the source in batches that never cross a chunk
-// (FileSize) boundary, reading only the runs of blocks that hold data.
-func (c *creator) readSource(ctx context.Context, out chan<- *batch) error {
+// (FileSize) boundary, reading only the runs of blocks that hold data. It
+// sends each batch to out, in order, and those holding data to hashers.
+func (c *creator) readSource(ctx context.Context, out, hashers chan<- *batch) error {
 	defer close(out)
+	defer close(hashers)
 	sha, chunk := int64(c.o.SHABlockSize), c.o.FileSize
 	ahead := prefetcher{v: c.src, window: prefetchWindow}
 	for off := int64(0); off < c.size; {
@@ -390,16 +399,16 @@ func (c *creator) readSource(ctx context.Context, out chan<- *batch) error {
 			return err
 		}
 		end := min(off+c.seg, (off/chunk+1)*chunk, c.size)
-		bt := &batch{off: off, n: end - off, hole: make([]bool, (end-off+sha-1)/sha)}
+		bt := &batch{off: off, n: end - off, zero: make([]bool, (end-off+sha-1)/sha), hashed: make(chan struct{})}
 		runStart := int64(-1) // start of the run of data blocks being gathered
-		for i := range bt.hole {
+		for i := range bt.zero {
 			bo := off + int64(i)*sha
 			be := min(bo+sha, end)
 			data, err := c.src.hasData(bo, be)
 			if err != nil {
 				return err
 			}
-			bt.hole[i] = !data
+			bt.zero[i] = !data
 			if data && bt.buf == nil {
 				select {
 				case bt.buf = <-c.free:
@@ -428,10 +437,20 @@ func (c *creator) readSource(ctx context.Context, out chan<- *batch) error {
 			}
 		}
 		bt.refs.Store(1)
-		select {
-		case out <- bt:
-		case <-ctx.Done():
-			return ctx.Err()
+		to := hashers
+		if bt.buf == nil {
+			close(bt.hashed)
+			to = nil
+		}
+		for q := out; q != nil || to != nil; {
+			select {
+			case q <- bt:
+				q = nil
+			case to <- bt:
+				to = nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
 		}
 		off = end
 	}
@@ -452,6 +471,25 @@ func (c *creator) release(bt *batch) {
 	}
 }
 
+// hashBlocks sets the zero flag and sha256 of each block of the batches
+// it takes.
+func (c *creator) hashBlocks(in <-chan *batch) error {
+	sha := int64(c.o.SHABlockSize)
+	for bt := range in {
+		bt.sums = make([][32]byte, len(bt.zero))
+		for i, zero := range bt.zero {
+			b := bt.buf[int64(i)*sha : min(int64(i+1)*sha, bt.n)]
+			if !zero && !isZero(b) {
+				bt.sums[i] = sha256.Sum256(b)
+			} else {
+				bt.zero[i] = true
+			}
+		}
+		close(bt.hashed)
+	}
+	return nil
+}
+
 // compress encodes the raw pieces the planner hands out.
 func (c *creator) compress(ctx context.Context) error {
 	seg := c.o.codec.segmenter()
@@ -466,9 +504,10 @@ func (c *creator) compress(ctx context.Context) error {
 	return ctx.Err()
 }
 
-// planner hashes blocks and cuts the changed runs into objects, as
-// ChunkedBackupDriver.backup does (runs of changed sha blocks, never across
-// a chunk), with zero runs of zmin or more cut out as zero objects.
+// planner records each block's sha256, compares it with the parent's and
+// cuts the changed runs into objects, as ChunkedBackupDriver.backup does
+// (runs of changed sha blocks, never across a chunk), with zero runs of
+// zmin or more cut out as zero objects.
 type planner struct {
 	c       *creator
 	ctx     context.Context
@@ -485,16 +524,18 @@ func (p *planner) run(ctx context.Context, batches <-chan *batch) error {
 	c := p.c
 	sha := int64(c.o.SHABlockSize)
 	for bt := range batches {
+		select {
+		case <-bt.hashed:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 		p.bt = bt
-		for i, hole := range bt.hole {
+		for i, zero := range bt.zero {
 			bo := bt.off + int64(i)*sha
 			n := min(sha, bt.off+bt.n-bo)
-			var sum [32]byte
-			zero := hole || isZero(bt.buf[bo-bt.off:bo-bt.off+n])
-			if zero {
-				sum = zeroSHA.get(n)
-			} else {
-				sum = sha256.Sum256(bt.buf[bo-bt.off : bo-bt.off+n])
+			sum := zeroSHA.get(n)
+			if !zero {
+				sum = bt.sums[i]
 			}
 			if err := c.sha.add(&sum); err != nil {
 				return fmt.Errorf("write sha256file: %w", err)
