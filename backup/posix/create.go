@@ -35,11 +35,11 @@ const prefetchWindow = 16 << 20
 // differs from the parent's. It returns the prefix to record as the
 // backup's service_metadata in Stats.Prefix.
 //
-// Only src's data is read, with reads queued ahead; its holes, and zero
-// runs of 2 MiB or more, become zero objects (see the package
-// documentation). Up to Workers segments of 1 MiB are compressed at once;
-// memory stays bounded by a few segments per worker whatever the volume's
-// size.
+// Only src's data is read, once, with reads queued ahead; its holes, and
+// zero runs of 2 MiB or more, become zero objects (see the package
+// documentation). Up to Workers segments of 1 MiB are hashed, and as many
+// compressed, at once; memory stays bounded by a few segments per worker
+// whatever the volume's size.
 func Create(ctx context.Context, opts Options, b Backup, src string, size int64) (Stats, error) {
 	o, err := opts.resolve()
 	if err != nil {
@@ -67,23 +67,22 @@ func Create(ctx context.Context, opts Options, b Backup, src string, size int64)
 // batches of one segment, skipping holes; hashers hash the blocks of
 // batches in parallel; the planner compares each block's sha256 with the
 // parent's and cuts the changed runs into objects (pieces of data objects,
-// zero objects); workers compress pieces; the writer appends them, in
-// order, to the object files.
+// zero objects); workers add pieces to their object's md5, in order, and
+// compress them; the writer appends them, in order, to the object files.
 type creator struct {
-	o         *options
-	b         *Backup
-	size      int64
-	src       *volume
-	parent    *shaReader
-	sha       *shaWriter
-	seg       int64 // segment size: a multiple of the sha block size
-	zmin      int64 // shortest zero run made a zero object when it splits data
-	zmax      int64 // longest zero object
-	segmented bool  // the codec compresses segments in workers
+	o      *options
+	b      *Backup
+	size   int64
+	src    *volume
+	parent *shaReader
+	sha    *shaWriter
+	seg    int64 // segment size: a multiple of the sha block size
+	zmin   int64 // shortest zero run made a zero object when it splits data
+	zmax   int64 // longest zero object
 
 	free   chan []byte   // segment buffers
 	enc    sync.Pool     // *bytes.Buffer for encoded segments
-	work   chan *piece   // pieces to compress
+	work   chan *piece   // raw and zero pieces of data objects, for the workers
 	order  chan *piece   // every piece, in order, for the writer
 	read   atomic.Int64  // bytes read from the source
 	files  []string      // files written, removed if the backup fails
@@ -108,10 +107,20 @@ type batch struct {
 	refs   atomic.Int32 // pieces using buf, plus one while planned
 }
 
-// objPlan is an object being planned; id is 0 until its first piece.
+// objPlan is an object being planned; id is 0 until its first piece. The
+// workers feed md5 with its bytes in order; the one of its first raw piece
+// sets raw, which the workers of the later pieces see, as they see md5,
+// once the piece before theirs is summed.
 type objPlan struct {
 	id             int
 	offset, length int64
+	md5            hash.Hash
+	raw            bool // stored uncompressed: its first raw piece did not shrink
+
+	// The planner's own: whether a raw piece was planned, and the summed
+	// channel of the last piece handed to the workers.
+	started bool
+	last    chan struct{}
 }
 
 // piece is a unit of the writer's work: raw bytes of a data object, zeros
@@ -122,8 +131,11 @@ type piece struct {
 	zeros   int64
 	end     bool
 	zeroObj bool
+	first   bool // the first raw piece of its object: it decides obj.raw
 	batch   *batch
-	enc     *bytes.Buffer
+	enc     *bytes.Buffer // raw compressed, if it was
+	prev    chan struct{} // summed of the object's piece before, if any
+	summed  chan struct{} // closed once the piece is in obj.md5
 	done    chan struct{}
 }
 
@@ -293,7 +305,6 @@ func (c *creator) run(ctx context.Context) error {
 	c.seg = (zeroUnit + sha - 1) / sha * sha
 	c.zmin = 2 * c.seg
 	c.zmax = max(min(zeroObjectMax/sha*sha, o.FileSize), sha)
-	c.segmented = o.codec.segmenter() != nil
 	inFlight := 2*o.Workers + 2
 	c.free = make(chan []byte, inFlight+4)
 	for range cap(c.free) {
@@ -304,7 +315,7 @@ func (c *creator) run(ctx context.Context) error {
 	c.ahead = make(chan *os.File, 4)
 	c.order = make(chan *piece, inFlight)
 	c.plan = planner{c: c, rawFrom: -1}
-	c.out = writer{c: c, sink: o.codec.sink(), md5: md5.New()}
+	c.out = writer{c: c, sink: o.codec.sink()}
 
 	g, ctx := errgroup.WithContext(ctx)
 	batches, hashes := make(chan *batch, o.Workers+1), make(chan *batch, o.Workers)
@@ -318,9 +329,7 @@ func (c *creator) run(ctx context.Context) error {
 		return c.plan.run(ctx, batches)
 	})
 	for range o.Workers {
-		if c.segmented {
-			g.Go(func() error { return c.compress(ctx) })
-		}
+		g.Go(func() error { return c.worker(ctx) })
 	}
 	stop := make(chan struct{})
 	g.Go(func() error { return c.openAhead(ctx, stop) })
@@ -490,18 +499,54 @@ func (c *creator) hashBlocks(in <-chan *batch) error {
 	return nil
 }
 
-// compress encodes the raw pieces the planner hands out.
-func (c *creator) compress(ctx context.Context) error {
+// worker adds the pieces the planner hands out to their object's md5, each
+// after the piece before it, and compresses the raw ones when the codec
+// compresses segments. An object whose first raw piece does not shrink is
+// stored uncompressed, as _prepare_output_data stores a chunk that
+// compressing does not shrink, and its later pieces are not compressed.
+func (c *creator) worker(ctx context.Context) error {
 	seg := c.o.codec.segmenter()
 	for p := range c.work {
-		p.enc = c.enc.Get().(*bytes.Buffer)
-		p.enc.Reset()
-		if err := seg.encode(p.enc, p.raw); err != nil {
-			return fmt.Errorf("compress %s at %d: %w", c.o.name, p.obj.offset, err)
+		if p.prev != nil {
+			select {
+			case <-p.prev:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		if p.raw == nil {
+			_ = writeZeroBytes(p.obj.md5, p.zeros)
+		} else {
+			p.obj.md5.Write(p.raw)
+		}
+		var err error
+		if p.first && seg != nil {
+			var stored int
+			stored, err = c.encode(seg, p)
+			p.obj.raw = stored >= len(p.raw)
+		}
+		close(p.summed)
+		if err == nil && p.raw != nil && !p.first && seg != nil && !p.obj.raw {
+			_, err = c.encode(seg, p)
+		}
+		if err != nil {
+			return err
 		}
 		close(p.done)
 	}
 	return ctx.Err()
+}
+
+// encode compresses p's raw bytes into p.enc, returning how many bytes
+// of the object they take.
+func (c *creator) encode(seg segmenter, p *piece) (int, error) {
+	p.enc = c.enc.Get().(*bytes.Buffer)
+	p.enc.Reset()
+	n, err := seg.encode(p.enc, p.raw)
+	if err != nil {
+		return 0, fmt.Errorf("compress %s at %d: %w", c.o.name, p.obj.offset, err)
+	}
+	return n, nil
 }
 
 // planner records each block's sha256, compares it with the parent's and
@@ -709,7 +754,15 @@ func (p *planner) emit(pc *piece) error {
 		pc.batch.refs.Add(1)
 	}
 	pc.done = make(chan struct{})
-	if pc.raw != nil && c.segmented {
+	if pc.raw != nil || pc.zeros > 0 {
+		o := pc.obj
+		if o.md5 == nil {
+			o.md5 = md5.New()
+		}
+		pc.first = pc.raw != nil && !o.started
+		o.started = o.started || pc.raw != nil
+		pc.prev, pc.summed = o.last, make(chan struct{})
+		o.last = pc.summed
 		select {
 		case c.work <- pc:
 		case <-p.ctx.Done():
@@ -728,13 +781,15 @@ func (p *planner) emit(pc *piece) error {
 
 // writer writes pieces, in order, into object files.
 type writer struct {
-	c    *creator
-	sink sink
-	md5  hash.Hash
-	f    *os.File // the data object being written
-	obj  *objPlan
-	st   Stats
-	ctx  context.Context
+	c     *creator
+	sink  sink     // the codec's
+	none  noneSink // for objects stored uncompressed
+	cur   sink     // the data object's, nil until its first raw piece
+	zeros int64    // zeros of the data object before its first raw piece
+	f     *os.File // the data object being written
+	obj   *objPlan
+	st    Stats
+	ctx   context.Context
 }
 
 func (w *writer) run(ctx context.Context) error {
@@ -785,24 +840,25 @@ func (w *writer) write(p *piece) error {
 		if err != nil {
 			return err
 		}
-		w.f, w.obj = f, p.obj
-		w.md5.Reset()
-		if err := w.sink.start(f); err != nil {
-			return fmt.Errorf("write %s: %w", name, err)
-		}
+		w.f, w.obj, w.cur, w.zeros = f, p.obj, nil, 0
 	}
 	var err error
 	switch {
 	case p.raw != nil:
-		w.md5.Write(p.raw)
+		if w.cur == nil {
+			err = w.begin()
+		}
 		var enc []byte
 		if p.enc != nil {
 			enc = p.enc.Bytes()
 		}
-		err = w.sink.add(p.raw, enc)
+		if err == nil {
+			err = w.cur.add(p.raw, enc)
+		}
+	case p.zeros > 0 && w.cur == nil:
+		w.zeros += p.zeros
 	case p.zeros > 0:
-		_ = writeZeroBytes(w.md5, p.zeros)
-		err = w.sink.addZeros(p.zeros)
+		err = w.cur.addZeros(p.zeros)
 	case p.end:
 		err = w.finish(name)
 	}
@@ -812,14 +868,34 @@ func (w *writer) write(p *piece) error {
 	return nil
 }
 
+// begin starts the data object in the sink its first raw piece chose,
+// with the zeros before that piece.
+func (w *writer) begin() error {
+	w.cur = w.sink
+	if w.obj.raw {
+		w.cur = &w.none
+	}
+	if err := w.cur.start(w.f); err != nil {
+		return err
+	}
+	if w.zeros > 0 {
+		return w.cur.addZeros(w.zeros)
+	}
+	return nil
+}
+
 // finish ends the data object; when compression did not make it smaller
-// it is rewritten uncompressed, as _prepare_output_data stores such chunks.
+// (its first raw piece shrank, the whole did not) it is rewritten
+// uncompressed from the source, as _prepare_output_data stores such chunks.
 func (w *writer) finish(name string) error {
-	obj, f := w.obj, w.f
-	w.f, w.obj = nil, nil
-	sum := hex.EncodeToString(w.md5.Sum(nil))
+	obj, f, sink := w.obj, w.f, w.cur
+	w.f, w.obj, w.cur = nil, nil, nil
+	sum := hex.EncodeToString(obj.md5.Sum(nil))
 	compression := w.c.o.name
-	stored, err := w.sink.finish(obj.length)
+	if obj.raw {
+		compression = "none"
+	}
+	stored, err := sink.finish(obj.length)
 	if err == nil && stored >= obj.length && compression != "none" {
 		stored, err = w.c.rewriteRaw(f, obj, sum)
 		compression = "none"
