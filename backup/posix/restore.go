@@ -272,15 +272,80 @@ func union(covered, spans []span) []span {
 // dispatch hands out the objects that hold needed bytes, each with the
 // sha256s of its blocks read from its backup's sha256file.
 func (r *restorer) dispatch(ctx context.Context, jobs chan<- *job) error {
+	ahead := objPrefetcher{layers: r.layers, l: len(r.layers) - 1}
 	for _, l := range slices.Backward(r.layers) {
-		if err := r.dispatchLayer(ctx, l, jobs); err != nil {
+		if err := r.dispatchLayer(ctx, l, jobs, &ahead); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (r *restorer) dispatchLayer(ctx context.Context, l *layer, jobs chan<- *job) error {
+// objPrefetcher has the kernel read the objects to restore ahead of the
+// workers, in the order dispatch hands them out, so that many short
+// objects are read at once rather than each when a worker opens it. It
+// keeps prefetchWindow bytes of objects (at most that much of each, the
+// kernel's own readahead going on from there) queued beyond the object
+// dispatch hands out, and at most prefetchObjects objects.
+type objPrefetcher struct {
+	layers []*layer
+	l, i   int     // the next object to prefetch: layers[l].objs[i]
+	sizes  []int64 // the bytes queued for each object prefetched, not yet handed out
+	ahead  int64   // their sum
+}
+
+// prefetchObjects bounds the objects opened ahead of dispatch, of which
+// most may be the few bytes of a zero object.
+const prefetchObjects = 64
+
+// next accounts for the object dispatch hands out now, the next one not
+// yet handed out, and prefetches the objects after it. Prefetching is a
+// hint: an object that cannot be opened is left to its worker to report.
+func (p *objPrefetcher) next() {
+	if len(p.sizes) == 0 {
+		p.prefetch()
+	}
+	if len(p.sizes) > 0 {
+		p.ahead -= p.sizes[0]
+		p.sizes = p.sizes[1:]
+	}
+	for p.ahead < prefetchWindow && len(p.sizes) < prefetchObjects {
+		if !p.prefetch() {
+			return
+		}
+	}
+}
+
+// prefetch queues the reading of the next object that holds needed bytes
+// and reports whether there was one.
+func (p *objPrefetcher) prefetch() bool {
+	for p.l >= 0 {
+		l := p.layers[p.l]
+		if p.i == len(l.objs) {
+			p.l, p.i = p.l-1, 0
+			continue
+		}
+		i := p.i
+		p.i++
+		if len(l.need[i]) == 0 {
+			continue
+		}
+		var n int64
+		if f, err := os.Open(filepath.Join(l.dir, l.objs[i].name)); err == nil {
+			if fi, err := f.Stat(); err == nil {
+				n = min(fi.Size(), prefetchWindow)
+				_ = unix.Fadvise(int(f.Fd()), 0, n, unix.FADV_WILLNEED)
+			}
+			_ = f.Close()
+		}
+		p.sizes = append(p.sizes, n)
+		p.ahead += n
+		return true
+	}
+	return false
+}
+
+func (r *restorer) dispatchLayer(ctx context.Context, l *layer, jobs chan<- *job, ahead *objPrefetcher) error {
 	path := filepath.Join(l.dir, l.prefix+"_sha256file")
 	var shas *shaReader
 	defer func() {
@@ -323,6 +388,7 @@ func (r *restorer) dispatchLayer(ctx context.Context, l *layer, jobs chan<- *job
 				j.sums[k] = sum
 			}
 		}
+		ahead.next()
 		select {
 		case jobs <- j:
 		case <-ctx.Done():
