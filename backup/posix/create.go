@@ -319,7 +319,12 @@ func (c *creator) run(ctx context.Context) error {
 
 	g, ctx := errgroup.WithContext(ctx)
 	batches, hashes := make(chan *batch, o.Workers+1), make(chan *batch, o.Workers)
-	g.Go(func() error { return c.readSource(ctx, batches, hashes) })
+	progress := make(chan int64, 1)
+	g.Go(func() error { return c.readSource(ctx, batches, hashes, progress) })
+	g.Go(func() error {
+		c.src.prefetch(progress, c.size, prefetchWindow)
+		return nil
+	})
 	for range o.Workers {
 		g.Go(func() error { return c.hashBlocks(hashes) })
 	}
@@ -397,15 +402,18 @@ func (c *creator) nextObject(ctx context.Context, name string) (*os.File, error)
 
 // readSource reads the source in batches that never cross a chunk
 // (FileSize) boundary, reading only the runs of blocks that hold data. It
-// sends each batch to out, in order, and those holding data to hashers.
-func (c *creator) readSource(ctx context.Context, out, hashers chan<- *batch) error {
+// sends each batch to out, in order, and those holding data to hashers,
+// and tells the prefetcher on progress how much it read, when it can at
+// once.
+func (c *creator) readSource(ctx context.Context, out, hashers chan<- *batch, progress chan<- int64) error {
 	defer close(out)
 	defer close(hashers)
+	defer close(progress)
 	sha, chunk := int64(c.o.SHABlockSize), c.o.FileSize
-	ahead := prefetcher{v: c.src, window: prefetchWindow}
 	for off := int64(0); off < c.size; {
-		if err := ahead.advance(c.read.Load(), c.size); err != nil {
-			return err
+		select {
+		case progress <- c.read.Load():
+		default:
 		}
 		end := min(off+c.seg, (off/chunk+1)*chunk, c.size)
 		bt := &batch{off: off, n: end - off, zero: make([]bool, (end-off+sha-1)/sha), hashed: make(chan struct{})}

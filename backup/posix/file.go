@@ -77,46 +77,35 @@ func (v *volume) hasData(off, end int64) (bool, error) {
 	return data < end, nil
 }
 
-// prefetcher has the kernel read a volume's data ahead of its reader
-// (posix_fadvise WILLNEED, which returns once the reads are queued), so
-// that the extents of a sparse volume, each too short for the kernel's own
-// readahead, are read many at once rather than one after the other.
-type prefetcher struct {
-	v      *volume
-	window int64 // bytes of data kept queued ahead of the reader
-	pos    int64 // the volume is prefetched up to here
-	queued int64 // bytes of data prefetched so far
-}
-
-// advance queues reads of the data after pos until window bytes of data
-// lie beyond the read bytes of data the reader has consumed, or end is reached.
-func (p *prefetcher) advance(read, end int64) error {
-	for p.pos < end && p.queued-read < p.window {
-		data, err := unix.Seek(int(p.v.Fd()), p.pos, unix.SEEK_DATA)
-		switch {
-		case errors.Is(err, unix.ENXIO):
-			p.pos = end
-			return nil
-		case errors.Is(err, unix.EINVAL) || errors.Is(err, unix.EOPNOTSUPP):
-			data = p.pos
-		case err != nil:
-			return fmt.Errorf("find data in %s at %d: %w", p.v.Name(), p.pos, err)
+// prefetch has the kernel read v's data in [0, end) ahead of its reader
+// (posix_fadvise WILLNEED), so that the extents of a sparse volume, each
+// too short for the kernel's own readahead, are read many at once rather
+// than one after the other. It keeps window bytes of data queued beyond
+// the bytes of data the reader reports having read on progress, until
+// progress is closed. Queuing the reads takes time of its own (pages are
+// allocated, extent maps read), hence a goroutine apart from the reader.
+// It is a hint: it stops at the first error, which the reader's own
+// reads report if it matters.
+func (v *volume) prefetch(progress <-chan int64, end, window int64) {
+	var pos, queued int64 // prefetched up to pos: queued bytes of data
+	for read := range progress {
+		for pos < end && queued-read < window {
+			data, err := unix.Seek(int(v.Fd()), pos, unix.SEEK_DATA)
+			if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.EOPNOTSUPP) {
+				data, err = pos, nil // no SEEK_DATA: all data
+			}
+			hole, herr := unix.Seek(int(v.Fd()), data, unix.SEEK_HOLE)
+			if herr != nil {
+				hole = end
+			}
+			n := min(hole, end, data+window) - data
+			if err != nil || n <= 0 || unix.Fadvise(int(v.Fd()), data, n, unix.FADV_WILLNEED) != nil {
+				pos = end
+				break
+			}
+			pos, queued = data+n, queued+n
 		}
-		hole, err := unix.Seek(int(p.v.Fd()), data, unix.SEEK_HOLE)
-		if err != nil {
-			hole = end
-		}
-		n := min(hole, end, data+p.window) - data
-		if n <= 0 {
-			p.pos = end
-			return nil
-		}
-		if err := unix.Fadvise(int(p.v.Fd()), data, n, unix.FADV_WILLNEED); err != nil {
-			return fmt.Errorf("prefetch %s at %d: %w", p.v.Name(), data, err)
-		}
-		p.pos, p.queued = data+n, p.queued+n
 	}
-	return nil
 }
 
 // readFull fills b from offset off.
