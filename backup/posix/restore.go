@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"os"
 	"path/filepath"
 	"slices"
@@ -104,16 +105,20 @@ func (r *restorer) restore(ctx context.Context, b *Backup, dst string) error {
 		}
 	}
 	g, ctx := errgroup.WithContext(ctx)
-	jobs := make(chan *job, r.o.Workers)
+	jobs, handed := make(chan *job, r.o.Workers), make(chan int, 1)
 	g.Go(func() error {
 		defer close(jobs)
-		return r.dispatch(ctx, jobs)
+		return r.dispatch(ctx, jobs, handed)
+	})
+	g.Go(func() error {
+		r.prefetch(handed)
+		return nil
 	})
 	for range r.o.Workers {
 		g.Go(func() error {
-			buf := make([]byte, zeroUnit)
+			buf, br := make([]byte, zeroUnit), bufio.NewReaderSize(nil, 256<<10)
 			for j := range jobs {
-				if err := r.restoreObject(ctx, j, buf); err != nil {
+				if err := r.restoreObject(ctx, j, buf, br); err != nil {
 					return fmt.Errorf("object %s of backup %s: %w", j.obj.name, j.l.b.ID, err)
 				}
 			}
@@ -269,95 +274,44 @@ func union(covered, spans []span) []span {
 	return out
 }
 
-// dispatch hands out the objects that hold needed bytes, each with the
-// sha256s of its blocks read from its backup's sha256file.
-func (r *restorer) dispatch(ctx context.Context, jobs chan<- *job) error {
-	ahead := objPrefetcher{layers: r.layers, l: len(r.layers) - 1}
-	for _, l := range slices.Backward(r.layers) {
-		if err := r.dispatchLayer(ctx, l, jobs, &ahead); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// objPrefetcher has the kernel read the objects to restore ahead of the
-// workers, in the order dispatch hands them out, so that many short
-// objects are read at once rather than each when a worker opens it. It
-// keeps prefetchWindow bytes of objects (at most that much of each, the
-// kernel's own readahead going on from there) queued beyond the object
-// dispatch hands out, and at most prefetchObjects objects.
-type objPrefetcher struct {
-	layers []*layer
-	l, i   int     // the next object to prefetch: layers[l].objs[i]
-	sizes  []int64 // the bytes queued for each object prefetched, not yet handed out
-	ahead  int64   // their sum
-}
-
-// prefetchObjects bounds the objects opened ahead of dispatch, of which
-// most may be the few bytes of a zero object.
-const prefetchObjects = 64
-
-// next accounts for the object dispatch hands out now, the next one not
-// yet handed out, and prefetches the objects after it. Prefetching is a
-// hint: an object that cannot be opened is left to its worker to report.
-func (p *objPrefetcher) next() {
-	if len(p.sizes) == 0 {
-		p.prefetch()
-	}
-	if len(p.sizes) > 0 {
-		p.ahead -= p.sizes[0]
-		p.sizes = p.sizes[1:]
-	}
-	for p.ahead < prefetchWindow && len(p.sizes) < prefetchObjects {
-		if !p.prefetch() {
-			return
-		}
-	}
-}
-
-// prefetch queues the reading of the next object that holds needed bytes
-// and reports whether there was one.
-func (p *objPrefetcher) prefetch() bool {
-	for p.l >= 0 {
-		l := p.layers[p.l]
-		if p.i == len(l.objs) {
-			p.l, p.i = p.l-1, 0
-			continue
-		}
-		i := p.i
-		p.i++
-		if len(l.need[i]) == 0 {
-			continue
-		}
-		var n int64
-		if f, err := os.Open(filepath.Join(l.dir, l.objs[i].name)); err == nil {
-			if fi, err := f.Stat(); err == nil {
-				n = min(fi.Size(), prefetchWindow)
-				_ = unix.Fadvise(int(f.Fd()), 0, n, unix.FADV_WILLNEED)
+// needed yields the objects that hold needed bytes, as layer and index,
+// in the order they are restored: the full backup's first.
+func (r *restorer) needed() iter.Seq2[*layer, int] {
+	return func(yield func(*layer, int) bool) {
+		for _, l := range slices.Backward(r.layers) {
+			for i := range l.objs {
+				if len(l.need[i]) > 0 && !yield(l, i) {
+					return
+				}
 			}
-			_ = f.Close()
 		}
-		p.sizes = append(p.sizes, n)
-		p.ahead += n
-		return true
 	}
-	return false
 }
 
-func (r *restorer) dispatchLayer(ctx context.Context, l *layer, jobs chan<- *job, ahead *objPrefetcher) error {
-	path := filepath.Join(l.dir, l.prefix+"_sha256file")
-	var shas *shaReader
+// dispatch hands out the needed objects, each with the sha256s of its
+// blocks read from its backup's sha256file, and tells the prefetcher on
+// handed how many it handed out, when it can at once.
+func (r *restorer) dispatch(ctx context.Context, jobs chan<- *job, handed chan<- int) error {
+	defer close(handed)
+	var (
+		cur  *layer
+		path string
+		shas *shaReader
+		n    int
+	)
 	defer func() {
 		if shas != nil {
 			shas.close()
 		}
 	}()
-	for i, obj := range l.objs {
-		if len(l.need[i]) == 0 {
-			continue
-		}
-		if shas == nil {
+	handed <- 0 // the prefetcher starts before the first object
+	for l, i := range r.needed() {
+		obj := l.objs[i]
+		if l != cur {
+			if shas != nil {
+				shas.close()
+			}
+			cur, path = l, filepath.Join(l.dir, l.prefix+"_sha256file")
 			var err error
 			if shas, err = openSHAFile(path); err != nil {
 				return fmt.Errorf("backup %s: %w", l.b.ID, err)
@@ -388,18 +342,83 @@ func (r *restorer) dispatchLayer(ctx context.Context, l *layer, jobs chan<- *job
 				j.sums[k] = sum
 			}
 		}
-		ahead.next()
 		select {
 		case jobs <- j:
 		case <-ctx.Done():
 			return ctx.Err()
 		}
+		n++
+		select {
+		case handed <- n:
+		default:
+		}
 	}
 	return nil
 }
 
-// restoreObject checks one object and writes its needed ranges.
-func (r *restorer) restoreObject(ctx context.Context, j *job, buf []byte) error {
+// prefetchObjects bounds the objects opened ahead of the workers, of which
+// most may be the few bytes of a zero object.
+const prefetchObjects = 64
+
+// prefetch has the kernel read the needed objects ahead of the workers,
+// in the order dispatch hands them out, so that many short objects are
+// read at once rather than each when a worker opens it. It keeps
+// prefetchWindow bytes of objects (at most that much of each, the
+// kernel's own readahead going on from there), and at most
+// prefetchObjects objects, queued beyond the count of objects dispatch
+// reports on handed, until handed is closed. It is a hint: an object that
+// cannot be opened is left to its worker to report.
+func (r *restorer) prefetch(handed <-chan int) {
+	next, stop := iter.Pull2(r.needed())
+	defer stop()
+	var (
+		sizes []int64 // bytes queued for each object prefetched, not yet handed out
+		ahead int64   // their sum
+		done  int     // objects handed out
+	)
+	for n := range handed {
+		for ; done < n; done++ {
+			if len(sizes) > 0 {
+				ahead -= sizes[0]
+				sizes = sizes[1:]
+			} else if _, _, ok := next(); !ok {
+				return
+			}
+		}
+		for ahead < prefetchWindow && len(sizes) < prefetchObjects {
+			l, i, ok := next()
+			if !ok {
+				break
+			}
+			k := prefetchFile(filepath.Join(l.dir, l.objs[i].name))
+			sizes = append(sizes, k)
+			ahead += k
+		}
+	}
+}
+
+// prefetchFile queues the reading of the first prefetchWindow bytes of the
+// file path and returns how many it queued.
+func prefetchFile(path string) int64 {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0
+	}
+	defer func() { _ = f.Close() }()
+	fi, err := f.Stat()
+	if err != nil {
+		return 0
+	}
+	n := min(fi.Size(), prefetchWindow)
+	if unix.Fadvise(int(f.Fd()), 0, n, unix.FADV_WILLNEED) != nil {
+		return 0
+	}
+	return n
+}
+
+// restoreObject checks one object and writes its needed ranges, reading
+// it through the worker's own br and buf.
+func (r *restorer) restoreObject(ctx context.Context, j *job, buf []byte, br *bufio.Reader) error {
 	f, err := os.Open(filepath.Join(j.l.dir, j.obj.name))
 	if err != nil {
 		return err
@@ -422,7 +441,8 @@ func (r *restorer) restoreObject(ctx context.Context, j *job, buf []byte) error 
 	if zero {
 		return r.restoreZeros(j)
 	}
-	rd, err := c.decoder(bufio.NewReaderSize(f, 256<<10))
+	br.Reset(f)
+	rd, err := c.decoder(br)
 	if err != nil {
 		return fmt.Errorf("decompress %s: %w", j.obj.Compression, err)
 	}
