@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"golang.org/x/sync/errgroup"
@@ -114,12 +115,26 @@ func (r *restorer) restore(ctx context.Context, b *Backup, dst string) error {
 		r.prefetch(handed)
 		return nil
 	})
+	// The bytes of each object restored start for the disk at once, from
+	// a goroutine apart, as the workers are mostly busy hashing: the final
+	// sync then finds little left to write.
+	var wb sync.WaitGroup
+	written := make(chan span, 64)
+	wb.Go(func() {
+		for s := range written {
+			startWriteback(r.dst.File, s.off, s.end-s.off)
+		}
+	})
 	for range r.o.Workers {
 		g.Go(func() error {
 			buf, br := make([]byte, zeroUnit), bufio.NewReaderSize(nil, 256<<10)
 			for j := range jobs {
 				if err := r.restoreObject(ctx, j, buf, br); err != nil {
 					return fmt.Errorf("object %s of backup %s: %w", j.obj.name, j.l.b.ID, err)
+				}
+				select {
+				case written <- span{j.obj.Offset, j.obj.Offset + j.obj.Length}:
+				default: // a hint: never wait for it
 				}
 			}
 			return ctx.Err()
@@ -135,7 +150,10 @@ func (r *restorer) restore(ctx context.Context, b *Backup, dst string) error {
 			return nil
 		})
 	}
-	if err := g.Wait(); err != nil {
+	err = g.Wait()
+	close(written)
+	wb.Wait()
+	if err != nil {
 		return err
 	}
 	if err := unix.Fdatasync(int(r.dst.Fd())); err != nil {
