@@ -87,6 +87,7 @@ type creator struct {
 	read   atomic.Int64  // bytes read from the source
 	files  []string      // files written, removed if the backup fails
 	ahead  chan *os.File // object files created ahead of the writer
+	done   chan *os.File // object files written, for closeObjects
 	opened []string      // names of the files created ahead
 	objs   []map[string]objectMeta
 
@@ -337,11 +338,14 @@ func (c *creator) run(ctx context.Context) error {
 		g.Go(func() error { return c.worker(ctx) })
 	}
 	stop := make(chan struct{})
+	c.done = make(chan *os.File, 64)
 	g.Go(func() error { return c.openAhead(ctx, stop) })
 	g.Go(func() error {
 		defer close(stop)
+		defer close(c.done)
 		return c.out.run(ctx)
 	})
+	g.Go(func() error { return closeObjects(c.done) })
 	err := g.Wait()
 	for f := range c.ahead {
 		_ = f.Close()
@@ -832,11 +836,12 @@ func (w *writer) write(p *piece) error {
 			return err
 		}
 		stored, err := writeZeroObject(c.o.codec, f, p.obj.length)
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
 		if err != nil {
+			_ = f.Close()
 			return fmt.Errorf("write %s: %w", name, err)
+		}
+		if err := w.close(f); err != nil {
+			return err
 		}
 		w.st.Stored += stored
 		w.st.ZeroBytes += p.obj.length
@@ -908,15 +913,41 @@ func (w *writer) finish(name string) error {
 		stored, err = w.c.rewriteRaw(f, obj, sum)
 		compression = "none"
 	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
 	if err != nil {
+		_ = f.Close()
+		return err
+	}
+	if err := w.close(f); err != nil {
 		return err
 	}
 	w.st.Stored += stored
 	w.record(name, obj, compression, sum)
 	return nil
+}
+
+// close hands f, an object file written in full, to closeObjects.
+func (w *writer) close(f *os.File) error {
+	select {
+	case w.c.done <- f:
+		return nil
+	case <-w.ctx.Done():
+		_ = f.Close()
+		return w.ctx.Err()
+	}
+}
+
+// closeObjects starts the writeback of each object file written and closes
+// it, apart from the writer, so that the sync before the metadata finds
+// little left to write; it returns the first error closing a file.
+func closeObjects(files <-chan *os.File) error {
+	var err error
+	for f := range files {
+		startWriteback(f, 0, 0)
+		if cerr := f.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("close %s: %w", filepath.Base(f.Name()), cerr)
+		}
+	}
+	return err
 }
 
 func (w *writer) record(name string, obj *objPlan, compression, sum string) {
