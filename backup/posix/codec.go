@@ -41,9 +41,10 @@ type codec interface {
 	decoder(r io.Reader) (io.ReadCloser, error)
 }
 
-// segmenter encodes one segment of an object, independent of the others.
+// segmenter encodes one segment of an object, independent of the others,
+// returning the bytes of the object the segment takes.
 type segmenter interface {
-	encode(dst *bytes.Buffer, raw []byte) error
+	encode(dst *bytes.Buffer, raw []byte) (int, error)
 }
 
 // sink encodes an object's bytes, in order, into its file.
@@ -232,20 +233,21 @@ func (zlibCodec) decoder(r io.Reader) (io.ReadCloser, error) { return kzlib.NewR
 // parallel rather than the writer.
 type zlibSegmenter struct{ w *kflate.Writer }
 
-func (s *zlibSegmenter) encode(dst *bytes.Buffer, raw []byte) error {
+func (s *zlibSegmenter) encode(dst *bytes.Buffer, raw []byte) (int, error) {
 	if s.w == nil {
 		s.w = must(kflate.NewWriter(dst, kflate.DefaultCompression))
 	} else {
 		s.w.Reset(dst)
 	}
 	if _, err := s.w.Write(raw); err != nil {
-		return err
+		return 0, err
 	}
 	if err := s.w.Flush(); err != nil {
-		return err
+		return 0, err
 	}
+	n := dst.Len()
 	dst.Write(binary.BigEndian.AppendUint32(nil, stdadler32.Checksum(raw)))
-	return nil
+	return n, nil
 }
 
 type zlibSink struct {
@@ -310,7 +312,7 @@ type bz2Codec struct{}
 // bz2ZeroSegment is the canonical bz2 stream of n zeros.
 var bz2ZeroSegment = cache[[]byte]{f: func(n int64) []byte {
 	var b bytes.Buffer
-	if err := (&bz2Segmenter{}).encode(&b, zeros[:n]); err != nil {
+	if _, err := (&bz2Segmenter{}).encode(&b, zeros[:n]); err != nil {
 		panic(err) // writing to memory cannot fail
 	}
 	return b.Bytes()
@@ -329,16 +331,17 @@ func (bz2Codec) decoder(r io.Reader) (io.ReadCloser, error) {
 
 type bz2Segmenter struct{ w *dbzip2.Writer }
 
-func (s *bz2Segmenter) encode(dst *bytes.Buffer, raw []byte) error {
+func (s *bz2Segmenter) encode(dst *bytes.Buffer, raw []byte) (int, error) {
 	if s.w == nil {
 		s.w = must(dbzip2.NewWriter(dst, &dbzip2.WriterConfig{Level: dbzip2.BestCompression}))
 	} else if err := s.w.Reset(dst); err != nil {
-		return err
+		return 0, err
 	}
 	if _, err := s.w.Write(raw); err != nil {
-		return err
+		return 0, err
 	}
-	return s.w.Close()
+	err := s.w.Close()
+	return dst.Len(), err
 }
 
 // segmentSink concatenates segments that need no framing around them.

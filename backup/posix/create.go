@@ -24,16 +24,22 @@ import (
 // zeros to this many bytes of hashing, once per process.
 const zeroObjectMax = 64 << 20
 
+// prefetchWindow is how much of the source's data is queued for reading
+// ahead of the reader: 16 reads of 1 MiB in flight, which this project's
+// virtual disk serves at twice the rate of one read at a time.
+const prefetchWindow = 16 << 20
+
 // Create backs up the first size bytes of src, a volume or a snapshot of
 // one (a regular file or a block device), as backup b: in full, or, when
 // b.Parent is set, as an incremental holding only the blocks whose sha256
 // differs from the parent's. It returns the prefix to record as the
 // backup's service_metadata in Stats.Prefix.
 //
-// Only src's data is read; its holes, and zero runs of 2 MiB or more,
-// become zero objects (see the package documentation). Up to Workers
-// segments of 1 MiB are compressed at once; memory stays bounded by a few
-// segments per worker whatever the volume's size.
+// Only src's data is read, once, with reads queued ahead; its holes, and
+// zero runs of 2 MiB or more, become zero objects (see the package
+// documentation). Up to Workers segments of 1 MiB are hashed, and as many
+// compressed, at once; memory stays bounded by a few segments per worker
+// whatever the volume's size.
 func Create(ctx context.Context, opts Options, b Backup, src string, size int64) (Stats, error) {
 	o, err := opts.resolve()
 	if err != nil {
@@ -58,29 +64,30 @@ func Create(ctx context.Context, opts Options, b Backup, src string, size int64)
 }
 
 // creator makes one backup. Its pipeline: a reader reads the source in
-// batches of one segment, skipping holes; the planner hashes each block,
-// compares it with the parent's and cuts the changed runs into objects
-// (pieces of data objects, zero objects); workers compress pieces; the
-// writer appends them, in order, to the object files.
+// batches of one segment, skipping holes; hashers hash the blocks of
+// batches in parallel; the planner compares each block's sha256 with the
+// parent's and cuts the changed runs into objects (pieces of data objects,
+// zero objects); workers add pieces to their object's md5, in order, and
+// compress them; the writer appends them, in order, to the object files.
 type creator struct {
-	o         *options
-	b         *Backup
-	size      int64
-	src       *volume
-	parent    *shaReader
-	sha       *shaWriter
-	seg       int64 // segment size: a multiple of the sha block size
-	zmin      int64 // shortest zero run made a zero object when it splits data
-	zmax      int64 // longest zero object
-	segmented bool  // the codec compresses segments in workers
+	o      *options
+	b      *Backup
+	size   int64
+	src    *volume
+	parent *shaReader
+	sha    *shaWriter
+	seg    int64 // segment size: a multiple of the sha block size
+	zmin   int64 // shortest zero run made a zero object when it splits data
+	zmax   int64 // longest zero object
 
 	free   chan []byte   // segment buffers
 	enc    sync.Pool     // *bytes.Buffer for encoded segments
-	work   chan *piece   // pieces to compress
+	work   chan *piece   // raw and zero pieces of data objects, for the workers
 	order  chan *piece   // every piece, in order, for the writer
 	read   atomic.Int64  // bytes read from the source
 	files  []string      // files written, removed if the backup fails
 	ahead  chan *os.File // object files created ahead of the writer
+	done   chan *os.File // object files written, for closeObjects
 	opened []string      // names of the files created ahead
 	objs   []map[string]objectMeta
 
@@ -88,20 +95,33 @@ type creator struct {
 	out  writer
 }
 
-// batch is one segment of the source: its bytes (nil when all holes) and
-// the blocks entirely in holes, which were not read.
+// batch is one segment of the source: its bytes (nil when all holes), the
+// blocks that read as zeros (those entirely in holes were not read) and
+// the sha256 of the others, set by a hasher before hashed is closed.
 type batch struct {
-	off  int64
-	n    int64
-	buf  []byte
-	hole []bool
-	refs atomic.Int32 // pieces using buf, plus one while planned
+	off    int64
+	n      int64
+	buf    []byte
+	zero   []bool
+	sums   [][32]byte
+	hashed chan struct{}
+	refs   atomic.Int32 // pieces using buf, plus one while planned
 }
 
-// objPlan is an object being planned; id is 0 until its first piece.
+// objPlan is an object being planned; id is 0 until its first piece. The
+// workers feed md5 with its bytes in order; the one of its first raw piece
+// sets raw, which the workers of the later pieces see, as they see md5,
+// once the piece before theirs is summed.
 type objPlan struct {
 	id             int
 	offset, length int64
+	md5            hash.Hash
+	raw            bool // stored uncompressed: its first raw piece did not shrink
+
+	// The planner's own: whether a raw piece was planned, and the summed
+	// channel of the last piece handed to the workers.
+	started bool
+	last    chan struct{}
 }
 
 // piece is a unit of the writer's work: raw bytes of a data object, zeros
@@ -112,8 +132,11 @@ type piece struct {
 	zeros   int64
 	end     bool
 	zeroObj bool
+	first   bool // the first raw piece of its object: it decides obj.raw
 	batch   *batch
-	enc     *bytes.Buffer
+	enc     *bytes.Buffer // raw compressed, if it was
+	prev    chan struct{} // summed of the object's piece before, if any
+	summed  chan struct{} // closed once the piece is in obj.md5
 	done    chan struct{}
 }
 
@@ -283,7 +306,6 @@ func (c *creator) run(ctx context.Context) error {
 	c.seg = (zeroUnit + sha - 1) / sha * sha
 	c.zmin = 2 * c.seg
 	c.zmax = max(min(zeroObjectMax/sha*sha, o.FileSize), sha)
-	c.segmented = o.codec.segmenter() != nil
 	inFlight := 2*o.Workers + 2
 	c.free = make(chan []byte, inFlight+4)
 	for range cap(c.free) {
@@ -294,27 +316,36 @@ func (c *creator) run(ctx context.Context) error {
 	c.ahead = make(chan *os.File, 4)
 	c.order = make(chan *piece, inFlight)
 	c.plan = planner{c: c, rawFrom: -1}
-	c.out = writer{c: c, sink: o.codec.sink(), md5: md5.New()}
+	c.out = writer{c: c, sink: o.codec.sink()}
 
 	g, ctx := errgroup.WithContext(ctx)
-	batches := make(chan *batch, 2)
-	g.Go(func() error { return c.readSource(ctx, batches) })
+	batches, hashes := make(chan *batch, o.Workers+1), make(chan *batch, o.Workers)
+	progress := make(chan int64, 1)
+	g.Go(func() error { return c.readSource(ctx, batches, hashes, progress) })
+	g.Go(func() error {
+		c.src.prefetch(progress, c.size, prefetchWindow)
+		return nil
+	})
+	for range o.Workers {
+		g.Go(func() error { return c.hashBlocks(hashes) })
+	}
 	g.Go(func() error {
 		defer close(c.order)
 		defer close(c.work)
 		return c.plan.run(ctx, batches)
 	})
 	for range o.Workers {
-		if c.segmented {
-			g.Go(func() error { return c.compress(ctx) })
-		}
+		g.Go(func() error { return c.worker(ctx) })
 	}
 	stop := make(chan struct{})
+	c.done = make(chan *os.File, 64)
 	g.Go(func() error { return c.openAhead(ctx, stop) })
 	g.Go(func() error {
 		defer close(stop)
+		defer close(c.done)
 		return c.out.run(ctx)
 	})
+	g.Go(func() error { return closeObjects(c.done) })
 	err := g.Wait()
 	for f := range c.ahead {
 		_ = f.Close()
@@ -374,22 +405,31 @@ func (c *creator) nextObject(ctx context.Context, name string) (*os.File, error)
 }
 
 // readSource reads the source in batches that never cross a chunk
-// (FileSize) boundary, reading only the runs of blocks that hold data.
-func (c *creator) readSource(ctx context.Context, out chan<- *batch) error {
+// (FileSize) boundary, reading only the runs of blocks that hold data. It
+// sends each batch to out, in order, and those holding data to hashers,
+// and tells the prefetcher on progress how much it read, when it can at
+// once.
+func (c *creator) readSource(ctx context.Context, out, hashers chan<- *batch, progress chan<- int64) error {
 	defer close(out)
+	defer close(hashers)
+	defer close(progress)
 	sha, chunk := int64(c.o.SHABlockSize), c.o.FileSize
 	for off := int64(0); off < c.size; {
+		select {
+		case progress <- c.read.Load():
+		default:
+		}
 		end := min(off+c.seg, (off/chunk+1)*chunk, c.size)
-		bt := &batch{off: off, n: end - off, hole: make([]bool, (end-off+sha-1)/sha)}
+		bt := &batch{off: off, n: end - off, zero: make([]bool, (end-off+sha-1)/sha), hashed: make(chan struct{})}
 		runStart := int64(-1) // start of the run of data blocks being gathered
-		for i := range bt.hole {
+		for i := range bt.zero {
 			bo := off + int64(i)*sha
 			be := min(bo+sha, end)
 			data, err := c.src.hasData(bo, be)
 			if err != nil {
 				return err
 			}
-			bt.hole[i] = !data
+			bt.zero[i] = !data
 			if data && bt.buf == nil {
 				select {
 				case bt.buf = <-c.free:
@@ -418,10 +458,20 @@ func (c *creator) readSource(ctx context.Context, out chan<- *batch) error {
 			}
 		}
 		bt.refs.Store(1)
-		select {
-		case out <- bt:
-		case <-ctx.Done():
-			return ctx.Err()
+		to := hashers
+		if bt.buf == nil {
+			close(bt.hashed)
+			to = nil
+		}
+		for q := out; q != nil || to != nil; {
+			select {
+			case q <- bt:
+				q = nil
+			case to <- bt:
+				to = nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
 		}
 		off = end
 	}
@@ -442,23 +492,79 @@ func (c *creator) release(bt *batch) {
 	}
 }
 
-// compress encodes the raw pieces the planner hands out.
-func (c *creator) compress(ctx context.Context) error {
+// hashBlocks sets the zero flag and sha256 of each block of the batches
+// it takes.
+func (c *creator) hashBlocks(in <-chan *batch) error {
+	sha := int64(c.o.SHABlockSize)
+	for bt := range in {
+		bt.sums = make([][32]byte, len(bt.zero))
+		for i, zero := range bt.zero {
+			b := bt.buf[int64(i)*sha : min(int64(i+1)*sha, bt.n)]
+			if !zero && !isZero(b) {
+				bt.sums[i] = sha256.Sum256(b)
+			} else {
+				bt.zero[i] = true
+			}
+		}
+		close(bt.hashed)
+	}
+	return nil
+}
+
+// worker adds the pieces the planner hands out to their object's md5, each
+// after the piece before it, and compresses the raw ones when the codec
+// compresses segments. An object whose first raw piece does not shrink is
+// stored uncompressed, as _prepare_output_data stores a chunk that
+// compressing does not shrink, and its later pieces are not compressed.
+func (c *creator) worker(ctx context.Context) error {
 	seg := c.o.codec.segmenter()
 	for p := range c.work {
-		p.enc = c.enc.Get().(*bytes.Buffer)
-		p.enc.Reset()
-		if err := seg.encode(p.enc, p.raw); err != nil {
-			return fmt.Errorf("compress %s at %d: %w", c.o.name, p.obj.offset, err)
+		if p.prev != nil {
+			select {
+			case <-p.prev:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		if p.raw == nil {
+			_ = writeZeroBytes(p.obj.md5, p.zeros)
+		} else {
+			p.obj.md5.Write(p.raw)
+		}
+		var err error
+		if p.first && seg != nil {
+			var stored int
+			stored, err = c.encode(seg, p)
+			p.obj.raw = stored >= len(p.raw)
+		}
+		close(p.summed)
+		if err == nil && p.raw != nil && !p.first && seg != nil && !p.obj.raw {
+			_, err = c.encode(seg, p)
+		}
+		if err != nil {
+			return err
 		}
 		close(p.done)
 	}
 	return ctx.Err()
 }
 
-// planner hashes blocks and cuts the changed runs into objects, as
-// ChunkedBackupDriver.backup does (runs of changed sha blocks, never across
-// a chunk), with zero runs of zmin or more cut out as zero objects.
+// encode compresses p's raw bytes into p.enc, returning how many bytes
+// of the object they take.
+func (c *creator) encode(seg segmenter, p *piece) (int, error) {
+	p.enc = c.enc.Get().(*bytes.Buffer)
+	p.enc.Reset()
+	n, err := seg.encode(p.enc, p.raw)
+	if err != nil {
+		return 0, fmt.Errorf("compress %s at %d: %w", c.o.name, p.obj.offset, err)
+	}
+	return n, nil
+}
+
+// planner records each block's sha256, compares it with the parent's and
+// cuts the changed runs into objects, as ChunkedBackupDriver.backup does
+// (runs of changed sha blocks, never across a chunk), with zero runs of
+// zmin or more cut out as zero objects.
 type planner struct {
 	c       *creator
 	ctx     context.Context
@@ -475,16 +581,18 @@ func (p *planner) run(ctx context.Context, batches <-chan *batch) error {
 	c := p.c
 	sha := int64(c.o.SHABlockSize)
 	for bt := range batches {
+		select {
+		case <-bt.hashed:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 		p.bt = bt
-		for i, hole := range bt.hole {
+		for i, zero := range bt.zero {
 			bo := bt.off + int64(i)*sha
 			n := min(sha, bt.off+bt.n-bo)
-			var sum [32]byte
-			zero := hole || isZero(bt.buf[bo-bt.off:bo-bt.off+n])
-			if zero {
-				sum = zeroSHA.get(n)
-			} else {
-				sum = sha256.Sum256(bt.buf[bo-bt.off : bo-bt.off+n])
+			sum := zeroSHA.get(n)
+			if !zero {
+				sum = bt.sums[i]
 			}
 			if err := c.sha.add(&sum); err != nil {
 				return fmt.Errorf("write sha256file: %w", err)
@@ -658,7 +766,15 @@ func (p *planner) emit(pc *piece) error {
 		pc.batch.refs.Add(1)
 	}
 	pc.done = make(chan struct{})
-	if pc.raw != nil && c.segmented {
+	if pc.raw != nil || pc.zeros > 0 {
+		o := pc.obj
+		if o.md5 == nil {
+			o.md5 = md5.New()
+		}
+		pc.first = pc.raw != nil && !o.started
+		o.started = o.started || pc.raw != nil
+		pc.prev, pc.summed = o.last, make(chan struct{})
+		o.last = pc.summed
 		select {
 		case c.work <- pc:
 		case <-p.ctx.Done():
@@ -677,13 +793,15 @@ func (p *planner) emit(pc *piece) error {
 
 // writer writes pieces, in order, into object files.
 type writer struct {
-	c    *creator
-	sink sink
-	md5  hash.Hash
-	f    *os.File // the data object being written
-	obj  *objPlan
-	st   Stats
-	ctx  context.Context
+	c     *creator
+	sink  sink     // the codec's
+	none  noneSink // for objects stored uncompressed
+	cur   sink     // the data object's, nil until its first raw piece
+	zeros int64    // zeros of the data object before its first raw piece
+	f     *os.File // the data object being written
+	obj   *objPlan
+	st    Stats
+	ctx   context.Context
 }
 
 // run writes the pieces until the planner ends. Whatever ends it, it
@@ -723,11 +841,12 @@ func (w *writer) write(p *piece) error {
 			return err
 		}
 		stored, err := writeZeroObject(c.o.codec, f, p.obj.length)
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
 		if err != nil {
+			_ = f.Close()
 			return fmt.Errorf("write %s: %w", name, err)
+		}
+		if err := w.close(f); err != nil {
+			return err
 		}
 		w.st.Stored += stored
 		w.st.ZeroBytes += p.obj.length
@@ -739,24 +858,25 @@ func (w *writer) write(p *piece) error {
 		if err != nil {
 			return err
 		}
-		w.f, w.obj = f, p.obj
-		w.md5.Reset()
-		if err := w.sink.start(f); err != nil {
-			return fmt.Errorf("write %s: %w", name, err)
-		}
+		w.f, w.obj, w.cur, w.zeros = f, p.obj, nil, 0
 	}
 	var err error
 	switch {
 	case p.raw != nil:
-		w.md5.Write(p.raw)
+		if w.cur == nil {
+			err = w.begin()
+		}
 		var enc []byte
 		if p.enc != nil {
 			enc = p.enc.Bytes()
 		}
-		err = w.sink.add(p.raw, enc)
+		if err == nil {
+			err = w.cur.add(p.raw, enc)
+		}
+	case p.zeros > 0 && w.cur == nil:
+		w.zeros += p.zeros
 	case p.zeros > 0:
-		_ = writeZeroBytes(w.md5, p.zeros)
-		err = w.sink.addZeros(p.zeros)
+		err = w.cur.addZeros(p.zeros)
 	case p.end:
 		err = w.finish(name)
 	}
@@ -766,27 +886,73 @@ func (w *writer) write(p *piece) error {
 	return nil
 }
 
+// begin starts the data object in the sink its first raw piece chose,
+// with the zeros before that piece.
+func (w *writer) begin() error {
+	w.cur = w.sink
+	if w.obj.raw {
+		w.cur = &w.none
+	}
+	if err := w.cur.start(w.f); err != nil {
+		return err
+	}
+	if w.zeros > 0 {
+		return w.cur.addZeros(w.zeros)
+	}
+	return nil
+}
+
 // finish ends the data object; when compression did not make it smaller
-// it is rewritten uncompressed, as _prepare_output_data stores such chunks.
+// (its first raw piece shrank, the whole did not) it is rewritten
+// uncompressed from the source, as _prepare_output_data stores such chunks.
 func (w *writer) finish(name string) error {
-	obj, f := w.obj, w.f
-	w.f, w.obj = nil, nil
-	sum := hex.EncodeToString(w.md5.Sum(nil))
+	obj, f, sink := w.obj, w.f, w.cur
+	w.f, w.obj, w.cur = nil, nil, nil
+	sum := hex.EncodeToString(obj.md5.Sum(nil))
 	compression := w.c.o.name
-	stored, err := w.sink.finish(obj.length)
+	if obj.raw {
+		compression = "none"
+	}
+	stored, err := sink.finish(obj.length)
 	if err == nil && stored >= obj.length && compression != "none" {
 		stored, err = w.c.rewriteRaw(f, obj, sum)
 		compression = "none"
 	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
 	if err != nil {
+		_ = f.Close()
+		return err
+	}
+	if err := w.close(f); err != nil {
 		return err
 	}
 	w.st.Stored += stored
 	w.record(name, obj, compression, sum)
 	return nil
+}
+
+// close hands f, an object file written in full, to closeObjects.
+func (w *writer) close(f *os.File) error {
+	select {
+	case w.c.done <- f:
+		return nil
+	case <-w.ctx.Done():
+		_ = f.Close()
+		return w.ctx.Err()
+	}
+}
+
+// closeObjects starts the writeback of each object file written and closes
+// it, apart from the writer, so that the sync before the metadata finds
+// little left to write; it returns the first error closing a file.
+func closeObjects(files <-chan *os.File) error {
+	var err error
+	for f := range files {
+		startWriteback(f, 0, 0)
+		if cerr := f.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("close %s: %w", filepath.Base(f.Name()), cerr)
+		}
+	}
+	return err
 }
 
 func (w *writer) record(name string, obj *objPlan, compression, sum string) {

@@ -77,6 +77,45 @@ func (v *volume) hasData(off, end int64) (bool, error) {
 	return data < end, nil
 }
 
+// prefetch has the kernel read v's data in [0, end) ahead of its reader
+// (posix_fadvise WILLNEED), so that the extents of a sparse volume, each
+// too short for the kernel's own readahead, are read many at once rather
+// than one after the other. It keeps window bytes of data queued beyond
+// the bytes of data the reader reports having read on progress, until
+// progress is closed. Queuing the reads takes time of its own (pages are
+// allocated, extent maps read), hence a goroutine apart from the reader.
+// It is a hint: it stops at the first error, which the reader's own
+// reads report if it matters.
+func (v *volume) prefetch(progress <-chan int64, end, window int64) {
+	var pos, queued int64 // prefetched up to pos: queued bytes of data
+	for read := range progress {
+		for pos < end && queued-read < window {
+			data, err := unix.Seek(int(v.Fd()), pos, unix.SEEK_DATA)
+			if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.EOPNOTSUPP) {
+				data, err = pos, nil // no SEEK_DATA: all data
+			}
+			hole, herr := unix.Seek(int(v.Fd()), data, unix.SEEK_HOLE)
+			if herr != nil {
+				hole = end
+			}
+			n := min(hole, end, data+window) - data
+			if err != nil || n <= 0 || unix.Fadvise(int(v.Fd()), data, n, unix.FADV_WILLNEED) != nil {
+				pos = end
+				break
+			}
+			pos, queued = data+n, queued+n
+		}
+	}
+}
+
+// startWriteback starts writing f's dirty bytes in [off, off+n) to the
+// device without waiting for them (sync_file_range WRITE), so that the
+// sync that makes them durable later finds little left to do. It is a
+// hint: a failure shows in that sync.
+func startWriteback(f *os.File, off, n int64) {
+	_ = unix.SyncFileRange(int(f.Fd()), off, n, unix.SYNC_FILE_RANGE_WRITE)
+}
+
 // readFull fills b from offset off.
 func (v *volume) readFull(b []byte, off int64) error {
 	if _, err := v.ReadAt(b, off); err != nil {

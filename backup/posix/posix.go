@@ -18,6 +18,20 @@
 // for the runs of blocks whose sha256 differs from the parent's; a restore
 // applies the full backup and then each incremental on top.
 //
+// # Compression
+//
+// As Cinder's _prepare_output_data, an object that compressing does not
+// shrink is stored uncompressed, its metadata entry naming compression
+// none. Whether it shrinks is judged on the object's first segment of up
+// to 1 MiB, compressed before the rest is: when that does not shrink, the
+// object is written uncompressed at once and its other segments are not
+// compressed, so incompressible data costs no compression and no second
+// write; an object whose first segment shrank but the whole did not is
+// rewritten uncompressed at its end. An object of more than one segment
+// whose first one is incompressible is thus stored uncompressed even if
+// the rest would compress (Cinder would compress it). zstd, which
+// compresses an object as a whole, is always judged on the whole.
+//
 // # Zeros
 //
 // Holes of the source are found with SEEK_DATA/SEEK_HOLE and never read;

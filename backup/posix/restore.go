@@ -10,10 +10,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"golang.org/x/sync/errgroup"
@@ -104,17 +106,35 @@ func (r *restorer) restore(ctx context.Context, b *Backup, dst string) error {
 		}
 	}
 	g, ctx := errgroup.WithContext(ctx)
-	jobs := make(chan *job, r.o.Workers)
+	jobs, handed := make(chan *job, r.o.Workers), make(chan int, 1)
 	g.Go(func() error {
 		defer close(jobs)
-		return r.dispatch(ctx, jobs)
+		return r.dispatch(ctx, jobs, handed)
+	})
+	g.Go(func() error {
+		r.prefetch(handed)
+		return nil
+	})
+	// The bytes of each object restored start for the disk at once, from
+	// a goroutine apart, as the workers are mostly busy hashing: the final
+	// sync then finds little left to write.
+	var wb sync.WaitGroup
+	written := make(chan span, 64)
+	wb.Go(func() {
+		for s := range written {
+			startWriteback(r.dst.File, s.off, s.end-s.off)
+		}
 	})
 	for range r.o.Workers {
 		g.Go(func() error {
-			buf := make([]byte, zeroUnit)
+			buf, br := make([]byte, zeroUnit), bufio.NewReaderSize(nil, 256<<10)
 			for j := range jobs {
-				if err := r.restoreObject(ctx, j, buf); err != nil {
+				if err := r.restoreObject(ctx, j, buf, br); err != nil {
 					return fmt.Errorf("object %s of backup %s: %w", j.obj.name, j.l.b.ID, err)
+				}
+				select {
+				case written <- span{j.obj.Offset, j.obj.Offset + j.obj.Length}:
+				default: // a hint: never wait for it
 				}
 			}
 			return ctx.Err()
@@ -130,7 +150,10 @@ func (r *restorer) restore(ctx context.Context, b *Backup, dst string) error {
 			return nil
 		})
 	}
-	if err := g.Wait(); err != nil {
+	err = g.Wait()
+	close(written)
+	wb.Wait()
+	if err != nil {
 		return err
 	}
 	if err := unix.Fdatasync(int(r.dst.Fd())); err != nil {
@@ -269,30 +292,44 @@ func union(covered, spans []span) []span {
 	return out
 }
 
-// dispatch hands out the objects that hold needed bytes, each with the
-// sha256s of its blocks read from its backup's sha256file.
-func (r *restorer) dispatch(ctx context.Context, jobs chan<- *job) error {
-	for _, l := range slices.Backward(r.layers) {
-		if err := r.dispatchLayer(ctx, l, jobs); err != nil {
-			return err
+// needed yields the objects that hold needed bytes, as layer and index,
+// in the order they are restored: the full backup's first.
+func (r *restorer) needed() iter.Seq2[*layer, int] {
+	return func(yield func(*layer, int) bool) {
+		for _, l := range slices.Backward(r.layers) {
+			for i := range l.objs {
+				if len(l.need[i]) > 0 && !yield(l, i) {
+					return
+				}
+			}
 		}
 	}
-	return nil
 }
 
-func (r *restorer) dispatchLayer(ctx context.Context, l *layer, jobs chan<- *job) error {
-	path := filepath.Join(l.dir, l.prefix+"_sha256file")
-	var shas *shaReader
+// dispatch hands out the needed objects, each with the sha256s of its
+// blocks read from its backup's sha256file, and tells the prefetcher on
+// handed how many it handed out, when it can at once.
+func (r *restorer) dispatch(ctx context.Context, jobs chan<- *job, handed chan<- int) error {
+	defer close(handed)
+	var (
+		cur  *layer
+		path string
+		shas *shaReader
+		n    int
+	)
 	defer func() {
 		if shas != nil {
 			shas.close()
 		}
 	}()
-	for i, obj := range l.objs {
-		if len(l.need[i]) == 0 {
-			continue
-		}
-		if shas == nil {
+	handed <- 0 // the prefetcher starts before the first object
+	for l, i := range r.needed() {
+		obj := l.objs[i]
+		if l != cur {
+			if shas != nil {
+				shas.close()
+			}
+			cur, path = l, filepath.Join(l.dir, l.prefix+"_sha256file")
 			var err error
 			if shas, err = openSHAFile(path); err != nil {
 				return fmt.Errorf("backup %s: %w", l.b.ID, err)
@@ -328,12 +365,78 @@ func (r *restorer) dispatchLayer(ctx context.Context, l *layer, jobs chan<- *job
 		case <-ctx.Done():
 			return ctx.Err()
 		}
+		n++
+		select {
+		case handed <- n:
+		default:
+		}
 	}
 	return nil
 }
 
-// restoreObject checks one object and writes its needed ranges.
-func (r *restorer) restoreObject(ctx context.Context, j *job, buf []byte) error {
+// prefetchObjects bounds the objects opened ahead of the workers, of which
+// most may be the few bytes of a zero object.
+const prefetchObjects = 64
+
+// prefetch has the kernel read the needed objects ahead of the workers,
+// in the order dispatch hands them out, so that many short objects are
+// read at once rather than each when a worker opens it. It keeps
+// prefetchWindow bytes of objects (at most that much of each, the
+// kernel's own readahead going on from there), and at most
+// prefetchObjects objects, queued beyond the count of objects dispatch
+// reports on handed, until handed is closed. It is a hint: an object that
+// cannot be opened is left to its worker to report.
+func (r *restorer) prefetch(handed <-chan int) {
+	next, stop := iter.Pull2(r.needed())
+	defer stop()
+	var (
+		sizes []int64 // bytes queued for each object prefetched, not yet handed out
+		ahead int64   // their sum
+		done  int     // objects handed out
+	)
+	for n := range handed {
+		for ; done < n; done++ {
+			if len(sizes) > 0 {
+				ahead -= sizes[0]
+				sizes = sizes[1:]
+			} else if _, _, ok := next(); !ok {
+				return
+			}
+		}
+		for ahead < prefetchWindow && len(sizes) < prefetchObjects {
+			l, i, ok := next()
+			if !ok {
+				break
+			}
+			k := prefetchFile(filepath.Join(l.dir, l.objs[i].name))
+			sizes = append(sizes, k)
+			ahead += k
+		}
+	}
+}
+
+// prefetchFile queues the reading of the first prefetchWindow bytes of the
+// file path and returns how many it queued.
+func prefetchFile(path string) int64 {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0
+	}
+	defer func() { _ = f.Close() }()
+	fi, err := f.Stat()
+	if err != nil {
+		return 0
+	}
+	n := min(fi.Size(), prefetchWindow)
+	if unix.Fadvise(int(f.Fd()), 0, n, unix.FADV_WILLNEED) != nil {
+		return 0
+	}
+	return n
+}
+
+// restoreObject checks one object and writes its needed ranges, reading
+// it through the worker's own br and buf.
+func (r *restorer) restoreObject(ctx context.Context, j *job, buf []byte, br *bufio.Reader) error {
 	f, err := os.Open(filepath.Join(j.l.dir, j.obj.name))
 	if err != nil {
 		return err
@@ -356,7 +459,8 @@ func (r *restorer) restoreObject(ctx context.Context, j *job, buf []byte) error 
 	if zero {
 		return r.restoreZeros(j)
 	}
-	rd, err := c.decoder(bufio.NewReaderSize(f, 256<<10))
+	br.Reset(f)
+	rd, err := c.decoder(br)
 	if err != nil {
 		return fmt.Errorf("decompress %s: %w", j.obj.Compression, err)
 	}
