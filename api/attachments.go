@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -142,7 +141,7 @@ func attachmentFilter(r *http.Request) (f db.AttachmentFilter, none bool, err er
 	}
 	if len(invalid) > 0 && ver(r).atLeast(mvGeneralFilters) {
 		slices.Sort(invalid)
-		return f, false, newFault(http.StatusBadRequest, "Invalid filters %s are found in query options.", strings.Join(invalid, ","))
+		return f, false, invalidFilters(invalid)
 	}
 	return f, none, nil
 }

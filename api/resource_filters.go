@@ -137,6 +137,12 @@ func filtersOf(r *http.Request) map[string]string {
 var attributeConverters = map[string]string{"name~": "display_name~", "description~": "display_description~",
 	"consumes_quota": "use_quota"}
 
+// invalidFilters is Cinder's 400 for list filters keys the caller may not
+// use, as reject_invalid_filters words it.
+func invalidFilters(keys []string) error {
+	return newFault(http.StatusBadRequest, "Invalid filters %s are found in query options.", strings.Join(keys, ","))
+}
+
 // generalFilters applies Cinder's general filtering of lists (from 3.31)
 // to filters of resource and reports whether it did: keys are ASCII; a
 // non-admin may use only the filters the resource_query_filters_file
@@ -166,7 +172,7 @@ func (s *server) generalFilters(r *http.Request, resource string, filters map[st
 			delete(filters, "all_tenants")
 		}
 		if len(invalid) > 0 {
-			return true, newFault(http.StatusBadRequest, "Invalid filters %s are found in query options.", strings.Join(invalid, ","))
+			return true, invalidFilters(invalid)
 		}
 	}
 	for from, to := range attributeConverters {
