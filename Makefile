@@ -38,8 +38,10 @@ build:
 run: build
 	$(BIN)/cinder-all --config-file $(CONF)
 
+# One test binary at a time: tests/ stops RabbitMQ (broker loss, restarts),
+# which the rpc and manager tests running beside it would see as their own failure.
 test: lint
-	$(GO) test -count=1 -timeout 25m $(TESTARGS) ./...
+	$(GO) test -p 1 -count=1 -timeout 25m $(TESTARGS) ./...
 	$(MAKE) --no-print-directory fuzz
 
 # Fuzz budgets are counts of inputs, not durations: go1.26 can fail a clean
