@@ -165,7 +165,7 @@ func (db *DB) totalsRows(ctx context.Context, tx *sql.Tx, projects []string) ([]
 // metadata pairs when pairs, making them the first time by counting the
 // project's volumes, as usage rows are made.
 func (db *DB) totals(ctx context.Context, project string, pairs bool) (volumeTotals, error) {
-	t, err := db.readTotals(ctx, db.sql, project, pairs)
+	t, err := db.readTotals(ctx, cached{db}, project, pairs)
 	if errors.Is(err, sql.ErrNoRows) {
 		err = db.inTx(ctx, func(tx *sql.Tx) error {
 			if err := db.lockProject(ctx, tx, totalsLocks, project); err != nil {

@@ -123,7 +123,7 @@ func normalizeVolumeTimes(v *cinder.Volume) {
 
 // GetVolume returns the volume id (not deleted), or cinder.VolumeNotFound.
 func (db *DB) GetVolume(ctx context.Context, id string) (*cinder.Volume, error) {
-	v, err := db.getVolume(ctx, db.sql, id, "")
+	v, err := db.getVolume(ctx, cached{db}, id, "")
 	return v, wrap(err, "get volume %s", id)
 }
 
@@ -370,7 +370,7 @@ func (db *DB) pageQuery(ctx context.Context, p page) (string, []any, error) {
 	where, args := p.where, p.args
 	if p.marker != "" {
 		var mark any
-		err := db.sql.QueryRowContext(ctx, db.dialect.rebind("SELECT "+col+" FROM "+p.table+" WHERE id = ? AND deleted = FALSE"), p.marker).Scan(&mark)
+		err := db.queryRow(ctx, "SELECT "+col+" FROM "+p.table+" WHERE id = ? AND deleted = FALSE", p.marker).Scan(&mark)
 		if errors.Is(err, sql.ErrNoRows) {
 			return "", nil, p.notFound(p.marker)
 		}
@@ -407,7 +407,7 @@ func (db *DB) CountVolumes(ctx context.Context, f VolumeFilter) (int, error) {
 	}
 	where, args := f.where(db.dialect)
 	var n int
-	err := db.sql.QueryRowContext(ctx, db.dialect.rebind("SELECT count(*) FROM volumes"+where), args...).Scan(&n)
+	err := db.queryRow(ctx, "SELECT count(*) FROM volumes"+where, args...).Scan(&n)
 	return n, wrap(err, "count volumes")
 }
 
