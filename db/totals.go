@@ -53,7 +53,10 @@ func (t *volumeTotals) zero() bool {
 // followTotals moves the totals of the projects of a volume row written
 // from before to after (nil: inserted, or destroyed), and every project's,
 // in tx, the transaction writing it. Totals not made yet are left alone:
-// counting the rows when they are made includes this change.
+// counting the rows when they are made includes this change. Every
+// project's row is locked by each write that moves it, until it commits;
+// a transaction writing volumes of two projects may deadlock with another
+// over it on PostgreSQL, and is retried.
 func (db *DB) followTotals(ctx context.Context, tx *sql.Tx, before, after *cinder.Volume) error {
 	diff := map[string]*volumeTotals{}
 	for _, c := range []struct {
