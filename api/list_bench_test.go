@@ -20,9 +20,10 @@ func BenchmarkVolumesDetail(b *testing.B) {
 	serveBench(b, h, "/v3/admin/volumes/detail")
 }
 
-// BenchmarkVolumesPage serves a page of 100 volumes, first and after a
-// marker deep in the walk, of a project of 100 and of 10,000: the page's
-// cost should not grow with the project (make bench case P goes to 100,000).
+// BenchmarkVolumesPage serves a page of 100 volumes, first, after a marker
+// deep in the walk and with its count, and the volume summary, of a project
+// of 100 and of 10,000: none should cost more with the project (make bench
+// case P goes to 100,000).
 func BenchmarkVolumesPage(b *testing.B) {
 	for _, n := range []int{100, 10_000} {
 		h, ids := listHandler(b, n)
@@ -31,6 +32,12 @@ func BenchmarkVolumesPage(b *testing.B) {
 		})
 		b.Run(fmt.Sprintf("volumes=%d/marker", n), func(b *testing.B) {
 			serveBench(b, h, "/v3/admin/volumes/detail?limit=100&marker="+ids[max(0, n-101)])
+		})
+		b.Run(fmt.Sprintf("volumes=%d/with_count", n), func(b *testing.B) {
+			serveBench(b, h, "/v3/admin/volumes/detail?limit=100&with_count=true")
+		})
+		b.Run(fmt.Sprintf("volumes=%d/summary", n), func(b *testing.B) {
+			serveBench(b, h, "/v3/admin/volumes/summary")
 		})
 	}
 }
@@ -69,6 +76,7 @@ func listHandler(b *testing.B, n int) (http.Handler, []string) {
 func serveBench(b *testing.B, h http.Handler, path string) {
 	req := httptest.NewRequest(http.MethodGet, path, nil)
 	req.Header.Set("X-Auth-Token", "admin:admin")
+	req.Header.Set("OpenStack-API-Version", "volume 3.64") // with_count needs 3.45, the summary 3.12
 	b.ReportAllocs()
 	for b.Loop() {
 		w := httptest.NewRecorder()

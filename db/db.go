@@ -51,27 +51,62 @@ type stmtCache struct {
 // queries are a few dozen shapes, but a filter's IN list varies in length.
 const maxStmts = 128
 
-// query runs query, with ? placeholders, as a cached prepared statement;
-// the dialect's placeholders are put in once, when it is prepared.
-func (db *DB) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+// stmt returns query, with ? placeholders, as a cached prepared statement,
+// nil past maxStmts; the dialect's placeholders are put in once, when it
+// is prepared.
+func (db *DB) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 	db.stmts.mu.Lock()
+	defer db.stmts.mu.Unlock()
 	st, ok := db.stmts.m[query]
-	if !ok && len(db.stmts.m) < maxStmts {
-		var err error
-		if st, err = db.sql.PrepareContext(ctx, db.dialect.rebind(query)); err != nil {
-			db.stmts.mu.Unlock()
-			return nil, err
-		}
-		if db.stmts.m == nil {
-			db.stmts.m = map[string]*sql.Stmt{}
-		}
-		db.stmts.m[query] = st
+	if ok || len(db.stmts.m) >= maxStmts {
+		return st, nil
 	}
-	db.stmts.mu.Unlock()
+	st, err := db.sql.PrepareContext(ctx, db.dialect.rebind(query))
+	if err != nil {
+		return nil, err
+	}
+	if db.stmts.m == nil {
+		db.stmts.m = map[string]*sql.Stmt{}
+	}
+	db.stmts.m[query] = st
+	return st, nil
+}
+
+// query runs query, with ? placeholders, as a cached prepared statement.
+func (db *DB) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	st, err := db.stmt(ctx, query)
+	if err != nil {
+		return nil, err
+	}
 	if st == nil {
 		return db.sql.QueryContext(ctx, db.dialect.rebind(query), args...)
 	}
 	return st.QueryContext(ctx, args...)
+}
+
+// queryRow is query for a query of one row; a failed prepare is the row's
+// error.
+func (db *DB) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	if st, err := db.stmt(ctx, query); err == nil && st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return db.sql.QueryRowContext(ctx, db.dialect.rebind(query), args...)
+}
+
+// cached is a querier running db's queries, with ? placeholders, as cached
+// prepared statements.
+type cached struct{ db *DB }
+
+func (c cached) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	return c.db.query(ctx, query, args...)
+}
+
+func (c cached) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	return c.db.queryRow(ctx, query, args...)
+}
+
+func (c cached) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	return c.db.sql.ExecContext(ctx, c.db.dialect.rebind(query), args...)
 }
 
 // dialect is what differs between the SQL of SQLite and of PostgreSQL.

@@ -12,9 +12,10 @@ import (
 )
 
 // Lists read their page through an index in the sort's order: no query of
-// a page (first, after a marker, filtered), nor a count, scans its table or
-// sorts, on either database. PostgreSQL is told to avoid both wherever it
-// can, since on a small table it would rightly prefer them.
+// a page (first, after a marker, filtered), nor a count, nor the read of a
+// project's totals, scans its table or sorts, on either database.
+// PostgreSQL is told to avoid both wherever it can, since on a small table
+// it would rightly prefer them.
 func TestListPlansSeek(t *testing.T) {
 	each(t, func(t *testing.T, url string) {
 		ctx := context.Background()
@@ -62,6 +63,9 @@ func TestListPlansSeek(t *testing.T) {
 		f := VolumeFilter{ProjectID: "p1"}
 		where, args := f.where(db.dialect)
 		checkPlan(t, db, conn, "count", explain+"SELECT count(*) FROM volumes"+where, "volumes", args)
+		// with_count and the summary read the project's totals instead.
+		checkPlan(t, db, conn, "totals", explain+selectTotals, "volume_totals", []any{"p1"})
+		checkPlan(t, db, conn, "metadata totals", explain+selectPairs, "volume_metadata_totals", []any{"p1"})
 	})
 }
 

@@ -205,7 +205,7 @@ func (db *DB) lockUsages(ctx context.Context, tx *sql.Tx, project string, resour
 	if err != nil || len(rows) == len(resources) {
 		return rows, err
 	}
-	if err := db.lockProject(ctx, tx, project); err != nil {
+	if err := db.lockProject(ctx, tx, usageLocks, project); err != nil {
 		return nil, err
 	}
 	// Another transaction may have made them while this one waited.
@@ -230,19 +230,24 @@ func (db *DB) lockUsages(ctx context.Context, tx *sql.Tx, project string, resour
 	return db.selectUsages(ctx, tx, project, resources, db.dialect.forUpdate)
 }
 
+// Spaces of lockProject's locks, apart from the migration lock's one bigint.
+const (
+	usageLocks  = 7263462 // a project's quota usage rows
+	totalsLocks = 7263463 // a project's volume totals (see volumeTotals)
+)
+
 // lockProject makes tx wait for, and then holds off until it ends, any other
-// transaction making usage rows of project. On PostgreSQL a statement
-// neither sees nor waits for a row another transaction is inserting, so
-// one that counts a project's rows for a new usage row and one that
-// changes a counted row while finding no usage row could both miss the
-// change; this lock orders them (a deadlock it meets is retried). SQLite
-// runs one writer at a time.
-func (db *DB) lockProject(ctx context.Context, tx *sql.Tx, project string) error {
+// transaction making project's rows of space: usage rows or volume totals.
+// On PostgreSQL a statement neither sees nor waits for a row another
+// transaction is inserting, so one that counts a project's rows for a new
+// usage row and one that changes a counted row while finding no usage row
+// could both miss the change; this lock orders them (a deadlock it meets
+// is retried). SQLite runs one writer at a time.
+func (db *DB) lockProject(ctx context.Context, tx *sql.Tx, space int, project string) error {
 	if db.dialect != postgresDialect {
 		return nil
 	}
-	// Two int4 keys: a space apart from the migration lock's one bigint.
-	_, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock(7263462, hashtext($1))", project)
+	_, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock($1, hashtext($2))", space, project)
 	return err
 }
 
@@ -511,7 +516,7 @@ func (db *DB) followedRows(ctx context.Context, tx *sql.Tx, object string, diff 
 		return rows, nil
 	}
 	for _, p := range missing {
-		if err := db.lockProject(ctx, tx, p); err != nil {
+		if err := db.lockProject(ctx, tx, usageLocks, p); err != nil {
 			return nil, err
 		}
 	}
@@ -523,7 +528,7 @@ func compareKeys(a, b usageKey) int {
 }
 
 // followVolume is follow for a volume row written from before to after
-// (nil: inserted, or destroyed). The reservations for the volume end when
+// (nil: inserted, or destroyed), and followTotals. The reservations for the volume end when
 // it is inserted or destroyed, when what it holds changes (its extend,
 // retype or transfer is written), or when it leaves extending or
 // retyping (the extend or retype failed).
@@ -531,7 +536,10 @@ func (db *DB) followVolume(ctx context.Context, tx *sql.Tx, before, after *cinde
 	v := cmp.Or(after, before)
 	end := before == nil || after == nil || after.Deleted ||
 		before.Status != after.Status && (before.Status == cinder.StatusExtending || before.Status == cinder.StatusRetyping)
-	return db.follow(ctx, tx, v.ID, volumeHolding(before), volumeHolding(after), end)
+	if err := db.follow(ctx, tx, v.ID, volumeHolding(before), volumeHolding(after), end); err != nil {
+		return err
+	}
+	return db.followTotals(ctx, tx, before, after)
 }
 
 // followSnapshot is follow for a snapshot row written from before to after;

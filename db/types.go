@@ -74,13 +74,13 @@ func (db *DB) CreateVolumeType(ctx context.Context, t *cinder.VolumeType) error 
 
 // GetVolumeType returns the type with this id, or cinder.VolumeTypeNotFound.
 func (db *DB) GetVolumeType(ctx context.Context, id string) (*cinder.VolumeType, error) {
-	t, err := db.getType(ctx, db.sql, "id", id, "")
+	t, err := db.getType(ctx, cached{db}, "id", id, "")
 	return t, wrap(err, "get volume type %s", id)
 }
 
 // GetVolumeTypeByName returns the type with this name, or cinder.VolumeTypeNotFound.
 func (db *DB) GetVolumeTypeByName(ctx context.Context, name string) (*cinder.VolumeType, error) {
-	t, err := db.getType(ctx, db.sql, "name", name, "")
+	t, err := db.getType(ctx, cached{db}, "name", name, "")
 	return t, wrap(err, "get volume type %s", name)
 }
 

@@ -123,7 +123,7 @@ func normalizeVolumeTimes(v *cinder.Volume) {
 
 // GetVolume returns the volume id (not deleted), or cinder.VolumeNotFound.
 func (db *DB) GetVolume(ctx context.Context, id string) (*cinder.Volume, error) {
-	v, err := db.getVolume(ctx, db.sql, id, "")
+	v, err := db.getVolume(ctx, cached{db}, id, "")
 	return v, wrap(err, "get volume %s", id)
 }
 
@@ -370,7 +370,7 @@ func (db *DB) pageQuery(ctx context.Context, p page) (string, []any, error) {
 	where, args := p.where, p.args
 	if p.marker != "" {
 		var mark any
-		err := db.sql.QueryRowContext(ctx, db.dialect.rebind("SELECT "+col+" FROM "+p.table+" WHERE id = ? AND deleted = FALSE"), p.marker).Scan(&mark)
+		err := db.queryRow(ctx, "SELECT "+col+" FROM "+p.table+" WHERE id = ? AND deleted = FALSE", p.marker).Scan(&mark)
 		if errors.Is(err, sql.ErrNoRows) {
 			return "", nil, p.notFound(p.marker)
 		}
@@ -395,12 +395,28 @@ func (db *DB) pageQuery(ctx context.Context, p page) (string, []any, error) {
 }
 
 // CountVolumes returns how many volumes ListVolumes would return without
-// Marker and Limit.
+// Marker and Limit: from the project's totals when f selects no more than
+// a project's volumes (migration targets hidden or not), else by counting.
 func (db *DB) CountVolumes(ctx context.Context, f VolumeFilter) (int, error) {
+	if f.projectOnly() {
+		t, err := db.totals(ctx, f.ProjectID, false)
+		if f.HideTargets {
+			t.volumes -= t.targets
+		}
+		return t.volumes, err
+	}
 	where, args := f.where(db.dialect)
 	var n int
-	err := db.sql.QueryRowContext(ctx, db.dialect.rebind("SELECT count(*) FROM volumes"+where), args...).Scan(&n)
+	err := db.queryRow(ctx, "SELECT count(*) FROM volumes"+where, args...).Scan(&n)
 	return n, wrap(err, "count volumes")
+}
+
+// projectOnly reports whether f selects a project's volumes, or every
+// project's, with no filter but HideTargets.
+func (f *VolumeFilter) projectOnly() bool {
+	return f.Host == "" && len(f.Statuses) == 0 && f.Migration == "" && f.Name == "" && f.VolumeTypeID == "" &&
+		len(f.Metadata) == 0 && len(f.GlanceMetadata) == 0 && len(f.Fields) == 0 && len(f.Like) == 0 &&
+		len(f.Times) == 0 && !f.Nothing
 }
 
 // UpdateVolume reads volume id in a transaction, lets fn change it and
