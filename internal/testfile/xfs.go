@@ -66,4 +66,3 @@ func XFS(t *testing.T) string {
 	})
 	return mnt
 }
-
