@@ -117,9 +117,9 @@ func (d *Driver) InitializeConnection(ctx context.Context, v *cinder.Volume, con
 	return info, nil
 }
 
-// TerminateConnection, for a backup on reflink, renames its clone into the
-// volume's base when the connector says keep (the backup is available),
-// replacing the bases before, or else removes the clone. A volume deleted
+// TerminateConnection ends a backup's connection on reflink: it renames the
+// clone into the volume's base when the connector says keep (the backup is
+// available), replacing the bases before, or else removes the clone. A volume deleted
 // meanwhile keeps no base: DeleteVolume removes the file, then the bases,
 // and a base renamed after the file went is removed here.
 func (d *Driver) TerminateConnection(ctx context.Context, v *cinder.Volume, connector map[string]any) error {
