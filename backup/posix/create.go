@@ -39,10 +39,10 @@ const prefetchWindow = 16 << 20
 // differs from the parent's. It returns the prefix to record as the
 // backup's service_metadata in Stats.Prefix.
 //
-// Only src's data is read, once, with reads queued ahead, and of an
-// incremental with b.Changed only the sha blocks those ranges touch; holes, and
-// zero runs of 2 MiB or more, become zero objects (see the package
-// documentation). Up to Workers segments of 1 MiB are hashed, and as many
+// Only src's data is read, once, with reads queued ahead (of an
+// incremental with b.Changed, only in the sha blocks those ranges touch);
+// holes, and zero runs of 2 MiB or more, become zero objects (see the
+// package documentation). Up to Workers segments of 1 MiB are hashed, and as many
 // compressed, at once; memory stays bounded by a few segments per worker
 // whatever the volume's size.
 func Create(ctx context.Context, opts Options, b Backup, src string, size int64) (Stats, error) {
@@ -421,10 +421,9 @@ func (c *creator) nextObject(ctx context.Context, name string) (*os.File, error)
 
 // readSource reads the source in batches that never cross a chunk
 // (FileSize) boundary, reading only the runs of changed blocks that hold
-// data. It
-// sends each batch to out, in order, and those holding data to hashers,
-// and tells the prefetcher on progress how much it read, when it can at
-// once.
+// data. It sends each batch to out, in order, and those holding data to
+// hashers, and tells the prefetcher on progress how much it read, when it
+// can at once.
 func (c *creator) readSource(ctx context.Context, out, hashers chan<- *batch, progress chan<- int64) error {
 	defer close(out)
 	defer close(hashers)
@@ -441,18 +440,15 @@ func (c *creator) readSource(ctx context.Context, out, hashers chan<- *batch, pr
 		for i := range bt.zero {
 			bo := off + int64(i)*sha
 			be := min(bo+sha, end)
-			kept := !c.mayChange(bo, be)
-			data := false
-			if !kept {
-				var err error
-				if data, err = c.src.hasData(bo, be); err != nil {
-					return err
+			var data bool
+			var err error
+			if !c.mayChange(bo, be) { // kept: read like a hole, not hashed
+				if bt.kept == nil {
+					bt.kept = make([]bool, len(bt.zero))
 				}
-			} else if bt.kept == nil {
-				bt.kept = make([]bool, len(bt.zero))
-			}
-			if kept {
 				bt.kept[i] = true
+			} else if data, err = c.src.hasData(bo, be); err != nil {
+				return err
 			}
 			bt.zero[i] = !data
 			if data && bt.buf == nil {
