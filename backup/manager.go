@@ -248,7 +248,7 @@ func (m *Manager) createBackup(ctx context.Context, raw json.RawMessage) (any, e
 
 // create writes backup b of volume v, or of s, v's snapshot, when not nil,
 // and returns the disconnect of the volume, to call once b has ended with
-// whether it became available. A volume's connector carries the backup
+// whether it became available (a snapshot is disconnected already). A volume's connector carries the backup
 // ({"backup": {"id", "parent_id"}}): a backend that tracks changes (the
 // thin driver on reflink, drivers/thin) then exposes a point-in-time clone
 // and may report the ranges changed since the parent, which Create reads
@@ -288,10 +288,14 @@ func (m *Manager) create(ctx context.Context, b *cinder.Backup, v *cinder.Volume
 	if err != nil {
 		return posix.Stats{}, detach, fmt.Errorf("volume %s: %w", v.ID, err)
 	}
-	if pb.Parent != nil {
+	if pb.Parent != nil && s == nil {
 		pb.Changed = changedRanges(info, b.ParentID)
 	}
 	st, err := posix.Create(ctx, m.opts, pb, path, size)
+	if s != nil { // a snapshot keeps no base: detached at once, as before its status changes
+		detach(false)
+		return st, none, err
+	}
 	return st, detach, err
 }
 
