@@ -22,6 +22,7 @@ import (
 	"github.com/cinder-go/cinder/conf"
 	"github.com/cinder-go/cinder/db"
 	"github.com/cinder-go/cinder/drivers"
+	"github.com/cinder-go/cinder/internal/extents"
 	"github.com/cinder-go/cinder/rpc"
 )
 
@@ -159,11 +160,29 @@ func (m *Manager) posixBackup(ctx context.Context, b *cinder.Backup) (posix.Back
 	return pb, nil
 }
 
-// attach runs use on the path of v's bytes, or of s's, v's snapshot, when
-// s is not nil, connected through v's backend and disconnected after
-// (a snapshot unexported too, as _detach_device), whatever happens.
-func (m *Manager) attach(ctx context.Context, v *cinder.Volume, s *cinder.Snapshot, use func(path string) error) error {
+// attach runs use on the path of v's bytes, connected through v's backend
+// and disconnected after, whatever happens.
+func (m *Manager) attach(ctx context.Context, v *cinder.Volume, use func(path string) error) error {
 	connector := map[string]any{"host": m.host}
+	info, detach, err := m.connect(ctx, v, nil, connector)
+	if err != nil {
+		return err
+	}
+	defer detach(connector)
+	path, err := info.DevicePath()
+	if err != nil {
+		return fmt.Errorf("volume %s: %w", v.ID, err)
+	}
+	return use(path)
+}
+
+// connect connects to v's bytes, or to s's, v's snapshot, when s is not
+// nil, through v's backend with connector. It returns the connection's
+// info and its disconnect, to call whatever happens with the connector to
+// disconnect with (a snapshot is unexported too, as _detach_device); the
+// disconnect logs its failure.
+func (m *Manager) connect(ctx context.Context, v *cinder.Volume, s *cinder.Snapshot, connector map[string]any) (
+	*cinder.ConnectionInfo, func(connector map[string]any), error) {
 	what := "volume " + v.ID
 	var info *cinder.ConnectionInfo
 	var err error
@@ -174,9 +193,9 @@ func (m *Manager) attach(ctx context.Context, v *cinder.Volume, s *cinder.Snapsh
 		info, err = m.volumes.InitializeConnectionSnapshot(ctx, v, s, connector)
 	}
 	if err != nil {
-		return fmt.Errorf("attach %s: %w", what, err)
+		return nil, nil, fmt.Errorf("attach %s: %w", what, err)
 	}
-	defer func() {
+	return info, func(connector map[string]any) {
 		ctx := context.WithoutCancel(ctx)
 		var err error
 		if s == nil {
@@ -187,12 +206,7 @@ func (m *Manager) attach(ctx context.Context, v *cinder.Volume, s *cinder.Snapsh
 		if err != nil {
 			slog.Error("failed to detach "+what, "err", err)
 		}
-	}()
-	path, err := info.DevicePath()
-	if err != nil {
-		return fmt.Errorf("%s: %w", what, err)
-	}
-	return use(path)
+	}, nil
 }
 
 // createBackup (cast: backup) backs up the volume of a creating backup,
@@ -224,42 +238,94 @@ func (m *Manager) createBackup(ctx context.Context, raw json.RawMessage) (any, e
 		err = cinder.InvalidVolume("Create backup aborted, expected volume status %s but got %s.", cinder.StatusBackingUp, v.Status)
 	}
 	var st posix.Stats
+	detach := func(bool) {}
 	if err == nil {
-		st, err = m.create(ctx, b, v, s)
+		st, detach, err = m.create(ctx, b, v, s)
 	}
-	m.endCreate(ctx, b, &st, err)
+	detach(m.endCreate(ctx, b, &st, err))
 	return nil, nil
 }
 
-// create writes backup b of volume v, or of s, v's snapshot, when not nil.
-func (m *Manager) create(ctx context.Context, b *cinder.Backup, v *cinder.Volume, s *cinder.Snapshot) (posix.Stats, error) {
+// create writes backup b of volume v, or of s, v's snapshot, when not nil,
+// and returns the disconnect of the volume, to call once b has ended with
+// whether it became available (a snapshot is disconnected already). A volume's connector carries the backup
+// ({"backup": {"id", "parent_id"}}): a backend that tracks changes (the
+// thin driver on reflink, drivers/thin) then exposes a point-in-time clone
+// and may report the ranges changed since the parent, which Create reads
+// alone; disconnecting with keep true makes the clone the next one's base.
+func (m *Manager) create(ctx context.Context, b *cinder.Backup, v *cinder.Volume, s *cinder.Snapshot) (posix.Stats, func(available bool), error) {
+	none := func(bool) {}
 	sizeGB := v.Size
 	if s != nil {
 		sizeGB = s.VolumeSize
 	}
 	size, err := drivers.Bytes(sizeGB)
 	if err != nil {
-		return posix.Stats{}, err
+		return posix.Stats{}, none, err
 	}
 	pb, err := m.posixBackup(ctx, b)
 	if err == nil {
 		pb.VolumeMeta, err = encodeVolumeMeta(v)
 	}
 	if err != nil {
-		return posix.Stats{}, err
+		return posix.Stats{}, none, err
 	}
-	var st posix.Stats
-	err = m.attach(ctx, v, s, func(path string) error {
-		st, err = posix.Create(ctx, m.opts, pb, path, size)
-		return err
-	})
-	return st, err
+	connector := map[string]any{"host": m.host}
+	if s == nil {
+		connector["backup"] = map[string]any{"id": b.ID, "parent_id": b.ParentID}
+	}
+	info, disconnect, err := m.connect(ctx, v, s, connector)
+	if err != nil {
+		return posix.Stats{}, none, err
+	}
+	detach := func(available bool) {
+		if s == nil {
+			connector["backup"] = map[string]any{"id": b.ID, "keep": available}
+		}
+		disconnect(connector)
+	}
+	path, err := info.DevicePath()
+	if err != nil {
+		return posix.Stats{}, detach, fmt.Errorf("volume %s: %w", v.ID, err)
+	}
+	if pb.Parent != nil && s == nil {
+		pb.Changed = changedRanges(info, b.ParentID)
+	}
+	st, err := posix.Create(ctx, m.opts, pb, path, size)
+	if s != nil { // a snapshot keeps no base: detached at once, as before its status changes
+		detach(false)
+		return st, none, err
+	}
+	return st, detach, err
+}
+
+// changedRanges are the ranges info reports changed since backup parent,
+// nil when it reports none (a full scan finds them).
+func changedRanges(info *cinder.ConnectionInfo, parent string) []extents.Range {
+	raw, ok := info.Data["changed_ranges"]
+	if !ok || info.Data["changed_since"] != parent {
+		return nil
+	}
+	data, err := json.Marshal(raw)
+	var rs []extents.Range
+	if err == nil {
+		err = json.Unmarshal(data, &rs)
+	}
+	if err != nil {
+		slog.Warn("changed ranges unreadable; reading the whole volume", "err", err)
+		return nil
+	}
+	if rs == nil {
+		rs = []extents.Range{} // nothing changed
+	}
+	return rs
 }
 
 // endCreate ends the create of b: available with what st says, or error
 // with err's reason; b's snapshot, when backing-up, becomes available, or
-// else b's volume, when backing-up, gets its previous status.
-func (m *Manager) endCreate(ctx context.Context, b *cinder.Backup, st *posix.Stats, err error) {
+// else b's volume, when backing-up, gets its previous status. It reports
+// whether b became available.
+func (m *Manager) endCreate(ctx context.Context, b *cinder.Backup, st *posix.Stats, err error) bool {
 	log := slog.With("backup_id", b.ID, "volume_id", b.VolumeID, "snapshot_id", b.SnapshotID, "host", m.host)
 	if b.SnapshotID != "" {
 		if _, serr := m.store.UpdateSnapshot(ctx, b.SnapshotID, func(s *cinder.Snapshot) error {
@@ -284,9 +350,10 @@ func (m *Manager) endCreate(ctx context.Context, b *cinder.Backup, st *posix.Sta
 		b.ServiceMetadata, b.ObjectCount = st.Prefix, st.Objects
 		b.Service, b.Container = cinder.BackupServicePosix, cmp.Or(b.Container, posix.DefaultContainer(b.ID))
 	}) {
-		return
+		return false
 	}
 	log.Info("created backup", "prefix", st.Prefix, "objects", st.Objects, "read_bytes", st.Read, "stored_bytes", st.Stored)
+	return true
 }
 
 // finish ends the create or import (what) of backup id, still creating:
@@ -360,7 +427,7 @@ func (m *Manager) restore(ctx context.Context, b *cinder.Backup, v *cinder.Volum
 	}
 	sparse := isNew && m.sparse(ctx, v.Host)
 	var st posix.Stats
-	err = m.attach(ctx, v, nil, func(path string) error {
+	err = m.attach(ctx, v, func(path string) error {
 		st, err = posix.Restore(ctx, m.opts, pb, path, size, sparse)
 		return err
 	})

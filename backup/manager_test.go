@@ -19,16 +19,19 @@ import (
 
 // volumes is the backend as the manager reaches it over RPC: a thin driver
 // called directly, counting connections still open and snapshot exports
-// removed.
+// removed, and keeping the last volume connection's info.
 type volumes struct {
 	drv        drivers.Driver
 	open       int
 	unexported int
+	last       *cinder.ConnectionInfo
 }
 
 func (f *volumes) InitializeConnection(ctx context.Context, v *cinder.Volume, c map[string]any) (*cinder.ConnectionInfo, error) {
 	f.open++
-	return f.drv.InitializeConnection(ctx, v, c)
+	info, err := f.drv.InitializeConnection(ctx, v, c)
+	f.last = info
+	return info, err
 }
 
 func (f *volumes) TerminateConnection(ctx context.Context, v *cinder.Volume, c map[string]any) error {
@@ -68,8 +71,14 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
+	return newEnvOn(t, filepath.Join(t.TempDir(), "volumes"))
+}
+
+// newEnvOn is newEnv with the thin backend's volumes_dir at dir.
+func newEnvOn(t *testing.T, dir string) *env {
+	t.Helper()
 	b := &conf.Backend{Name: "thin", VolumeDriver: "thin", VolumeBackendName: "thin",
-		VolumesDir: filepath.Join(t.TempDir(), "volumes"), MaxOverSubscriptionRatio: 20, VolumeClear: "none"}
+		VolumesDir: dir, MaxOverSubscriptionRatio: 20, VolumeClear: "none"}
 	drv := thin.New(b, "node1@thin")
 	if err := drv.Setup(context.Background()); err != nil {
 		t.Fatal(err)

@@ -4,10 +4,13 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/cinder-go/cinder/backup/posix"
 	"github.com/cinder-go/cinder/drivers/volcopy"
+	"github.com/cinder-go/cinder/internal/testfile"
 )
 
 // testSize is the size of the test's volumes: the bench's layouts, small.
@@ -159,9 +162,13 @@ func TestBackupCases(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rows) != 5 || b.failed {
-		t.Fatalf("%d rows, failed %t; want 3 full backups, a restore and an incremental", len(rows), b.failed)
+	if len(rows) != 6 || b.failed {
+		t.Fatalf("%d rows, failed %t; want 3 full backups, a restore, an incremental and the xfs case", len(rows), b.failed)
 	}
+	if xfs := rows[5]; xfs.Case != caseBReflinkIncr || !strings.HasPrefix(xfs.Note, "skipped") {
+		t.Errorf("xfs case without mkfs.xfs: %+v; want it skipped", xfs)
+	}
+	rows = rows[:5]
 	for _, r := range rows[:3] {
 		if measured := r.Tool == toolBackup; r.measured() != measured || measured == (r.Note != "") {
 			t.Errorf("%s: %.3f s, note %q; want ours alone measured, the tools missing", r.Tool, r.Seconds, r.Note)
@@ -171,6 +178,21 @@ func TestBackupCases(t *testing.T) {
 		if !r.equal() || !r.measured() {
 			t.Errorf("%s: %.3f s, equal %s; want measured and equal", r.Case, r.Seconds, yesNo(r.Equal))
 		}
+	}
+}
+
+// Case B on xfs with reflink, 1 GiB: the full backup and the incremental
+// with change tracking are measured and the incremental restores its volume.
+func TestTrackedBackupCase(t *testing.T) {
+	mnt := testfile.XFS(t)
+	b := &bench{size: sizes{volumeGiB: 1}, runs: 1, dir: t.TempDir(), programs: map[string]string{}}
+	opts := posix.Options{Path: filepath.Join(b.dir, "backups"), Compression: "zlib"}
+	rows, err := b.trackedCase(context.Background(), opts, filepath.Join(mnt, "volumes"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 2 || b.failed || !rows[0].measured() || !rows[1].measured() || !rows[1].equal() {
+		t.Fatalf("rows %+v, failed %t; want the full and the incremental measured, the incremental restoring its volume", rows, b.failed)
 	}
 }
 

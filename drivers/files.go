@@ -49,7 +49,7 @@ func (f *Files) Path(v *cinder.Volume) (string, error) {
 	if v == nil {
 		return "", cinder.InvalidVolume("no volume given")
 	}
-	if !isUUID(v.DataID()) {
+	if !IsUUID(v.DataID()) {
 		return "", cinder.InvalidVolume("volume id %q is not a UUID", v.DataID())
 	}
 	return filepath.Join(f.Backend.VolumesDir, v.Name()), nil
@@ -61,7 +61,7 @@ func (f *Files) SnapshotPath(s *cinder.Snapshot) (string, error) {
 	if s == nil {
 		return "", invalidSnapshot("no snapshot given")
 	}
-	if !isUUID(s.ID) {
+	if !IsUUID(s.ID) {
 		return "", invalidSnapshot("snapshot id %q is not a UUID", s.ID)
 	}
 	return filepath.Join(f.Backend.VolumesDir, s.Name()), nil
@@ -72,8 +72,9 @@ func invalidSnapshot(format string, args ...any) *cinder.Error {
 	return cinder.Errorf("InvalidSnapshot", 400, format, args...)
 }
 
-// isUUID reports whether s is a UUID in its 8-4-4-4-12 hex form.
-func isUUID(s string) bool {
+// IsUUID reports whether s is a UUID in its 8-4-4-4-12 hex form: the ids
+// that file names may carry.
+func IsUUID(s string) bool {
 	if len(s) != 36 {
 		return false
 	}
@@ -259,7 +260,7 @@ func (f *Files) Capacity() (Capacity, error) {
 // or snapshot-<uuid>, and whether name is such a name.
 func cutID(name, prefix string) (string, bool) {
 	id, ok := strings.CutPrefix(name, prefix)
-	return id, ok && isUUID(id)
+	return id, ok && IsUUID(id)
 }
 
 // Volumes lists the volumes the backend stores: the data id of each

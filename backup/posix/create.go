@@ -2,6 +2,7 @@ package posix
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/md5"
 	"crypto/sha256"
@@ -12,12 +13,15 @@ import (
 	"hash"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 
 	"golang.org/x/sync/errgroup"
 	"golang.org/x/sys/unix"
+
+	"github.com/cinder-go/cinder/internal/extents"
 )
 
 // zeroObjectMax is the longest zero object: it bounds the md5 table of
@@ -35,9 +39,10 @@ const prefetchWindow = 16 << 20
 // differs from the parent's. It returns the prefix to record as the
 // backup's service_metadata in Stats.Prefix.
 //
-// Only src's data is read, once, with reads queued ahead; its holes, and
-// zero runs of 2 MiB or more, become zero objects (see the package
-// documentation). Up to Workers segments of 1 MiB are hashed, and as many
+// Only src's data is read, once, with reads queued ahead (of an
+// incremental with b.Changed, only in the sha blocks those ranges touch);
+// holes, and zero runs of 2 MiB or more, become zero objects (see the
+// package documentation). Up to Workers segments of 1 MiB are hashed, and as many
 // compressed, at once; memory stays bounded by a few segments per worker
 // whatever the volume's size.
 func Create(ctx context.Context, opts Options, b Backup, src string, size int64) (Stats, error) {
@@ -54,7 +59,10 @@ func Create(ctx context.Context, opts Options, b Backup, src string, size int64)
 	if b.Prefix == "" {
 		b.Prefix = newPrefix(&b)
 	}
-	c := &creator{o: &o, b: &b, size: size}
+	c := &creator{o: &o, b: &b, size: size, changed: []extents.Range{{Length: size}}}
+	if b.Parent != nil && b.Changed != nil {
+		c.changed = roundOut(b.Changed, int64(o.SHABlockSize), size)
+	}
 	st, err := c.create(ctx, src)
 	if err != nil {
 		o.removeFiles(ctx, &b, c.files)
@@ -80,6 +88,11 @@ type creator struct {
 	zmin   int64 // shortest zero run made a zero object when it splits data
 	zmax   int64 // longest zero object
 
+	// changed are the sha blocks to read, in runs; the others take the
+	// parent's sha256. next is the index of the first run not yet passed.
+	changed []extents.Range
+	next    int
+
 	free   chan []byte   // segment buffers
 	enc    sync.Pool     // *bytes.Buffer for encoded segments
 	work   chan *piece   // raw and zero pieces of data objects, for the workers
@@ -95,14 +108,16 @@ type creator struct {
 	out  writer
 }
 
-// batch is one segment of the source: its bytes (nil when all holes), the
-// blocks that read as zeros (those entirely in holes were not read) and
+// batch is one segment of the source: its bytes (nil when all holes or
+// kept), the blocks that read as zeros (those entirely in holes were not
+// read), those kept unread as the parent has them (nil when none), and
 // the sha256 of the others, set by a hasher before hashed is closed.
 type batch struct {
 	off    int64
 	n      int64
 	buf    []byte
 	zero   []bool
+	kept   []bool
 	sums   [][32]byte
 	hashed chan struct{}
 	refs   atomic.Int32 // pieces using buf, plus one while planned
@@ -323,7 +338,7 @@ func (c *creator) run(ctx context.Context) error {
 	progress := make(chan int64, 1)
 	g.Go(func() error { return c.readSource(ctx, batches, hashes, progress) })
 	g.Go(func() error {
-		c.src.prefetch(progress, c.size, prefetchWindow)
+		c.src.prefetch(progress, c.changed, prefetchWindow)
 		return nil
 	})
 	for range o.Workers {
@@ -405,10 +420,10 @@ func (c *creator) nextObject(ctx context.Context, name string) (*os.File, error)
 }
 
 // readSource reads the source in batches that never cross a chunk
-// (FileSize) boundary, reading only the runs of blocks that hold data. It
-// sends each batch to out, in order, and those holding data to hashers,
-// and tells the prefetcher on progress how much it read, when it can at
-// once.
+// (FileSize) boundary, reading only the runs of changed blocks that hold
+// data. It sends each batch to out, in order, and those holding data to
+// hashers, and tells the prefetcher on progress how much it read, when it
+// can at once.
 func (c *creator) readSource(ctx context.Context, out, hashers chan<- *batch, progress chan<- int64) error {
 	defer close(out)
 	defer close(hashers)
@@ -425,8 +440,14 @@ func (c *creator) readSource(ctx context.Context, out, hashers chan<- *batch, pr
 		for i := range bt.zero {
 			bo := off + int64(i)*sha
 			be := min(bo+sha, end)
-			data, err := c.src.hasData(bo, be)
-			if err != nil {
+			var data bool
+			var err error
+			if !c.mayChange(bo, be) { // kept: read like a hole, not hashed
+				if bt.kept == nil {
+					bt.kept = make([]bool, len(bt.zero))
+				}
+				bt.kept[i] = true
+			} else if data, err = c.src.hasData(bo, be); err != nil {
 				return err
 			}
 			bt.zero[i] = !data
@@ -476,6 +497,35 @@ func (c *creator) readSource(ctx context.Context, out, hashers chan<- *batch, pr
 		off = end
 	}
 	return nil
+}
+
+// mayChange reports whether [off, end), a sha block after those asked
+// about before, touches a changed run.
+func (c *creator) mayChange(off, end int64) bool {
+	for c.next < len(c.changed) && c.changed[c.next].End() <= off {
+		c.next++
+	}
+	return c.next < len(c.changed) && c.changed[c.next].Offset < end
+}
+
+// roundOut returns rs, in order, rounded out to whole blocks of size
+// block, cut to [0, size) and merged.
+func roundOut(rs []extents.Range, block, size int64) []extents.Range {
+	rs = slices.Clone(rs)
+	slices.SortFunc(rs, func(a, b extents.Range) int { return cmp.Compare(a.Offset, b.Offset) })
+	out := []extents.Range{}
+	for _, r := range rs {
+		off, end := max(r.Offset/block*block, 0), min((r.End()+block-1)/block*block, size)
+		if r.Length <= 0 || off >= end {
+			continue
+		}
+		if n := len(out); n > 0 && out[n-1].End() >= off {
+			out[n-1].Length = max(out[n-1].End(), end) - out[n-1].Offset
+			continue
+		}
+		out = append(out, extents.Range{Offset: off, Length: end - off})
+	}
+	return out
 }
 
 // readRun reads the source's [from, to) into bt's buffer.
@@ -594,12 +644,12 @@ func (p *planner) run(ctx context.Context, batches <-chan *batch) error {
 			if !zero {
 				sum = bt.sums[i]
 			}
-			if err := c.sha.add(&sum); err != nil {
-				return fmt.Errorf("write sha256file: %w", err)
-			}
-			changed, err := p.changed(&sum)
+			changed, err := p.changed(&sum, bt.kept != nil && bt.kept[i])
 			if err != nil {
 				return err
+			}
+			if err := c.sha.add(&sum); err != nil {
+				return fmt.Errorf("write sha256file: %w", err)
 			}
 			if bo%c.o.FileSize == 0 || !changed {
 				if err := p.close(); err != nil {
@@ -629,8 +679,9 @@ func (p *planner) run(ctx context.Context, batches <-chan *batch) error {
 	return p.close()
 }
 
-// changed compares a block's sha256 with the parent's.
-func (p *planner) changed(sum *[32]byte) (bool, error) {
+// changed compares a block's sha256 with the parent's; a kept block, not
+// read, takes the parent's into sum and is unchanged.
+func (p *planner) changed(sum *[32]byte, kept bool) (bool, error) {
 	if p.c.parent == nil {
 		return true, nil
 	}
@@ -640,6 +691,10 @@ func (p *planner) changed(sum *[32]byte) (bool, error) {
 	}
 	if !ok {
 		return false, errors.New("volume size increased since the last backup. Do a full backup")
+	}
+	if kept {
+		*sum = old
+		return false, nil
 	}
 	return old != *sum, nil
 }

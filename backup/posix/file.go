@@ -8,6 +8,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/cinder-go/cinder/internal/extents"
 )
 
 // volume is an open source or target: a regular file or a block device.
@@ -77,7 +79,7 @@ func (v *volume) hasData(off, end int64) (bool, error) {
 	return data < end, nil
 }
 
-// prefetch has the kernel read v's data in [0, end) ahead of its reader
+// prefetch has the kernel read v's data in the runs want ahead of its reader
 // (posix_fadvise WILLNEED), so that the extents of a sparse volume, each
 // too short for the kernel's own readahead, are read many at once rather
 // than one after the other. It keeps window bytes of data queued beyond
@@ -86,10 +88,18 @@ func (v *volume) hasData(off, end int64) (bool, error) {
 // allocated, extent maps read), hence a goroutine apart from the reader.
 // It is a hint: it stops at the first error, which the reader's own
 // reads report if it matters.
-func (v *volume) prefetch(progress <-chan int64, end, window int64) {
+func (v *volume) prefetch(progress <-chan int64, want []extents.Range, window int64) {
 	var pos, queued int64 // prefetched up to pos: queued bytes of data
 	for read := range progress {
-		for pos < end && queued-read < window {
+		for len(want) > 0 && queued-read < window {
+			if pos < want[0].Offset {
+				pos = want[0].Offset
+			}
+			end := want[0].End()
+			if pos >= end {
+				want = want[1:]
+				continue
+			}
 			data, err := unix.Seek(int(v.Fd()), pos, unix.SEEK_DATA)
 			if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.EOPNOTSUPP) {
 				data, err = pos, nil // no SEEK_DATA: all data
@@ -99,9 +109,15 @@ func (v *volume) prefetch(progress <-chan int64, end, window int64) {
 				hole = end
 			}
 			n := min(hole, end, data+window) - data
-			if err != nil || n <= 0 || unix.Fadvise(int(v.Fd()), data, n, unix.FADV_WILLNEED) != nil {
+			switch {
+			case errors.Is(err, unix.ENXIO): // no data left
+				return
+			case err == nil && n <= 0: // none left in this run
 				pos = end
-				break
+				continue
+			}
+			if err != nil || unix.Fadvise(int(v.Fd()), data, n, unix.FADV_WILLNEED) != nil {
+				return // the reads report what matters
 			}
 			pos, queued = data+n, queued+n
 		}

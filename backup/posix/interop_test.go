@@ -7,6 +7,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"github.com/cinder-go/cinder/internal/extents"
 )
 
 // cinder runs Cinder's own PosixBackupDriver, from Debian's python3-cinder,
@@ -153,4 +155,29 @@ func TestCinderChain(t *testing.T) {
 	write(t, got, 0, random(10, testSize))
 	mustRestore(t, zopts, b4, got, false)
 	sameContent(t, got, v3)
+}
+
+// TestCinderRestoresTrackedIncremental: Cinder's driver restores an
+// incremental made here with changed ranges (change tracking) on top of
+// the full backup.
+func TestCinderRestoresTrackedIncremental(t *testing.T) {
+	opts := testOptions(t, "zlib")
+	cin := newCinder(t, opts)
+	dir, src, _ := newVolume(t)
+	b1 := testBackup("e1000000-0000-4000-8000-000000000001", nil)
+	b1.Prefix = mustCreate(t, opts, b1, src).Prefix
+
+	write(t, src, 9*mib+5, text(5, 50*kib))
+	punch(t, src, 6*mib+576*kib, 128*kib)
+	want := content(t, src)
+	b2 := testBackup("e2000000-0000-4000-8000-000000000002", &b1)
+	b2.Changed = []extents.Range{{Offset: 9*mib + 5, Length: 50 * kib}, {Offset: 6*mib + 576*kib, Length: 128 * kib}}
+	st := mustCreate(t, opts, b2, src)
+	if st.Read > 200*kib {
+		t.Fatalf("the tracked incremental read %d bytes, want only its ranges' blocks", st.Read)
+	}
+	got := filepath.Join(dir, "restored")
+	write(t, got, 0, random(9, testSize))
+	cin.run("restore", got, rowOf(b2, st.Prefix), rowOf(b1, b1.Prefix))
+	sameContent(t, got, want)
 }

@@ -69,6 +69,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/cinder-go/cinder/internal/extents"
 )
 
 // Defaults of Cinder's backup options.
@@ -116,6 +118,11 @@ type Backup struct {
 	// full one. Create compares the volume with it; Restore follows the
 	// metadata's parent_id and uses Parent, when set, to locate the parent.
 	Parent *Backup
+	// Changed, when not nil, are the only bytes of the volume that may
+	// differ from Parent's, as change tracking found them: Create reads and
+	// hashes only the sha blocks they touch and takes the parent's sha256
+	// for the others. nil means not known: every data extent is read.
+	Changed []extents.Range
 }
 
 // Stats tell what an operation did.

@@ -59,6 +59,9 @@ func (d *Driver) Setup(ctx context.Context) error {
 		}
 		log.Warn("removed the clone of an interrupted revert", "path", path)
 	}
+	if err := removeClones(dir); err != nil {
+		return fmt.Errorf("set up backend %s: remove an interrupted backup's clone: %w", d.Backend.Name, err)
+	}
 	err = probeReflink(dir)
 	d.reflink = err == nil
 	if d.reflink {
