@@ -367,3 +367,41 @@ func TestAttachmentListFilters(t *testing.T) {
 		}
 	}
 }
+
+// TestReadonlyAttach: a volume flagged readonly is attached ro only, as
+// Cinder's attach: os-attach in rw (the default) is InvalidVolumeAttachMode
+// and asks cinder-volume nothing, ro is attached; an attachment of it
+// takes mode ro whatever it asked, as Cinder's attachment_create.
+func TestReadonlyAttach(t *testing.T) {
+	e := newEnv(t)
+	id := e.createVolume(`{"volume": {"size": 1}}`)
+	e.setVolume(id, func(v *cinder.Volume) { v.Status = cinder.StatusAvailable })
+	action := "/v3/admin/volumes/" + id + "/action"
+	e.post(action, `{"os-update_readonly_flag": {"readonly": true}}`).expect(t, http.StatusAccepted)
+	want := "Invalid attaching mode 'rw' for volume " + id + "."
+	for _, body := range []string{`{"os-attach": {"host_name": "node1", "mountpoint": "/dev/vdb", "mode": "rw"}}`,
+		`{"os-attach": {"host_name": "node1", "mountpoint": "/dev/vdb"}}`} {
+		if msg := e.post(action, body).fault(t, http.StatusBadRequest, "badRequest"); msg != want {
+			t.Errorf("%s: %q, want %q", body, msg, want)
+		}
+	}
+	if calls := e.volumes.called(); len(calls) != 0 {
+		t.Fatalf("a refused attach asked cinder-volume %v", calls)
+	}
+	if v := e.volume(id); v.Status != cinder.StatusAvailable || v.AttachStatus != cinder.AttachDetached {
+		t.Fatalf("a refused attach left %s/%s", v.Status, v.AttachStatus)
+	}
+	e.post(action, `{"os-attach": {"host_name": "node1", "mountpoint": "/dev/vdb", "mode": "ro"}}`).expect(t, http.StatusAccepted)
+	if calls := e.volumes.called(); !slices.Equal(calls, []string{"attach " + id}) {
+		t.Fatalf("cinder-volume calls %v", calls)
+	}
+
+	r := e.post("/v3/admin/attachments", `{"attachment": {"volume_uuid": "`+id+`", "mode": "rw"}}`, v354...).expect(t, http.StatusOK)
+	att := r.obj(t, "attachment")
+	if att["attach_mode"] != "ro" {
+		t.Fatalf("attachment of a readonly volume: %s", r.raw)
+	}
+	if a, err := e.store.GetAttachment(context.Background(), att["id"].(string)); err != nil || a.AttachMode != "ro" {
+		t.Fatalf("stored attachment %+v, %v", a, err)
+	}
+}
