@@ -21,9 +21,10 @@ const (
 
 // TransferRequest is a validated transfer create.
 type TransferRequest struct {
-	VolumeID    string
-	Name        string
-	NoSnapshots bool // offer the volume without its snapshots (3.55)
+	VolumeID       string
+	Name           string
+	NoSnapshots    bool // offer the volume without its snapshots (3.55)
+	AllowEncrypted bool // an encrypted volume may be offered, with its snapshots (3.70)
 }
 
 // GetTransfer returns transfer id if the caller may see it: one of a volume
@@ -59,7 +60,9 @@ func (a *API) ListTransfers(ctx context.Context, f db.TransferFilter, allTenants
 // transfer/api.py create: the volume must be available and, unless offered
 // without them, so must its snapshots; it goes awaiting-transfer. It
 // returns the transfer and its auth key, which is stored only as a salted
-// HMAC and so is never shown again.
+// HMAC and so is never shown again. An encrypted volume is offered only
+// when req allows it, and with its snapshots; its key stays the fixed key
+// of ConfKeyManager, whose transfers change no key id.
 func (a *API) CreateTransfer(ctx context.Context, req TransferRequest) (*cinder.Transfer, string, error) {
 	v, err := a.Get(ctx, req.VolumeID)
 	if err != nil {
@@ -68,6 +71,15 @@ func (a *API) CreateTransfer(ctx context.Context, req TransferRequest) (*cinder.
 	ctx = context.WithoutCancel(ctx)
 	if v.Status != cinder.StatusAvailable {
 		return nil, "", cinder.InvalidVolume("status must be available")
+	}
+	keyID, _, err := a.encryption(ctx, v)
+	switch {
+	case err != nil:
+		return nil, "", err
+	case keyID != "" && !req.AllowEncrypted:
+		return nil, "", cinder.InvalidVolume("transferring encrypted volume is not supported")
+	case keyID != "" && req.NoSnapshots:
+		return nil, "", cinder.InvalidVolume("transferring an encrypted volume without its snapshots is not supported")
 	}
 	if !req.NoSnapshots {
 		snaps, err := a.store.ListSnapshots(ctx, db.SnapshotFilter{VolumeID: v.ID})
