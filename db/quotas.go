@@ -141,6 +141,44 @@ func (db *DB) EndReservations(ctx context.Context, object string) error {
 	return wrap(err, "end the quota reservations of %s", object)
 }
 
+// ExpireReservations drops every reservation past its expiry and takes it
+// out of its usage's reserved, as Cinder's reservation_expire periodic
+// task: a hold a crash left stops counting without waiting for the next
+// Reserve of its resource. Each project's usage rows are locked as
+// Reserve locks them, one project at a time.
+func (db *DB) ExpireReservations(ctx context.Context) error {
+	rows, err := db.sql.QueryContext(ctx, db.dialect.rebind(
+		"SELECT DISTINCT project_id, resource FROM reservations WHERE expire <= ? ORDER BY project_id, resource"), formatTime(now()))
+	if err != nil {
+		return wrap(err, "list expired quota reservations")
+	}
+	byProject := map[string][]string{}
+	for rows.Next() {
+		var project, resource string
+		if err := rows.Scan(&project, &resource); err != nil {
+			rows.Close()
+			return wrap(err, "list expired quota reservations")
+		}
+		byProject[project] = append(byProject[project], resource)
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return wrap(err, "list expired quota reservations")
+	}
+	for _, project := range slices.Sorted(maps.Keys(byProject)) {
+		err := db.inTx(ctx, func(tx *sql.Tx) error {
+			locked, err := db.lockUsages(ctx, tx, project, byProject[project])
+			if err == nil {
+				_, err = db.dropExpired(ctx, tx, locked)
+			}
+			return err
+		})
+		if err != nil {
+			return wrap(err, "expire the quota reservations of project %s", project)
+		}
+	}
+	return nil
+}
+
 // QuotaUsages returns project's usage of resources, making the usage rows
 // missing by counting its rows.
 func (db *DB) QuotaUsages(ctx context.Context, project string, resources []string) (map[string]Usage, error) {

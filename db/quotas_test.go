@@ -118,6 +118,44 @@ func TestReservationsEnd(t *testing.T) {
 	})
 }
 
+// TestExpireReservations: the periodic expiry drops the holds past their
+// expiry in every project, which stop counting at once, and keeps the
+// others.
+func TestExpireReservations(t *testing.T) {
+	each(t, func(t *testing.T, url string) {
+		ctx := context.Background()
+		db := synced(t, url)
+		reserve := func(project, object string, n int, expire time.Time) {
+			t.Helper()
+			if err := db.Reserve(ctx, Reservation{Project: project, Object: object, Deltas: map[string]int{QuotaVolumes: 1, QuotaGigabytes: n},
+				Limits: map[string]int{QuotaVolumes: 10, QuotaGigabytes: 100}, Expire: expire}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		past, later := time.Now().Add(-time.Second), time.Now().Add(time.Hour)
+		reserve("p", "v1", 6, past) // left by a crash
+		reserve("p", "v2", 3, later)
+		reserve("q", "v3", 2, past)
+		if err := db.ExpireReservations(ctx); err != nil {
+			t.Fatal(err)
+		}
+		wantUsage(t, db, "p", map[string]Usage{QuotaVolumes: {Reserved: 1}, QuotaGigabytes: {Reserved: 3}})
+		wantUsage(t, db, "q", map[string]Usage{QuotaVolumes: {}, QuotaGigabytes: {}})
+		var n int
+		if err := db.sql.QueryRowContext(ctx, "SELECT count(*) FROM reservations").Scan(&n); err != nil || n != 2 {
+			t.Fatalf("%d reservations left, %v; want v2's two", n, err)
+		}
+		// The hold kept still ends with its object's row.
+		if err := db.CreateVolume(ctx, &cinder.Volume{ID: "v2", ProjectID: "p", Size: 3, UseQuota: true}); err != nil {
+			t.Fatal(err)
+		}
+		wantUsage(t, db, "p", map[string]Usage{QuotaVolumes: {InUse: 1}, QuotaGigabytes: {InUse: 3}})
+		if err := db.ExpireReservations(ctx); err != nil {
+			t.Fatalf("expire with nothing to expire: %v", err)
+		}
+	})
+}
+
 // TestUsageFollowsRows changes counted rows every way the services do and
 // checks the usage after each, in the transaction of the change.
 func TestUsageFollowsRows(t *testing.T) {
