@@ -562,12 +562,14 @@ func compareKeys(a, b usageKey) int {
 
 // followVolume is follow for a volume row written from before to after
 // (nil: inserted, or destroyed). The reservations for the volume end when
-// it is inserted or destroyed, when what it holds changes (its extend,
-// retype or transfer is written), or when it leaves extending or
-// retyping (the extend or retype failed).
+// it is inserted or destroyed, when what it holds changes (its extend or
+// retype is written), when it moves to another project (its transfer is
+// accepted: the accepting project's hold, its snapshots' included, ends
+// even for a volume not counted), or when it leaves extending or retyping
+// (the extend or retype failed).
 func (db *DB) followVolume(ctx context.Context, tx *sql.Tx, before, after *cinder.Volume) error {
 	v := cmp.Or(after, before)
-	end := before == nil || after == nil || after.Deleted ||
+	end := before == nil || after == nil || after.Deleted || before.ProjectID != after.ProjectID ||
 		before.Status != after.Status && (before.Status == cinder.StatusExtending || before.Status == cinder.StatusRetyping)
 	return db.follow(ctx, tx, v.ID, volumeHolding(before), volumeHolding(after), end)
 }

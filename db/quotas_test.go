@@ -283,6 +283,47 @@ func TestReservationEndsWithItsChange(t *testing.T) {
 	})
 }
 
+// TestTransferEndsItsReservation: the accepting project's hold for a
+// transferred volume (its snapshots' too) ends in the write that moves it,
+// counted in quotas or not, and its usage moves from the donor.
+func TestTransferEndsItsReservation(t *testing.T) {
+	each(t, func(t *testing.T, url string) {
+		ctx := context.Background()
+		db := synced(t, url)
+		for _, counted := range []bool{true, false} {
+			v := &cinder.Volume{ProjectID: "donor", Size: 2, UseQuota: counted, Status: cinder.StatusAvailable}
+			if err := db.CreateVolume(ctx, v); err != nil {
+				t.Fatal(err)
+			}
+			s := &cinder.Snapshot{VolumeID: v.ID, ProjectID: "donor", Status: cinder.SnapshotAvailable, VolumeSize: 2, UseQuota: counted}
+			if err := db.CreateSnapshot(ctx, s); err != nil {
+				t.Fatal(err)
+			}
+			tr := &cinder.Transfer{VolumeID: v.ID, Salt: "s", CryptHash: "h"}
+			if err := db.CreateTransfer(ctx, tr); err != nil {
+				t.Fatal(err)
+			}
+			if err := db.Reserve(ctx, Reservation{Project: "taker", Object: v.ID,
+				Deltas: map[string]int{QuotaVolumes: 1, QuotaSnapshots: 1, QuotaGigabytes: 4},
+				Limits: map[string]int{QuotaVolumes: 10, QuotaSnapshots: 10, QuotaGigabytes: 100}, Expire: time.Now().Add(time.Hour)}); err != nil {
+				t.Fatal(err)
+			}
+			if _, _, err := db.AcceptTransfer(ctx, tr.ID, "u", "taker"); err != nil {
+				t.Fatal(err)
+			}
+			n := map[bool]int{true: 1, false: 0}[counted]
+			wantUsage(t, db, "taker", map[string]Usage{QuotaVolumes: {InUse: n}, QuotaSnapshots: {InUse: n}, QuotaGigabytes: {InUse: 4 * n}})
+			wantUsage(t, db, "donor", map[string]Usage{QuotaVolumes: {}, QuotaSnapshots: {}, QuotaGigabytes: {}})
+			if err := db.DestroySnapshot(ctx, s.ID); err != nil {
+				t.Fatal(err)
+			}
+			if err := db.DestroyVolume(ctx, v.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+}
+
 // TestQuotaLimits sets, reads and deletes the limits of projects and
 // classes, and renames a volume type's resources.
 func TestQuotaLimits(t *testing.T) {

@@ -122,8 +122,9 @@ func cryptHash(salt, key string) string {
 // accept: the accepting project's quota must hold the volume (and its
 // snapshots, when they go with it), the volume's backend is told of its new
 // owner, and then one transaction moves the volume (available again) and
-// its snapshots and ends the transfer. It returns the transfer as it was.
-func (a *API) AcceptTransfer(ctx context.Context, id, authKey string) (*cinder.Transfer, error) {
+// its snapshots and ends the transfer; that write ends the quota hold,
+// which a failure before it gives up. It returns the transfer as it was.
+func (a *API) AcceptTransfer(ctx context.Context, id, authKey string) (_ *cinder.Transfer, err error) {
 	t, err := a.store.GetTransfer(ctx, id)
 	if err != nil {
 		return nil, err
@@ -141,7 +142,11 @@ func (a *API) AcceptTransfer(ctx context.Context, id, authKey string) (*cinder.T
 	if err := a.transferQuota(ctx, rc.ProjectID, v, t.NoSnapshots); err != nil {
 		return nil, err
 	}
-	defer a.rollbackQuota(ctx, v.ID)
+	defer func() {
+		if err != nil { // the rows did not move, so their write ended no hold
+			a.rollbackQuota(ctx, v.ID)
+		}
+	}()
 	if v.Status == cinder.StatusMaintenance {
 		return nil, cinder.InvalidVolume("The volume cannot accept transfer in maintenance mode.")
 	}
@@ -158,8 +163,8 @@ func (a *API) AcceptTransfer(ctx context.Context, id, authKey string) (*cinder.T
 // transferQuota holds room for v, and for v's snapshots unless
 // noSnapshots, in project's quotas, as the reservations of transfer/api.py
 // accept (VolumeLimitExceeded, VolumeSizeExceedsAvailableQuota, … 413).
-// The caller ends the hold (rollbackQuota of v.ID) once the rows have
-// moved, which moves their usage from the donor to project.
+// The rows' move ends the hold (followVolume) as it moves their usage
+// from the donor to project; a failure before it must give it up.
 func (a *API) transferQuota(ctx context.Context, project string, v *cinder.Volume, noSnapshots bool) error {
 	limits, err := a.projectLimits(ctx, project)
 	if err != nil {
