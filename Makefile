@@ -56,6 +56,13 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzListVolumes$$' -fuzztime $(FUZZ_API) ./api
 	$(GO) test -run '^$$' -fuzz '^FuzzTypeRequests$$' -fuzztime $(FUZZ_API) ./api
 	$(GO) test -run '^$$' -fuzz '^FuzzQuotaSet$$' -fuzztime $(FUZZ_API) ./api
+	$(GO) test -run '^$$' -fuzz '^FuzzCreateAttachment$$' -fuzztime $(FUZZ_API) ./api
+	$(GO) test -run '^$$' -fuzz '^FuzzAttachment$$' -fuzztime $(FUZZ_API) ./api
+	$(GO) test -run '^$$' -fuzz '^FuzzCreateTransfer$$' -fuzztime $(FUZZ_API) ./api
+	$(GO) test -run '^$$' -fuzz '^FuzzAcceptTransfer$$' -fuzztime $(FUZZ_API) ./api
+	$(GO) test -run '^$$' -fuzz '^FuzzWorkersCleanup$$' -fuzztime $(FUZZ_API) ./api
+	$(GO) test -run '^$$' -fuzz '^FuzzManage$$' -fuzztime $(FUZZ_API) ./api
+	$(GO) test -run '^$$' -fuzz '^FuzzSnapshotsAndBackups$$' -fuzztime $(FUZZ_API) ./api
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeRequest$$' -fuzztime $(FUZZ_RPC) ./rpc
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeReply$$' -fuzztime $(FUZZ_RPC) ./rpc
 

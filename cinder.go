@@ -121,6 +121,10 @@ func (v *Volume) DataID() string {
 	return v.ID
 }
 
+// Readonly reports whether an admin flagged v readonly
+// (os-update_readonly_flag): it is then attached ro only.
+func (v *Volume) Readonly() bool { return v.AdminMetadata["readonly"] == "True" }
+
 // AccessMode is how a connector may use v, as Cinder's manager tells it in
 // connection_info: the attached_mode of its attachment, else ro when an
 // admin flagged it readonly, else rw.
@@ -128,7 +132,7 @@ func (v *Volume) AccessMode() string {
 	if mode := v.AdminMetadata["attached_mode"]; mode != "" {
 		return mode
 	}
-	if v.AdminMetadata["readonly"] == "True" {
+	if v.Readonly() {
 		return "ro"
 	}
 	return "rw"

@@ -30,6 +30,12 @@ func InvalidInput(format string, args ...any) *Error {
 	return Errorf("InvalidInput", 400, "Invalid input received: "+format, args...)
 }
 
+// InvalidVolumeAttachMode is InvalidVolumeAttachMode (400): a readonly
+// volume attached in mode, anything but ro.
+func InvalidVolumeAttachMode(mode, volumeID string) *Error {
+	return Errorf("InvalidVolumeAttachMode", 400, "Invalid attaching mode '%s' for volume %s.", mode, volumeID)
+}
+
 // InvalidVolume is InvalidVolume (400): the volume's state forbids the action.
 func InvalidVolume(format string, args ...any) *Error {
 	return Errorf("InvalidVolume", 400, "Invalid volume: "+format, args...)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"slices"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -79,12 +78,12 @@ func (s *server) attachmentList(r *http.Request, detailed bool) (reply, error) {
 	if err := attachmentsAvailable(r); err != nil {
 		return reply{}, err
 	}
-	f, none, err := attachmentFilter(r)
+	f, err := s.attachmentFilter(r)
 	if err != nil {
 		return reply{}, err
 	}
 	atts := []*cinder.Attachment{}
-	if !none && f.Limit > 0 {
+	if f.Limit > 0 {
 		if atts, err = s.store.ListAttachments(r.Context(), f); err != nil {
 			return reply{}, err
 		}
@@ -92,58 +91,35 @@ func (s *server) attachmentList(r *http.Request, detailed bool) (reply, error) {
 	return reply{http.StatusOK, object{{"attachments", attachmentViews(atts, detailed)}}}, nil
 }
 
-// attachmentFilter reads the list parameters of an attachment list; none
-// is true when a filter selects nothing, as Cinder's filters naming no
-// column of volume_attachment do (status among them). A non-admin may
-// filter by volume_id, instance_id, attach_status and status (Cinder's
-// allowed_filters); others are dropped, refused from 3.31 (all_tenants
-// aside).
-func attachmentFilter(r *http.Request) (f db.AttachmentFilter, none bool, err error) {
+// attachmentFilterOptions are the filters a non-admin may use before 3.31
+// (AttachmentsController.allowed_filters).
+var attachmentFilterOptions = []string{"volume_id", "status", "instance_id", "attach_status"}
+
+// attachmentFilter reads the list parameters of an attachment list as
+// Cinder's: instance_id is instance_uuid; filters naming no column of
+// volume_attachment (status among them) select nothing, like filters too.
+func (s *server) attachmentFilter(r *http.Request) (db.AttachmentFilter, error) {
+	var f db.AttachmentFilter
 	p, err := pageOf(r)
 	if err != nil {
-		return f, false, err
+		return f, err
 	}
 	f.Marker, f.Offset, f.SortKey, f.SortDescending, f.Limit = p.marker, p.offset, p.sortKey, p.descending, p.limit
 	if f.ProjectID, err = listProject(r); err != nil {
-		return f, false, err
+		return f, err
 	}
-	admin := cinder.FromContext(r.Context()).IsAdmin
-	var invalid []string
-	for key, values := range r.URL.Query() {
-		value := values[0]
-		switch key {
-		case "limit", "marker", "offset", "sort", "sort_key", "sort_dir", "all_tenants":
-		case "volume_id":
-			f.VolumeID = value
-		case "instance_id":
-			f.InstanceUUID = value
-		case "attach_status":
-			f.AttachStatus = value
-		case "project_id":
-			if !admin {
-				invalid = append(invalid, key)
-			}
-		case "status":
-			none = true // volume_attachment has no status column
-		case "instance_uuid":
-			if admin {
-				f.InstanceUUID = value
-				continue
-			}
-			invalid = append(invalid, key)
-		default:
-			if admin {
-				none = true
-				continue
-			}
-			invalid = append(invalid, key)
-		}
+	filters, err := s.listFilters(r, "attachment", attachmentFilterOptions, nil)
+	if err != nil {
+		return f, err
 	}
-	if len(invalid) > 0 && ver(r).atLeast(mvGeneralFilters) {
-		slices.Sort(invalid)
-		return f, false, invalidFilters(invalid)
+	popFilters(filters)
+	if id, ok := filters["instance_id"]; ok {
+		delete(filters, "instance_id")
+		filters["instance_uuid"] = id
 	}
-	return f, none, nil
+	err = matchFilters(&f.Match, filters, false, nil, true)
+	f.Nothing = f.Nothing || len(f.Like) > 0 // Cinder's attachment filters have no like
+	return f, err
 }
 
 // showAttachment answers GET /attachments/{id}; Cinder asks no policy.

@@ -312,3 +312,96 @@ func TestAttachmentsOfOtherProjects(t *testing.T) {
 		t.Fatalf("before 3.31 an unknown filter is dropped: %s", old.raw)
 	}
 }
+
+// TestAttachmentListFilters: attachment lists filter through Cinder's
+// general filtering with resource_filters.json's attachment entry: a
+// non-admin by volume_id, status, instance_id and attach_status (others
+// 400 from 3.31, dropped before); an admin by any column of
+// volume_attachment, instance_id read as instance_uuid, and a key naming
+// no column (status among them) or a like filter selects none.
+func TestAttachmentListFilters(t *testing.T) {
+	e := newEnv(t, func(e *env) { e.cfg.AuthStrategy = conf.AuthNoAuthRoles })
+	const server = "3b8b6631-1cf7-4fd7-9afb-c01e541a073c"
+	attach := func(instance string) (vol, att string) {
+		vol = e.as(memberP, req{method: "POST", path: "/v3/{p}/volumes", body: `{"volume": {"size": 1}}`}).
+			expect(t, http.StatusAccepted).obj(t, "volume")["id"].(string)
+		att = e.as(memberP, req{method: "POST", path: "/v3/{p}/attachments", body: `{"attachment": {"volume_uuid": "` + vol + `", "instance_uuid": "` + instance + `"}}`}).
+			expect(t, http.StatusOK).obj(t, "attachment")["id"].(string)
+		return vol, att
+	}
+	va, a := attach(server)
+	_, b := attach("9d0c7f9e-57a4-4d53-a2b3-52d1a7d8a0c1")
+	e.as(memberP, req{method: "POST", path: "/v3/{p}/attachments/" + a + "/action", body: `{"os-complete": null}`}).expect(t, http.StatusNoContent)
+	for _, tc := range []struct {
+		who            persona
+		query, version string
+		want           []string
+	}{
+		{memberP, "volume_id=" + va, "3.31", []string{a}},
+		{memberP, "instance_id=" + server, "3.64", []string{a}},
+		{memberP, "attach_status=reserved", "3.64", []string{b}},
+		{memberP, "status=attached", "3.64", []string{}}, // allowed, but no column: none, as Cinder
+		{memberP, "all_tenants=1&attach_status=attached", "3.64", []string{a}},
+		{memberP, "instance_uuid=" + server + "&mountpoint=x", "3.30", sorted(a, b)}, // dropped before 3.31
+		{adminP, "instance_uuid=" + server, "3.64", []string{a}},
+		{adminP, "instance_id=" + server + "&attach_status=attached", "3.64", []string{a}},
+		{adminP, "attach_mode=null", "3.64", sorted(a, b)},
+		{adminP, "attach_mode=rw", "3.64", []string{}},
+		{adminP, "project_id=p1&all_tenants=1", "3.64", sorted(a, b)},
+		{adminP, "mountpoint=x", "3.64", []string{}},
+		{adminP, "colour=red", "3.64", []string{}},
+		{adminP, "volume_id~=" + va[:8], "3.64", []string{}}, // no like filters on attachments
+	} {
+		r := e.as(tc.who, req{method: "GET", path: "/v3/{p}/attachments?" + tc.query, headers: []string{"OpenStack-API-Version", "volume " + tc.version}})
+		if got := r.expect(t, http.StatusOK).listedIDs(t, "attachments"); !slices.Equal(got, tc.want) {
+			t.Errorf("%s attachments?%s at %s: %v, want %v", tc.who.name, tc.query, tc.version, got, tc.want)
+		}
+	}
+	for query, msg := range map[string]string{
+		"project_id=p1":                 "Invalid filters project_id are found in query options.",
+		"instance_uuid=x&attach_mode=x": "Invalid filters attach_mode,instance_uuid are found in query options.",
+		"volume_id~=x":                  "Invalid filters volume_id~ are found in query options.",
+	} {
+		if got := e.as(memberP, req{method: "GET", path: "/v3/{p}/attachments?" + query}).fault(t, http.StatusBadRequest, "badRequest"); got != msg {
+			t.Errorf("member attachments?%s: %q, want %q", query, got, msg)
+		}
+	}
+}
+
+// TestReadonlyAttach: a volume flagged readonly is attached ro only, as
+// Cinder's attach: os-attach in rw (the default) is InvalidVolumeAttachMode
+// and asks cinder-volume nothing, ro is attached; an attachment of it
+// takes mode ro whatever it asked, as Cinder's attachment_create.
+func TestReadonlyAttach(t *testing.T) {
+	e := newEnv(t)
+	id := e.createVolume(`{"volume": {"size": 1}}`)
+	e.setVolume(id, func(v *cinder.Volume) { v.Status = cinder.StatusAvailable })
+	action := "/v3/admin/volumes/" + id + "/action"
+	e.post(action, `{"os-update_readonly_flag": {"readonly": true}}`).expect(t, http.StatusAccepted)
+	want := "Invalid attaching mode 'rw' for volume " + id + "."
+	for _, body := range []string{`{"os-attach": {"host_name": "node1", "mountpoint": "/dev/vdb", "mode": "rw"}}`,
+		`{"os-attach": {"host_name": "node1", "mountpoint": "/dev/vdb"}}`} {
+		if msg := e.post(action, body).fault(t, http.StatusBadRequest, "badRequest"); msg != want {
+			t.Errorf("%s: %q, want %q", body, msg, want)
+		}
+	}
+	if calls := e.volumes.called(); len(calls) != 0 {
+		t.Fatalf("a refused attach asked cinder-volume %v", calls)
+	}
+	if v := e.volume(id); v.Status != cinder.StatusAvailable || v.AttachStatus != cinder.AttachDetached {
+		t.Fatalf("a refused attach left %s/%s", v.Status, v.AttachStatus)
+	}
+	e.post(action, `{"os-attach": {"host_name": "node1", "mountpoint": "/dev/vdb", "mode": "ro"}}`).expect(t, http.StatusAccepted)
+	if calls := e.volumes.called(); !slices.Equal(calls, []string{"attach " + id}) {
+		t.Fatalf("cinder-volume calls %v", calls)
+	}
+
+	r := e.post("/v3/admin/attachments", `{"attachment": {"volume_uuid": "`+id+`", "mode": "rw"}}`, v354...).expect(t, http.StatusOK)
+	att := r.obj(t, "attachment")
+	if att["attach_mode"] != "ro" {
+		t.Fatalf("attachment of a readonly volume: %s", r.raw)
+	}
+	if a, err := e.store.GetAttachment(context.Background(), att["id"].(string)); err != nil || a.AttachMode != "ro" {
+		t.Fatalf("stored attachment %+v, %v", a, err)
+	}
+}

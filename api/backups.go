@@ -66,10 +66,7 @@ func (s *server) backupList(r *http.Request, detailed bool) (reply, error) {
 	if err := s.authorize(r, "backup:get_all"); err != nil {
 		return reply{}, err
 	}
-	if _, err := s.generalFilters(r, "backup", filtersOf(r)); err != nil {
-		return reply{}, err
-	}
-	f, withCount, err := backupFilter(r)
+	f, withCount, err := s.backupFilter(r)
 	if err != nil {
 		return reply{}, err
 	}
@@ -98,8 +95,13 @@ func (s *server) backupList(r *http.Request, detailed bool) (reply, error) {
 	return reply{http.StatusOK, out}, nil
 }
 
-// backupFilter reads the list parameters of a backup list.
-func backupFilter(r *http.Request) (db.BackupFilter, bool, error) {
+// backupFilterOptions are the filters a non-admin may use before 3.31
+// (_get_backup_filter_options).
+var backupFilterOptions = []string{"name", "status", "volume_id"}
+
+// backupFilter reads the list parameters of a backup list as Cinder's
+// backup lists: like and metadata filters and exact matches on columns.
+func (s *server) backupFilter(r *http.Request) (db.BackupFilter, bool, error) {
 	var f db.BackupFilter
 	p, err := pageOf(r)
 	if err != nil {
@@ -109,10 +111,13 @@ func backupFilter(r *http.Request) (db.BackupFilter, bool, error) {
 	if f.ProjectID, err = listProject(r); err != nil {
 		return f, false, err
 	}
-	q := r.URL.Query()
-	f.Name, f.VolumeID = q.Get("name"), q.Get("volume_id")
-	if st := q.Get("status"); st != "" {
-		f.Statuses = []string{st}
+	filters, err := s.listFilters(r, "backup", backupFilterOptions, nil)
+	if err != nil {
+		return f, false, err
+	}
+	popFilters(filters)
+	if err := matchFilters(&f.Match, filters, false, nil, true); err != nil {
+		return f, false, err
 	}
 	withCount := false
 	if ver(r).atLeast(mvCount) {

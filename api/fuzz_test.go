@@ -526,3 +526,76 @@ func FuzzWorkersCleanup(f *testing.F) {
 		a.checkCalls(t)
 	})
 }
+
+// snapshotBackupRoutes are the routes FuzzSnapshotsAndBackups drives:
+// {snap} is the fixture snapshot's id, {backup} the fixture backup's,
+// unless the input names another; lists take the fuzzed query.
+var snapshotBackupRoutes = []struct{ method, path string }{
+	{http.MethodPost, "/v3/admin/snapshots"},
+	{http.MethodPut, "/v3/admin/snapshots/{snap}"},
+	{http.MethodPost, "/v3/admin/snapshots/{snap}/action"},
+	{http.MethodPost, "/v3/admin/snapshots/{snap}/metadata"},
+	{http.MethodPut, "/v3/admin/snapshots/{snap}/metadata/k"},
+	{http.MethodGet, "/v3/admin/snapshots/detail"},
+	{http.MethodPost, "/v3/admin/backups"},
+	{http.MethodPut, "/v3/admin/backups/{backup}"},
+	{http.MethodPost, "/v3/admin/backups/{backup}/restore"},
+	{http.MethodPost, "/v3/admin/backups/{backup}/action"},
+	{http.MethodPost, "/v3/admin/backups/import_record"},
+	{http.MethodGet, "/v3/admin/backups/detail"},
+	{http.MethodGet, "/v3/admin/attachments/detail"},
+}
+
+// FuzzSnapshotsAndBackups sends bodies and query strings to the routes of
+// snapshots, backups and the attachment list (route picks one of
+// snapshotBackupRoutes), with an available snapshot and backup of the
+// fixture volume, put back after each input; {vol} in a body names the
+// fixture volume, {snap} its snapshot.
+func FuzzSnapshotsAndBackups(f *testing.F) {
+	f.Add(uint8(0), []byte(`{"snapshot": {"volume_id": "{vol}", "name": "s", "force": "yes", "metadata": {"k": "v"}}}`), "", "", "volume 3.66")
+	f.Add(uint8(1), []byte(`{"snapshot": {"name": null, "display_description": 7}}`), "", "", "")
+	f.Add(uint8(2), []byte(`{"os-reset_status": {"status": "ERROR"}}`), "", "", "volume 3.64")
+	f.Add(uint8(3), []byte(`{"metadata": {"a b": "c", "d": null}}`), "", "", "")
+	f.Add(uint8(5), []byte{}, "", "name~=s&metadata={'k': 'v'}&created_at=gt:2024&host=hostA&availability_zone=nova", "volume 3.34")
+	f.Add(uint8(6), []byte(`{"backup": {"volume_id": "{vol}", "incremental": "true", "snapshot_id": "{snap}", "metadata": {"k": 1}}}`), "", "", "volume 3.51")
+	f.Add(uint8(8), []byte(`{"restore": {"volume_id": "{vol}", "name": "r"}}`), "", "", "volume 3.64")
+	f.Add(uint8(9), []byte(`{"os-force_delete": {}}`), "", "", "")
+	f.Add(uint8(10), []byte(`{"backup-record": {"backup_service": "cinder.backup.drivers.posix", "backup_url": "eyJ9"}}`), "", "", "")
+	f.Add(uint8(11), []byte{}, "", "name~=b&metadata=x&size=one&with_count=true&sort=size:asc", "volume 3.45")
+	f.Add(uint8(12), []byte{}, "", "instance_id=x&status=attached&attach_status=reserved&volume_id~=a", "volume 3.31")
+	a := newFuzzAPI(f)
+	ctx := context.Background()
+	now := time.Now().UTC()
+	if err := a.store.CreateService(ctx, &cinder.Service{Host: "hostA", Binary: cinder.BinaryBackup, Topic: cinder.BinaryBackup,
+		AvailabilityZone: "nova", CreatedAt: now, UpdatedAt: &now}); err != nil {
+		f.Fatal(err)
+	}
+	snap := cinder.Snapshot{VolumeID: a.vol.ID, ProjectID: "admin", Status: cinder.SnapshotAvailable, VolumeSize: 1, UseQuota: true}
+	if err := a.store.CreateSnapshot(ctx, &snap); err != nil {
+		f.Fatal(err)
+	}
+	backup := cinder.Backup{VolumeID: a.vol.ID, ProjectID: "admin", Status: cinder.BackupAvailable, Size: 1, Host: "hostA"}
+	if err := a.store.CreateBackup(ctx, &backup); err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, route uint8, body []byte, id, query, version string) {
+		defer a.reset(t)
+		defer func() {
+			if _, err := a.store.UpdateSnapshot(ctx, snap.ID, func(s *cinder.Snapshot) error { *s = snap; return nil }); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := a.store.UpdateBackup(ctx, backup.ID, func(b *cinder.Backup) error { *b = backup; return nil }); err != nil {
+				t.Fatal(err)
+			}
+		}()
+		rt := snapshotBackupRoutes[int(route)%len(snapshotBackupRoutes)]
+		snapID, backupID := snap.ID, backup.ID
+		if id != "" {
+			snapID, backupID = id, id
+		}
+		path := strings.NewReplacer("{snap}", snapID, "{backup}", backupID).Replace(rt.path)
+		body = bytes.ReplaceAll(bytes.ReplaceAll(body, []byte("{vol}"), []byte(a.vol.ID)), []byte("{snap}"), []byte(snap.ID))
+		a.serve(t, rt.method, path, query, version, body)
+		a.checkCalls(t)
+	})
+}

@@ -48,6 +48,7 @@ const (
 	mvTypeIDInDetail        = 63
 	mvUseQuota              = 65
 	mvSharedTargetsTristate = 69
+	mvTransferEncrypted     = 70
 	mvExtendCompletion      = 71
 )
 

@@ -184,6 +184,25 @@ func (s *server) generalFilters(r *http.Request, resource string, filters map[st
 	return true, nil
 }
 
+// listFilters returns the filters of list request r of resource, as
+// Cinder's process_general_filtering: from 3.31 generalFilters rules
+// them; before, a non-admin's filters not in allowed are dropped, and
+// everyone's that added names for a later microversion.
+func (s *server) listFilters(r *http.Request, resource string, allowed []string, added map[string]int) (map[string]string, error) {
+	filters := filtersOf(r)
+	general, err := s.generalFilters(r, resource, filters)
+	if err != nil || general {
+		return filters, err
+	}
+	admin := cinder.FromContext(r.Context()).IsAdmin
+	for k := range filters {
+		if minor, ok := added[k]; ok && !ver(r).atLeast(minor) || !admin && !slices.Contains(allowed, k) {
+			delete(filters, k)
+		}
+	}
+	return filters, nil
+}
+
 // volumeAddedFilters are the volume filters of later microversions, which
 // earlier ones drop (before general filtering, from 3.31, rules them).
 var volumeAddedFilters = map[string]int{"glance_metadata": mvGlanceMetadataFilter, "group_id": mvGroupFilter,
@@ -203,69 +222,71 @@ func (s *server) volumeFilter(r *http.Request) (db.VolumeFilter, int, error) {
 	if f.ProjectID, err = listProject(r); err != nil {
 		return f, 0, err
 	}
-	filters := filtersOf(r)
-	general, err := s.generalFilters(r, "volume", filters)
+	filters, err := s.listFilters(r, "volume", s.filter.of("volume"), volumeAddedFilters)
 	if err != nil {
 		return f, 0, err
 	}
-	if !general {
-		allowed := s.filter.of("volume")
-		for k := range filters {
-			if minor, ok := volumeAddedFilters[k]; ok && !ver(r).atLeast(minor) || !rc.IsAdmin && !slices.Contains(allowed, k) {
-				delete(filters, k)
-			}
-		}
+	f.Host = popFilters(filters, "host")["host"]
+	if v, ok := filters["glance_metadata"]; ok {
+		delete(filters, "glance_metadata")
+		md, ok := pyDict(v)
+		f.GlanceMetadata, f.Nothing = md, !ok
 	}
-	delete(filters, "all_tenants") // listProject read them
+	return f, p.limit, matchFilters(&f.Match, filters, true, boolFilters, ver(r).atLeast(mvStrictBooleans))
+}
+
+// popFilters takes out of filters all_tenants and project_id, which
+// listProject read, and the keys apart, which it returns; name becomes
+// display_name.
+func popFilters(filters map[string]string, apart ...string) map[string]string {
+	out := map[string]string{}
+	delete(filters, "all_tenants")
 	delete(filters, "project_id")
-	if host, ok := filters["host"]; ok {
-		delete(filters, "host")
-		f.Host = host
+	for _, k := range apart {
+		if v, ok := filters[k]; ok {
+			out[k] = v
+			delete(filters, k)
+		}
 	}
 	if name, ok := filters["name"]; ok {
 		delete(filters, "name")
 		filters["display_name"] = name
 	}
-	return f, p.limit, volumeFilters(&f, filters, ver(r).atLeast(mvStrictBooleans))
+	return out
 }
 
 // boolFilters are the filters of the volumes' boolean columns.
 var boolFilters = []string{"bootable", "multiattach", "use_quota", "deleted"}
 
-// volumeFilters sets the filters of f from filters, as Cinder's
-// check_volume_filters and _process_volume_filters read them: booleans
-// (strictly when strict), time comparisons, metadata dictionaries, key~
-// like filters and exact matches. A filter Cinder cannot apply selects no
-// volume.
-func volumeFilters(f *db.VolumeFilter, filters map[string]string, strict bool) error {
-	f.Fields, f.Like = map[string]string{}, map[string]string{}
+// matchFilters sets m from filters as Cinder's database layer reads them:
+// time comparisons on created_at and updated_at (volumes' only: times),
+// metadata dictionaries, key~ like filters, the booleans (strictly when
+// strict, as check_volume_filters) and exact matches. A filter Cinder
+// cannot apply selects nothing.
+func matchFilters(m *db.Match, filters map[string]string, times bool, booleans []string, strict bool) error {
+	m.Fields, m.Like = map[string]string{}, map[string]string{}
 	for _, k := range slices.Sorted(maps.Keys(filters)) {
 		v := filters[k]
 		switch {
-		case k == "created_at" || k == "updated_at":
+		case times && (k == "created_at" || k == "updated_at"):
 			cmps, err := timeComparisons(k, v)
 			if err != nil {
 				return err
 			}
-			f.Times = append(f.Times, cmps...)
-		case k == "metadata" || k == "glance_metadata":
+			m.Times = append(m.Times, cmps...)
+		case k == "metadata":
 			md, ok := pyDict(v)
-			f.Nothing = f.Nothing || !ok
-			if k == "metadata" {
-				f.Metadata = md
-			} else {
-				f.GlanceMetadata = md
-			}
+			m.Metadata, m.Nothing = md, m.Nothing || !ok
 		case strings.HasSuffix(k, "~"):
-			f.Like[strings.TrimSuffix(k, "~")] = v
-		case slices.Contains(boolFilters, k):
+			m.Like[strings.TrimSuffix(k, "~")] = v
+		case slices.Contains(booleans, k):
 			b, err := boolFilter(k, v, strict)
 			if err != nil {
 				return err
 			}
-			f.Fields[k] = strconv.FormatBool(b)
+			m.Fields[k] = strconv.FormatBool(b)
 		default:
-			f.Fields[k] = v
+			m.Fields[k] = v
 		}
 	}
 	return nil

@@ -14,9 +14,10 @@ import (
 
 // Microversions of snapshot views and requests.
 const (
-	mvGroupSnapshots = 14 // group_snapshot_id
-	mvSnapshotUserID = 41 // user_id
-	mvSnapshotInUse  = 66 // in-use volumes without force
+	mvGroupSnapshots         = 14 // group_snapshot_id
+	mvSnapshotMetadataFilter = 22 // metadata filter
+	mvSnapshotUserID         = 41 // user_id
+	mvSnapshotInUse          = 66 // in-use volumes without force
 )
 
 // snapshotView is Cinder's view of s (cinder/api/v3/views/snapshots.py);
@@ -67,10 +68,7 @@ func (s *server) snapshotList(r *http.Request, detailed bool) (reply, error) {
 	if err := s.authorize(r, "volume:get_all_snapshots"); err != nil {
 		return reply{}, err
 	}
-	if _, err := s.generalFilters(r, "snapshot", filtersOf(r)); err != nil {
-		return reply{}, err
-	}
-	f, limit, withCount, err := snapshotFilter(r)
+	f, limit, withCount, err := s.snapshotFilter(r)
 	if err != nil {
 		return reply{}, err
 	}
@@ -100,8 +98,17 @@ func (s *server) snapshotList(r *http.Request, detailed bool) (reply, error) {
 	return reply{http.StatusOK, out}, nil
 }
 
-// snapshotFilter reads the list parameters of a snapshot list.
-func snapshotFilter(r *http.Request) (db.SnapshotFilter, int, bool, error) {
+// snapshotFilterOptions are the filters a non-admin may use before 3.31
+// (_get_snapshot_filter_options).
+var snapshotFilterOptions = []string{"status", "volume_id", "name", "metadata"}
+
+// snapshotAddedFilters are the snapshot filters of later microversions.
+var snapshotAddedFilters = map[string]int{"metadata": mvSnapshotMetadataFilter, "use_quota": mvUseQuota}
+
+// snapshotFilter reads the list parameters of a snapshot list as Cinder's
+// snapshot lists: like and metadata filters, exact matches on columns,
+// host and availability_zone of the volume; no time comparisons.
+func (s *server) snapshotFilter(r *http.Request) (db.SnapshotFilter, int, bool, error) {
 	var f db.SnapshotFilter
 	p, err := pageOf(r)
 	if err != nil {
@@ -111,10 +118,14 @@ func snapshotFilter(r *http.Request) (db.SnapshotFilter, int, bool, error) {
 	if f.ProjectID, err = listProject(r); err != nil {
 		return f, 0, false, err
 	}
-	q := r.URL.Query()
-	f.Name, f.VolumeID = q.Get("name"), q.Get("volume_id")
-	if st := q.Get("status"); st != "" {
-		f.Statuses = []string{st}
+	filters, err := s.listFilters(r, "snapshot", snapshotFilterOptions, snapshotAddedFilters)
+	if err != nil {
+		return f, 0, false, err
+	}
+	apart := popFilters(filters, "host", "availability_zone")
+	f.Host, f.Zone = apart["host"], apart["availability_zone"]
+	if err := matchFilters(&f.Match, filters, false, []string{"use_quota"}, true); err != nil {
+		return f, 0, false, err
 	}
 	withCount := false
 	if ver(r).atLeast(mvCount) {

@@ -172,6 +172,7 @@ func (s *server) createTransfer(r *http.Request) (reply, error) {
 
 // parseTransferCreate validates a transfer create body as Cinder's schemas:
 // no_snapshots only on /volume-transfers from 3.55; a name is trimmed.
+// Encrypted volumes may be offered on /volume-transfers from 3.70.
 func parseTransferCreate(r *http.Request) (volume.TransferRequest, error) {
 	var req volume.TransferRequest
 	t, err := readMember(r, "transfer")
@@ -179,6 +180,7 @@ func parseTransferCreate(r *http.Request) (volume.TransferRequest, error) {
 		return req, err
 	}
 	allowed := []string{"volume_id", "name"}
+	req.AllowEncrypted = !legacyTransfer(r) && ver(r).atLeast(mvTransferEncrypted)
 	if !legacyTransfer(r) && ver(r).atLeast(mvTransferSnapshots) {
 		allowed = append(allowed, "no_snapshots")
 	}

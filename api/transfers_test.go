@@ -233,3 +233,41 @@ func TestTransferLists(t *testing.T) {
 	e.get("/v3/admin/volume-transfers?marker=nope", v359...).fault(t, 404, "itemNotFound")
 	e.get("/v3/admin/volume-transfers?sort=size", v359...).fault(t, 400, "badRequest")
 }
+
+// TestTransferEncrypted: an encrypted volume is offered only on
+// /volume-transfers from 3.70 and with its snapshots, Cinder's
+// InvalidVolume before and on os-volume-transfer; once accepted its
+// encryption key id is still ConfKeyManager's fixed key, as Cinder's key
+// transfer through that key manager leaves it.
+func TestTransferEncrypted(t *testing.T) {
+	e := newEnv(t)
+	typ := e.newType(`"name": "secret"`)
+	e.post("/v3/admin/types/"+typ+"/encryption", `{"encryption": {"provider": "luks", "cipher": "aes-xts-plain64", "key_size": 256, "control_location": "front-end"}}`).
+		expect(t, http.StatusOK)
+	vol := e.createVolume(`{"volume": {"size": 1, "volume_type": "secret"}}`)
+	body := `{"transfer": {"volume_id": "` + vol + `"}}`
+	for _, tc := range []struct{ path, body, version, msg string }{
+		{"volume-transfers", body, "3.69", "Invalid volume: transferring encrypted volume is not supported"},
+		{"os-volume-transfer", body, "3.70", "Invalid volume: transferring encrypted volume is not supported"},
+		{"volume-transfers", `{"transfer": {"volume_id": "` + vol + `", "no_snapshots": true}}`, "3.70",
+			"Invalid volume: transferring an encrypted volume without its snapshots is not supported"},
+	} {
+		if msg := e.post("/v3/admin/"+tc.path, tc.body, "OpenStack-API-Version", "volume "+tc.version).fault(t, http.StatusBadRequest, "badRequest"); msg != tc.msg {
+			t.Errorf("%s at %s: %q, want %q", tc.path, tc.version, msg, tc.msg)
+		}
+	}
+	if v := e.volume(vol); v.Status != cinder.StatusAvailable {
+		t.Fatalf("volume after refused transfers: %s", v.Status)
+	}
+	tr := e.post("/v3/admin/volume-transfers", body, "OpenStack-API-Version", "volume 3.70").expect(t, http.StatusAccepted).obj(t, "transfer")
+	p2 := []string{"X-Auth-Token", "u2:p2", "OpenStack-API-Version", "volume 3.70"}
+	e.post("/v3/p2/volume-transfers/"+tr["id"].(string)+"/accept", `{"accept": {"auth_key": "`+tr["auth_key"].(string)+`"}}`, p2...).
+		expect(t, http.StatusAccepted)
+	if v := e.volume(vol); v.ProjectID != "p2" || v.Status != cinder.StatusAvailable {
+		t.Fatalf("volume after accept: %s %s", v.ProjectID, v.Status)
+	}
+	enc := e.get("/v3/p2/volumes/"+vol+"/encryption", p2...).expect(t, http.StatusOK)
+	if enc.body["encryption_key_id"] != cinder.FixedKeyID || enc.body["provider"] != "luks" {
+		t.Fatalf("encryption after accept: %s", enc.raw)
+	}
+}

@@ -63,6 +63,7 @@ func TestDefaults(t *testing.T) {
 		PerVolumeSizeLimit:           -1,
 		UseDefaultQuotaClass:         true,
 		ReservationExpire:            86400 * time.Second,
+		ReservationCleanInterval:     86400 * time.Second,
 		BackupDriver:                 "cinder.backup.drivers.posix.PosixBackupDriver",
 		BackupPosixPath:              "/var/lib/cinder/backup",
 		BackupFileSize:               1999994880,
@@ -300,6 +301,23 @@ func TestDefaultSectionValidation(t *testing.T) {
 		_, err := Load(path)
 		if err == nil || !strings.Contains(err.Error(), path+": "+tc.want) {
 			t.Errorf("%s: Load: %v, want error containing %q", tc.option, err, path+": "+tc.want)
+		}
+	}
+}
+
+// TestReservationCleanInterval: reservation_clean_interval defaults to
+// reservation_expire, as Cinder's $reservation_expire, unless set.
+func TestReservationCleanInterval(t *testing.T) {
+	for body, want := range map[string]time.Duration{
+		"reservation_expire = 600\n":                                  600 * time.Second,
+		"reservation_expire = 600\nreservation_clean_interval = 30\n": 30 * time.Second,
+	} {
+		cfg, err := Load(write(t, "cinder.conf", "[DEFAULT]\n"+body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cfg.ReservationCleanInterval != want {
+			t.Errorf("%q: reservation_clean_interval %v, want %v", body, cfg.ReservationCleanInterval, want)
 		}
 	}
 }

@@ -41,6 +41,7 @@ type Config struct {
 	PerVolumeSizeLimit           int           // per_volume_size_limit: GiB one volume may have, -1 for no limit (default -1)
 	UseDefaultQuotaClass         bool          // use_default_quota_class: the default class's limits win over the quota_* options (default true)
 	ReservationExpire            time.Duration // reservation_expire: how long a quota reservation holds (default 86400s)
+	ReservationCleanInterval     time.Duration // reservation_clean_interval: between the scheduler's drops of expired reservations (default reservation_expire)
 	BackupDriver                 string        // backup_driver: posix, or Cinder's class name of it (the default)
 	BackupPosixPath              string        // backup_posix_path (default $state_path/backup), made absolute
 	BackupFileSize               int64         // backup_file_size: volume bytes per object, a multiple of the sha block size (default 1999994880)
@@ -172,6 +173,7 @@ func defaultOptions(hostname string) map[string]string {
 		"per_volume_size_limit":                "-1",
 		"use_default_quota_class":              "true",
 		"reservation_expire":                   "86400",
+		"reservation_clean_interval":           "$reservation_expire",
 		"backup_driver":                        "cinder.backup.drivers.posix.PosixBackupDriver",
 		"backup_posix_path":                    "$state_path/backup",
 		"backup_file_size":                     "1999994880",
@@ -287,6 +289,7 @@ func loadWith(parse parser, files []string) (*Config, error) {
 		PerVolumeSizeLimit:           p.int(defaultSection, "per_volume_size_limit", -1, 1<<31-1),
 		UseDefaultQuotaClass:         p.boolean(defaultSection, "use_default_quota_class"),
 		ReservationExpire:            p.seconds(defaultSection, "reservation_expire", 1),
+		ReservationCleanInterval:     p.seconds(defaultSection, "reservation_clean_interval", 1),
 		BackupDriver:                 p.choice(defaultSection, "backup_driver", "posix", "cinder.backup.drivers.posix.PosixBackupDriver"),
 		BackupPosixPath:              p.path(defaultSection, "backup_posix_path"),
 		BackupFileSize:               p.int64(defaultSection, "backup_file_size"),

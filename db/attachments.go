@@ -114,6 +114,7 @@ type AttachmentFilter struct {
 	VolumeID       string // only this volume's
 	InstanceUUID   string // only this instance's
 	AttachStatus   string // only those of this attach_status
+	Match                 // Cinder's general filters (no metadata)
 	Marker         string // id after which to start, in the sort order
 	Offset         int    // attachments to skip after Marker
 	Limit          int    // at most this many; 0 = no limit
@@ -130,6 +131,7 @@ func (db *DB) ListAttachments(ctx context.Context, f AttachmentFilter) ([]*cinde
 		where += " AND volume_id IN (SELECT id FROM volumes WHERE project_id = ?)"
 		args = append(args, f.ProjectID)
 	}
+	where, args = f.and(db.dialect, attachmentMatch, where, args)
 	return listPage(ctx, db, page{table: "volume_attachment", selectAll: selectAttachments, where: where, args: args,
 		columns: attachmentSortColumns, sortKey: f.SortKey, sortDescending: f.SortDescending, marker: f.Marker,
 		notFound: func(id string) error { return cinder.AttachmentNotFound(id) }, offset: f.Offset, limit: f.Limit}, scanAttachment)

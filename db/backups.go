@@ -143,6 +143,7 @@ type BackupFilter struct {
 	Host           string   // only those this cinder-backup host keeps
 	Statuses       []string // only these statuses
 	Name           string   // display_name equals
+	Match                   // Cinder's general filters
 	Marker         string   // id after which to start, in the sort order
 	Offset         int      // backups to skip after Marker
 	Limit          int      // at most this many; 0 = no limit
@@ -150,22 +151,24 @@ type BackupFilter struct {
 	SortDescending bool     // descending; false sorts ascending
 }
 
-// where returns the WHERE clause selecting f's backups, and its arguments.
-func (f *BackupFilter) where() (string, []any) {
-	return whereEqual(f.Statuses, [][2]string{
+// where returns the WHERE clause selecting f's backups in dialect d, and
+// its arguments.
+func (f *BackupFilter) where(d *dialect) (string, []any) {
+	where, args := whereEqual(f.Statuses, [][2]string{
 		{"project_id", f.ProjectID}, {"volume_id", f.VolumeID}, {"host", f.Host}, {"display_name", f.Name},
 	})
+	return f.and(d, backupMatch, where, args)
 }
 
 // ListBackups returns the backups (not deleted) that f selects, sorted by
 // f.SortKey then id.
 func (db *DB) ListBackups(ctx context.Context, f BackupFilter) ([]*cinder.Backup, error) {
-	return listPage(ctx, db, f.page(), scanBackup)
+	return listPage(ctx, db, f.page(db.dialect), scanBackup)
 }
 
-// page is the page of backups f selects.
-func (f *BackupFilter) page() page {
-	where, args := f.where()
+// page is the page of backups f selects in dialect d.
+func (f *BackupFilter) page(d *dialect) page {
+	where, args := f.where(d)
 	return page{table: "backups", selectAll: selectBackups, where: where, args: args,
 		columns: backupSortColumns, sortKey: f.SortKey, sortDescending: f.SortDescending, marker: f.Marker,
 		notFound: func(id string) error { return cinder.BackupNotFound(id) }, offset: f.Offset, limit: f.Limit}
@@ -174,7 +177,7 @@ func (f *BackupFilter) page() page {
 // CountBackups returns how many backups ListBackups would return without
 // Marker and Limit.
 func (db *DB) CountBackups(ctx context.Context, f BackupFilter) (int, error) {
-	where, args := f.where()
+	where, args := f.where(db.dialect)
 	var n int
 	err := db.sql.QueryRowContext(ctx, db.dialect.rebind("SELECT count(*) FROM backups"+where), args...).Scan(&n)
 	return n, wrap(err, "count backups")

@@ -51,8 +51,8 @@ func TestListPlansSeek(t *testing.T) {
 			{"page after a marker, ascending", volumes(VolumeFilter{ProjectID: "p1", Marker: v.ID, Limit: 100})},
 			{"by status", volumes(VolumeFilter{ProjectID: "p1", Statuses: []string{"error"}, SortDescending: true, Limit: 100})},
 			{"by name", volumes(VolumeFilter{ProjectID: "p1", Name: "x", SortDescending: true, Limit: 100})},
-			{"snapshots", (&SnapshotFilter{ProjectID: "p1", SortDescending: true, Limit: 100}).page()},
-			{"backups", (&BackupFilter{ProjectID: "p1", SortDescending: true, Limit: 100}).page()},
+			{"snapshots", (&SnapshotFilter{ProjectID: "p1", SortDescending: true, Limit: 100}).page(db.dialect)},
+			{"backups", (&BackupFilter{ProjectID: "p1", SortDescending: true, Limit: 100}).page(db.dialect)},
 		} {
 			query, args, err := db.pageQuery(ctx, c.p)
 			if err != nil {

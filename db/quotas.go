@@ -141,6 +141,44 @@ func (db *DB) EndReservations(ctx context.Context, object string) error {
 	return wrap(err, "end the quota reservations of %s", object)
 }
 
+// ExpireReservations drops every reservation past its expiry and takes it
+// out of its usage's reserved, as Cinder's reservation_expire periodic
+// task: a hold a crash left stops counting without waiting for the next
+// Reserve of its resource. Each project's usage rows are locked as
+// Reserve locks them, one project at a time.
+func (db *DB) ExpireReservations(ctx context.Context) error {
+	rows, err := db.sql.QueryContext(ctx, db.dialect.rebind(
+		"SELECT DISTINCT project_id, resource FROM reservations WHERE expire <= ? ORDER BY project_id, resource"), formatTime(now()))
+	if err != nil {
+		return wrap(err, "list expired quota reservations")
+	}
+	byProject := map[string][]string{}
+	for rows.Next() {
+		var project, resource string
+		if err := rows.Scan(&project, &resource); err != nil {
+			rows.Close()
+			return wrap(err, "list expired quota reservations")
+		}
+		byProject[project] = append(byProject[project], resource)
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return wrap(err, "list expired quota reservations")
+	}
+	for _, project := range slices.Sorted(maps.Keys(byProject)) {
+		err := db.inTx(ctx, func(tx *sql.Tx) error {
+			locked, err := db.lockUsages(ctx, tx, project, byProject[project])
+			if err == nil {
+				_, err = db.dropExpired(ctx, tx, locked)
+			}
+			return err
+		})
+		if err != nil {
+			return wrap(err, "expire the quota reservations of project %s", project)
+		}
+	}
+	return nil
+}
+
 // QuotaUsages returns project's usage of resources, making the usage rows
 // missing by counting its rows.
 func (db *DB) QuotaUsages(ctx context.Context, project string, resources []string) (map[string]Usage, error) {
@@ -529,12 +567,14 @@ func compareKeys(a, b usageKey) int {
 
 // followVolume is follow for a volume row written from before to after
 // (nil: inserted, or destroyed), and followTotals. The reservations for the volume end when
-// it is inserted or destroyed, when what it holds changes (its extend,
-// retype or transfer is written), or when it leaves extending or
-// retyping (the extend or retype failed).
+// it is inserted or destroyed, when what it holds changes (its extend or
+// retype is written), when it moves to another project (its transfer is
+// accepted: the accepting project's hold, its snapshots' included, ends
+// even for a volume not counted), or when it leaves extending or retyping
+// (the extend or retype failed).
 func (db *DB) followVolume(ctx context.Context, tx *sql.Tx, before, after *cinder.Volume) error {
 	v := cmp.Or(after, before)
-	end := before == nil || after == nil || after.Deleted ||
+	end := before == nil || after == nil || after.Deleted || before.ProjectID != after.ProjectID ||
 		before.Status != after.Status && (before.Status == cinder.StatusExtending || before.Status == cinder.StatusRetyping)
 	if err := db.follow(ctx, tx, v.ID, volumeHolding(before), volumeHolding(after), end); err != nil {
 		return err

@@ -118,6 +118,44 @@ func TestReservationsEnd(t *testing.T) {
 	})
 }
 
+// TestExpireReservations: the periodic expiry drops the holds past their
+// expiry in every project, which stop counting at once, and keeps the
+// others.
+func TestExpireReservations(t *testing.T) {
+	each(t, func(t *testing.T, url string) {
+		ctx := context.Background()
+		db := synced(t, url)
+		reserve := func(project, object string, n int, expire time.Time) {
+			t.Helper()
+			if err := db.Reserve(ctx, Reservation{Project: project, Object: object, Deltas: map[string]int{QuotaVolumes: 1, QuotaGigabytes: n},
+				Limits: map[string]int{QuotaVolumes: 10, QuotaGigabytes: 100}, Expire: expire}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		past, later := time.Now().Add(-time.Second), time.Now().Add(time.Hour)
+		reserve("p", "v1", 6, past) // left by a crash
+		reserve("p", "v2", 3, later)
+		reserve("q", "v3", 2, past)
+		if err := db.ExpireReservations(ctx); err != nil {
+			t.Fatal(err)
+		}
+		wantUsage(t, db, "p", map[string]Usage{QuotaVolumes: {Reserved: 1}, QuotaGigabytes: {Reserved: 3}})
+		wantUsage(t, db, "q", map[string]Usage{QuotaVolumes: {}, QuotaGigabytes: {}})
+		var n int
+		if err := db.sql.QueryRowContext(ctx, "SELECT count(*) FROM reservations").Scan(&n); err != nil || n != 2 {
+			t.Fatalf("%d reservations left, %v; want v2's two", n, err)
+		}
+		// The hold kept still ends with its object's row.
+		if err := db.CreateVolume(ctx, &cinder.Volume{ID: "v2", ProjectID: "p", Size: 3, UseQuota: true}); err != nil {
+			t.Fatal(err)
+		}
+		wantUsage(t, db, "p", map[string]Usage{QuotaVolumes: {InUse: 1}, QuotaGigabytes: {InUse: 3}})
+		if err := db.ExpireReservations(ctx); err != nil {
+			t.Fatalf("expire with nothing to expire: %v", err)
+		}
+	})
+}
+
 // TestUsageFollowsRows changes counted rows every way the services do and
 // checks the usage after each, in the transaction of the change.
 func TestUsageFollowsRows(t *testing.T) {
@@ -242,6 +280,47 @@ func TestReservationEndsWithItsChange(t *testing.T) {
 		wantUsage(t, db, "p", map[string]Usage{QuotaGigabytes: {InUse: 3}})
 		extend(cinder.StatusErrorExtend)
 		wantUsage(t, db, "p", map[string]Usage{QuotaGigabytes: {InUse: 3}})
+	})
+}
+
+// TestTransferEndsItsReservation: the accepting project's hold for a
+// transferred volume (its snapshots' too) ends in the write that moves it,
+// counted in quotas or not, and its usage moves from the donor.
+func TestTransferEndsItsReservation(t *testing.T) {
+	each(t, func(t *testing.T, url string) {
+		ctx := context.Background()
+		db := synced(t, url)
+		for _, counted := range []bool{true, false} {
+			v := &cinder.Volume{ProjectID: "donor", Size: 2, UseQuota: counted, Status: cinder.StatusAvailable}
+			if err := db.CreateVolume(ctx, v); err != nil {
+				t.Fatal(err)
+			}
+			s := &cinder.Snapshot{VolumeID: v.ID, ProjectID: "donor", Status: cinder.SnapshotAvailable, VolumeSize: 2, UseQuota: counted}
+			if err := db.CreateSnapshot(ctx, s); err != nil {
+				t.Fatal(err)
+			}
+			tr := &cinder.Transfer{VolumeID: v.ID, Salt: "s", CryptHash: "h"}
+			if err := db.CreateTransfer(ctx, tr); err != nil {
+				t.Fatal(err)
+			}
+			if err := db.Reserve(ctx, Reservation{Project: "taker", Object: v.ID,
+				Deltas: map[string]int{QuotaVolumes: 1, QuotaSnapshots: 1, QuotaGigabytes: 4},
+				Limits: map[string]int{QuotaVolumes: 10, QuotaSnapshots: 10, QuotaGigabytes: 100}, Expire: time.Now().Add(time.Hour)}); err != nil {
+				t.Fatal(err)
+			}
+			if _, _, err := db.AcceptTransfer(ctx, tr.ID, "u", "taker"); err != nil {
+				t.Fatal(err)
+			}
+			n := map[bool]int{true: 1, false: 0}[counted]
+			wantUsage(t, db, "taker", map[string]Usage{QuotaVolumes: {InUse: n}, QuotaSnapshots: {InUse: n}, QuotaGigabytes: {InUse: 4 * n}})
+			wantUsage(t, db, "donor", map[string]Usage{QuotaVolumes: {}, QuotaSnapshots: {}, QuotaGigabytes: {}})
+			if err := db.DestroySnapshot(ctx, s.ID); err != nil {
+				t.Fatal(err)
+			}
+			if err := db.DestroyVolume(ctx, v.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
 	})
 }
 

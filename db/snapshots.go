@@ -130,6 +130,9 @@ type SnapshotFilter struct {
 	VolumeID       string   // only this volume's snapshots
 	Statuses       []string // only these statuses
 	Name           string   // display_name equals
+	Host           string   // only snapshots of volumes on this host, as VolumeFilter.Host
+	Zone           string   // only snapshots of volumes in this availability zone
+	Match                   // Cinder's general filters
 	Marker         string   // id after which to start, in the sort order
 	Offset         int      // snapshots to skip after Marker
 	Limit          int      // at most this many; 0 = no limit
@@ -137,9 +140,18 @@ type SnapshotFilter struct {
 	SortDescending bool     // descending; false sorts ascending
 }
 
-// where returns the WHERE clause selecting f's snapshots, and its arguments.
-func (f *SnapshotFilter) where() (string, []any) {
-	return whereEqual(f.Statuses, [][2]string{{"project_id", f.ProjectID}, {"volume_id", f.VolumeID}, {"display_name", f.Name}})
+// where returns the WHERE clause selecting f's snapshots in dialect d, and
+// its arguments. Host and Zone are their volume's, as Cinder joins it.
+func (f *SnapshotFilter) where(d *dialect) (string, []any) {
+	where, args := whereEqual(f.Statuses, [][2]string{{"project_id", f.ProjectID}, {"volume_id", f.VolumeID}, {"display_name", f.Name}})
+	if f.Host != "" {
+		cond, hostArgs := onHost(f.Host)
+		where, args = where+" AND volume_id IN (SELECT id FROM volumes WHERE "+cond+")", append(args, hostArgs...)
+	}
+	if f.Zone != "" {
+		where, args = where+" AND volume_id IN (SELECT id FROM volumes WHERE availability_zone = ?)", append(args, f.Zone)
+	}
+	return f.and(d, snapshotMatch, where, args)
 }
 
 // whereEqual returns the WHERE clause selecting the rows not deleted whose
@@ -166,12 +178,12 @@ func whereEqual(statuses []string, eq [][2]string) (string, []any) {
 // ListSnapshots returns the snapshots (not deleted) that f selects, sorted
 // by f.SortKey then id.
 func (db *DB) ListSnapshots(ctx context.Context, f SnapshotFilter) ([]*cinder.Snapshot, error) {
-	return listPage(ctx, db, f.page(), scanSnapshot)
+	return listPage(ctx, db, f.page(db.dialect), scanSnapshot)
 }
 
-// page is the page of snapshots f selects.
-func (f *SnapshotFilter) page() page {
-	where, args := f.where()
+// page is the page of snapshots f selects in dialect d.
+func (f *SnapshotFilter) page(d *dialect) page {
+	where, args := f.where(d)
 	return page{table: "snapshots", selectAll: selectSnapshots, where: where, args: args,
 		columns: snapshotSortColumns, sortKey: f.SortKey, sortDescending: f.SortDescending, marker: f.Marker,
 		notFound: func(id string) error { return cinder.SnapshotNotFound(id) }, offset: f.Offset, limit: f.Limit}
@@ -180,7 +192,7 @@ func (f *SnapshotFilter) page() page {
 // CountSnapshots returns how many snapshots ListSnapshots would return
 // without Marker and Limit.
 func (db *DB) CountSnapshots(ctx context.Context, f SnapshotFilter) (int, error) {
-	where, args := f.where()
+	where, args := f.where(db.dialect)
 	var n int
 	err := db.sql.QueryRowContext(ctx, db.dialect.rebind("SELECT count(*) FROM snapshots"+where), args...).Scan(&n)
 	return n, wrap(err, "count snapshots")

@@ -8,9 +8,7 @@ import (
 	"maps"
 	"math"
 	"slices"
-	"strconv"
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
@@ -146,12 +144,8 @@ type VolumeFilter struct {
 	Migration      string            // only volumes whose migration_status is this
 	Name           string            // display_name equals
 	VolumeTypeID   string            // only volumes of this type
-	Metadata       map[string]string // only volumes whose metadata or admin metadata holds each of these pairs, as Cinder's
 	GlanceMetadata map[string]string // only volumes whose image metadata holds each of these pairs
-	Fields         map[string]string // Cinder's exact filters on other columns, by name; a column volumes lack, or a value not of its type, selects none
-	Like           map[string]string // Cinder's like filters (key~): text columns containing a LIKE pattern ('%' and '_' are wildcards)
-	Times          []TimeFilter      // volumes for which, on each column compared, any of its comparisons holds, as Cinder ORs them
-	Nothing        bool              // select no volume: a filter Cinder cannot apply (a metadata filter that is no dictionary)
+	Match                            // Cinder's general filters; a metadata pair may be in the metadata or admin metadata, as Cinder's
 	Marker         string            // id after which to start, in the sort order
 	Offset         int               // volumes to skip after Marker
 	Limit          int               // at most this many; 0 = no limit
@@ -206,88 +200,11 @@ func (f *VolumeFilter) where(d *dialect) (string, []any) {
 		conds = append(conds, "volume_type_id = ?")
 		args = append(args, f.VolumeTypeID)
 	}
-	for _, k := range slices.Sorted(maps.Keys(f.Metadata)) {
-		cond, pairArgs := holds(d, k, f.Metadata[k], "metadata", "admin_metadata")
-		conds, args = append(conds, cond), append(args, pairArgs...)
-	}
 	for _, k := range slices.Sorted(maps.Keys(f.GlanceMetadata)) {
 		cond, pairArgs := holds(d, k, f.GlanceMetadata[k], "glance_metadata")
 		conds, args = append(conds, cond), append(args, pairArgs...)
 	}
-	more, moreArgs, ok := f.columnConditions()
-	if !ok || f.Nothing {
-		return " WHERE 1 = 0", nil
-	}
-	return " WHERE " + strings.Join(append(conds, more...), " AND "), append(args, moreArgs...)
-}
-
-// TimeFilter compares Column, created_at or updated_at, with Time, as
-// Cinder's time comparison filters (created_at=gt:2024-01-02T03:04:05): Op
-// is gt, gte, eq, neq, lt or lte.
-type TimeFilter struct {
-	Column, Op string
-	Time       time.Time
-}
-
-// timeOps are the SQL operators of TimeFilter.Op.
-var timeOps = map[string]string{"gt": ">", "gte": ">=", "eq": "=", "neq": "!=", "lt": "<", "lte": "<="}
-
-// boolColumns are the volumes' boolean columns.
-var boolColumns = map[string]bool{"bootable": true, "multiattach": true, "use_quota": true, "deleted": true}
-
-// columnConditions are the conditions of f's Fields, Like and Times
-// filters and their arguments; ok is false when one can select no volume:
-// a column volumes lack, or a value not of its type. Only names of
-// volumeColumns reach the query.
-func (f *VolumeFilter) columnConditions() (conds []string, args []any, ok bool) {
-	for _, col := range slices.Sorted(maps.Keys(f.Fields)) {
-		arg, ok := columnValue(col, f.Fields[col])
-		if !ok {
-			return nil, nil, false
-		}
-		conds, args = append(conds, col+" = ?"), append(args, arg)
-	}
-	for _, col := range slices.Sorted(maps.Keys(f.Like)) {
-		if _, ok := columnValue(col, ""); !ok || col == "size" || boolColumns[col] {
-			return nil, nil, false
-		}
-		conds, args = append(conds, col+" LIKE ?"), append(args, "%"+f.Like[col]+"%")
-	}
-	for _, c := range f.Times {
-		if _, ok := timeOps[c.Op]; !ok || c.Column != "created_at" && c.Column != "updated_at" {
-			return nil, nil, false
-		}
-	}
-	for _, col := range []string{"created_at", "updated_at"} {
-		var either []string
-		for _, c := range f.Times {
-			if c.Column == col {
-				either, args = append(either, col+" "+timeOps[c.Op]+" ?"), append(args, formatTime(c.Time))
-			}
-		}
-		if len(either) > 0 {
-			conds = append(conds, "("+strings.Join(either, " OR ")+")")
-		}
-	}
-	return conds, args, true
-}
-
-// columnValue is value as the argument of a filter on column col: an
-// integer for size, a boolean for a flag, else text. It is false when
-// volumes have no such column, it holds a JSON map, or value is not of its
-// type.
-func columnValue(col, value string) (any, bool) {
-	switch {
-	case !slices.Contains(volumeColumns, col) || strings.HasSuffix(col, "metadata"):
-		return nil, false
-	case col == "size":
-		n, err := strconv.Atoi(value)
-		return n, err == nil
-	case boolColumns[col]:
-		b, err := strconv.ParseBool(value)
-		return b, err == nil
-	}
-	return value, true
+	return f.and(d, volumeMatch, " WHERE "+strings.Join(conds, " AND "), args)
 }
 
 // onHost selects rows whose host matches value as Cinder's _filter_host

@@ -420,7 +420,7 @@ func TestListVolumesByMetadata(t *testing.T) {
 			{map[string]string{"b": "2", "a": "12"}, nil},
 			{map[string]string{"x": `"a":"1"`}, ids[3:4]},
 		} {
-			vols, err := db.ListVolumes(ctx, VolumeFilter{Metadata: c.md, SortKey: "id"})
+			vols, err := db.ListVolumes(ctx, VolumeFilter{Match: Match{Metadata: c.md}, SortKey: "id"})
 			var got []string
 			for _, v := range vols {
 				got = append(got, v.ID)

@@ -210,7 +210,8 @@ func (m *Manager) attachmentDelete(ctx context.Context, raw json.RawMessage) (an
 // volume) records a volume attached, as manager.py attach_volume: an
 // instance (or host) already attached to it only makes it in-use again;
 // otherwise a volume in-use, not multiattach and not migrating, is
-// refused, and a new attachment becomes attached and the volume in-use.
+// refused, and a new attachment becomes attached and the volume in-use;
+// a readonly volume's in a mode but ro ends error_attaching, refused.
 // It answers the attachment.
 func (m *Manager) attachVolume(ctx context.Context, raw json.RawMessage) (any, error) {
 	var a struct {
@@ -251,6 +252,10 @@ func (m *Manager) attachVolume(ctx context.Context, raw json.RawMessage) (any, e
 	if _, err := uuid.Parse(a.InstanceUUID); a.InstanceUUID != "" && err != nil {
 		m.setAttachStatus(ctx, att.ID, cinder.AttachErrorAttaching)
 		return nil, cinder.Errorf("InvalidUUID", 400, "Expected a UUID but received %s.", a.InstanceUUID)
+	}
+	if v.Readonly() && a.Mode != "ro" {
+		m.setAttachStatus(ctx, att.ID, cinder.AttachErrorAttaching)
+		return nil, cinder.InvalidVolumeAttachMode(a.Mode, v.ID)
 	}
 	att, _, err = m.store.UpdateAttachment(ctx, att.ID, func(att *cinder.Attachment, v *cinder.Volume) error {
 		t := time.Now()

@@ -165,3 +165,37 @@ func TestAttachAndDetachVolume(t *testing.T) {
 	}
 	e.waitStatus(t, v.ID, cinder.StatusAvailable)
 }
+
+// TestAttachReadonlyVolume: attach_volume of a volume flagged readonly in
+// rw is InvalidVolumeAttachMode, its attachment left error_attaching and
+// the volume as it was, as Cinder's manager; in ro it is attached.
+func TestAttachReadonlyVolume(t *testing.T) {
+	e := newEnv(t, "thin")
+	e.start(t)
+	ctx := context.Background()
+	v := e.volume(t, e.pool(), cinder.StatusAttaching, 1)
+	v, err := e.store.UpdateVolume(ctx, v.ID, func(v *cinder.Volume) error {
+		v.AdminMetadata = map[string]string{"readonly": "True"}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.client.AttachVolume(ctx, v, cinder.Attach{HostName: "node1", Mountpoint: "/dev/vdc", Mode: "rw"})
+	var ce *cinder.Error
+	if !errors.As(err, &ce) || ce.Class != "InvalidVolumeAttachMode" || ce.Message != "Invalid attaching mode 'rw' for volume "+v.ID+"." {
+		t.Fatalf("attach in rw: %v", err)
+	}
+	live, err := e.store.ListAttachments(ctx, db.AttachmentFilter{VolumeID: v.ID})
+	if err != nil || len(live) != 1 || live[0].AttachStatus != cinder.AttachErrorAttaching {
+		t.Fatalf("attachments after a refused attach: %v, %v", live, err)
+	}
+	if got, err := e.store.GetVolume(ctx, v.ID); err != nil || got.Status != cinder.StatusAttaching || got.AttachStatus == cinder.AttachAttached {
+		t.Fatalf("volume after a refused attach: %+v, %v", got, err)
+	}
+	a, err := e.client.AttachVolume(ctx, v, cinder.Attach{HostName: "node2", Mountpoint: "/dev/vdc", Mode: "ro"})
+	if err != nil || a.AttachStatus != cinder.AttachAttached || a.AttachMode != "ro" {
+		t.Fatalf("attach in ro: %+v, %v", a, err)
+	}
+	e.waitStatus(t, v.ID, cinder.StatusInUse)
+}

@@ -10,11 +10,12 @@ import (
 	"github.com/cinder-go/cinder/db"
 )
 
-// Defaults of periodic_interval and scheduler_create_volume_timeout, for a
-// Config that leaves them zero.
+// Defaults of periodic_interval, scheduler_create_volume_timeout and
+// reservation_clean_interval, for a Config that leaves them zero.
 const (
-	defaultPeriodicInterval = 60 * time.Second
-	defaultCreateTimeout    = 300 * time.Second
+	defaultPeriodicInterval         = 60 * time.Second
+	defaultCreateTimeout            = 300 * time.Second
+	defaultReservationCleanInterval = 86400 * time.Second
 )
 
 // waitReady holds a request that arrives within scheduler_driver_init_wait_time
@@ -54,18 +55,34 @@ func (s *Scheduler) allReported(ctx context.Context) bool {
 	return true
 }
 
-// Run runs the scheduler's periodic task, expireCreating, every
-// periodic_interval until ctx is done.
+// Run runs the scheduler's periodic tasks until ctx is done:
+// expireCreating every periodic_interval, and expireReservations at once
+// and then every reservation_clean_interval, as Cinder's
+// _clean_expired_reservation (run_immediately).
 func (s *Scheduler) Run(ctx context.Context) {
-	t := time.NewTicker(s.interval)
+	ctx = cinder.WithRequestContext(ctx, cinder.AdminContext())
+	t, clean := time.NewTicker(s.interval), time.NewTicker(s.cleanInterval)
 	defer t.Stop()
+	defer clean.Stop()
+	s.expireReservations(ctx)
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			s.expireCreating(cinder.WithRequestContext(ctx, cinder.AdminContext()))
+			s.expireCreating(ctx)
+		case <-clean.C:
+			s.expireReservations(ctx)
 		}
+	}
+}
+
+// expireReservations drops the quota reservations past reservation_expire
+// that no write or rollback ended (a service crashed between its reserve
+// and its write), so that they stop counting against their project.
+func (s *Scheduler) expireReservations(ctx context.Context) {
+	if err := s.store.ExpireReservations(ctx); err != nil {
+		slog.Error("cannot expire quota reservations", "err", err)
 	}
 }
 

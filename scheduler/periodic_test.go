@@ -10,6 +10,7 @@ import (
 
 	"github.com/cinder-go/cinder"
 	"github.com/cinder-go/cinder/conf"
+	"github.com/cinder-go/cinder/db"
 )
 
 // A create that reaches a scheduler before the backends have reported, as
@@ -100,5 +101,57 @@ func TestNoExpiryEarlyAfterStart(t *testing.T) {
 	}
 	if got := c.wait(t, old.ID); got.Status != cinder.StatusError {
 		t.Fatalf("hour-old volume = %s, want error once the scheduler ran %s", got.Status, timeout)
+	}
+}
+
+// A quota reservation past its expiry that nothing ended (its service
+// crashed between reserve and write) is dropped by the scheduler's
+// periodic task, at its start and then every reservation_clean_interval,
+// as Cinder's _clean_expired_reservation (run_immediately); one still
+// holding is kept.
+func TestExpiredReservationsDropped(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		interval time.Duration
+	}{{"at start", 24 * time.Hour}, {"every interval", 100 * time.Millisecond}} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := newCloud(t, time.Minute, func(cfg *conf.Config) { cfg.ReservationCleanInterval = tc.interval })
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			reserve := func(object string, gigabytes int, expire time.Time) {
+				t.Helper()
+				if err := c.store.Reserve(ctx, db.Reservation{Project: "p", Object: object, Deltas: map[string]int{db.QuotaGigabytes: gigabytes},
+					Limits: map[string]int{db.QuotaGigabytes: 100}, Expire: expire}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			waitReserved := func(want int) {
+				t.Helper()
+				for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+					u, err := c.store.QuotaUsages(ctx, "p", []string{db.QuotaGigabytes})
+					if err != nil {
+						t.Fatal(err)
+					}
+					if got := u[db.QuotaGigabytes].Reserved; got == want {
+						return
+					} else if time.Now().After(deadline) {
+						t.Fatalf("%d GiB reserved, want %d", got, want)
+					}
+				}
+			}
+			// A Reserve drops the expired holds of its resource before
+			// adding its own: the expired one is reserved last, as a
+			// crash would leave it.
+			reserve("holding", 3, time.Now().Add(time.Hour))
+			if tc.interval < time.Hour {
+				go c.sched.Run(ctx)
+			}
+			reserve("crashed", 7, time.Now().Add(-time.Second))
+			if tc.interval >= time.Hour {
+				waitReserved(10)
+				go c.sched.Run(ctx)
+			}
+			waitReserved(3)
+		})
 	}
 }

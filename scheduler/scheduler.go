@@ -54,6 +54,7 @@ type Scheduler struct {
 	started       time.Time     // when the scheduler was made, at service start
 	initWait      time.Duration // scheduler_driver_init_wait_time
 	interval      time.Duration // periodic_interval
+	cleanInterval time.Duration // reservation_clean_interval
 	createTimeout time.Duration // scheduler_create_volume_timeout
 	ready         atomic.Bool   // every backend reported, or initWait passed
 
@@ -70,8 +71,9 @@ type report struct {
 
 // New returns a scheduler using cfg's filters and weighers
 // (scheduler_default_filters, scheduler_default_weighers), service_down_time,
-// scheduler_driver_init_wait_time, periodic_interval and
-// scheduler_create_volume_timeout; a name it does not know is an error.
+// scheduler_driver_init_wait_time, periodic_interval,
+// reservation_clean_interval and scheduler_create_volume_timeout; a name
+// it does not know is an error.
 func New(cfg *conf.Config, store *db.DB, volumes Volumes) (*Scheduler, error) {
 	filters, err := lookup("filter", cfg.SchedulerDefaultFilters, filterFuncs,
 		func(name string, f func(*poolState, *request) bool) filter { return filter{name, f} })
@@ -93,6 +95,7 @@ func New(cfg *conf.Config, store *db.DB, volumes Volumes) (*Scheduler, error) {
 		started:       time.Now(),
 		initWait:      cfg.SchedulerDriverInitWaitTime,
 		interval:      cmp.Or(cfg.PeriodicInterval, defaultPeriodicInterval),
+		cleanInterval: cmp.Or(cfg.ReservationCleanInterval, defaultReservationCleanInterval),
 		createTimeout: cmp.Or(cfg.SchedulerCreateVolumeTimeout, defaultCreateTimeout),
 		reports:       make(map[string]report),
 		backends:      make(map[string]*backendState),

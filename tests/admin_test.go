@@ -117,6 +117,51 @@ func TestCinderCLITransfers(t *testing.T) {
 	}
 }
 
+// TestCinderCLITransferEncrypted: a volume of an encrypted type, with a
+// snapshot, is refused by transfer-create before 3.70 with Cinder's
+// message and given with its snapshot from 3.70; the recipient sees it
+// encrypted, its encryption key id unchanged (ConfKeyManager's fixed key).
+func TestCinderCLITransferEncrypted(t *testing.T) {
+	needProgram(t, "cinder", "the cinder CLI, from python3-cinderclient")
+	d := newDeployment(t, setup{})
+	d.startAll()
+	mustCinder(t, d, "admin", "3.70", "type-create", "secret")
+	mustCinder(t, d, "admin", "3.70", "encryption-type-create", "--cipher", "aes-xts-plain64", "--key-size", "256",
+		"--control-location", "front-end", "secret", "luks")
+	vol := cliField(mustCinder(t, d, "admin", "3.70", "create", "--volume-type", "secret", "--name", "sealed", "1"), "id")
+	d.waitStatus(vol, "available")
+	snap := cliField(mustCinder(t, d, "admin", "3.70", "snapshot-create", vol), "id")
+	d.waitSnapshot(snap, "available")
+	keyOf := func() any { return d.do("GET", "/admin/volumes/"+vol+"/encryption", nil, 200)["encryption_key_id"] }
+	key := keyOf()
+	if key == nil {
+		t.Fatal("an encrypted volume without an encryption key id")
+	}
+
+	if out, ok := cinderAs(t, d, "admin", "3.69", "transfer-create", vol); ok || !strings.Contains(out, "transferring encrypted volume is not supported") {
+		t.Fatalf("transfer-create at 3.69: %s", out)
+	}
+	if out, ok := cinderAs(t, d, "admin", "3.70", "transfer-create", "--no-snapshots", vol); ok ||
+		!strings.Contains(out, "transferring an encrypted volume without its snapshots is not supported") {
+		t.Fatalf("transfer-create --no-snapshots at 3.70: %s", out)
+	}
+	if got := cliField(mustCinder(t, d, "admin", "3.70", "show", vol), "status"); got != "available" {
+		t.Fatalf("volume %s after refused transfers", got)
+	}
+	out := mustCinder(t, d, "admin", "3.70", "transfer-create", vol)
+	mustCinder(t, d, "demo", "3.70", "transfer-accept", cliField(out, "id"), cliField(out, "auth_key"))
+	out = mustCinder(t, d, "demo", "3.70", "show", vol)
+	if cliField(out, "os-vol-tenant-attr:tenant_id") != "demo" || cliField(out, "encrypted") != "True" || cliField(out, "status") != "available" {
+		t.Fatalf("volume after accept:\n%s", out)
+	}
+	if out := mustCinder(t, d, "demo", "3.70", "snapshot-show", snap); cliField(out, "os-extended-snapshot-attributes:project_id") != "demo" {
+		t.Fatalf("snapshot after accept:\n%s", out)
+	}
+	if got := keyOf(); got != key {
+		t.Fatalf("encryption key id after accept: %v, was %v", got, key)
+	}
+}
+
 // TestCinderCLIAdmin drives the admin infrastructure with Debian's cinder
 // CLI against cinder-all: service-disable with a reason and enable,
 // freeze-host (the backend disables itself as frozen and refuses deletes)

@@ -32,17 +32,23 @@ func cinderCLIFails(t *testing.T, d *deployment, args ...string) string {
 // the cinder CLI has no command for these actions.
 func volumeAction(t *testing.T, d *deployment, method, id string) {
 	t.Helper()
+	if out, err := volumesCall(d, method, id); err != nil {
+		t.Fatalf("cinderclient volumes.%s(%s): %v\n%s", method, id, err, out)
+	}
+}
+
+// volumesCall runs method of python-cinderclient's volumes manager on
+// volume id with the string arguments args, and returns what it printed.
+func volumesCall(d *deployment, method, id string, args ...string) ([]byte, error) {
 	const script = `import sys
 from keystoneauth1 import session
 from cinderclient import client
 from cinderclient.contrib import noauth
-endpoint, method, volume = sys.argv[1:]
+endpoint, method, volume, *args = sys.argv[1:]
 auth = noauth.CinderNoAuthPlugin("admin", "admin", endpoint=endpoint)
-getattr(client.Client("3.54", session=session.Session(auth=auth)).volumes, method)(volume)
+getattr(client.Client("3.54", session=session.Session(auth=auth)).volumes, method)(volume, *args)
 `
-	if out, err := exec.Command("/usr/bin/python3", "-c", script, d.endpoint, method, id).CombinedOutput(); err != nil {
-		t.Fatalf("cinderclient volumes.%s(%s): %v\n%s", method, id, err, out)
-	}
+	return exec.Command("/usr/bin/python3", append([]string{"-c", script, d.endpoint, method, id}, args...)...).CombinedOutput()
 }
 
 // showField is a field of `cinder show` of volume id.
@@ -172,4 +178,56 @@ func TestCinderCLIAttachments(t *testing.T) {
 	if st := showField(t, d, multi, "status"); st != "available" {
 		t.Fatalf("after deleting both attachments: %s", st)
 	}
+}
+
+// TestCinderCLIReadonlyAttach: a volume flagged readonly with Debian's
+// cinder CLI attaches ro only, as Cinder: python-cinderclient's attach in
+// rw is refused with InvalidVolumeAttachMode and changes nothing, in ro
+// the volume is in-use with an ro attachment; attachment-create --mode rw
+// gives an ro attachment whose connection info says access_mode ro.
+func TestCinderCLIReadonlyAttach(t *testing.T) {
+	needProgram(t, "cinder", "the cinder CLI, from python3-cinderclient")
+	d := newDeployment(t, setup{})
+	d.startAll()
+	const server = "3b8b6631-1cf7-4fd7-9afb-c01e541a073c"
+	vol := cliField(cinderCLI(t, d, "create", "--name", "ro", "1"), "id")
+	d.waitStatus(vol, "available")
+	cinderCLI(t, d, "readonly-mode-update", vol, "True")
+	if md := showField(t, d, vol, "metadata"); !strings.Contains(md, "readonly") || !strings.Contains(md, "True") {
+		t.Fatalf("metadata after readonly-mode-update: %s", md)
+	}
+
+	out, err := volumesCall(d, "attach", vol, server, "/dev/vdb", "rw")
+	if err == nil || !strings.Contains(string(out), "Invalid attaching mode 'rw' for volume "+vol+".") || !strings.Contains(string(out), "400") {
+		t.Fatalf("attach in rw: %v\n%s", err, out)
+	}
+	if st := showField(t, d, vol, "status"); st != "available" {
+		t.Fatalf("volume after a refused attach: %s", st)
+	}
+	if out := attachCLI(t, d, "attachment-list", "--volume-id", vol); strings.Contains(out, vol) {
+		t.Fatalf("attachments after a refused attach:\n%s", out)
+	}
+	if out, err := volumesCall(d, "attach", vol, server, "/dev/vdb", "ro"); err != nil {
+		t.Fatalf("attach in ro: %v\n%s", err, out)
+	}
+	d.waitStatus(vol, "in-use")
+	out2 := attachCLI(t, d, "attachment-list", "--volume-id", vol)
+	if !strings.Contains(out2, server) || !strings.Contains(out2, "attached") {
+		t.Fatalf("attachments after attach in ro:\n%s", out2)
+	}
+	if out, err := volumesCall(d, "detach", vol); err != nil {
+		t.Fatalf("detach: %v\n%s", err, out)
+	}
+	d.waitStatus(vol, "available")
+
+	out3 := attachCLI(t, d, "attachment-create", vol, server, "--mode", "rw", "--connect", "True", "--host", "node1", "--mountpoint", "/dev/vdc")
+	att := cliField(out3, "id")
+	if cliField(out3, "access_mode") != "ro" {
+		t.Fatalf("attachment-create --mode rw of a readonly volume:\n%s", out3)
+	}
+	if mode := cliField(attachCLI(t, d, "attachment-show", att), "attach_mode"); mode != "ro" {
+		t.Fatalf("attach_mode of the attachment: %q", mode)
+	}
+	attachCLI(t, d, "attachment-delete", att)
+	d.waitStatus(vol, "available")
 }

@@ -103,6 +103,9 @@ func (a *API) CreateAttachment(ctx context.Context, req AttachmentRequest) (*cin
 		att.ConnectionInfo = info
 	}
 	att.AttachMode = req.Mode
+	if v.Readonly() { // the deprecated flag overrides the mode asked, as Cinder
+		att.AttachMode = "ro"
+	}
 	return att, a.saveConnection(ctx, att.ID, att.ConnectionInfo, att.AttachMode)
 }
 
@@ -298,7 +301,8 @@ func (a *API) RollDetaching(ctx context.Context, id string) error {
 }
 
 // Attach is os-attach: volume id's backend records it attached as req
-// says (attach_volume), in-use. It is refused in maintenance.
+// says (attach_volume), in-use. It is refused in maintenance, and in a
+// mode but ro when the volume is readonly.
 func (a *API) Attach(ctx context.Context, id string, req cinder.Attach) error {
 	v, err := a.Get(ctx, id)
 	if err != nil {
@@ -306,6 +310,9 @@ func (a *API) Attach(ctx context.Context, id string, req cinder.Attach) error {
 	}
 	if v.Status == cinder.StatusMaintenance {
 		return cinder.InvalidVolume("The volume cannot be attached in maintenance mode.")
+	}
+	if v.Readonly() && req.Mode != "ro" {
+		return cinder.InvalidVolumeAttachMode(req.Mode, v.ID)
 	}
 	if err := onBackend(v); err != nil {
 		return err

@@ -71,8 +71,17 @@ func (a *API) DeleteEncryption(ctx context.Context, typeID string) error {
 // encrypted.
 func (a *API) VolumeEncryption(ctx context.Context, id string) (string, *cinder.Encryption, error) {
 	v, err := a.Get(ctx, id)
-	if err != nil || v.VolumeTypeID == "" {
+	if err != nil {
 		return "", nil, err
+	}
+	return a.encryption(ctx, v)
+}
+
+// encryption returns the encryption key id of v and its type's
+// encryption: "" and nil when it is not encrypted.
+func (a *API) encryption(ctx context.Context, v *cinder.Volume) (string, *cinder.Encryption, error) {
+	if v.VolumeTypeID == "" {
+		return "", nil, nil
 	}
 	e, err := a.store.GetEncryption(ctx, v.VolumeTypeID)
 	switch {

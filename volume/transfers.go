@@ -21,9 +21,10 @@ const (
 
 // TransferRequest is a validated transfer create.
 type TransferRequest struct {
-	VolumeID    string
-	Name        string
-	NoSnapshots bool // offer the volume without its snapshots (3.55)
+	VolumeID       string
+	Name           string
+	NoSnapshots    bool // offer the volume without its snapshots (3.55)
+	AllowEncrypted bool // an encrypted volume may be offered, with its snapshots (3.70)
 }
 
 // GetTransfer returns transfer id if the caller may see it: one of a volume
@@ -59,7 +60,9 @@ func (a *API) ListTransfers(ctx context.Context, f db.TransferFilter, allTenants
 // transfer/api.py create: the volume must be available and, unless offered
 // without them, so must its snapshots; it goes awaiting-transfer. It
 // returns the transfer and its auth key, which is stored only as a salted
-// HMAC and so is never shown again.
+// HMAC and so is never shown again. An encrypted volume is offered only
+// when req allows it, and with its snapshots; its key stays the fixed key
+// of ConfKeyManager, whose transfers change no key id.
 func (a *API) CreateTransfer(ctx context.Context, req TransferRequest) (*cinder.Transfer, string, error) {
 	v, err := a.Get(ctx, req.VolumeID)
 	if err != nil {
@@ -68,6 +71,15 @@ func (a *API) CreateTransfer(ctx context.Context, req TransferRequest) (*cinder.
 	ctx = context.WithoutCancel(ctx)
 	if v.Status != cinder.StatusAvailable {
 		return nil, "", cinder.InvalidVolume("status must be available")
+	}
+	keyID, _, err := a.encryption(ctx, v)
+	switch {
+	case err != nil:
+		return nil, "", err
+	case keyID != "" && !req.AllowEncrypted:
+		return nil, "", cinder.InvalidVolume("transferring encrypted volume is not supported")
+	case keyID != "" && req.NoSnapshots:
+		return nil, "", cinder.InvalidVolume("transferring an encrypted volume without its snapshots is not supported")
 	}
 	if !req.NoSnapshots {
 		snaps, err := a.store.ListSnapshots(ctx, db.SnapshotFilter{VolumeID: v.ID})
@@ -110,8 +122,9 @@ func cryptHash(salt, key string) string {
 // accept: the accepting project's quota must hold the volume (and its
 // snapshots, when they go with it), the volume's backend is told of its new
 // owner, and then one transaction moves the volume (available again) and
-// its snapshots and ends the transfer. It returns the transfer as it was.
-func (a *API) AcceptTransfer(ctx context.Context, id, authKey string) (*cinder.Transfer, error) {
+// its snapshots and ends the transfer; that write ends the quota hold,
+// which a failure before it gives up. It returns the transfer as it was.
+func (a *API) AcceptTransfer(ctx context.Context, id, authKey string) (_ *cinder.Transfer, err error) {
 	t, err := a.store.GetTransfer(ctx, id)
 	if err != nil {
 		return nil, err
@@ -129,7 +142,11 @@ func (a *API) AcceptTransfer(ctx context.Context, id, authKey string) (*cinder.T
 	if err := a.transferQuota(ctx, rc.ProjectID, v, t.NoSnapshots); err != nil {
 		return nil, err
 	}
-	defer a.rollbackQuota(ctx, v.ID)
+	defer func() {
+		if err != nil { // the rows did not move, so their write ended no hold
+			a.rollbackQuota(ctx, v.ID)
+		}
+	}()
 	if v.Status == cinder.StatusMaintenance {
 		return nil, cinder.InvalidVolume("The volume cannot accept transfer in maintenance mode.")
 	}
@@ -146,8 +163,8 @@ func (a *API) AcceptTransfer(ctx context.Context, id, authKey string) (*cinder.T
 // transferQuota holds room for v, and for v's snapshots unless
 // noSnapshots, in project's quotas, as the reservations of transfer/api.py
 // accept (VolumeLimitExceeded, VolumeSizeExceedsAvailableQuota, … 413).
-// The caller ends the hold (rollbackQuota of v.ID) once the rows have
-// moved, which moves their usage from the donor to project.
+// The rows' move ends the hold (followVolume) as it moves their usage
+// from the donor to project; a failure before it must give it up.
 func (a *API) transferQuota(ctx context.Context, project string, v *cinder.Volume, noSnapshots bool) error {
 	limits, err := a.projectLimits(ctx, project)
 	if err != nil {

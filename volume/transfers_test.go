@@ -121,6 +121,7 @@ func TestTransferRules(t *testing.T) {
 	if v, s := c.get(vol), c.snap(snap); v.ProjectID != "p2" || s.ProjectID != "admin" {
 		t.Fatalf("no_snapshots: volume of %s, snapshot of %s", v.ProjectID, s.ProjectID)
 	}
+	noneReserved(t, c, "p2") // the move ended the hold
 
 	// Back to admin with the snapshot, available now; it goes bad before
 	// the accept, which then changes nothing.
@@ -141,6 +142,7 @@ func TestTransferRules(t *testing.T) {
 	if v := c.get(vol); v.ProjectID != "admin" || v.Status != cinder.StatusAwaitingTransfer {
 		t.Fatalf("refused accept changed the volume: %s %s", v.ProjectID, v.Status)
 	}
+	noneReserved(t, c, "p3") // the refused accept gave the hold up
 	c.setSnapshot(snap, cinder.SnapshotAvailable)
 
 	// p4 holds 35 GiB: the volume fits (45), with its snapshot (55) not.
@@ -159,6 +161,20 @@ func TestTransferRules(t *testing.T) {
 	}
 	_, err = c.api.GetTransfer(admin(), tr.ID)
 	wantCode(t, "a deleted transfer", err, 404)
+}
+
+// noneReserved fails unless project holds no quota reservation.
+func noneReserved(t *testing.T, c *cloud, project string) {
+	t.Helper()
+	u, err := c.store.QuotaUsages(context.Background(), project, []string{db.QuotaVolumes, db.QuotaSnapshots, db.QuotaGigabytes})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for res, usage := range u {
+		if usage.Reserved != 0 {
+			t.Fatalf("%s still reserves %d %s", project, usage.Reserved, res)
+		}
+	}
 }
 
 // TestFreezeAndThaw: a frozen backend refuses deleting volumes and
