@@ -128,6 +128,7 @@ func (db *DB) getSnapshot(ctx context.Context, q querier, id, lock string) (*cin
 type SnapshotFilter struct {
 	ProjectID      string   // only this project's snapshots
 	VolumeID       string   // only this volume's snapshots
+	GroupSnapshot  string   // only the snapshots of this group snapshot
 	Statuses       []string // only these statuses
 	Name           string   // display_name equals
 	Marker         string   // id after which to start, in the sort order
@@ -139,7 +140,8 @@ type SnapshotFilter struct {
 
 // where returns the WHERE clause selecting f's snapshots, and its arguments.
 func (f *SnapshotFilter) where() (string, []any) {
-	return whereEqual(f.Statuses, [][2]string{{"project_id", f.ProjectID}, {"volume_id", f.VolumeID}, {"display_name", f.Name}})
+	return whereEqual(f.Statuses, [][2]string{{"project_id", f.ProjectID}, {"volume_id", f.VolumeID},
+		{"group_snapshot_id", f.GroupSnapshot}, {"display_name", f.Name}})
 }
 
 // whereEqual returns the WHERE clause selecting the rows not deleted whose
