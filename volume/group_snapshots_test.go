@@ -136,6 +136,17 @@ func TestDeleteGroupSnapshot(t *testing.T) {
 	err = c.api.DeleteGroup(ctx, g.ID, true)
 	wantFault(t, "delete of a group with a group snapshot", err, "InvalidGroup", "Invalid Group: Group has existing snapshots.")
 
+	// Nor can its volume, removed from the group, with a cascade.
+	vol := c.groupSnaps(gs.ID)[0].VolumeID
+	if err := c.store.SetGroupVolumes(ctx, g.ID, nil, []string{vol}); err != nil {
+		t.Fatal(err)
+	}
+	err = c.api.Delete(ctx, vol, false, true)
+	wantFault(t, "cascade delete of a volume with a snapshot of a group snapshot", err, "InvalidVolume", "Invalid volume: Failed to update snapshot.")
+	if v := c.get(vol); v.Status != cinder.StatusAvailable {
+		t.Fatalf("volume %s after a refused cascade delete", v.Status)
+	}
+
 	err = c.api.DeleteGroupSnapshot(member("other"), gs.ID)
 	wantCode(t, "another project's group snapshot", err, 404)
 
