@@ -81,17 +81,18 @@ func (s *server) groupSnapshotList(r *http.Request, detail bool) (reply, error) 
 	return reply{http.StatusOK, out}, nil
 }
 
-// groupSnapshotFilter reads a group snapshot list's project, and from 3.29
-// its filters and paging, as Cinder's _get_group_snapshots: a filter on
-// what group snapshots lack selects none (limit 0).
+// groupSnapshotFilter reads a group snapshot list's filters and paging,
+// as Cinder's _get_group_snapshots: before 3.29 none (the caller's
+// project's, all_tenants ignored); a filter on what group snapshots lack
+// selects none (limit 0).
 func (s *server) groupSnapshotFilter(r *http.Request) (db.GroupSnapshotFilter, int, error) {
-	var f db.GroupSnapshotFilter
+	f := db.GroupSnapshotFilter{ProjectID: cinder.FromContext(r.Context()).ProjectID, SortDescending: true}
+	if !ver(r).atLeast(mvGroupSnapshotPaging) {
+		return f, maxLimit, nil
+	}
 	var err error
 	if f.ProjectID, err = listProject(r); err != nil {
 		return f, 0, err
-	}
-	if !ver(r).atLeast(mvGroupSnapshotPaging) {
-		return f, maxLimit, nil
 	}
 	filters := filtersOf(r)
 	if _, err := s.generalFilters(r, "group_snapshot", filters); err != nil {
