@@ -63,6 +63,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzWorkersCleanup$$' -fuzztime $(FUZZ_API) ./api
 	$(GO) test -run '^$$' -fuzz '^FuzzManage$$' -fuzztime $(FUZZ_API) ./api
 	$(GO) test -run '^$$' -fuzz '^FuzzSnapshotsAndBackups$$' -fuzztime $(FUZZ_API) ./api
+	$(GO) test -run '^$$' -fuzz '^FuzzGroupSnapshots$$' -fuzztime $(FUZZ_API) ./api
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeRequest$$' -fuzztime $(FUZZ_RPC) ./rpc
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeReply$$' -fuzztime $(FUZZ_RPC) ./rpc
 

@@ -58,3 +58,46 @@ func GroupNotFound(id string) *Error {
 func InvalidGroup(format string, args ...any) *Error {
 	return Errorf("InvalidGroup", 400, "Invalid Group: "+format, args...)
 }
+
+// Group snapshot statuses, as Cinder's GroupSnapshotStatus.
+const (
+	GroupSnapshotCreating      = "creating"
+	GroupSnapshotAvailable     = "available"
+	GroupSnapshotDeleting      = "deleting"
+	GroupSnapshotError         = "error"
+	GroupSnapshotErrorDeleting = "error_deleting"
+)
+
+// GroupSnapshotStatuses are the statuses a group snapshot may be reset to,
+// as GroupSnapshotStatus.ALL.
+var GroupSnapshotStatuses = []string{GroupSnapshotError, GroupSnapshotAvailable, GroupSnapshotCreating,
+	GroupSnapshotDeleting, "deleted", "updating", GroupSnapshotErrorDeleting}
+
+// GroupSnapshot is a group snapshot (3.14), as Cinder's group_snapshots
+// row: the snapshots, one per volume of its group, taken together. Host is
+// its group's, where the snapshots are (not a column).
+type GroupSnapshot struct {
+	ID          string     `json:"id"`
+	GroupID     string     `json:"group_id"`
+	UserID      string     `json:"user_id"`
+	ProjectID   string     `json:"project_id"`
+	Name        string     `json:"name,omitempty"`
+	Description string     `json:"description,omitempty"`
+	Status      string     `json:"status"`
+	GroupTypeID string     `json:"group_type_id"`
+	Host        string     `json:"host,omitempty"`
+	CreatedAt   time.Time  `json:"created_at"`
+	UpdatedAt   *time.Time `json:"updated_at,omitempty"`
+	Deleted     bool       `json:"deleted"`
+}
+
+// GroupSnapshotNotFound is Cinder's fault for a group snapshot id that
+// names none.
+func GroupSnapshotNotFound(id string) *Error {
+	return Errorf("GroupSnapshotNotFound", 404, "GroupSnapshot %s could not be found.", id)
+}
+
+// InvalidGroupSnapshot is Cinder's InvalidGroupSnapshot (400).
+func InvalidGroupSnapshot(format string, args ...any) *Error {
+	return Errorf("InvalidGroupSnapshot", 400, "Invalid GroupSnapshot: "+format, args...)
+}

@@ -173,6 +173,21 @@ func (f *fakeVolumes) DeleteGroup(ctx context.Context, g *cinder.Group) error {
 	return f.castErr
 }
 
+func (f *fakeVolumes) CreateGroupSnapshot(ctx context.Context, gs *cinder.GroupSnapshot) error {
+	f.record("create_group_snapshot " + gs.ID)
+	return f.castErr
+}
+
+func (f *fakeVolumes) DeleteGroupSnapshot(ctx context.Context, gs *cinder.GroupSnapshot) error {
+	f.record("delete_group_snapshot " + gs.ID)
+	return f.castErr
+}
+
+func (f *fakeVolumes) CreateGroupFromSrc(ctx context.Context, g *cinder.Group, gs *cinder.GroupSnapshot, source *cinder.Group) error {
+	f.record("create_group_from_src " + g.ID)
+	return f.castErr
+}
+
 func (f *fakeVolumes) RevertToSnapshot(ctx context.Context, v *cinder.Volume, s *cinder.Snapshot) error {
 	f.record("revert " + v.ID + " " + s.ID)
 	return f.castErr

@@ -599,3 +599,20 @@ func FuzzSnapshotsAndBackups(f *testing.F) {
 		a.checkCalls(t)
 	})
 }
+
+// FuzzGroupSnapshots posts bodies to /v3/admin/group_snapshots (route 0),
+// /v3/admin/group_snapshots/{id}/action (1) and /v3/admin/groups/action
+// (2, create-from-src), id being the fixture volume's when empty.
+func FuzzGroupSnapshots(f *testing.F) {
+	f.Add([]byte(`{"group_snapshot": {"group_id": "3b8b6631-1cf7-4fd7-9afb-c01e541a073c", "name": "gs"}}`), "", "", "volume 3.14", uint8(0))
+	f.Add([]byte(`{"group_snapshot": {"group_id": null, "description": 1}}`), "", "", "volume 3.64", uint8(0))
+	f.Add([]byte(`{"reset_status": {"status": "error"}}`), "", "", "volume 3.19", uint8(1))
+	f.Add([]byte(`{"reset_status": {"status": " "}}`), "a/b", "", "volume 3.64", uint8(1))
+	f.Add([]byte(`{"create-from-src": {"group_snapshot_id": "3b8b6631-1cf7-4fd7-9afb-c01e541a073c"}}`), "", "", "volume 3.14", uint8(2))
+	f.Add([]byte(`{"create-from-src": {"source_group_id": "x", "group_snapshot_id": "y"}}`), "", "", "volume 3.64", uint8(2))
+	a := newFuzzAPI(f)
+	f.Fuzz(func(t *testing.T, body []byte, id, query, version string, route uint8) {
+		path := [...]string{"/v3/admin/group_snapshots", "/v3/admin/group_snapshots/" + a.idOr(id) + "/action", "/v3/admin/groups/action"}[route%3]
+		a.serve(t, http.MethodPost, path, query, version, body)
+	})
+}

@@ -275,6 +275,7 @@ func (db *DB) readGroupTypes(ctx context.Context, q querier, groups []*cinder.Gr
 // GroupFilter selects and pages groups for ListGroups.
 type GroupFilter struct {
 	ProjectID      string // "" for every project's
+	Host           string // only the groups on this host, backend or pool, as VolumeFilter.Host
 	SortKey        string // created_at (""), updated_at, id, status or display_name (the name)
 	SortDescending bool
 	Marker         string
@@ -288,6 +289,11 @@ func (db *DB) ListGroups(ctx context.Context, f GroupFilter) ([]*cinder.Group, e
 	if f.ProjectID != "" {
 		where += " AND project_id = ?"
 		args = append(args, f.ProjectID)
+	}
+	if f.Host != "" {
+		cond, hostArgs := onHost(f.Host)
+		where += " AND " + cond
+		args = append(args, hostArgs...)
 	}
 	groups, err := listPage(ctx, db, page{table: "groups", selectAll: selectGroups, where: where, args: args,
 		columns: groupSortColumns, sortKey: f.SortKey, sortDescending: f.SortDescending, marker: f.Marker,

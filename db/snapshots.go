@@ -128,6 +128,7 @@ func (db *DB) getSnapshot(ctx context.Context, q querier, id, lock string) (*cin
 type SnapshotFilter struct {
 	ProjectID      string   // only this project's snapshots
 	VolumeID       string   // only this volume's snapshots
+	GroupSnapshot  string   // only the snapshots of this group snapshot
 	Statuses       []string // only these statuses
 	Name           string   // display_name equals
 	Host           string   // only snapshots of volumes on this host, as VolumeFilter.Host
@@ -143,7 +144,8 @@ type SnapshotFilter struct {
 // where returns the WHERE clause selecting f's snapshots in dialect d, and
 // its arguments. Host and Zone are their volume's, as Cinder joins it.
 func (f *SnapshotFilter) where(d *dialect) (string, []any) {
-	where, args := whereEqual(f.Statuses, [][2]string{{"project_id", f.ProjectID}, {"volume_id", f.VolumeID}, {"display_name", f.Name}})
+	where, args := whereEqual(f.Statuses, [][2]string{{"project_id", f.ProjectID}, {"volume_id", f.VolumeID},
+		{"group_snapshot_id", f.GroupSnapshot}, {"display_name", f.Name}})
 	if f.Host != "" {
 		cond, hostArgs := onHost(f.Host)
 		where, args = where+" AND volume_id IN (SELECT id FROM volumes WHERE "+cond+")", append(args, hostArgs...)

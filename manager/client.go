@@ -69,14 +69,15 @@ func (c *Client) callVersion(ctx context.Context, host, method, version string, 
 	return nil
 }
 
-// castGroup casts method with the group g to the backend of g.Host.
-func (c *Client) castGroup(ctx context.Context, g *cinder.Group, method string) error {
-	cl, err := c.to(g.Host)
+// castTo casts method with args to the backend of host; what names the
+// object acted on, for errors.
+func (c *Client) castTo(ctx context.Context, host, what, method string, args map[string]any) error {
+	cl, err := c.to(host)
 	if err == nil {
-		err = cl.Cast(ctx, method, map[string]any{"group": g})
+		err = cl.Cast(ctx, method, args)
 	}
 	if err != nil {
-		return fmt.Errorf("cast %s of group %s to %q: %w", method, g.ID, g.Host, err)
+		return fmt.Errorf("cast %s of %s to %q: %w", method, what, host, err)
 	}
 	return nil
 }
@@ -84,13 +85,39 @@ func (c *Client) castGroup(ctx context.Context, g *cinder.Group, method string) 
 // CreateGroup casts create_group to the backend of g.Host, which makes the
 // group available.
 func (c *Client) CreateGroup(ctx context.Context, g *cinder.Group) error {
-	return c.castGroup(ctx, g, "create_group")
+	return c.castTo(ctx, g.Host, "group "+g.ID, "create_group", map[string]any{"group": g})
 }
 
 // DeleteGroup casts delete_group to the backend of g.Host, which deletes
 // the group's volumes, all deleting, then the group.
 func (c *Client) DeleteGroup(ctx context.Context, g *cinder.Group) error {
-	return c.castGroup(ctx, g, "delete_group")
+	return c.castTo(ctx, g.Host, "group "+g.ID, "delete_group", map[string]any{"group": g})
+}
+
+// CreateGroupSnapshot casts create_group_snapshot to the backend of
+// gs.Host, its group's, which takes its snapshots, all creating.
+func (c *Client) CreateGroupSnapshot(ctx context.Context, gs *cinder.GroupSnapshot) error {
+	return c.castTo(ctx, gs.Host, "group snapshot "+gs.ID, "create_group_snapshot", map[string]any{"group_snapshot": gs})
+}
+
+// DeleteGroupSnapshot casts delete_group_snapshot to the backend of
+// gs.Host, which deletes its snapshots, all deleting, then it.
+func (c *Client) DeleteGroupSnapshot(ctx context.Context, gs *cinder.GroupSnapshot) error {
+	return c.castTo(ctx, gs.Host, "group snapshot "+gs.ID, "delete_group_snapshot", map[string]any{"group_snapshot": gs})
+}
+
+// CreateGroupFromSrc casts create_group_from_src to the backend of g.Host:
+// it makes g's volumes, all creating, from the snapshots of gs or the
+// volumes of source (one of them nil, None to a Python peer).
+func (c *Client) CreateGroupFromSrc(ctx context.Context, g *cinder.Group, gs *cinder.GroupSnapshot, source *cinder.Group) error {
+	args := map[string]any{"group": g, "group_snapshot": nil, "source_group": nil}
+	if gs != nil {
+		args["group_snapshot"] = gs
+	}
+	if source != nil {
+		args["source_group"] = source
+	}
+	return c.castTo(ctx, g.Host, "group "+g.ID, "create_group_from_src", args)
 }
 
 // CreateVolume casts create_volume to the backend of v.Host.

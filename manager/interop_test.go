@@ -62,12 +62,11 @@ func pythonAnswer(t *testing.T, url string, e *env, version, method string, kwar
 	return got[0]
 }
 
-// TestPythonPeerDrivesSnapshots: an oslo.messaging peer calls
-// create_snapshot, initialize_connection_snapshot,
-// terminate_connection_snapshot and remove_export_snapshot (3.13, as
-// cinder-backup does), revert_to_snapshot (3.15) and delete_snapshot with
-// Cinder's argument names, over RabbitMQ, and the manager does each.
-func TestPythonPeerDrivesSnapshots(t *testing.T) {
+// pythonPeer returns the RabbitMQ URL and a site on SQLite whose client
+// talks over it, for a Python oslo.messaging peer; it skips (fails with
+// CINDER_TEST_REQUIRE_SERVICES=1) where Python cannot import oslo_messaging.
+func pythonPeer(t *testing.T) (string, *site) {
+	t.Helper()
 	if out, err := exec.Command(python, "-c", "import oslo_messaging").CombinedOutput(); err != nil {
 		if testenv.Required() {
 			t.Fatalf("%s cannot import oslo_messaging (CINDER_TEST_REQUIRE_SERVICES=1): %v\n%s", python, err, out)
@@ -77,6 +76,16 @@ func TestPythonPeerDrivesSnapshots(t *testing.T) {
 	url := testenv.RabbitURL(t)
 	s := &site{store: testdb.SQLite(t), tr: testrpc.Dial(t, url, 10*time.Second)}
 	s.client = manager.NewClient(s.tr)
+	return url, s
+}
+
+// TestPythonPeerDrivesSnapshots: an oslo.messaging peer calls
+// create_snapshot, initialize_connection_snapshot,
+// terminate_connection_snapshot and remove_export_snapshot (3.13, as
+// cinder-backup does), revert_to_snapshot (3.15) and delete_snapshot with
+// Cinder's argument names, over RabbitMQ, and the manager does each.
+func TestPythonPeerDrivesSnapshots(t *testing.T) {
+	url, s := pythonPeer(t)
 	e := s.add(t, "py-"+strings.ReplaceAll(uuid.NewString()[:8], "-", ""), "thin", "thin")
 	e.start(t)
 	ctx := context.Background()
@@ -126,15 +135,7 @@ func TestPythonPeerDrivesSnapshots(t *testing.T) {
 // connection info and moves the attachment and volume as Cinder's, and
 // refuses a readonly volume's attach in rw with InvalidVolumeAttachMode.
 func TestPythonPeerAttaches(t *testing.T) {
-	if out, err := exec.Command(python, "-c", "import oslo_messaging").CombinedOutput(); err != nil {
-		if testenv.Required() {
-			t.Fatalf("%s cannot import oslo_messaging (CINDER_TEST_REQUIRE_SERVICES=1): %v\n%s", python, err, out)
-		}
-		t.Skipf("SKIP: %s cannot import oslo_messaging (apt-get install python3-oslo.messaging): %v", python, err)
-	}
-	url := testenv.RabbitURL(t)
-	s := &site{store: testdb.SQLite(t), tr: testrpc.Dial(t, url, 10*time.Second)}
-	s.client = manager.NewClient(s.tr)
+	url, s := pythonPeer(t)
 	e := s.add(t, "py-"+strings.ReplaceAll(uuid.NewString()[:8], "-", ""), "thin", "thin")
 	e.start(t)
 	ctx := context.Background()
@@ -210,4 +211,37 @@ func TestPythonPeerAttaches(t *testing.T) {
 		!strings.Contains(fmt.Sprint(fault["message"]), "Invalid attaching mode 'rw' for volume "+v.ID) {
 		t.Fatalf("attach_volume of a readonly volume in rw answered %v", r)
 	}
+}
+
+// TestPythonPeerDrivesGroupSnapshots: an oslo.messaging peer casts
+// create_group_snapshot, create_group_from_src (with group_snapshot, and
+// source_group None) and delete_group_snapshot with Cinder's argument
+// names, over RabbitMQ, and the manager does each.
+func TestPythonPeerDrivesGroupSnapshots(t *testing.T) {
+	url, s := pythonPeer(t)
+	e := s.add(t, "pyg-"+strings.ReplaceAll(uuid.NewString()[:8], "-", ""), "thin", "thin")
+	e.start(t)
+	ctx := context.Background()
+	g, vols := e.group(t, cinder.GroupAvailable, 1)
+	e.write(t, vols[0], []byte("in the group snapshot"), 0)
+	want := testfile.Checksum(t, e.file(vols[0]))
+
+	gs := e.groupSnapshot(t, g, vols, cinder.GroupSnapshotCreating, cinder.SnapshotCreating)
+	pythonCall(t, url, e, "3.0", "create_group_snapshot", map[string]any{"group_snapshot": map[string]any{"id": gs.ID}})
+	e.waitGroupSnapshot(t, gs.ID, cinder.GroupSnapshotAvailable)
+
+	made, madeVols := e.groupFrom(t, gs, nil)
+	pythonCall(t, url, e, "3.0", "create_group_from_src", map[string]any{"group": map[string]any{"id": made.ID},
+		"group_snapshot": map[string]any{"id": gs.ID}, "source_group": nil})
+	e.waitGroup(t, made.ID, cinder.GroupAvailable)
+	e.waitStatus(t, madeVols[0].ID, cinder.StatusAvailable)
+	if got := testfile.Checksum(t, e.file(madeVols[0])); got != want {
+		t.Fatal("the volume made from the group snapshot differs from its source when snapshotted")
+	}
+
+	if _, err := e.store.UpdateGroupSnapshot(ctx, gs.ID, func(gs *cinder.GroupSnapshot) error { gs.Status = cinder.GroupSnapshotDeleting; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	pythonCall(t, url, e, "3.0", "delete_group_snapshot", map[string]any{"group_snapshot": map[string]any{"id": gs.ID}})
+	e.waitGroupSnapshot(t, gs.ID, "gone")
 }

@@ -112,6 +112,9 @@ func (m *Manager) Endpoint() rpc.Endpoint {
 			"revert_to_snapshot":           m.revertToSnapshot,
 			"create_group":                 m.createGroup,
 			"delete_group":                 m.deleteGroup,
+			"create_group_snapshot":        m.createGroupSnapshot,
+			"delete_group_snapshot":        m.deleteGroupSnapshot,
+			"create_group_from_src":        m.createGroupFromSrc,
 
 			// 3.13: cinder-backup reading a snapshot.
 			"initialize_connection_snapshot": m.initializeConnectionSnapshot,
@@ -162,14 +165,16 @@ func (m *Manager) Init(ctx context.Context) error {
 // data yet), those left deleting are deleted,
 // migrations left starting, migrating or completing end (see
 // recoverMigration) and the targets of interrupted migrations are deleted,
-// after their sources ended. A volume it cannot recover is logged and left
-// as it is.
+// after their sources ended, and groups and group snapshots left creating
+// or deleting go to error (see recoverGroups). A volume it cannot recover
+// is logged and left as it is.
 func (m *Manager) recover(ctx context.Context) error {
 	vols, err := m.store.ListVolumes(ctx, db.VolumeFilter{Host: m.host})
 	if err != nil {
 		return fmt.Errorf("list volumes of backend %s: %w", m.host, err)
 	}
 	m.recoverVolumes(ctx, vols)
+	m.recoverGroups(ctx)
 	return nil
 }
 

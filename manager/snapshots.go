@@ -52,11 +52,19 @@ func (m *Manager) createSnapshot(ctx context.Context, raw json.RawMessage) (any,
 	if err != nil {
 		return nil, fmt.Errorf("create_snapshot: %w", err)
 	}
-	log := slog.With("snapshot_id", s.ID, "volume_id", v.ID, "host", m.host)
 	if s.Status != cinder.SnapshotCreating {
-		log.Warn("snapshot to create is no longer creating; leaving it", "status", s.Status)
+		slog.Warn("snapshot to create is no longer creating; leaving it", "snapshot_id", s.ID, "host", m.host, "status", s.Status)
 		return nil, nil
 	}
+	m.take(ctx, s, v)
+	return nil, nil
+}
+
+// take has the driver take snapshot s, creating, of v: s becomes available
+// at 100%, or error when the driver fails. It reports whether s became
+// available; a snapshot that changed meanwhile is left as it is.
+func (m *Manager) take(ctx context.Context, s *cinder.Snapshot, v *cinder.Volume) bool {
+	log := slog.With("snapshot_id", s.ID, "volume_id", v.ID, "host", m.host)
 	status, progress := cinder.SnapshotAvailable, "100%"
 	if err := m.drv.CreateSnapshot(ctx, s, v); err != nil {
 		log.Error("failed to create snapshot", "err", err)
@@ -70,10 +78,10 @@ func (m *Manager) createSnapshot(ctx context.Context, raw json.RawMessage) (any,
 		return nil
 	}); err != nil {
 		log.Warn("snapshot changed while being created", "err", err)
-		return nil, nil
+		return false
 	}
 	log.Info("created snapshot", "status", status)
-	return nil, nil
+	return status == cinder.SnapshotAvailable
 }
 
 // deleteSnapshot (cast: snapshot, unmanage_only) deletes a snapshot's

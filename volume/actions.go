@@ -124,9 +124,13 @@ func notDeletable(force bool) error {
 
 // deletableSnapshots fails unless a cascade delete may delete snaps: each
 // available or error (any, with force), as Cinder's
-// volume_has_undeletable_snapshots_filter.
+// volume_has_undeletable_snapshots_filter, and none of a group snapshot,
+// which Cinder's cascade fails to update.
 func deletableSnapshots(snaps []*cinder.Snapshot, force bool) error {
 	for _, s := range snaps {
+		if s.GroupSnapshotID != "" {
+			return cinder.InvalidVolume("Failed to update snapshot.")
+		}
 		if !force && s.Status != cinder.SnapshotAvailable && s.Status != cinder.SnapshotError {
 			return cinder.InvalidVolume("Snapshot %s is %s: a cascade delete needs every snapshot available or error.", s.ID, s.Status)
 		}

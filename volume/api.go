@@ -45,6 +45,9 @@ type Backends interface {
 	UnmanageSnapshot(ctx context.Context, v *cinder.Volume, s *cinder.Snapshot) error
 	GetManageable(ctx context.Context, host string, snapshots bool, marker string, limit, offset int, sortKeys, sortDirs []string) ([]map[string]any, error)
 	DeleteGroup(ctx context.Context, g *cinder.Group) error
+	CreateGroupSnapshot(ctx context.Context, gs *cinder.GroupSnapshot) error
+	DeleteGroupSnapshot(ctx context.Context, gs *cinder.GroupSnapshot) error
+	CreateGroupFromSrc(ctx context.Context, g *cinder.Group, gs *cinder.GroupSnapshot, source *cinder.Group) error
 	Attacher
 	AcceptTransfer(ctx context.Context, v *cinder.Volume, user, project string, noSnapshots bool) error
 	FreezeHost(ctx context.Context, host string) error

@@ -294,7 +294,8 @@ func groupRemovals(g *cinder.Group, members []*cinder.Volume, ids []string) ([]s
 
 // DeleteGroup deletes group id as group/api.py delete: a group no
 // scheduler placed is destroyed at once; otherwise it must be available or
-// error (any status with deleteVolumes), and hold no volume unless
+// error (any status with deleteVolumes), have no group snapshot, be the
+// source of no group being created, and hold no volume unless
 // deleteVolumes, then none attached or with snapshots. Its volumes and the
 // group go deleting and its backend deletes them. When the cast cannot be
 // sent they stay deleting, for a second delete to finish.
@@ -310,6 +311,11 @@ func (a *API) DeleteGroup(ctx context.Context, id string, deleteVolumes bool) er
 	}
 	if !deleteVolumes && g.Status != cinder.GroupAvailable && g.Status != cinder.GroupError {
 		return cinder.InvalidGroup("Group status must be available or error, but current status is: %s", g.Status)
+	}
+	if gss, err := a.store.ListGroupSnapshots(ctx, db.GroupSnapshotFilter{GroupID: g.ID, Limit: 1}); err != nil {
+		return err
+	} else if len(gss) > 0 {
+		return cinder.InvalidGroup("Group has existing snapshots.")
 	}
 	vols, err := a.store.GroupVolumes(ctx, g.ID)
 	if err != nil {
@@ -328,9 +334,17 @@ func (a *API) DeleteGroup(ctx context.Context, id string, deleteVolumes bool) er
 			return cinder.InvalidGroup("Volume in group still has dependent snapshots.")
 		}
 	}
+	source, err := a.store.GroupCreatingFrom(ctx, g.ID)
+	if err != nil {
+		return err
+	}
 	g, err = a.store.UpdateGroup(ctx, g.ID, func(g *cinder.Group) error {
-		if !deleteVolumes && g.Status != cinder.GroupAvailable && g.Status != cinder.GroupError {
-			return cinder.InvalidGroup("Cannot delete group %s. Group status must be available or error, and must not have attached volumes, volumes with snapshots, or dependent group snapshots.", g.ID)
+		if source || !deleteVolumes && g.Status != cinder.GroupAvailable && g.Status != cinder.GroupError {
+			reason := "Group must not have attached volumes, volumes with snapshots, or dependent group snapshots"
+			if deleteVolumes {
+				reason = "Group status must be available or error and must not have dependent group snapshots"
+			}
+			return cinder.InvalidGroup("Cannot delete group %s. %s, and it cannot be the source for an ongoing group or group snapshot creation.", g.ID, reason)
 		}
 		g.Status = cinder.GroupDeleting
 		return nil

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/google/uuid"
+
 	"github.com/cinder-go/cinder"
 	"github.com/cinder-go/cinder/db"
 )
@@ -14,7 +16,7 @@ import (
 func (c *cloud) group() *cinder.Group {
 	c.t.Helper()
 	ctx := context.Background()
-	gt := &cinder.GroupType{Name: "gt-" + c.t.Name(), IsPublic: true}
+	gt := &cinder.GroupType{Name: "gt-" + uuid.NewString(), IsPublic: true}
 	if err := c.store.CreateGroupType(ctx, gt); err != nil {
 		c.t.Fatal(err)
 	}

@@ -235,22 +235,37 @@ func (a *API) projectLimits(ctx context.Context, project string) (map[string]int
 // writes the change (see db.Reserve), and rollbackQuota when the change is
 // given up. Over a limit it returns the *db.OverQuota.
 func (a *API) reserve(ctx context.Context, project, object, typeID string, limits, deltas map[string]int) error {
-	if typeID != "" {
-		t, err := a.store.GetVolumeType(ctx, typeID)
-		if err != nil && !cinder.IsNotFound(err) {
-			return err
-		}
-		if t != nil {
-			for _, r := range db.PerTypeQuotas() {
-				if n, ok := deltas[r]; ok {
-					deltas[r+"_"+t.Name] = n
-				}
-			}
-		}
+	if err := a.typeDeltas(ctx, typeID, deltas); err != nil {
+		return err
 	}
 	return a.store.Reserve(ctx, db.Reservation{Project: project, Object: object, Deltas: deltas, Limits: limits,
-		Expire: time.Now().Add(a.cfg.ReservationExpire)})
+		Expire: a.reservationExpiry()})
 }
+
+// typeDeltas adds to deltas the twin of each of its per-type resources for
+// volume type typeID ("" or a type gone: none).
+func (a *API) typeDeltas(ctx context.Context, typeID string, deltas map[string]int) error {
+	if typeID == "" {
+		return nil
+	}
+	t, err := a.store.GetVolumeType(ctx, typeID)
+	if cinder.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	for _, r := range db.PerTypeQuotas() {
+		if n, ok := deltas[r]; ok {
+			deltas[r+"_"+t.Name] = n
+		}
+	}
+	return nil
+}
+
+// reservationExpiry is when a reservation made now stops counting, should
+// its object never be written: reservation_expire from now.
+func (a *API) reservationExpiry() time.Time { return time.Now().Add(a.cfg.ReservationExpire) }
 
 // rollbackQuota gives up what was reserved for object's change, which will
 // not be written; a failure is logged (the hold lapses at

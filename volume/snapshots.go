@@ -88,10 +88,23 @@ func (a *API) CreateSnapshot(ctx context.Context, req SnapshotRequest) (*cinder.
 
 // snapshottable fails unless a snapshot may be taken of v now.
 func snapshottable(v *cinder.Volume, force bool) error {
+	if err := snapshotReady(v); err != nil {
+		return err
+	}
 	valid := []string{cinder.StatusAvailable}
 	if force {
 		valid = append(valid, cinder.StatusInUse)
 	}
+	if !slices.Contains(valid, v.Status) {
+		return cinder.InvalidVolume("Volume %s status must be %s, but current status is: %s.", v.ID, strings.Join(valid, ", "), v.Status)
+	}
+	return nil
+}
+
+// snapshotReady fails unless v is placed and not in maintenance, a
+// migration or error, as _create_snapshot_in_db_validate: what a snapshot
+// of a group's volume needs.
+func snapshotReady(v *cinder.Volume) error {
 	switch {
 	case v.Host == "":
 		return cinder.InvalidVolume("The snapshot cannot be created because volume has not been scheduled to any host.")
@@ -101,8 +114,6 @@ func snapshottable(v *cinder.Volume, force bool) error {
 		return cinder.InvalidVolume("Snapshot cannot be created while volume is migrating.")
 	case v.Status == cinder.StatusError:
 		return cinder.InvalidVolume("The snapshot cannot be created when the volume is in error status.")
-	case !slices.Contains(valid, v.Status):
-		return cinder.InvalidVolume("Volume %s status must be %s, but current status is: %s.", v.ID, strings.Join(valid, ", "), v.Status)
 	}
 	return nil
 }

@@ -75,6 +75,25 @@ func (f *fakeRPC) DeleteGroup(_ context.Context, g *cinder.Group) error {
 	return f.record("delete_group", g.ID)
 }
 
+func (f *fakeRPC) CreateGroupSnapshot(_ context.Context, gs *cinder.GroupSnapshot) error {
+	return f.record("create_group_snapshot", gs.ID+"@"+gs.Host)
+}
+
+func (f *fakeRPC) DeleteGroupSnapshot(_ context.Context, gs *cinder.GroupSnapshot) error {
+	return f.record("delete_group_snapshot", gs.ID)
+}
+
+func (f *fakeRPC) CreateGroupFromSrc(_ context.Context, g *cinder.Group, gs *cinder.GroupSnapshot, source *cinder.Group) error {
+	from := ""
+	if gs != nil {
+		from += "snapshot:" + gs.ID
+	}
+	if source != nil {
+		from += "group:" + source.ID
+	}
+	return f.record("create_group_from_src", g.ID+"<"+from)
+}
+
 func (f *fakeRPC) GetPools(context.Context) ([]cinder.Pool, error) {
 	return nil, f.record("get_pools", "")
 }
