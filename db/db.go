@@ -231,17 +231,27 @@ func ping(ctx context.Context, sdb *sql.DB) error {
 	}
 }
 
-// LimitPool bounds the connections a PostgreSQL database keeps open to size
-// and opens under load to size+overflow, as oslo.db's max_pool_size and
-// max_overflow: every cinder process shares the server's max_connections.
-// SQLite keeps its own, smaller bound (sqliteMaxConns).
+// LimitPool bounds the connections a PostgreSQL database opens to
+// size+overflow, as oslo.db's max_pool_size and max_overflow: every cinder
+// process shares the server's max_connections. Unlike SQLAlchemy's pool,
+// which closes an overflow connection as soon as it is returned, idle
+// connections stay open until idle for overflowIdle (database/sql ages them
+// all alike): under a steady load above size, each request would otherwise
+// pay for a new server process. SQLite keeps its own, smaller bound
+// (sqliteMaxConns).
 func (db *DB) LimitPool(size, overflow int) {
 	if db.dialect == sqliteDialect {
 		return
 	}
 	db.sql.SetMaxOpenConns(size + overflow)
-	db.sql.SetMaxIdleConns(size)
+	db.sql.SetMaxIdleConns(size + overflow)
+	if overflow > 0 {
+		db.sql.SetConnMaxIdleTime(overflowIdle)
+	}
 }
+
+// overflowIdle is how long an idle PostgreSQL connection stays open.
+const overflowIdle = 30 * time.Second
 
 // Close closes the database and its prepared statements.
 func (db *DB) Close() error {

@@ -257,3 +257,33 @@ func TestLimitPool(t *testing.T) {
 		t.Fatalf("the server saw at most %d connections of the pool, want 1 to 3", peak)
 	}
 }
+
+// TestPoolReusesOverflow runs rounds of 3 concurrent queries through a
+// PostgreSQL pool of 2 plus 1 overflow: the overflow connection stays open
+// between rounds, so the server sees at most 3 backends, not a new one for
+// each round.
+func TestPoolReusesOverflow(t *testing.T) {
+	url := testenv.PostgresURL(t)
+	db := open(t, url)
+	db.LimitPool(2, 1)
+	pids := map[int]bool{}
+	var mu sync.Mutex
+	for range 10 {
+		var wg sync.WaitGroup
+		for range 3 {
+			wg.Go(func() {
+				var pid int
+				if err := db.sql.QueryRowContext(context.Background(), "SELECT pg_backend_pid() FROM pg_sleep(0.05)").Scan(&pid); err != nil {
+					t.Error(err)
+				}
+				mu.Lock()
+				pids[pid] = true
+				mu.Unlock()
+			})
+		}
+		wg.Wait()
+	}
+	if len(pids) > 3 {
+		t.Fatalf("10 rounds of 3 queries used %d server backends, want at most 3", len(pids))
+	}
+}
