@@ -56,6 +56,7 @@ func listRow(out, key string) []string {
 // key, a wrong key is refused, and a withdrawn transfer leaves the volume
 // available to its owner.
 func TestCinderCLITransfers(t *testing.T) {
+	t.Parallel()
 	needProgram(t, "cinder", "the cinder CLI, from python3-cinderclient")
 	d := newDeployment(t, setup{})
 	d.startAll()
@@ -122,6 +123,7 @@ func TestCinderCLITransfers(t *testing.T) {
 // message and given with its snapshot from 3.70; the recipient sees it
 // encrypted, its encryption key id unchanged (ConfKeyManager's fixed key).
 func TestCinderCLITransferEncrypted(t *testing.T) {
+	t.Parallel()
 	needProgram(t, "cinder", "the cinder CLI, from python3-cinderclient")
 	d := newDeployment(t, setup{})
 	d.startAll()
@@ -169,6 +171,7 @@ func TestCinderCLITransferEncrypted(t *testing.T) {
 // left creating; /os-hosts, which the CLI no longer has, and
 // os-extend_volume_completion (3.71, past the CLI) over REST.
 func TestCinderCLIAdmin(t *testing.T) {
+	t.Parallel()
 	needProgram(t, "cinder", "the cinder CLI, from python3-cinderclient")
 	d := newDeployment(t, setup{})
 	d.startAll()

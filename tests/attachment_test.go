@@ -63,6 +63,7 @@ func showField(t *testing.T, d *deployment, id, field string) string {
 // completion, deletion; reserve, unreserve, begin and roll back a detach;
 // reset-state of the attach status; a multiattach volume's two instances.
 func TestCinderCLIAttachments(t *testing.T) {
+	t.Parallel()
 	needProgram(t, "cinder", "the cinder CLI, from python3-cinderclient")
 	d := newDeployment(t, setup{})
 	d.startAll()
@@ -186,6 +187,7 @@ func TestCinderCLIAttachments(t *testing.T) {
 // the volume is in-use with an ro attachment; attachment-create --mode rw
 // gives an ro attachment whose connection info says access_mode ro.
 func TestCinderCLIReadonlyAttach(t *testing.T) {
+	t.Parallel()
 	needProgram(t, "cinder", "the cinder CLI, from python3-cinderclient")
 	d := newDeployment(t, setup{})
 	d.startAll()

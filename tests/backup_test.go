@@ -24,6 +24,7 @@ import (
 // record, and deletes, comparing bytes by checksum with what was written
 // before each backup or snapshot.
 func TestCinderCLIBackups(t *testing.T) {
+	t.Parallel()
 	needProgram(t, "cinder", "the cinder CLI, from python3-cinderclient")
 	d := newDeployment(t, setup{})
 	d.startAll()
@@ -137,6 +138,7 @@ func withBackupID(t *testing.T, url, id string) string {
 // beside cinder-scheduler, cinder-volume and cinder-api over RabbitMQ: a
 // backup of a volume restored into a new volume holds its bytes.
 func TestBackupSplitOverRabbitMQ(t *testing.T) {
+	t.Parallel()
 	d := newDeployment(t, setup{transport: testenv.RabbitURL(t)})
 	d.startSplit()
 	d.start("cinder-backup")
@@ -208,6 +210,7 @@ func TestBackupCrashRecovery(t *testing.T) {
 // read as zeros) and over an existing thick volume. Neither shows a stale
 // byte: the restore writes the backup's holes as zeros.
 func TestCinderCLIBackupRestoreThick(t *testing.T) {
+	t.Parallel()
 	needProgram(t, "cinder", "the cinder CLI, from python3-cinderclient")
 	d := newDeployment(t, setup{
 		backends: map[string]string{

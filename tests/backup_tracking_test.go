@@ -16,6 +16,7 @@ import (
 // new volume holding the volume's bytes; the audit finds no orphan in the
 // base, and deleting the volume removes its base.
 func TestCinderCLIBackupChangeTracking(t *testing.T) {
+	t.Parallel()
 	needProgram(t, "cinder", "the cinder CLI, from python3-cinderclient")
 	vols := filepath.Join(testfile.XFS(t), "vols")
 	d := newDeployment(t, setup{backends: map[string]string{"thin": "volume_driver = thin\nvolumes_dir = " + vols + "\n"}})

@@ -13,6 +13,7 @@ import (
 // Every bad request gets a Cinder fault with a 4xx code, and the service
 // keeps serving.
 func TestBadInputGetsCinderFaults(t *testing.T) {
+	t.Parallel()
 	d := newDeployment(t, setup{})
 	d.startAll()
 	unknown := "4d1a6f1e-0000-4000-8000-000000000000"
@@ -90,6 +91,7 @@ func TestBadInputGetsCinderFaults(t *testing.T) {
 // The thick backend hands released storage to the next volume as it is:
 // with volume_clear = none the old bytes show through; with zero they don't.
 func TestThickHazardOverREST(t *testing.T) {
+	t.Parallel()
 	for _, clear := range []string{"none", "zero"} {
 		t.Run("volume_clear="+clear, func(t *testing.T) {
 			d := newDeployment(t, setup{backends: map[string]string{

@@ -39,6 +39,7 @@ func cliField(out, field string) string {
 }
 
 func TestCinderCLI(t *testing.T) {
+	t.Parallel()
 	needProgram(t, "cinder", "the cinder CLI, from python3-cinderclient")
 	d := newDeployment(t, setup{})
 	d.startAll()
@@ -120,6 +121,7 @@ func TestCinderCLI(t *testing.T) {
 // token "notused", so, as with real Cinder, the endpoint must not name a
 // project (the token's project would not match it).
 func TestOpenStackCLI(t *testing.T) {
+	t.Parallel()
 	needProgram(t, "openstack", "the openstack CLI, from python3-openstackclient")
 	d := newDeployment(t, setup{})
 	d.startAll()
@@ -143,6 +145,7 @@ func TestOpenStackCLI(t *testing.T) {
 // only another backend serves, refused under the default policy (never) and
 // migrated with --migration-policy on-demand.
 func TestCinderCLIRetype(t *testing.T) {
+	t.Parallel()
 	needProgram(t, "cinder", "the cinder CLI, from python3-cinderclient")
 	d := newDeployment(t, setup{})
 	d.startAll()

@@ -36,6 +36,7 @@ func groupVolumes(t *testing.T, d *deployment, id string) []string {
 // statuses each command shows and that every new volume holds its
 // source's bytes (checksums) as they were when snapshotted, or are now.
 func TestCinderCLIGroupSnapshots(t *testing.T) {
+	t.Parallel()
 	needProgram(t, "cinder", "the cinder CLI, from python3-cinderclient")
 	d := newDeployment(t, setup{})
 	d.startAll()

@@ -24,6 +24,7 @@ func waitGroup(t *testing.T, d *deployment, id, want string) {
 // Debian's cinder CLI against real cinder-api, cinder-scheduler and
 // cinder-volume processes, checking what each command shows.
 func TestCinderCLIGroups(t *testing.T) {
+	t.Parallel()
 	needProgram(t, "cinder", "the cinder CLI, from python3-cinderclient")
 	d := newDeployment(t, setup{})
 	d.startAll()

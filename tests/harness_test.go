@@ -29,6 +29,12 @@ import (
 // binDir holds the binaries built once for the whole test run.
 var binDir string
 
+// TestMain builds the binaries once for every test.
+//
+// Tests that stop RabbitMQ, kill processes on a timer, fill a disk or drive
+// load stay serial: go test runs them first, alone. Every other test calls
+// t.Parallel; each has its own state directory, port, control_exchange and
+// PostgreSQL database, so they share nothing but the machine.
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "cinder-bin-")
 	if err != nil {

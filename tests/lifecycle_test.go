@@ -79,6 +79,7 @@ func containsID(list []any, id string) bool {
 }
 
 func TestLifecycleAllInOne(t *testing.T) {
+	t.Parallel()
 	d := newDeployment(t, setup{})
 	d.startAll()
 	lifecycle(t, d)
@@ -131,6 +132,7 @@ func rabbitmqctl(t *testing.T, args ...string) {
 }
 
 func TestLifecyclePostgreSQL(t *testing.T) {
+	t.Parallel()
 	d := newDeployment(t, setup{database: testenv.PostgresURL(t)})
 	d.startAll()
 	lifecycle(t, d)

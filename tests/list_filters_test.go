@@ -8,6 +8,7 @@ import "testing"
 // exact names. (noauth makes every caller an admin, as Cinder's: the
 // member's limits are api's TestSnapshotAndBackupListFilters.)
 func TestCinderCLISnapshotBackupFilters(t *testing.T) {
+	t.Parallel()
 	needProgram(t, "cinder", "the cinder CLI, from python3-cinderclient")
 	d := newDeployment(t, setup{})
 	d.startAll()

@@ -16,6 +16,7 @@ import (
 // a snapshot is unmanaged and managed back the same way; an unknown host,
 // a path escaping the directory and a volume's own file are refused.
 func TestCinderCLIManage(t *testing.T) {
+	t.Parallel()
 	needProgram(t, "cinder", "the cinder CLI, from python3-cinderclient")
 	d := newDeployment(t, setup{})
 	d.startAll()

@@ -15,6 +15,7 @@ func run(binary string, args ...string) (string, error) {
 }
 
 func TestCinderManage(t *testing.T) {
+	t.Parallel()
 	d := newDeployment(t, setup{})
 	out, err := run("cinder-manage", "--config-file", d.conf, "db", "sync")
 	if err != nil || !strings.Contains(out, "database schema at version") {
@@ -44,6 +45,7 @@ func TestCinderManage(t *testing.T) {
 
 // A bad configuration stops every binary at once with a one-line reason.
 func TestBadConfigExitsWithAReason(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	write := func(name, text string) string {
 		p := filepath.Join(dir, name)

@@ -45,6 +45,7 @@ func (d *deployment) accessMode(id string) string {
 // flag reaches connection_info, and a volume made from a snapshot of a
 // bootable volume is bootable with its image metadata.
 func TestCinderCLIMetadata(t *testing.T) {
+	t.Parallel()
 	needProgram(t, "cinder", "the cinder CLI, from python3-cinderclient")
 	d := newDeployment(t, setup{})
 	d.startAll()

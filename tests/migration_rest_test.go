@@ -24,6 +24,7 @@ func (d *deployment) migrateFault(id string, args map[string]any, code int, kind
 // noauth makes every caller an admin (api's unit tests check the 403 with
 // keystone-style roles).
 func TestMigrationPreconditions(t *testing.T) {
+	t.Parallel()
 	d := newDeployment(t, setup{backends: fourBackends("zero")})
 	d.startAll()
 	id := d.volumeOn("thin")
@@ -73,6 +74,7 @@ func TestMigrationPreconditions(t *testing.T) {
 
 // A destination whose cinder-volume is down is refused at once.
 func TestMigrationToADownBackend(t *testing.T) {
+	t.Parallel()
 	d := newDeployment(t, setup{transport: testenv.RabbitURL(t), backends: fourBackends("zero")})
 	splitTwoHosts(t, d)
 	id := d.volumeOn("thin")

@@ -169,6 +169,7 @@ func migrateAllPairs(t *testing.T, d *deployment) {
 }
 
 func TestMigrationAllPairsInProcess(t *testing.T) {
+	t.Parallel()
 	d := newDeployment(t, setup{backends: fourBackends("zero")})
 	d.startAll()
 	migrateAllPairs(t, d)
@@ -188,6 +189,7 @@ func splitTwoHosts(t *testing.T, d *deployment) {
 // of two hosts, each its own process, over RabbitMQ and on PostgreSQL: the
 // deployment the project scales to (the in-process test runs on SQLite).
 func TestMigrationAllPairsOverRabbitMQ(t *testing.T) {
+	t.Parallel()
 	d := newDeployment(t, setup{transport: testenv.RabbitURL(t), database: testenv.PostgresURL(t), backends: fourBackends("zero")})
 	splitTwoHosts(t, d)
 	migrateAllPairs(t, d)
@@ -196,6 +198,7 @@ func TestMigrationAllPairsOverRabbitMQ(t *testing.T) {
 // A thick destination whose storage holds old bytes: after migrating a
 // mostly empty thin volume there, not one old byte remains.
 func TestMigrationLeavesNoStaleData(t *testing.T) {
+	t.Parallel()
 	d := newDeployment(t, setup{backends: fourBackends("none")})
 	d.startAll()
 	old := d.volumeOn("thick")
@@ -228,6 +231,7 @@ func staleBlocks(b []byte) int {
 // A thin volume stays thin through a migration to a thin destination (a
 // sparse copy), and is copied in full to a thick one.
 func TestMigrationSparseStaysSparse(t *testing.T) {
+	t.Parallel()
 	d := newDeployment(t, setup{backends: fourBackends("zero")})
 	d.startAll()
 	id := d.volumeOn("thin")
@@ -280,6 +284,7 @@ func copyModes(d *deployment, id string) []string {
 // serves migrates it there on demand, bytes intact, and the volume ends
 // with the new type.
 func TestRetypeOverRabbitMQ(t *testing.T) {
+	t.Parallel()
 	d := newDeployment(t, setup{transport: testenv.RabbitURL(t), database: testenv.PostgresURL(t), backends: fourBackends("zero")})
 	splitTwoHosts(t, d)
 	typeID := map[string]string{}

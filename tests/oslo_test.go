@@ -17,6 +17,7 @@ import (
 // (topic cinder-volume.<host@backend>, server <host>, version 3.0), and on
 // the legacy target (topic cinder-volume, server <host@backend>).
 func TestPythonOsloCallsCinderVolume(t *testing.T) {
+	t.Parallel()
 	const python = "/usr/bin/python3"
 	if out, err := exec.Command(python, "-c", "import oslo_messaging").CombinedOutput(); err != nil {
 		if testenv.Required() {

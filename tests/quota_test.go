@@ -99,6 +99,7 @@ func checkUsage(t *testing.T, d *deployment, project string, want map[string][2]
 // limits become the defaults; a create past the volumes quota fails with
 // Cinder's message.
 func TestQuotaCLI(t *testing.T) {
+	t.Parallel()
 	needProgram(t, "cinder", "the cinder CLI, from python3-cinderclient")
 	d := newDeployment(t, setup{})
 	d.startAll()

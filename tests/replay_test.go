@@ -76,6 +76,7 @@ var (
 // against cinder-all, get the answers in the golden file, byte for byte once
 // normalised (-update or CINDER_UPDATE_GOLDEN=1 rewrites it).
 func TestReplayRealCinder(t *testing.T) {
+	t.Parallel()
 	recs := loadRecordings(t)
 	// fake1 is the larger, so that the scheduler places every volume there,
 	// as real Cinder did; both smaller than the filesystem's free space, so

@@ -8,6 +8,7 @@ import (
 // The scheduler places by volume_backend_name, by free capacity, and sends a
 // volume no backend can hold to error.
 func TestSchedulerPlacement(t *testing.T) {
+	t.Parallel()
 	d := newDeployment(t, setup{backends: map[string]string{
 		"small": "volume_driver = thick\nvolume_clear = none\ntotal_capacity_gb = 4\n",
 		"big":   "volume_driver = thick\nvolume_clear = none\ntotal_capacity_gb = 40\n",

@@ -43,6 +43,7 @@ func (d *deployment) waitResource(kind, id, want string) {
 // written before; a thick volume made from a snapshot shows none of the
 // stale bytes its reused storage held.
 func TestCinderCLISnapshots(t *testing.T) {
+	t.Parallel()
 	needProgram(t, "cinder", "the cinder CLI, from python3-cinderclient")
 	d := newDeployment(t, setup{backends: map[string]string{
 		"thin":  "volume_driver = thin\n",

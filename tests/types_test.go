@@ -48,6 +48,7 @@ func cinderFails(t *testing.T, d *deployment, message string, args ...string) {
 // CLI against cinder-all, asserting what it prints, and reads the QoS
 // specs cinder-volume puts in a volume's connection_info.
 func TestCinderCLITypes(t *testing.T) {
+	t.Parallel()
 	needProgram(t, "cinder", "the cinder CLI, from python3-cinderclient")
 	d := newDeployment(t, setup{})
 	d.startAll()
