@@ -139,7 +139,7 @@ func withBackupID(t *testing.T, url, id string) string {
 // backup of a volume restored into a new volume holds its bytes.
 func TestBackupSplitOverRabbitMQ(t *testing.T) {
 	t.Parallel()
-	d := newDeployment(t, setup{transport: testenv.RabbitURL(t)})
+	d := newDeployment(t, setup{transport: testenv.RabbitVhostURL(t)})
 	d.startSplit()
 	d.start("cinder-backup")
 	vol := d.createVolume(1, nil)

@@ -75,7 +75,7 @@ func TestMigrationPreconditions(t *testing.T) {
 // A destination whose cinder-volume is down is refused at once.
 func TestMigrationToADownBackend(t *testing.T) {
 	t.Parallel()
-	d := newDeployment(t, setup{transport: testenv.RabbitURL(t), backends: fourBackends("zero")})
+	d := newDeployment(t, setup{transport: testenv.RabbitVhostURL(t), backends: fourBackends("zero")})
 	splitTwoHosts(t, d)
 	id := d.volumeOn("thin")
 	d.stop("cinder-volume-hostB")

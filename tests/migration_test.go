@@ -190,7 +190,7 @@ func splitTwoHosts(t *testing.T, d *deployment) {
 // deployment the project scales to (the in-process test runs on SQLite).
 func TestMigrationAllPairsOverRabbitMQ(t *testing.T) {
 	t.Parallel()
-	d := newDeployment(t, setup{transport: testenv.RabbitURL(t), database: testenv.PostgresURL(t), backends: fourBackends("zero")})
+	d := newDeployment(t, setup{transport: testenv.RabbitVhostURL(t), database: testenv.PostgresURL(t), backends: fourBackends("zero")})
 	splitTwoHosts(t, d)
 	migrateAllPairs(t, d)
 }
@@ -285,7 +285,7 @@ func copyModes(d *deployment, id string) []string {
 // with the new type.
 func TestRetypeOverRabbitMQ(t *testing.T) {
 	t.Parallel()
-	d := newDeployment(t, setup{transport: testenv.RabbitURL(t), database: testenv.PostgresURL(t), backends: fourBackends("zero")})
+	d := newDeployment(t, setup{transport: testenv.RabbitVhostURL(t), database: testenv.PostgresURL(t), backends: fourBackends("zero")})
 	splitTwoHosts(t, d)
 	typeID := map[string]string{}
 	for name, backend := range map[string]string{"on-thin": "thin", "also-thin": "thin", "on-thick2": "thick2"} {

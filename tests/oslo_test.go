@@ -25,7 +25,7 @@ func TestPythonOsloCallsCinderVolume(t *testing.T) {
 		}
 		t.Skipf("SKIP: %s cannot import oslo_messaging: %v", python, err)
 	}
-	url := testenv.RabbitURL(t)
+	url := testenv.RabbitVhostURL(t)
 	d := newDeployment(t, setup{transport: url})
 	d.startSplit()
 

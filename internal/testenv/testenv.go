@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -50,6 +51,46 @@ func RabbitURL(t testing.TB) string {
 	t.Helper()
 	lockBroker(t)
 	return rabbitURL(t)
+}
+
+// RabbitVhostURL is RabbitURL on a virtual host of its own, made with
+// rabbitmqctl and deleted when t ends: Cinder's queue and fanout exchange
+// names do not carry control_exchange, so tests sharing a virtual host
+// would consume one another's messages. Tests of one process may then use
+// the broker at the same time.
+func RabbitVhostURL(t testing.TB) string {
+	t.Helper()
+	base := strings.TrimSuffix(RabbitURL(t), "/")
+	if strings.Count(strings.TrimPrefix(base, "rabbit://"), "/") > 0 {
+		t.Fatalf("RabbitVhostURL: %s names a virtual host already", base)
+	}
+	user := "guest"
+	if creds, _, ok := strings.Cut(strings.TrimPrefix(base, "rabbit://"), "@"); ok {
+		user, _, _ = strings.Cut(creds, ":")
+	}
+	vhost := "cinder-test-" + uuid.NewString()[:8]
+	ctl := func(args ...string) error {
+		out, err := exec.Command("rabbitmqctl", append([]string{"-q"}, args...)...).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("rabbitmqctl %s: %w: %s", strings.Join(args, " "), err, out)
+		}
+		return nil
+	}
+	if _, err := exec.LookPath("rabbitmqctl"); err != nil {
+		unavailable(t, "rabbitmqctl, to make a RabbitMQ virtual host", err)
+	}
+	if err := ctl("add_vhost", vhost); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := ctl("delete_vhost", vhost); err != nil {
+			t.Logf("delete test virtual host: %v", err)
+		}
+	})
+	if err := ctl("set_permissions", "-p", vhost, user, ".*", ".*", ".*"); err != nil {
+		t.Fatal(err)
+	}
+	return base + "/" + vhost
 }
 
 // broker is this process's hold on the broker lock file, shared by its tests.
