@@ -102,3 +102,9 @@ func Code(err error) int {
 
 // IsNotFound reports whether err is a 404-class Cinder exception.
 func IsNotFound(err error) bool { return Code(err) == 404 }
+
+// IsNoValidBackend reports whether err is, or wraps, NoValidBackend.
+func IsNoValidBackend(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Class == "NoValidBackend"
+}

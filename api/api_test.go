@@ -40,6 +40,7 @@ type fakeScheduler struct {
 	pools     []cinder.Pool
 	poolsErr  error
 	panics    bool
+	full      bool // no backend has room (validate_host_capacity)
 
 	mu       sync.Mutex
 	creates  []cinder.RequestSpec
@@ -75,6 +76,11 @@ func (f *fakeScheduler) CreateGroup(ctx context.Context, g *cinder.Group) error 
 		return nil
 	})
 	return err
+}
+
+// ValidateHostCapacity answers that backend has room unless full is set.
+func (f *fakeScheduler) ValidateHostCapacity(ctx context.Context, backend, groupID string, size int) (bool, error) {
+	return !f.full, nil
 }
 
 func (f *fakeScheduler) GetPools(ctx context.Context) ([]cinder.Pool, error) {

@@ -200,6 +200,17 @@ func TestCreateGroupFromSrcAPI(t *testing.T) {
 		}
 	}
 
+	// A backend without room for the volumes refuses, leaving no group.
+	groups := len(e.get("/v3/admin/groups").listedIDs(t, "groups"))
+	e.sched.full = true
+	if msg := from(`{"create-from-src": {"source_group_id": "`+group+`"}}`).fault(t, http.StatusBadRequest, "badRequest"); !strings.Contains(msg, "No valid host to create group") {
+		t.Fatalf("no room on the backend: %q", msg)
+	}
+	if n := len(e.get("/v3/admin/groups").listedIDs(t, "groups")); n != groups {
+		t.Fatalf("%d groups after a refused create-from-src, want %d", n, groups)
+	}
+	e.sched.full = false
+
 	// As Cinder's controller, a Cinder exception is a 400: over quota too.
 	e.put("/v3/admin/os-quota-sets/admin", `{"quota_set": {"groups": 1}}`).expect(t, http.StatusOK)
 	if msg := from(`{"create-from-src": {"source_group_id": "`+group+`"}}`).fault(t, http.StatusBadRequest, "badRequest"); !strings.Contains(msg, "groups") {

@@ -94,6 +94,22 @@ func (c *Client) CreateGroup(ctx context.Context, g *cinder.Group) error {
 	return nil
 }
 
+// ValidateHostCapacity calls validate_host_capacity: whether backend, the
+// host of group groupID being made from a source, has room for size GiB,
+// which the scheduler then counts as taken there.
+func (c *Client) ValidateHostCapacity(ctx context.Context, backend, groupID string, size int) (bool, error) {
+	args := map[string]any{
+		"backend":           backend,
+		"request_spec":      map[string]any{"group_id": groupID, "volume_properties": map[string]any{"size": size}},
+		"filter_properties": nil,
+	}
+	var ok bool
+	if err := c.rpc.Call(ctx, "validate_host_capacity", args, &ok); err != nil {
+		return false, fmt.Errorf("call validate_host_capacity of %s on the scheduler: %w", backend, err)
+	}
+	return ok, nil
+}
+
 // GetPools calls get_pools: the latest stats of every pool whose backend is up.
 func (c *Client) GetPools(ctx context.Context) ([]cinder.Pool, error) {
 	var pools []cinder.Pool

@@ -54,6 +54,34 @@ func (s *Scheduler) createGroup(ctx context.Context, raw json.RawMessage) (any, 
 	return nil, nil
 }
 
+// validateHostCapacity answers whether backend, the host of a group being
+// made from a source, passes the filters for the request spec's
+// volume_properties.size GiB, and counts that size as taken from its pool
+// (Cinder's validate_host_capacity); false, the reason logged, when not.
+func (s *Scheduler) validateHostCapacity(ctx context.Context, raw json.RawMessage) (any, error) {
+	var args struct {
+		Backend     string `json:"backend"`
+		RequestSpec struct {
+			GroupID          string `json:"group_id"`
+			VolumeProperties struct {
+				Size int `json:"size"`
+			} `json:"volume_properties"`
+		} `json:"request_spec"`
+	}
+	if err := json.Unmarshal(raw, &args); err != nil || args.Backend == "" {
+		return nil, cinder.InvalidInput("validate_host_capacity arguments: no backend named (%v)", err)
+	}
+	s.waitReady(ctx)
+	size := args.RequestSpec.VolumeProperties.Size
+	err := s.bestOn(ctx, &request{size: size}, args.Backend, fmt.Sprintf("Cannot place %d GiB on %s.", size, args.Backend),
+		func(p *poolState) { p.consume(size, time.Now()) })
+	if cinder.IsNoValidBackend(err) {
+		slog.Error("desired host does not have enough capacity", "host", args.Backend, "group_id", args.RequestSpec.GroupID, "reason", err)
+		return false, nil
+	}
+	return err == nil, err
+}
+
 // placeGroup chooses g's pool, records it and hands g to its backend.
 func (s *Scheduler) placeGroup(ctx context.Context, g *cinder.Group) error {
 	var requests []*request

@@ -71,3 +71,31 @@ func TestCreateGroupIsPlacedAndCreated(t *testing.T) {
 		t.Fatalf("group of thin and thick: %s on %q, want error", g.Status, g.Host)
 	}
 }
+
+// TestValidateHostCapacity: a backend with room for a group's volumes
+// says so and counts them as taken, so a second group of the same size no
+// longer fits; a backend that is not reporting has no room.
+func TestValidateHostCapacity(t *testing.T) {
+	c := newCloud(t, time.Minute)
+	c.addBackend(t, "thick", "thick")
+	c.pools(t, "node1@thick#thick")
+	ctx := context.Background()
+	for _, tc := range []struct {
+		backend string
+		size    int
+		want    bool
+	}{
+		{"node1@thick#thick", 8, true},
+		{"node1@thick#thick", 8, false}, // 2 of the 10 GiB left
+		{"node1@thick#thick", 2, true},
+		{"node1@other#other", 1, false},
+	} {
+		got, err := c.client.ValidateHostCapacity(ctx, tc.backend, "g", tc.size)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != tc.want {
+			t.Fatalf("%d GiB on %s: %v, want %v", tc.size, tc.backend, got, tc.want)
+		}
+	}
+}

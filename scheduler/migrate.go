@@ -69,25 +69,34 @@ func (s *Scheduler) backendPassesFilters(ctx context.Context, v *cinder.Volume, 
 	if err != nil {
 		return "", nil, err
 	}
+	var host string
+	var caps map[string]any
+	err = s.bestOn(ctx, r, backend, fmt.Sprintf("Cannot place volume %s on %s.", v.ID, backend), func(p *poolState) {
+		host, caps = p.host, maps.Clone(p.capabilities)
+	})
+	return host, caps, err
+}
+
+// bestOn calls use, under the scheduler's lock, with the best weighed pool
+// of backend (host@backend#pool, or host@backend for any of its pools) that
+// passes the filters for r; when none does it returns
+// cinder.NoValidBackend(refusal), wrapped in the reason.
+func (s *Scheduler) bestOn(ctx context.Context, r *request, backend, refusal string, use func(*poolState)) error {
 	byBackend := cinder.ExtractHost(backend, cinder.LevelPool) == ""
 	onBackend := func(p *poolState) bool {
 		return p.host == backend || byBackend && cinder.ExtractHost(p.host, cinder.LevelBackend) == backend
 	}
-	var host string
-	var caps map[string]any
-	err = s.ranked(ctx, r, onBackend, func(ranked []*poolState, rejectedBy string) error {
+	return s.ranked(ctx, r, onBackend, func(ranked []*poolState, rejectedBy string) error {
 		if len(ranked) == 0 {
 			detail := "no such pool is up and reporting stats"
 			if rejectedBy != "" {
 				detail = rejectedBy + " rejected it"
 			}
-			return fmt.Errorf("%d GiB in zone %q: %s: %w", r.size, r.availabilityZone, detail,
-				cinder.NoValidBackend(fmt.Sprintf("Cannot place volume %s on %s.", v.ID, backend)))
+			return fmt.Errorf("%d GiB in zone %q: %s: %w", r.size, r.availabilityZone, detail, cinder.NoValidBackend(refusal))
 		}
-		host, caps = ranked[0].host, maps.Clone(ranked[0].capabilities)
+		use(ranked[0])
 		return nil
 	})
-	return host, caps, err
 }
 
 // failMigration records that volume id cannot migrate to backend because

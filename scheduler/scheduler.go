@@ -8,7 +8,6 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -121,6 +120,7 @@ func (s *Scheduler) Endpoint() rpc.Endpoint {
 			"manage_existing":             s.manageExisting,
 			"manage_existing_snapshot":    s.manageExistingSnapshot,
 			"create_group":                s.createGroup,
+			"validate_host_capacity":      s.validateHostCapacity,
 		},
 	}
 }
@@ -273,8 +273,7 @@ const messageTTL = 30 * 24 * time.Hour
 // failed, as Cinder's message API: event VOLUME_VOLUME_001_<detail>.
 func (s *Scheduler) tell(ctx context.Context, v *cinder.Volume, cause error) {
 	detail, text := "001", "An unknown error occurred."
-	var e *cinder.Error
-	if errors.As(cause, &e) && e.Class == "NoValidBackend" {
+	if cinder.IsNoValidBackend(cause) {
 		detail, text = "003", "Could not find any available weighted backend."
 	}
 	m := &cinder.Message{
@@ -340,8 +339,7 @@ func (s *Scheduler) ranked(ctx context.Context, r *request, keep func(*poolState
 // volume: nothing for NoValidBackend, an expected outcome, err otherwise,
 // for the RPC server to log.
 func settled(err error) (any, error) {
-	var e *cinder.Error
-	if err == nil || errors.As(err, &e) && e.Class == "NoValidBackend" {
+	if err == nil || cinder.IsNoValidBackend(err) {
 		return nil, nil
 	}
 	return nil, err

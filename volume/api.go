@@ -24,6 +24,7 @@ type Scheduler interface {
 	MigrateVolume(ctx context.Context, v *cinder.Volume, backend string, forceCopy bool, spec cinder.RequestSpec) error
 	Retype(ctx context.Context, v *cinder.Volume, spec cinder.RequestSpec) error
 	CreateGroup(ctx context.Context, g *cinder.Group) error
+	ValidateHostCapacity(ctx context.Context, backend, groupID string, size int) (bool, error)
 	GetPools(ctx context.Context) ([]cinder.Pool, error)
 	WorkCleanup(ctx context.Context, req cinder.CleanupRequest) (cleaning, unavailable []*cinder.Service, err error)
 	ManageExisting(ctx context.Context, v *cinder.Volume, spec cinder.RequestSpec, ref map[string]any) error

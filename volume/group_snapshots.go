@@ -194,8 +194,9 @@ type GroupFromSrcRequest struct {
 // or a source group, as group/api.py create_from_src: of the source's
 // group type, volume types, zone and backend, with a volume, creating, per
 // snapshot of the group snapshot or per volume of the source group, each
-// made from it; the group's room in the groups quota and each volume's in
-// the volume quotas are reserved first. The backend is then asked to make
+// made from it. The scheduler must find room for them all on the backend
+// (validate_host_capacity); the group's room in the groups quota and each
+// volume's in the volume quotas are reserved next. The backend is then asked to make
 // the volumes. When anything fails before that cast is sent, the group and
 // its volumes are destroyed, giving their quota back; a crash after it
 // leaves them creating, which the backend's restart sets to error.
@@ -230,10 +231,17 @@ func (a *API) CreateGroupFromSrc(ctx context.Context, req GroupFromSrcRequest) (
 	if err := a.notFrozen(ctx, g.Host); err != nil {
 		return nil, err
 	}
+	size := 0
 	for _, v := range vols {
+		size += v.Size
 		if !slices.Contains(g.VolumeTypeIDs, v.VolumeTypeID) {
 			g.VolumeTypeIDs = append(g.VolumeTypeIDs, v.VolumeTypeID)
 		}
+	}
+	if ok, err := a.sched.ValidateHostCapacity(ctx, g.Host, g.ID, size); err != nil {
+		return nil, unreachable(err, "Could not ask the scheduler about the room on %s", g.Host)
+	} else if !ok {
+		return nil, cinder.InvalidGroup("No valid host to create group %s.", g.ID)
 	}
 	limits, err := a.projectLimits(ctx, g.ProjectID)
 	if err != nil {

@@ -2,6 +2,7 @@ package volume
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"testing"
 
@@ -232,7 +233,16 @@ func TestCreateGroupFromSrc(t *testing.T) {
 			g.GroupSnapshotID != tc.req.GroupSnapshotID || g.SourceGroupID != tc.req.SourceGroupID || !slices.Equal(g.VolumeTypeIDs, src.VolumeTypeIDs) {
 			t.Fatalf("%s: created %+v from %+v", tc.req.Name, g, src)
 		}
-		if calls := c.rpc.called(); calls[len(calls)-1] != "create_group_from_src "+g.ID+"<"+tc.cast {
+		size := 0
+		for _, id := range vols {
+			v, err := c.store.GetVolume(ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			size += v.Size
+		}
+		if calls := c.rpc.called(); calls[len(calls)-1] != "create_group_from_src "+g.ID+"<"+tc.cast ||
+			calls[len(calls)-2] != fmt.Sprintf("validate_host_capacity %s %d GiB", src.Host, size) {
 			t.Fatalf("%s: calls %v", tc.req.Name, calls)
 		}
 		made, err := c.store.GroupVolumes(ctx, g.ID)

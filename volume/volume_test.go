@@ -71,6 +71,11 @@ func (f *fakeRPC) CreateGroup(_ context.Context, g *cinder.Group) error {
 	return f.record("create_group", g.ID)
 }
 
+func (f *fakeRPC) ValidateHostCapacity(_ context.Context, backend, groupID string, size int) (bool, error) {
+	err := f.record("validate_host_capacity", fmt.Sprintf("%s %d GiB", backend, size))
+	return err == nil, err
+}
+
 func (f *fakeRPC) DeleteGroup(_ context.Context, g *cinder.Group) error {
 	return f.record("delete_group", g.ID)
 }
