@@ -4,6 +4,9 @@ import (
 	"maps"
 	"net/http"
 	"slices"
+
+	"github.com/cinder-go/cinder"
+	"github.com/cinder-go/cinder/db"
 )
 
 // Microversions of the volume summary.
@@ -14,8 +17,11 @@ const (
 
 // summarizeVolumes answers GET /volumes/summary (3.12): how many volumes the
 // caller's project has and their GiB (every project's with all_tenants,
-// for an admin), and from 3.36 the distinct values of each metadata key.
-// Other parameters are ignored, as Cinder.
+// for an admin, or project_id's), and from 3.36 the distinct values of
+// each metadata key. As Cinder's summary, the request's other parameters
+// filter the count and GiB as they filter the volume list (a non-admin's
+// that the list does not allow are dropped, remove_invalid_filter_options),
+// not the metadata.
 func (s *server) summarizeVolumes(r *http.Request) (reply, error) {
 	if !ver(r).atLeast(mvVolumeSummary) {
 		return reply{}, newFault(http.StatusNotFound, "The resource could not be found.")
@@ -23,11 +29,11 @@ func (s *server) summarizeVolumes(r *http.Request) (reply, error) {
 	if err := s.authorize(r, "volume:get_all"); err != nil {
 		return reply{}, err
 	}
-	all, err := boolParam(r, "all_tenants", false)
+	f, err := s.summaryFilter(r)
 	if err != nil {
 		return reply{}, err
 	}
-	sum, err := s.vol.Summary(r.Context(), all)
+	sum, err := s.vol.Summary(r.Context(), f)
 	if err != nil {
 		return reply{}, err
 	}
@@ -44,4 +50,34 @@ func (s *server) summarizeVolumes(r *http.Request) (reply, error) {
 		o = append(o, member{"metadata", md})
 	}
 	return reply{http.StatusOK, object{{"volume-summary", o}}}, nil
+}
+
+// summaryFilter reads the volumes GET /volumes/summary sums: the project
+// as the list's (listProject) and the list's filters, but for paging, with
+// the list's names (name~ is display_name~); a non-admin's filters the
+// volume list does not allow are dropped rather than refused. Migration targets count, as Cinder's get_volume_summary.
+func (s *server) summaryFilter(r *http.Request) (db.VolumeFilter, error) {
+	var f db.VolumeFilter
+	var err error
+	if f.ProjectID, err = listProject(r); err != nil {
+		return f, err
+	}
+	filters := filtersOf(r)
+	if !cinder.FromContext(r.Context()).IsAdmin {
+		allowed := s.filter.of("volume")
+		maps.DeleteFunc(filters, func(k, _ string) bool { return !slices.Contains(allowed, k) })
+	}
+	for from, to := range attributeConverters {
+		if v, ok := filters[from]; ok {
+			delete(filters, from)
+			filters[to] = v
+		}
+	}
+	f.Host = popFilters(filters, "host")["host"]
+	if v, ok := filters["glance_metadata"]; ok {
+		delete(filters, "glance_metadata")
+		md, ok := pyDict(v)
+		f.GlanceMetadata, f.Nothing = md, !ok
+	}
+	return f, matchFilters(&f.Match, filters, true, boolFilters, ver(r).atLeast(mvStrictBooleans))
 }

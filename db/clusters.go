@@ -41,7 +41,7 @@ func scanCluster(row scanner) (*cinder.Cluster, error) {
 // CreateCluster inserts c (CreatedAt now) and sets c.ID.
 func (db *DB) CreateCluster(ctx context.Context, c *cinder.Cluster) error {
 	c.CreatedAt = now()
-	err := db.sql.QueryRowContext(ctx, db.dialect.rebind(`INSERT INTO clusters
+	err := db.w.QueryRowContext(ctx, db.dialect.rebind(`INSERT INTO clusters
 		(name, "binary", disabled, disabled_reason, frozen, created_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING id`),
 		c.Name, c.Binary, c.Disabled, c.DisabledReason, c.Frozen, formatTime(c.CreatedAt)).Scan(&c.ID)
 	if duplicate(err) {
@@ -70,7 +70,7 @@ func (db *DB) GetCluster(ctx context.Context, name, binary string, downTime time
 
 // SetClusterDisabled enables or disables cluster id with reason.
 func (db *DB) SetClusterDisabled(ctx context.Context, id int64, disabled bool, reason string) error {
-	res, err := db.sql.ExecContext(ctx, db.dialect.rebind(
+	res, err := db.w.ExecContext(ctx, db.dialect.rebind(
 		"UPDATE clusters SET disabled = ?, disabled_reason = ?, updated_at = ? WHERE id = ? AND deleted = FALSE"),
 		disabled, reason, formatTime(now()), id)
 	if err == nil {

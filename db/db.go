@@ -27,15 +27,22 @@ import (
 // writers wait for each other and every write transaction locks up front.
 const sqlitePragmas = "_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_txlock=immediate"
 
-// sqliteMaxConns bounds a process's SQLite connections. SQLite lets one
-// writer in at a time, so more connections only contend for its lock (past
-// busy_timeout under load), and the file descriptor of every connection a
-// process closes stays open while its other connections hold locks on the file.
-const sqliteMaxConns = 2
+// sqliteReaders is how many connections a process reads a SQLite file
+// through, and its writes go through one more, their own: SQLite lets one
+// writer in at a time, so more writing connections would only contend for
+// its lock (past busy_timeout under load), while in WAL mode readers never
+// wait for the writer. Were reads and writes to share connections, the
+// periodic writes (heartbeats, each committing with an fsync) and a slow
+// read would hold the connections every request waits for. Connections
+// are never closed while the database is open: the file descriptor of
+// every connection a process closes stays open while its other
+// connections hold locks on the file.
+const sqliteReaders = 4
 
 // DB is an open Cinder database.
 type DB struct {
-	sql     *sql.DB
+	sql     *sql.DB // reads, and PostgreSQL's writes
+	w       *sql.DB // writes: sql on PostgreSQL, SQLite's one writing connection
 	dialect *dialect
 	stmts   stmtCache
 }
@@ -106,7 +113,7 @@ func (c cached) QueryRowContext(ctx context.Context, query string, args ...any) 
 }
 
 func (c cached) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	return c.db.sql.ExecContext(ctx, c.db.dialect.rebind(query), args...)
+	return c.db.w.ExecContext(ctx, c.db.dialect.rebind(query), args...)
 }
 
 // dialect is what differs between the SQL of SQLite and of PostgreSQL.
@@ -169,20 +176,75 @@ func Open(ctx context.Context, connection string) (*DB, error) {
 			return nil, fmt.Errorf("open database %s: %w", what, err)
 		}
 	}
-	sdb, err := sql.Open(driver, dsn)
-	if err == nil {
-		if err = ping(ctx, sdb); err != nil {
-			_ = sdb.Close() // the ping's error says why; it never connected
-		}
-	}
-	if err != nil {
+	db := &DB{dialect: d}
+	if db.sql, err = openPinged(ctx, driver, dsn); err != nil {
 		return nil, fmt.Errorf("open database %s: %w", what, err)
 	}
+	db.w = db.sql
 	if d == sqliteDialect {
-		sdb.SetMaxOpenConns(sqliteMaxConns)
-		sdb.SetMaxIdleConns(sqliteMaxConns)
+		if db.w, err = openPinged(ctx, driver, dsn); err != nil {
+			_ = db.sql.Close() // the writer's error says why
+			return nil, fmt.Errorf("open database %s: %w", what, err)
+		}
+		db.sql.SetMaxOpenConns(sqliteReaders)
+		db.sql.SetMaxIdleConns(sqliteReaders)
+		db.w.SetMaxOpenConns(1)
+		db.w.SetMaxIdleConns(1)
+		if err := fill(ctx, db.sql, sqliteReaders); err != nil {
+			_ = db.Close() // fill's error says why
+			return nil, fmt.Errorf("open database %s: %w", what, err)
+		}
 	}
-	return &DB{sql: sdb, dialect: d}, nil
+	return db, nil
+}
+
+// fill opens n connections of sdb now, which stay open as its idle
+// connections: a process holds the same files open from its start on,
+// rather than more as a burst first needs them.
+func fill(ctx context.Context, sdb *sql.DB, n int) error {
+	conns := make([]*sql.Conn, 0, n)
+	defer func() {
+		for _, c := range conns {
+			_ = c.Close() // back to the pool, idle
+		}
+	}()
+	deadline := time.Now().Add(openWait)
+	for len(conns) < n {
+		c, err := sdb.Conn(ctx)
+		if err == nil {
+			// A connection runs the DSN's pragmas when it is first used.
+			err = c.PingContext(ctx)
+		}
+		if err == nil {
+			conns = append(conns, c)
+			continue
+		}
+		if c != nil {
+			_ = c.Close() // its error is the one to report or retry
+		}
+		if !retryable(err) || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	return nil
+}
+
+// openPinged opens a database/sql handle and checks that it answers.
+func openPinged(ctx context.Context, driver, dsn string) (*sql.DB, error) {
+	sdb, err := sql.Open(driver, dsn)
+	if err != nil {
+		return nil, err
+	}
+	if err := ping(ctx, sdb); err != nil {
+		_ = sdb.Close() // the ping's error says why; it never connected
+		return nil, err
+	}
+	return sdb, nil
 }
 
 // parseConnection returns the dialect, database/sql driver and DSN of an
@@ -238,7 +300,7 @@ func ping(ctx context.Context, sdb *sql.DB) error {
 // connections stay open until idle for overflowIdle (database/sql ages them
 // all alike): under a steady load above size, each request would otherwise
 // pay for a new server process. SQLite keeps its own, smaller bound
-// (sqliteMaxConns).
+// (sqliteReaders and one writer).
 func (db *DB) LimitPool(size, overflow int) {
 	if db.dialect == sqliteDialect {
 		return
@@ -262,7 +324,11 @@ func (db *DB) Close() error {
 	}
 	db.stmts.m = nil
 	db.stmts.mu.Unlock()
-	return errors.Join(append(errs, db.sql.Close())...)
+	errs = append(errs, db.sql.Close())
+	if db.w != db.sql {
+		errs = append(errs, db.w.Close())
+	}
+	return errors.Join(errs...)
 }
 
 // maxAttempts bounds how often a transaction runs when the database reports
@@ -286,7 +352,7 @@ func (db *DB) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 }
 
 func (db *DB) tryTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	tx, err := db.sql.BeginTx(ctx, nil)
+	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}

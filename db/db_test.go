@@ -287,3 +287,54 @@ func TestPoolReusesOverflow(t *testing.T) {
 		t.Fatalf("10 rounds of 3 queries used %d server backends, want at most 3", len(pids))
 	}
 }
+
+// TestSQLiteReadsBesideWrites: on SQLite, reads go on while writes hold
+// the writer (one in a transaction, another waiting for it), as the
+// periodic heartbeats and stats do under a burst of API reads: reads and
+// writes sharing two connections, such writers held both and every read
+// waited.
+func TestSQLiteReadsBesideWrites(t *testing.T) {
+	ctx := context.Background()
+	db := synced(t, "sqlite:///"+filepath.Join(t.TempDir(), "cinder.db"))
+	v := &cinder.Volume{ProjectID: "p", Status: "available", Size: 1}
+	if err := db.CreateVolume(ctx, v); err != nil {
+		t.Fatal(err)
+	}
+	held, release := make(chan struct{}), make(chan struct{})
+	var writers sync.WaitGroup
+	write := func(hold bool) {
+		err := db.inTx(ctx, func(tx *sql.Tx) error {
+			if _, err := tx.ExecContext(ctx, "UPDATE volumes SET size = size + 1 WHERE id = ?", v.ID); err != nil {
+				return err
+			}
+			if hold {
+				close(held)
+				<-release
+			}
+			return nil
+		})
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	writers.Go(func() { write(true) })
+	<-held
+	writers.Go(func() { write(false) })
+	time.Sleep(50 * time.Millisecond) // the second writer waits for the first
+	readCtx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	var readers sync.WaitGroup
+	for range 4 {
+		readers.Go(func() {
+			if _, err := db.GetVolume(readCtx, v.ID); err != nil {
+				t.Errorf("read beside the writers: %v", err)
+			}
+		})
+	}
+	readers.Wait()
+	cancel()
+	close(release)
+	writers.Wait()
+	if got, err := db.GetVolume(ctx, v.ID); err != nil || got.Size != 3 {
+		t.Fatalf("after both writes: %+v, %v", got, err)
+	}
+}

@@ -63,7 +63,7 @@ func (db *DB) CreateGroupType(ctx context.Context, t *cinder.GroupType) error {
 	if t.GroupSpecs == nil {
 		t.GroupSpecs = map[string]string{}
 	}
-	_, err := db.sql.ExecContext(ctx, db.dialect.rebind(insertSQL("group_types", groupTypeColumns)), groupTypeValues(t)...)
+	_, err := db.w.ExecContext(ctx, db.dialect.rebind(insertSQL("group_types", groupTypeColumns)), groupTypeValues(t)...)
 	if duplicate(err) {
 		return groupTypeExists(t.Name)
 	}

@@ -66,6 +66,9 @@ func TestListPlansSeek(t *testing.T) {
 		// with_count and the summary read the project's totals instead.
 		checkPlan(t, db, conn, "totals", explain+selectTotals, "volume_totals", []any{"p1"})
 		checkPlan(t, db, conn, "metadata totals", explain+selectPairs, "volume_metadata_totals", []any{"p1"})
+		// Each backend's stats every backend_stats_polling_interval.
+		checkPlan(t, db, conn, "allocated capacity", explain+"SELECT host, SUM(size) FROM volumes WHERE host IN (?, ?)"+
+			" AND deleted = FALSE GROUP BY host", "volumes", []any{"h@b#p1", "h@b#p2"})
 	})
 }
 

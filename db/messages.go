@@ -49,7 +49,7 @@ func (db *DB) CreateMessage(ctx context.Context, m *cinder.Message) error {
 		m.CreatedAt = now()
 	}
 	m.CreatedAt, m.ExpiresAt = dbTime(m.CreatedAt), dbTime(m.ExpiresAt)
-	_, err := db.sql.ExecContext(ctx, db.dialect.rebind(insertSQL("messages", messageColumns)), messageValues(m)...)
+	_, err := db.w.ExecContext(ctx, db.dialect.rebind(insertSQL("messages", messageColumns)), messageValues(m)...)
 	return wrap(err, "create message %s about %s", m.EventID, m.ResourceUUID)
 }
 
@@ -78,7 +78,7 @@ func (db *DB) ListMessages(ctx context.Context, project string) ([]*cinder.Messa
 
 // DeleteMessage soft-deletes message id, or returns a 404 cinder.Error.
 func (db *DB) DeleteMessage(ctx context.Context, id string) error {
-	res, err := db.sql.ExecContext(ctx, db.dialect.rebind(
+	res, err := db.w.ExecContext(ctx, db.dialect.rebind(
 		"UPDATE messages SET deleted = TRUE, deleted_at = ? WHERE id = ? AND deleted = FALSE"), formatTime(now()), id)
 	if err == nil {
 		err = mustAffect(res, cinder.MessageNotFound(id))

@@ -133,7 +133,7 @@ func TestSummarizeVolumes(t *testing.T) {
 			{"", VolumeSummary{Count: 4, Size: 23, Metadata: map[string][]string{"tier": {"cache", "db", "web"}, "k": {"v"}}}},
 			{"none", VolumeSummary{Metadata: map[string][]string{}}},
 		} {
-			got, err := db.SummarizeVolumes(ctx, c.project)
+			got, err := db.SummarizeVolumes(ctx, VolumeFilter{ProjectID: c.project})
 			if err != nil || !reflect.DeepEqual(got, c.want) {
 				t.Errorf("SummarizeVolumes(%q) = %+v, %v; want %+v", c.project, got, err, c.want)
 			}

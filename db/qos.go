@@ -59,7 +59,7 @@ func (db *DB) CreateQoSSpecs(ctx context.Context, q *cinder.QoSSpecs) error {
 	if q.Specs == nil {
 		q.Specs = map[string]string{}
 	}
-	_, err := db.sql.ExecContext(ctx, db.dialect.rebind(insertSQL("quality_of_service_specs", qosColumns)), qosValues(q)...)
+	_, err := db.w.ExecContext(ctx, db.dialect.rebind(insertSQL("quality_of_service_specs", qosColumns)), qosValues(q)...)
 	if duplicate(err) {
 		return cinder.Errorf("QoSSpecsExists", 409, "QoS Specs %s already exists.", q.Name)
 	}

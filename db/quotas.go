@@ -629,7 +629,7 @@ func (db *DB) SetQuotaClass(ctx context.Context, name string, limits map[string]
 // DeleteProjectQuotas removes every limit set for project, which then has
 // the defaults; its usage stays (Cinder's quota_destroy_by_project).
 func (db *DB) DeleteProjectQuotas(ctx context.Context, project string) error {
-	_, err := db.sql.ExecContext(ctx, db.dialect.rebind("DELETE FROM quotas WHERE project_id = ?"), project)
+	_, err := db.w.ExecContext(ctx, db.dialect.rebind("DELETE FROM quotas WHERE project_id = ?"), project)
 	return wrap(err, "delete the quotas of project %s", project)
 }
 

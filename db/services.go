@@ -121,7 +121,7 @@ func (db *DB) UpdateService(ctx context.Context, id int64, fn func(s *cinder.Ser
 // Heartbeat records that service id is alive: report_count+1, updated_at now.
 func (db *DB) Heartbeat(ctx context.Context, id int64) error {
 	key := strconv.FormatInt(id, 10)
-	res, err := db.sql.ExecContext(ctx, db.dialect.rebind(
+	res, err := db.w.ExecContext(ctx, db.dialect.rebind(
 		"UPDATE services SET report_count = report_count + 1, updated_at = ? WHERE id = ? AND deleted = FALSE"),
 		formatTime(now()), id)
 	if err == nil {

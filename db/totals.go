@@ -264,15 +264,26 @@ type VolumeSummary struct {
 	Metadata    map[string][]string // values sorted
 }
 
-// SummarizeVolumes sums up project's volumes (every project's when ""),
-// not deleted, as Cinder's get_volume_summary (migration targets count
-// too), from the project's totals rather than its volumes.
-func (db *DB) SummarizeVolumes(ctx context.Context, project string) (VolumeSummary, error) {
-	t, err := db.totals(ctx, project, true)
+// SummarizeVolumes sums up the volumes f selects, not deleted, as Cinder's
+// get_volume_summary: their count and GiB (migration targets count unless
+// f.HideTargets) and the distinct values of each metadata key of the
+// volumes of f.ProjectID (every project's when ""), whatever f's other
+// filters, as Cinder reads the metadata. With no filter but the project the
+// count and GiB are the project's totals rather than its volumes; a filter
+// counts the rows it selects, through its index where it has one.
+func (db *DB) SummarizeVolumes(ctx context.Context, f VolumeFilter) (VolumeSummary, error) {
+	t, err := db.totals(ctx, f.ProjectID, true)
 	if err != nil {
 		return VolumeSummary{}, err
 	}
 	s := VolumeSummary{Count: t.volumes, Size: t.gigabytes, Metadata: map[string][]string{}}
+	if !f.projectOnly() || f.HideTargets {
+		where, args := f.where(db.dialect)
+		if err := db.queryRow(ctx, "SELECT count(*), COALESCE(SUM(size), 0) FROM volumes"+where, args...).
+			Scan(&s.Count, &s.Size); err != nil {
+			return VolumeSummary{}, wrap(err, "summarize volumes")
+		}
+	}
 	for _, p := range slices.SortedFunc(maps.Keys(t.pairs), comparePairs) {
 		s.Metadata[p.key] = append(s.Metadata[p.key], p.value)
 	}

@@ -40,7 +40,7 @@ func wantTotals(t *testing.T, db *DB, project string) {
 	for _, vs := range want.Metadata {
 		slices.Sort(vs)
 	}
-	got, err := db.SummarizeVolumes(ctx, project)
+	got, err := db.SummarizeVolumes(ctx, VolumeFilter{ProjectID: project})
 	if err != nil || !reflect.DeepEqual(got, want) {
 		t.Errorf("summary of %q = %+v, %v; its rows say %+v", project, got, err, want)
 	}
@@ -125,7 +125,7 @@ func TestVolumeTotalsFollowRows(t *testing.T) {
 		}
 		wg.Go(func() {
 			for _, p := range []string{"p2", allProjects} {
-				if _, err := dbs[1].SummarizeVolumes(ctx, p); err != nil {
+				if _, err := dbs[1].SummarizeVolumes(ctx, VolumeFilter{ProjectID: p}); err != nil {
 					t.Errorf("summary of %q: %v", p, err)
 				}
 			}
@@ -165,7 +165,7 @@ func TestVolumeTotalsRollBack(t *testing.T) {
 			t.Fatalf("write: %v", err)
 		}
 		wantTotals(t, db, "p")
-		if got, err := db.SummarizeVolumes(ctx, "p"); err != nil || got.Count != 1 || got.Size != 3 ||
+		if got, err := db.SummarizeVolumes(ctx, VolumeFilter{ProjectID: "p"}); err != nil || got.Count != 1 || got.Size != 3 ||
 			!maps.EqualFunc(got.Metadata, map[string][]string{"k": {"v"}}, slices.Equal) {
 			t.Fatalf("summary %+v, %v; want the one volume", got, err)
 		}

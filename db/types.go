@@ -65,7 +65,7 @@ func (db *DB) CreateVolumeType(ctx context.Context, t *cinder.VolumeType) error 
 	if t.ExtraSpecs == nil {
 		t.ExtraSpecs = map[string]string{}
 	}
-	_, err := db.sql.ExecContext(ctx, db.dialect.rebind(insertSQL("volume_types", typeColumns)), typeValues(t)...)
+	_, err := db.w.ExecContext(ctx, db.dialect.rebind(insertSQL("volume_types", typeColumns)), typeValues(t)...)
 	if duplicate(err) {
 		return typeExists(t.Name)
 	}
@@ -224,7 +224,7 @@ func (db *DB) AddTypeProject(ctx context.Context, id, project string) error {
 // RemoveTypeProject takes project's access to volume type id away; one it
 // does not have is VolumeTypeAccessNotFound (404).
 func (db *DB) RemoveTypeProject(ctx context.Context, id, project string) error {
-	res, err := db.sql.ExecContext(ctx, db.dialect.rebind(
+	res, err := db.w.ExecContext(ctx, db.dialect.rebind(
 		"DELETE FROM volume_type_projects WHERE volume_type_id = ? AND project_id = ?"), id, project)
 	if err == nil {
 		err = mustAffect(res, cinder.Errorf("VolumeTypeAccessNotFound", 404,
@@ -280,7 +280,7 @@ func (db *DB) ListDefaultTypes(ctx context.Context) ([]*DefaultType, error) {
 
 // UnsetDefaultType forgets project's default type, if it has one.
 func (db *DB) UnsetDefaultType(ctx context.Context, project string) error {
-	_, err := db.sql.ExecContext(ctx, db.dialect.rebind("DELETE FROM default_volume_types WHERE project_id = ?"), project)
+	_, err := db.w.ExecContext(ctx, db.dialect.rebind("DELETE FROM default_volume_types WHERE project_id = ?"), project)
 	return wrap(err, "unset the default volume type of project %s", project)
 }
 
@@ -383,7 +383,7 @@ func (db *DB) UpdateEncryption(ctx context.Context, typeID string, fn func(e *ci
 // DeleteEncryption deletes the encryption of volume type typeID, or fails
 // with VolumeTypeEncryptionNotFound.
 func (db *DB) DeleteEncryption(ctx context.Context, typeID string) error {
-	res, err := db.sql.ExecContext(ctx, db.dialect.rebind("DELETE FROM encryption WHERE volume_type_id = ?"), typeID)
+	res, err := db.w.ExecContext(ctx, db.dialect.rebind("DELETE FROM encryption WHERE volume_type_id = ?"), typeID)
 	if err == nil {
 		err = mustAffect(res, encryptionNotFound(typeID))
 	}

@@ -437,24 +437,35 @@ func mustAffect(res sql.Result, notFound error) error {
 	return err
 }
 
-// AllocatedCapacity returns the sum of sizes (GiB) of the volumes on each
-// host@backend#pool, for a backend's stats (allocated_capacity_gb).
-func (db *DB) AllocatedCapacity(ctx context.Context, backend string) (map[string]int, error) {
-	cond, args := onHost(backend)
-	rows, err := db.sql.QueryContext(ctx, db.dialect.rebind(
-		"SELECT host, SUM(size) FROM volumes WHERE deleted = FALSE AND "+cond+" GROUP BY host"), args...)
+// AllocatedCapacity returns the sum of sizes (GiB) of the volumes (not
+// deleted) on each of hosts, host@backend#pool strings matched exactly, for
+// a backend's stats (allocated_capacity_gb); a host without volumes is
+// left out. Every backend asks for its pools every
+// backend_stats_polling_interval: volumes_host_size_idx answers from the
+// index alone, reading only the pools' entries, where matching the backend
+// by prefix read every volume's row (100,000 rows, 0.1–1 s, each period).
+func (db *DB) AllocatedCapacity(ctx context.Context, hosts ...string) (map[string]int, error) {
+	sums := map[string]int{}
+	if len(hosts) == 0 {
+		return sums, nil
+	}
+	args := make([]any, len(hosts))
+	for i, h := range hosts {
+		args[i] = h
+	}
+	rows, err := db.query(ctx, "SELECT host, SUM(size) FROM volumes WHERE host IN ("+marks(len(hosts))+
+		") AND deleted = FALSE GROUP BY host", args...)
 	if err != nil {
-		return nil, wrap(err, "allocated capacity of %s", backend)
+		return nil, wrap(err, "allocated capacity of %v", hosts)
 	}
 	defer rows.Close()
-	sums := map[string]int{}
 	for rows.Next() {
 		var host string
 		var gb int
 		if err := rows.Scan(&host, &gb); err != nil {
-			return nil, wrap(err, "allocated capacity of %s", backend)
+			return nil, wrap(err, "allocated capacity of %v", hosts)
 		}
 		sums[host] = gb
 	}
-	return sums, wrap(rows.Err(), "allocated capacity of %s", backend)
+	return sums, wrap(rows.Err(), "allocated capacity of %v", hosts)
 }

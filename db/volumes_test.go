@@ -364,7 +364,7 @@ func TestAllocatedCapacity(t *testing.T) {
 		if err := db.DestroyVolume(ctx, gone.ID); err != nil {
 			t.Fatal(err)
 		}
-		got, err := db.AllocatedCapacity(ctx, "h@lvm")
+		got, err := db.AllocatedCapacity(ctx, "h@lvm#a", "h@lvm#b", "h@lvm#c", "h@lvm")
 		want := map[string]int{"h@lvm#a": 3, "h@lvm#b": 5, "h@lvm": 3}
 		if err != nil || !reflect.DeepEqual(got, want) {
 			t.Fatalf("AllocatedCapacity = %v, %v; want %v", got, err, want)

@@ -265,16 +265,21 @@ func (m *Manager) stats(ctx context.Context) (map[string]any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("stats of backend %s: %w", m.host, err)
 	}
-	alloc, err := m.store.AllocatedCapacity(ctx, m.host)
+	list := poolList(st["pools"])
+	hosts := make([]string, len(list))
+	for i, pool := range list {
+		name, _ := pool["pool_name"].(string)
+		hosts[i] = cinder.AppendHost(m.host, name)
+	}
+	alloc, err := m.store.AllocatedCapacity(ctx, hosts...)
 	if err != nil {
 		return nil, fmt.Errorf("allocated capacity of backend %s: %w", m.host, err)
 	}
 	caps := maps.Clone(map[string]any(st))
 	var pools []any
-	for _, pool := range poolList(st["pools"]) {
+	for i, pool := range list {
 		pool = maps.Clone(pool)
-		name, _ := pool["pool_name"].(string)
-		pool["allocated_capacity_gb"] = alloc[cinder.AppendHost(m.host, name)]
+		pool["allocated_capacity_gb"] = alloc[hosts[i]]
 		pools = append(pools, pool)
 	}
 	caps["pools"] = pools

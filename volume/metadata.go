@@ -148,15 +148,14 @@ func (a *API) UpdateReadonlyFlag(ctx context.Context, id string, readonly bool) 
 	return err
 }
 
-// Summary sums up the caller's volumes, or every project's for an admin
-// asking for all tenants.
-func (a *API) Summary(ctx context.Context, allTenants bool) (db.VolumeSummary, error) {
-	rc := cinder.FromContext(ctx)
-	project := rc.ProjectID
-	if allTenants && rc.IsAdmin {
-		project = ""
+// Summary sums up the volumes f selects (see db.SummarizeVolumes): of
+// f.ProjectID for an admin ("" for every project), of the caller's own
+// project for anyone else.
+func (a *API) Summary(ctx context.Context, f db.VolumeFilter) (db.VolumeSummary, error) {
+	if rc := cinder.FromContext(ctx); !rc.IsAdmin {
+		f.ProjectID = rc.ProjectID
 	}
-	return a.store.SummarizeVolumes(ctx, project)
+	return a.store.SummarizeVolumes(ctx, f)
 }
 
 // sourceImageMetadata is the image metadata a volume made from req's

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/cinder-go/cinder"
+	"github.com/cinder-go/cinder/db"
 )
 
 func TestMetadataRules(t *testing.T) {
@@ -161,17 +162,17 @@ func TestSummary(t *testing.T) {
 	c.volume(func(v *cinder.Volume) { v.ProjectID, v.Size, v.Metadata = "p1", 5, map[string]string{"k": "w"} })
 	for _, tc := range []struct {
 		ctx         context.Context
-		all         bool
+		project     string
 		count, size int
 		values      []string
 	}{
-		{admin(), false, 1, 3, []string{"v"}},
-		{admin(), true, 2, 8, []string{"v", "w"}},
-		{member("p1"), true, 1, 5, []string{"w"}}, // all_tenants is an admin's
+		{admin(), "admin", 1, 3, []string{"v"}},
+		{admin(), "", 2, 8, []string{"v", "w"}},
+		{member("p1"), "", 1, 5, []string{"w"}}, // every project is an admin's
 	} {
-		sum, err := c.api.Summary(tc.ctx, tc.all)
+		sum, err := c.api.Summary(tc.ctx, db.VolumeFilter{ProjectID: tc.project})
 		if err != nil || sum.Count != tc.count || sum.Size != tc.size || !slices.Equal(sum.Metadata["k"], tc.values) {
-			t.Errorf("all tenants %v: %+v, %v; want %d volumes of %d GiB, k in %v", tc.all, sum, err, tc.count, tc.size, tc.values)
+			t.Errorf("project %q: %+v, %v; want %d volumes of %d GiB, k in %v", tc.project, sum, err, tc.count, tc.size, tc.values)
 		}
 	}
 }
