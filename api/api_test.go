@@ -40,7 +40,8 @@ type fakeScheduler struct {
 	pools     []cinder.Pool
 	poolsErr  error
 	panics    bool
-	full      bool // no backend has room (validate_host_capacity)
+	full      bool  // no backend has room (validate_host_capacity)
+	held      *held // when set, get_pools waits for its release
 
 	mu       sync.Mutex
 	creates  []cinder.RequestSpec
@@ -87,7 +88,19 @@ func (f *fakeScheduler) GetPools(ctx context.Context) ([]cinder.Pool, error) {
 	if f.panics {
 		panic("fake scheduler: get_pools exploded")
 	}
+	if f.held != nil {
+		close(f.held.started)
+		<-f.held.release
+		f.held.err <- ctx.Err()
+	}
 	return f.pools, f.poolsErr
+}
+
+// held is a call that waits, once started, until release closes, then
+// sends on err its context's error.
+type held struct {
+	started, release chan struct{}
+	err              chan error
 }
 
 // errUnexpected is what a fake answers an RPC its test does not expect.

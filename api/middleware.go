@@ -24,11 +24,15 @@ type requestIDKey struct{}
 
 // withRequestID gives every request an id, req-<uuid>, answered in
 // X-Openstack-Request-Id (a client-sent id is not echoed, as Cinder).
+// A request then runs to its end even when its client goes away, as under
+// Cinder's WSGI server: cancelling a query midway makes pgx close its
+// PostgreSQL connection, which the next requests pay to open again.
 func withRequestID(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := cinder.NewRequestID()
 		w.Header().Set("X-Openstack-Request-Id", id)
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id)))
+		ctx := context.WithoutCancel(r.Context())
+		next.ServeHTTP(w, r.WithContext(context.WithValue(ctx, requestIDKey{}, id)))
 	})
 }
 

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"net/http"
 	"testing"
 	"time"
@@ -179,4 +180,38 @@ func TestExtensions(t *testing.T) {
 		t.Fatalf("os-services extension %v", got)
 	}
 	e.get("/v3/admin/extensions/os-image-create").fault(t, http.StatusNotFound, "itemNotFound") // upload to image: not built
+}
+
+// TestRequestOutlivesItsClient: a request whose client hangs up midway
+// runs to its end with its context intact, as under Cinder's WSGI server
+// (a cancelled query would cost pgx its PostgreSQL connection).
+func TestRequestOutlivesItsClient(t *testing.T) {
+	e := newEnv(t)
+	h := &held{started: make(chan struct{}), release: make(chan struct{}), err: make(chan error, 1)}
+	e.sched.held = h
+	ctx, cancel := context.WithCancel(context.Background())
+	hr, err := http.NewRequestWithContext(ctx, "GET", e.srv.URL+"/v3/admin/scheduler-stats/get_pools", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hr.Header.Set("X-Auth-Token", "admin:admin")
+	done := make(chan error, 1)
+	go func() {
+		resp, err := http.DefaultClient.Do(hr)
+		if err == nil {
+			_ = resp.Body.Close() // nothing to read
+		}
+		done <- err
+	}()
+	<-h.started
+	cancel()
+	if err := <-done; err == nil {
+		t.Fatal("the cancelled client got an answer")
+	}
+	// The server sees the hang-up at once; give it time to cancel, if it would.
+	time.Sleep(200 * time.Millisecond)
+	close(h.release)
+	if err := <-h.err; err != nil {
+		t.Fatalf("the request's context ended with its client: %v", err)
+	}
 }
