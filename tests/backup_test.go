@@ -183,7 +183,13 @@ func TestBackupCrashRecovery(t *testing.T) {
 	id := out["backup"].(map[string]any)["id"].(string)
 	d.kill("cinder-all")
 	d.startAll()
-	b := d.do("GET", "/admin/backups/"+id, nil, 200)["backup"].(map[string]any)
+	// cinder-backup's restart runs beside the API and the volume managers
+	// (startAll waits for the pools only): wait for it to settle the backup.
+	var b map[string]any
+	waitFor(t, 30*time.Second, "the restart to settle backup "+id, func() bool {
+		b = d.do("GET", "/admin/backups/"+id, nil, 200)["backup"].(map[string]any)
+		return b["status"] != "creating"
+	})
 	if b["status"] != "error" || b["fail_reason"] != "incomplete backup reset on manager restart" {
 		t.Fatalf("backup after the crash: %v", b)
 	}
