@@ -111,14 +111,15 @@ type creator struct {
 // batch is one segment of the source: its bytes (nil when all holes or
 // kept), the blocks that read as zeros (those entirely in holes were not
 // read), those kept unread as the parent has them (nil when none), and
-// the sha256 of the others, set by a hasher before hashed is closed.
+// the sha256 of the others in hex, as the sha256file lists them, set by a
+// hasher before hashed is closed.
 type batch struct {
 	off    int64
 	n      int64
 	buf    []byte
 	zero   []bool
 	kept   []bool
-	sums   [][32]byte
+	sums   [][64]byte
 	hashed chan struct{}
 	refs   atomic.Int32 // pieces using buf, plus one while planned
 }
@@ -542,16 +543,17 @@ func (c *creator) release(bt *batch) {
 	}
 }
 
-// hashBlocks sets the zero flag and sha256 of each block of the batches
-// it takes.
+// hashBlocks sets the zero flag and sha256 (in hex) of each block of the
+// batches it takes.
 func (c *creator) hashBlocks(in <-chan *batch) error {
 	sha := int64(c.o.SHABlockSize)
 	for bt := range in {
-		bt.sums = make([][32]byte, len(bt.zero))
+		bt.sums = make([][64]byte, len(bt.zero))
 		for i, zero := range bt.zero {
 			b := bt.buf[int64(i)*sha : min(int64(i+1)*sha, bt.n)]
 			if !zero && !isZero(b) {
-				bt.sums[i] = sha256.Sum256(b)
+				sum := sha256.Sum256(b)
+				hex.Encode(bt.sums[i][:], sum[:])
 			} else {
 				bt.zero[i] = true
 			}
@@ -624,6 +626,8 @@ type planner struct {
 	bt      *batch   // the batch being planned
 	rawFrom int64    // start of the raw span in bt, -1 if none
 	nextID  int
+	zeroN   int64 // zeroHex's memo: a length and its sum
+	zeroSum [64]byte
 }
 
 func (p *planner) run(ctx context.Context, batches <-chan *batch) error {
@@ -640,16 +644,17 @@ func (p *planner) run(ctx context.Context, batches <-chan *batch) error {
 		for i, zero := range bt.zero {
 			bo := bt.off + int64(i)*sha
 			n := min(sha, bt.off+bt.n-bo)
-			sum := zeroSHA.get(n)
-			if !zero {
-				sum = bt.sums[i]
+			var sum []byte // nil when kept
+			switch {
+			case bt.kept != nil && bt.kept[i]:
+			case zero:
+				sum = p.zeroHex(n)
+			default:
+				sum = bt.sums[i][:]
 			}
-			changed, err := p.changed(&sum, bt.kept != nil && bt.kept[i])
+			changed, err := p.record(sum)
 			if err != nil {
 				return err
-			}
-			if err := c.sha.add(&sum); err != nil {
-				return fmt.Errorf("write sha256file: %w", err)
 			}
 			if bo%c.o.FileSize == 0 || !changed {
 				if err := p.close(); err != nil {
@@ -679,24 +684,39 @@ func (p *planner) run(ctx context.Context, batches <-chan *batch) error {
 	return p.close()
 }
 
-// changed compares a block's sha256 with the parent's; a kept block, not
-// read, takes the parent's into sum and is unchanged.
-func (p *planner) changed(sum *[32]byte, kept bool) (bool, error) {
-	if p.c.parent == nil {
-		return true, nil
+// record adds a block's sha256, sum in hex, to the sha256file and reports
+// whether it differs from the parent's; a kept block (sum nil), not read,
+// takes the parent's entry as it is and is unchanged.
+func (p *planner) record(sum []byte) (changed bool, err error) {
+	changed = true
+	if p.c.parent != nil {
+		old, ok, err := p.c.parent.nextHex()
+		if err != nil {
+			return false, fmt.Errorf("parent: %w", err)
+		}
+		if !ok {
+			return false, errors.New("volume size increased since the last backup. Do a full backup")
+		}
+		if sum == nil {
+			sum = old
+		}
+		changed = !bytes.Equal(old, sum)
 	}
-	old, ok, err := p.c.parent.next()
-	if err != nil {
-		return false, fmt.Errorf("parent: %w", err)
+	if err := p.c.sha.addHex(sum); err != nil {
+		return false, fmt.Errorf("write sha256file: %w", err)
 	}
-	if !ok {
-		return false, errors.New("volume size increased since the last backup. Do a full backup")
+	return changed, nil
+}
+
+// zeroHex is the sha256 in hex of n zero bytes, remembered for the last n
+// asked for: the sha block size but for the volume's last block.
+func (p *planner) zeroHex(n int64) []byte {
+	if n != p.zeroN {
+		sum := zeroSHA.get(n)
+		hex.Encode(p.zeroSum[:], sum[:])
+		p.zeroN = n
 	}
-	if kept {
-		*sum = old
-		return false, nil
-	}
-	return old != *sum, nil
+	return p.zeroSum[:]
 }
 
 func (p *planner) dataBlock(off, n int64) error {
