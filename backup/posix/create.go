@@ -112,16 +112,21 @@ type creator struct {
 // kept), the blocks that read as zeros (those entirely in holes were not
 // read), those kept unread as the parent has them (nil when none), and
 // the sha256 of the others in hex, as the sha256file lists them, set by a
-// hasher before hashed is closed.
+// hasher before hashed is closed. A batch allKept is instead a run of
+// segments whose blocks are all kept, with none of these: one hand-off
+// between reader and planner for what is most of the volume in a tracked
+// incremental, rather than one a segment, each a wake-up that waited for
+// a CPU busy hashing.
 type batch struct {
-	off    int64
-	n      int64
-	buf    []byte
-	zero   []bool
-	kept   []bool
-	sums   [][64]byte
-	hashed chan struct{}
-	refs   atomic.Int32 // pieces using buf, plus one while planned
+	off     int64
+	n       int64
+	buf     []byte
+	zero    []bool
+	kept    []bool
+	sums    [][64]byte
+	allKept bool
+	hashed  chan struct{}
+	refs    atomic.Int32 // pieces using buf, plus one while planned
 }
 
 // objPlan is an object being planned; id is 0 until its first piece. The
@@ -435,6 +440,18 @@ func (c *creator) readSource(ctx context.Context, out, hashers chan<- *batch, pr
 		case progress <- c.read.Load():
 		default:
 		}
+		if end := c.keptUntil(off); end > off { // one batch for the whole run
+			bt := &batch{off: off, n: end - off, allKept: true, hashed: make(chan struct{})}
+			bt.refs.Store(1)
+			close(bt.hashed)
+			select {
+			case out <- bt:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			off = end
+			continue
+		}
 		end := min(off+c.seg, (off/chunk+1)*chunk, c.size)
 		bt := &batch{off: off, n: end - off, zero: make([]bool, (end-off+sha-1)/sha), hashed: make(chan struct{})}
 		runStart := int64(-1) // start of the run of data blocks being gathered
@@ -498,6 +515,26 @@ func (c *creator) readSource(ctx context.Context, out, hashers chan<- *batch, pr
 		off = end
 	}
 	return nil
+}
+
+// keptUntil returns where the run of whole segments from off, a segment's
+// start, that touch no changed run ends: off when the segment at off
+// touches one. Segments start every c.seg bytes from each chunk's start,
+// so that the batches around changed runs are those of a full scan, whose
+// pieces, hence compressed segments, they give.
+func (c *creator) keptUntil(off int64) int64 {
+	for c.next < len(c.changed) && c.changed[c.next].End() <= off {
+		c.next++
+	}
+	if c.next == len(c.changed) {
+		return c.size
+	}
+	x := c.changed[c.next].Offset
+	if x <= off {
+		return off
+	}
+	chunk := x / c.o.FileSize * c.o.FileSize
+	return max(off, chunk+(x-chunk)/c.seg*c.seg)
 }
 
 // mayChange reports whether [off, end), a sha block after those asked
@@ -640,6 +677,12 @@ func (p *planner) run(ctx context.Context, batches <-chan *batch) error {
 		case <-ctx.Done():
 			return ctx.Err()
 		}
+		if bt.allKept {
+			if err := p.keep(bt); err != nil {
+				return err
+			}
+			continue
+		}
 		p.bt = bt
 		for i, zero := range bt.zero {
 			bo := bt.off + int64(i)*sha
@@ -682,6 +725,22 @@ func (p *planner) run(ctx context.Context, batches <-chan *batch) error {
 		return err
 	}
 	return p.close()
+}
+
+// keep plans bt, a run of kept blocks: they end the object being planned
+// and take the parent's sha256s.
+func (p *planner) keep(bt *batch) error {
+	if err := p.close(); err != nil {
+		return err
+	}
+	sha := int64(p.c.o.SHABlockSize)
+	for range (bt.n + sha - 1) / sha {
+		if _, err := p.record(nil); err != nil {
+			return err
+		}
+	}
+	p.c.release(bt)
+	return nil
 }
 
 // record adds a block's sha256, sum in hex, to the sha256file and reports
