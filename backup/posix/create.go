@@ -198,7 +198,7 @@ func (c *creator) create(ctx context.Context, src string) (Stats, error) {
 		return Stats{}, err
 	}
 	defer func() { _ = shaFile.Close() }()
-	c.sha = newSHAWriter(shaFile, shaHeader{
+	c.sha = newSHAWriter(&writeback{f: shaFile}, shaHeader{
 		BackupDescription: nullable(b.Description), BackupID: b.ID, BackupName: nullable(b.Name),
 		ChunkSize: o.SHABlockSize, CreatedAt: pyTime(b.CreatedAt), Version: formatVersion, VolumeID: b.VolumeID,
 	})
@@ -208,16 +208,26 @@ func (c *creator) create(ctx context.Context, src string) (Stats, error) {
 	if err := c.sha.close(); err != nil {
 		return Stats{}, fmt.Errorf("write sha256file: %w", err)
 	}
-	// Objects and sha256file reach the disk before the metadata names them.
+	mdTmp, err := c.writeMetadata()
+	if err != nil {
+		return Stats{}, fmt.Errorf("write metadata: %w", err)
+	}
+	// One sync makes the objects, the sha256file and the metadata durable
+	// under their temporary names; the renames then complete the backup,
+	// the metadata last, and the directory's sync makes them durable. A
+	// crash before leaves no metadata, an incomplete backup that
+	// cleanup and Delete remove, temporary files included.
 	if err := unix.Syncfs(int(shaFile.Fd())); err != nil {
 		return Stats{}, fmt.Errorf("sync %s: %w", dir, err)
 	}
-	if err := os.Rename(filepath.Join(dir, shaTmp), filepath.Join(dir, b.Prefix+"_sha256file")); err != nil {
-		return Stats{}, err
+	for _, r := range [][2]string{{shaTmp, b.Prefix + "_sha256file"}, {mdTmp, b.Prefix + "_metadata"}} {
+		if err := os.Rename(filepath.Join(dir, r[0]), filepath.Join(dir, r[1])); err != nil {
+			return Stats{}, err
+		}
+		c.files = append(c.files, r[1])
 	}
-	c.files = append(c.files, b.Prefix+"_sha256file")
-	if err := c.writeMetadata(); err != nil {
-		return Stats{}, fmt.Errorf("write metadata: %w", err)
+	if err := syncDir(dir); err != nil {
+		return Stats{}, fmt.Errorf("sync %s: %w", dir, err)
 	}
 	st := c.out.st
 	st.Prefix, st.Read, st.Objects = b.Prefix, c.read.Load(), len(c.objs)
@@ -272,9 +282,9 @@ func newFile(dir, name string) (*os.File, error) {
 	return f, nil
 }
 
-// writeMetadata writes the metadata under a temporary name and renames it:
-// its appearance completes the backup.
-func (c *creator) writeMetadata() error {
+// writeMetadata writes the metadata under a temporary name, which it
+// returns: create renames it once the backup's files are durable.
+func (c *creator) writeMetadata() (string, error) {
 	b := c.b
 	var parent *string
 	if b.Parent != nil {
@@ -290,34 +300,31 @@ func (c *creator) writeMetadata() error {
 	}
 	data, err := json.MarshalIndent(md, "", "  ")
 	if err != nil {
-		return err
+		return "", err
 	}
 	tmp := tmpPrefix + b.Prefix + "_metadata"
 	f, err := c.createFile(tmp)
 	if err != nil {
-		return err
+		return "", err
 	}
 	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
-	if err != nil {
-		return err
-	}
-	dir := c.o.dir(b)
-	if err := os.Rename(filepath.Join(dir, tmp), filepath.Join(dir, b.Prefix+"_metadata")); err != nil {
-		return err
-	}
-	c.files = append(c.files, b.Prefix+"_metadata")
+	return tmp, err
+}
+
+// syncDir makes the names in dir durable.
+func syncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
 		return err
 	}
-	defer func() { _ = d.Close() }()
-	return d.Sync()
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // run drives the pipeline to its end.
@@ -1073,6 +1080,28 @@ func (w *writer) close(f *os.File) error {
 		_ = f.Close()
 		return w.ctx.Err()
 	}
+}
+
+// writeback writes to f in order from its start, starting the writeback
+// of each writebackStep bytes written (startWriteback), so that the sync
+// before the metadata finds little left to write: a 4 GiB volume's
+// sha256file is 9 MiB, a fifth of what a 1% incremental writes.
+type writeback struct {
+	f          *os.File
+	off, start int64 // bytes written; where the writeback not started begins
+}
+
+// writebackStep is how many bytes writeback writes between two starts.
+const writebackStep = 1 << 20
+
+func (w *writeback) Write(p []byte) (int, error) {
+	n, err := w.f.Write(p)
+	w.off += int64(n)
+	if w.off-w.start >= writebackStep {
+		startWriteback(w.f, w.start, w.off-w.start)
+		w.start = w.off
+	}
+	return n, err
 }
 
 // closeObjects starts the writeback of each object file written and closes
