@@ -94,7 +94,6 @@ type creator struct {
 	next    int
 
 	free   chan []byte   // segment buffers
-	enc    sync.Pool     // *bytes.Buffer for encoded segments
 	work   chan *piece   // raw and zero pieces of data objects, for the workers
 	order  chan *piece   // every piece, in order, for the writer
 	read   atomic.Int64  // bytes read from the source
@@ -337,9 +336,13 @@ func (c *creator) run(ctx context.Context) error {
 	inFlight := 2*o.Workers + 2
 	c.free = make(chan []byte, inFlight+4)
 	for range cap(c.free) {
-		c.free <- make([]byte, c.seg)
+		c.free <- getSegment(c.seg)
 	}
-	c.enc.New = func() any { return new(bytes.Buffer) }
+	defer func() { // those back: all of them unless the backup failed
+		for len(c.free) > 0 {
+			putSegment(<-c.free)
+		}
+	}()
 	c.work = make(chan *piece, inFlight)
 	c.ahead = make(chan *os.File, 4)
 	c.order = make(chan *piece, inFlight)
@@ -614,6 +617,9 @@ func (c *creator) hashBlocks(in <-chan *batch) error {
 // compressing does not shrink, and its later pieces are not compressed.
 func (c *creator) worker(ctx context.Context) error {
 	seg := c.o.codec.segmenter()
+	if r, ok := seg.(recycler); ok {
+		defer r.recycle()
+	}
 	for p := range c.work {
 		if p.prev != nil {
 			select {
@@ -645,11 +651,33 @@ func (c *creator) worker(ctx context.Context) error {
 	return ctx.Err()
 }
 
+// Buffers kept from one backup to the next, as cinder-backup makes them
+// one after the other, rather than allocated (and zeroed, and collected)
+// by each: a backup's segment buffers are about 10 MiB, its workers'
+// deflate states hundreds of KiB each, its encoded segments a segment
+// each. A sync.Pool lets the garbage collector have them when idle.
+var (
+	segments   sync.Pool // *[]byte, segment buffers
+	encBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+)
+
+// getSegment returns a buffer of n bytes, of undefined content.
+func getSegment(n int64) []byte {
+	if b, ok := segments.Get().(*[]byte); ok && int64(cap(*b)) >= n {
+		return (*b)[:n]
+	}
+	return make([]byte, n)
+}
+
+// putSegment keeps b for getSegment.
+func putSegment(b []byte) { segments.Put(&b) }
+
 // encode compresses p's raw bytes into p.enc, returning how many bytes
 // of the object they take.
 func (c *creator) encode(seg segmenter, p *piece) (int, error) {
-	p.enc = c.enc.Get().(*bytes.Buffer)
+	p.enc = encBuffers.Get().(*bytes.Buffer)
 	p.enc.Reset()
+	p.enc.Grow(len(p.raw) + len(p.raw)/4096 + 64) // incompressible: stored blocks, 5 bytes each 64 KiB
 	n, err := seg.encode(p.enc, p.raw)
 	if err != nil {
 		return 0, fmt.Errorf("compress %s at %d: %w", c.o.name, p.obj.offset, err)
@@ -963,7 +991,7 @@ func (w *writer) run(ctx context.Context) error {
 		}
 		err := w.write(p)
 		if p.enc != nil {
-			w.c.enc.Put(p.enc)
+			encBuffers.Put(p.enc)
 		}
 		w.c.release(p.batch)
 		if err != nil {
