@@ -83,10 +83,14 @@ type creator struct {
 	size   int64
 	src    *volume
 	parent *shaReader
-	sha    *shaWriter
-	seg    int64 // segment size: a multiple of the sha block size
-	zmin   int64 // shortest zero run made a zero object when it splits data
-	zmax   int64 // longest zero object
+	// parentOpen is closed once parent, or parentErr, is set: nil for a
+	// full backup.
+	parentOpen chan struct{}
+	parentErr  error
+	sha        *shaWriter
+	seg        int64 // segment size: a multiple of the sha block size
+	zmin       int64 // shortest zero run made a zero object when it splits data
+	zmax       int64 // longest zero object
 
 	// changed are the sha blocks to read, in runs; the others take the
 	// parent's sha256. next is the index of the first run not yet passed.
@@ -186,10 +190,21 @@ func (c *creator) create(ctx context.Context, src string) (Stats, error) {
 		return Stats{}, fmt.Errorf("source %s holds %d bytes, fewer than the volume's %d", src, c.src.size, c.size)
 	}
 	if b.Parent != nil {
-		if c.parent, err = o.openParent(b.Parent); err != nil {
-			return Stats{}, err
-		}
-		defer c.parent.close()
+		// The parent's metadata and sha256file are found and opened (a
+		// few cold reads and a JSON decode: milliseconds) while the
+		// pipeline starts reading the volume; the planner waits for them
+		// before its first block.
+		c.parentOpen = make(chan struct{})
+		go func() {
+			defer close(c.parentOpen)
+			c.parent, c.parentErr = o.openParent(b.Parent)
+		}()
+		defer func() {
+			<-c.parentOpen
+			if c.parent != nil {
+				c.parent.close()
+			}
+		}()
 	}
 	shaTmp := tmpPrefix + b.Prefix + "_sha256file"
 	shaFile, err := c.createFile(shaTmp)
@@ -705,6 +720,16 @@ type planner struct {
 func (p *planner) run(ctx context.Context, batches <-chan *batch) error {
 	p.ctx = ctx
 	c := p.c
+	if c.parentOpen != nil {
+		select {
+		case <-c.parentOpen:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		if c.parentErr != nil {
+			return c.parentErr
+		}
+	}
 	sha := int64(c.o.SHABlockSize)
 	for bt := range batches {
 		select {
