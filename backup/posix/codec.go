@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync"
 
 	dbzip2 "github.com/dsnet/compress/bzip2"
 	kflate "github.com/klauspost/compress/flate"
@@ -46,6 +47,10 @@ type codec interface {
 type segmenter interface {
 	encode(dst *bytes.Buffer, raw []byte) (int, error)
 }
+
+// recycler is a segmenter the worker gives back when done, for the next
+// backup's workers.
+type recycler interface{ recycle() }
 
 // sink encodes an object's bytes, in order, into its file.
 type sink interface {
@@ -210,8 +215,13 @@ var zlibZeroSegment = cache[[]byte]{f: func(n int64) []byte {
 	return b.Bytes()
 }}
 
-func (zlibCodec) segmenter() segmenter { return &zlibSegmenter{} }
-func (zlibCodec) sink() sink           { return &zlibSink{} }
+func (zlibCodec) segmenter() segmenter {
+	if s, ok := zlibSegmenters.Get().(*zlibSegmenter); ok {
+		return s
+	}
+	return &zlibSegmenter{}
+}
+func (zlibCodec) sink() sink { return &zlibSink{} }
 
 func (zlibCodec) zeroObject(w io.Writer, n int64) error {
 	if _, err := w.Write(zlibHeader); err != nil {
@@ -232,6 +242,12 @@ func (zlibCodec) decoder(r io.Reader) (io.ReadCloser, error) { return kzlib.NewR
 // bytes, which the sink combines into the object's: workers compute it in
 // parallel rather than the writer.
 type zlibSegmenter struct{ w *kflate.Writer }
+
+// zlibSegmenters keeps segmenters, and the deflate state each allocates
+// once, from one backup to the next.
+var zlibSegmenters sync.Pool
+
+func (s *zlibSegmenter) recycle() { zlibSegmenters.Put(s) }
 
 func (s *zlibSegmenter) encode(dst *bytes.Buffer, raw []byte) (int, error) {
 	if s.w == nil {

@@ -107,7 +107,6 @@ type shaWriter struct {
 	hdr    shaHeader
 	fields int // fields written
 	n      int // sha256s written
-	line   []byte
 }
 
 // newSHAWriter starts a sha256file with hdr's fields, writing to w.
@@ -136,17 +135,18 @@ func (s *shaWriter) field(key string, v any) {
 	fmt.Fprintf(s.w, "\n  %q: %s", key, b)
 }
 
-// add appends the next block's sha256.
-func (s *shaWriter) add(sum *[32]byte) error {
-	s.line = append(s.line[:0], ",\n    \""...)
+// addHex appends the next block's sha256 given as its 64 lowercase hex
+// digits, as hexdigest gives it: an unchanged block's entry is copied from
+// the parent's list as it is, neither decoded nor encoded again.
+func (s *shaWriter) addHex(h []byte) error {
+	sep := ",\n    \""
 	if s.n == 0 {
-		s.line = s.line[1:]
+		sep = sep[1:]
 	}
-	s.line = hex.AppendEncode(s.line, sum[:])
-	s.line = append(s.line, '"')
 	s.n++
-	_, err := s.w.Write(s.line)
-	return err
+	_, _ = s.w.WriteString(sep) // a bufio.Writer keeps its first error
+	_, _ = s.w.Write(h)
+	return s.w.WriteByte('"')
 }
 
 // close ends the list and the document and flushes.
@@ -169,6 +169,7 @@ type shaReader struct {
 	n         int  // hashes read
 	end       bool // the list's closing bracket was read
 	buf       [66]byte
+	hex       [64]byte // nextHex's answer
 }
 
 // openSHAFile opens a sha256file and positions it at its first sha256,
@@ -312,5 +313,53 @@ func (s *shaReader) next() (sum [32]byte, ok bool, err error) {
 	s.n++
 	return sum, true, nil
 }
+
+// nextHex returns the next sha256 as 64 lowercase hex digits, valid until
+// the next call; ok is false at the end of the list. Entries as Cinder
+// writes them (", newline, spaces, quoted lowercase hex") are taken from
+// the read buffer without decoding; anything else goes through next,
+// which checks it and reads any JSON white space.
+func (s *shaReader) nextHex() (h []byte, ok bool, err error) {
+	if !s.end {
+		if b, _ := s.r.Peek(80); len(b) > 0 {
+			i := 0
+			if s.n > 0 && b[0] == ',' {
+				i++
+			}
+			for i < len(b) && (b[i] == '\n' || b[i] == ' ') {
+				i++
+			}
+			if i+66 <= len(b) && b[i] == '"' && b[i+65] == '"' && isLowerHex(b[i+1:i+65]) {
+				copy(s.hex[:], b[i+1:i+65])
+				_, _ = s.r.Discard(i + 66) // peeked: cannot fail
+				s.n++
+				return s.hex[:], true, nil
+			}
+		}
+	}
+	sum, ok, err := s.next()
+	if !ok {
+		return nil, ok, err
+	}
+	hex.Encode(s.hex[:], sum[:])
+	return s.hex[:], true, nil
+}
+
+// isLowerHex reports whether b holds only the digits hexdigest writes.
+func isLowerHex(b []byte) bool {
+	for _, c := range b {
+		if lowerHex[c] == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+var lowerHex = func() (t [256]byte) {
+	for _, c := range "0123456789abcdef" {
+		t[c] = 1
+	}
+	return t
+}()
 
 func (s *shaReader) close() { _ = s.f.Close() } // read-only: nothing to lose

@@ -46,9 +46,10 @@
 //
 // # Crashes
 //
-// Create writes the objects, then the sha256file under a temporary name it
-// renames, then the metadata under a temporary name it renames: a backup
-// whose metadata exists is complete. After a crash the container may hold
+// Create writes the objects, the sha256file and the metadata, these two
+// under temporary names, syncs them all at once, then renames the
+// sha256file and last the metadata: a backup whose metadata exists is
+// complete. After a crash the container may hold
 // objects (the last few possibly empty: files are created ahead of use), a
 // sha256file or temporary files (.tmp-<prefix>…) of a backup without
 // metadata; Restore refuses such a backup and Delete removes all of
