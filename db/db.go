@@ -208,27 +208,21 @@ func fill(ctx context.Context, sdb *sql.DB, n int) error {
 			_ = c.Close() // back to the pool, idle
 		}
 	}()
-	deadline := time.Now().Add(openWait)
 	for len(conns) < n {
-		c, err := sdb.Conn(ctx)
-		if err == nil {
-			// A connection runs the DSN's pragmas when it is first used.
-			err = c.PingContext(ctx)
-		}
-		if err == nil {
-			conns = append(conns, c)
-			continue
-		}
-		if c != nil {
-			_ = c.Close() // its error is the one to report or retry
-		}
-		if !retryable(err) || time.Now().After(deadline) {
+		err := whileBusy(ctx, func() error {
+			c, err := sdb.Conn(ctx)
+			if err == nil {
+				// A connection runs the DSN's pragmas when it is first used.
+				if err = c.PingContext(ctx); err == nil {
+					conns = append(conns, c)
+					return nil
+				}
+				_ = c.Close() // its error is the one to report or retry
+			}
 			return err
-		}
-		select {
-		case <-ctx.Done():
+		})
+		if err != nil {
 			return err
-		case <-time.After(100 * time.Millisecond):
 		}
 	}
 	return nil
@@ -279,9 +273,15 @@ const openWait = 30 * time.Second
 // connection to a SQLite file that other processes are starting on (setting
 // WAL mode, recovering the WAL) can fail past its busy timeout.
 func ping(ctx context.Context, sdb *sql.DB) error {
+	return whileBusy(ctx, func() error { return sdb.PingContext(ctx) })
+}
+
+// whileBusy runs fn until it succeeds, fails otherwise than busy, or
+// openWait has passed.
+func whileBusy(ctx context.Context, fn func() error) error {
 	deadline := time.Now().Add(openWait)
 	for {
-		err := sdb.PingContext(ctx)
+		err := fn()
 		if err == nil || !retryable(err) || time.Now().After(deadline) {
 			return err
 		}
