@@ -175,13 +175,18 @@ func (s *server) generalFilters(r *http.Request, resource string, filters map[st
 			return true, invalidFilters(invalid)
 		}
 	}
+	renameAttributes(filters)
+	return true, nil
+}
+
+// renameAttributes renames filters to their columns (attributeConverters).
+func renameAttributes(filters map[string]string) {
 	for from, to := range attributeConverters {
 		if v, ok := filters[from]; ok {
 			delete(filters, from)
 			filters[to] = v
 		}
 	}
-	return true, nil
 }
 
 // listFilters returns the filters of list request r of resource, as
@@ -226,13 +231,19 @@ func (s *server) volumeFilter(r *http.Request) (db.VolumeFilter, int, error) {
 	if err != nil {
 		return f, 0, err
 	}
+	return f, p.limit, matchVolumes(r, &f, filters)
+}
+
+// matchVolumes sets f to select the volumes filters name (their host,
+// image metadata and the rest), as the volume list reads them.
+func matchVolumes(r *http.Request, f *db.VolumeFilter, filters map[string]string) error {
 	f.Host = popFilters(filters, "host")["host"]
 	if v, ok := filters["glance_metadata"]; ok {
 		delete(filters, "glance_metadata")
 		md, ok := pyDict(v)
 		f.GlanceMetadata, f.Nothing = md, !ok
 	}
-	return f, p.limit, matchFilters(&f.Match, filters, true, boolFilters, ver(r).atLeast(mvStrictBooleans))
+	return matchFilters(&f.Match, filters, true, boolFilters, ver(r).atLeast(mvStrictBooleans))
 }
 
 // popFilters takes out of filters all_tenants and project_id, which

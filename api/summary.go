@@ -55,7 +55,8 @@ func (s *server) summarizeVolumes(r *http.Request) (reply, error) {
 // summaryFilter reads the volumes GET /volumes/summary sums: the project
 // as the list's (listProject) and the list's filters, but for paging, with
 // the list's names (name~ is display_name~); a non-admin's filters the
-// volume list does not allow are dropped rather than refused. Migration targets count, as Cinder's get_volume_summary.
+// volume list does not allow are dropped rather than refused. Migration
+// targets count, as Cinder's get_volume_summary.
 func (s *server) summaryFilter(r *http.Request) (db.VolumeFilter, error) {
 	var f db.VolumeFilter
 	var err error
@@ -67,17 +68,6 @@ func (s *server) summaryFilter(r *http.Request) (db.VolumeFilter, error) {
 		allowed := s.filter.of("volume")
 		maps.DeleteFunc(filters, func(k, _ string) bool { return !slices.Contains(allowed, k) })
 	}
-	for from, to := range attributeConverters {
-		if v, ok := filters[from]; ok {
-			delete(filters, from)
-			filters[to] = v
-		}
-	}
-	f.Host = popFilters(filters, "host")["host"]
-	if v, ok := filters["glance_metadata"]; ok {
-		delete(filters, "glance_metadata")
-		md, ok := pyDict(v)
-		f.GlanceMetadata, f.Nothing = md, !ok
-	}
-	return f, matchFilters(&f.Match, filters, true, boolFilters, ver(r).atLeast(mvStrictBooleans))
+	renameAttributes(filters)
+	return f, matchVolumes(r, &f, filters)
 }
