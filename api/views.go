@@ -115,7 +115,7 @@ func appendEscaped(b []byte, s string) []byte {
 	start := 0
 	for i := 0; i < len(s); {
 		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' && c < utf8.RuneSelf {
+		if plainJSON[c] {
 			i++
 			continue
 		}
@@ -157,6 +157,16 @@ func appendEscaped(b []byte, s string) []byte {
 }
 
 const hexDigits = "0123456789abcdef"
+
+// plainJSON tells the bytes a JSON string holds as they are: ASCII from
+// space on, but for the quote, the backslash and the HTML characters
+// encoding/json escapes.
+var plainJSON = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = !strings.ContainsRune(`"\<>&`, rune(c))
+	}
+	return t
+}()
 
 // orNull is s, or JSON null when empty.
 func orNull(s string) any {

@@ -227,23 +227,30 @@ func mustAllocated(t *testing.T, path string) int64 {
 }
 
 // Case P's goals hold each measure at 100,000 volumes to its p99 and
-// throughput limits and to its own figures at 100 volumes, the worse of
-// the two ratios; a measure that failed has no value to check.
+// throughput limits and to its reference at 100 volumes (its own figures,
+// the first page's for the filtered page), the worse of the two ratios; a
+// measure that failed has no value to check.
 func TestPagingGoals(t *testing.T) {
+	const filtered = "filtered page, status=error"
 	rows := []pageRow{
 		{Database: "SQLite", Volumes: pagingSmall, Measure: "first page", P99Ms: 5, RPS: 2000},
 		{Database: "SQLite", Volumes: pagingLarge, Measure: "first page", P99Ms: 8, RPS: 1500},
+		{Database: "SQLite", Volumes: pagingSmall, Measure: filtered, P99Ms: 1, RPS: 8000},
+		{Database: "SQLite", Volumes: pagingLarge, Measure: filtered, P99Ms: 6, RPS: 1600},
 		{Database: "SQLite", Volumes: pagingSmall, Measure: "summary", P99Ms: 5, RPS: 2000},
 		{Database: "SQLite", Volumes: pagingLarge, Measure: "summary", Note: "failed: wrk saw failures"},
 	}
 	gs := pagingGoals(rows)
-	if len(gs) != 6 {
-		t.Fatalf("pagingGoals gave %d goals, want 6: %+v", len(gs), gs)
+	if len(gs) != 9 {
+		t.Fatalf("pagingGoals gave %d goals, want 9: %+v", len(gs), gs)
 	}
 	if gs[0].Value != 8 || gs[1].Value != 1500 || !gs[1].AtLeast || gs[2].Value != 8.0/5 {
 		t.Errorf("first page goals = %+v", gs[:3])
 	}
-	for _, g := range gs[3:] {
+	if g := gs[5]; g.Value != 2000.0/1600 || !strings.Contains(g.What, "from first page at 100 volumes") {
+		t.Errorf("filtered page's slowdown = %+v, want 1.25 against the first page at 100 volumes", g)
+	}
+	for _, g := range gs[6:] {
 		if g.Missing == "" {
 			t.Errorf("%s: no Missing for a failed measure", g.What)
 		}

@@ -209,7 +209,7 @@ func number(v float64, unit string) string {
 }
 
 // median is the middle of ts (the mean of the two middle ones for an even count); 0 for none.
-func median(ts []time.Duration) time.Duration {
+func median[T ~int64 | ~float64](ts []T) T {
 	if len(ts) == 0 {
 		return 0
 	}
