@@ -178,8 +178,8 @@ func (m *Manager) recover(ctx context.Context) error {
 	return nil
 }
 
-// recoverVolumes is recover for vols, volumes of the backend, and their
-// snapshots.
+// recoverVolumes is recover for vols, volumes of the backend, and for the
+// backend's snapshots.
 func (m *Manager) recoverVolumes(ctx context.Context, vols []*cinder.Volume) {
 	isTarget := func(v *cinder.Volume) bool { return strings.HasPrefix(v.MigrationStatus, cinder.MigrationTarget("")) }
 	// Sources before targets: a target's fate depends on how its source's migration ended.
@@ -192,7 +192,7 @@ func (m *Manager) recoverVolumes(ctx context.Context, vols []*cinder.Volume) {
 		}
 		return -1
 	})
-	m.recoverSnapshots(ctx, vols)
+	m.recoverSnapshots(ctx)
 	for _, v := range vols {
 		var err error
 		switch {

@@ -227,29 +227,29 @@ func (m *Manager) removeExportSnapshot(ctx context.Context, raw json.RawMessage)
 // recoverSnapshots ends the snapshot work a previous run of the backend
 // left: snapshots creating go to error without storage, deleting ones are
 // deleted, and restoring ones go back to available (their volume, left
-// reverting, goes to error in recover).
-func (m *Manager) recoverSnapshots(ctx context.Context, vols []*cinder.Volume) {
-	for _, v := range vols {
-		snaps, err := m.store.ListSnapshots(ctx, db.SnapshotFilter{VolumeID: v.ID})
-		if err != nil {
-			slog.Error("failed to list snapshots of volume", "volume_id", v.ID, "host", m.host, "err", err)
-			continue
-		}
-		for _, s := range snaps {
-			switch s.Status {
-			case cinder.SnapshotCreating:
-				slog.Warn("snapshot was left creating; removing its storage and setting it to error", "snapshot_id", s.ID, "host", m.host)
-				if err := m.drv.DeleteSnapshot(ctx, s); err != nil {
-					slog.Error("failed to remove the storage of a snapshot left creating", "snapshot_id", s.ID, "err", err)
-				}
-				m.setSnapshotStatus(ctx, s.ID, cinder.SnapshotError)
-			case cinder.SnapshotDeleting:
-				if err := m.removeSnapshot(ctx, s); err != nil {
-					slog.Error("failed to recover snapshot", "snapshot_id", s.ID, "err", err)
-				}
-			case cinder.SnapshotRestoring:
-				m.setSnapshotStatus(ctx, s.ID, cinder.SnapshotAvailable)
+// reverting, goes to error in recover). One query finds them all, as
+// Cinder's SnapshotList.get_by_host, however many volumes the backend has.
+func (m *Manager) recoverSnapshots(ctx context.Context) {
+	snaps, err := m.store.ListSnapshots(ctx, db.SnapshotFilter{Host: m.host,
+		Statuses: []string{cinder.SnapshotCreating, cinder.SnapshotDeleting, cinder.SnapshotRestoring}})
+	if err != nil {
+		slog.Error("failed to list the snapshots left in progress", "host", m.host, "err", err)
+		return
+	}
+	for _, s := range snaps {
+		switch s.Status {
+		case cinder.SnapshotCreating:
+			slog.Warn("snapshot was left creating; removing its storage and setting it to error", "snapshot_id", s.ID, "host", m.host)
+			if err := m.drv.DeleteSnapshot(ctx, s); err != nil {
+				slog.Error("failed to remove the storage of a snapshot left creating", "snapshot_id", s.ID, "err", err)
 			}
+			m.setSnapshotStatus(ctx, s.ID, cinder.SnapshotError)
+		case cinder.SnapshotDeleting:
+			if err := m.removeSnapshot(ctx, s); err != nil {
+				slog.Error("failed to recover snapshot", "snapshot_id", s.ID, "err", err)
+			}
+		case cinder.SnapshotRestoring:
+			m.setSnapshotStatus(ctx, s.ID, cinder.SnapshotAvailable)
 		}
 	}
 }

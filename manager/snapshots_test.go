@@ -161,6 +161,7 @@ func TestDeleteSnapshot(t *testing.T) {
 // TestInitRecoversSnapshots: a backend restarted with a snapshot left
 // creating sets it to error without storage, one left deleting deletes it,
 // and a volume left reverting goes to error with its snapshot available.
+// Another backend's snapshot left creating is that backend's to recover.
 func TestInitRecoversSnapshots(t *testing.T) {
 	e := newEnv(t, "thin")
 	e.start(t)
@@ -170,6 +171,7 @@ func TestInitRecoversSnapshots(t *testing.T) {
 	deleting := e.snapshot(t, v, cinder.SnapshotDeleting)
 	restoring := e.snapshot(t, v, cinder.SnapshotRestoring)
 	e.setStatus(t, v, cinder.StatusReverting)
+	other := e.snapshot(t, e.volume(t, "hostB@thin#thin", cinder.StatusAvailable, 1), cinder.SnapshotCreating)
 	if err := e.mgr.Init(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -177,6 +179,9 @@ func TestInitRecoversSnapshots(t *testing.T) {
 	e.waitSnapshot(t, deleting.ID, "gone")
 	e.waitSnapshot(t, restoring.ID, cinder.SnapshotAvailable)
 	e.waitStatus(t, v.ID, cinder.StatusError)
+	if s, err := e.store.GetSnapshot(context.Background(), other.ID); err != nil || s.Status != cinder.SnapshotCreating {
+		t.Errorf("another backend's snapshot left creating = %+v, %v; want it left creating", s, err)
+	}
 }
 
 // TestRecoveryDoesNotWaitOnASibling: in cinder-all the backends start one
