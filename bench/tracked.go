@@ -120,7 +120,7 @@ func backupThrough(ctx context.Context, d *thin.Driver, v *cin.Volume, opts posi
 		return err
 	}
 	if rs, ok := info.Data["changed_ranges"].([]extents.Range); ok && pb.Parent != nil {
-		pb.Changed = rs
+		pb.Changed = append([]extents.Range{}, rs...) // nil would mean unknown: a full scan
 	} else if pb.Parent != nil {
 		return fmt.Errorf("backup %s: no changed ranges since %s", pb.ID, parent)
 	}
