@@ -141,7 +141,7 @@ type VolumeFilter struct {
 	Host           string            // host@backend: volumes on that backend, any pool
 	Statuses       []string          // only these statuses
 	HideTargets    bool              // leave out migration targets (migration_status target:…)
-	Migration      string            // only volumes whose migration_status is this
+	Migrations     []string          // only these migration statuses; one ending in ':' is a prefix (target:)
 	Name           string            // display_name equals
 	VolumeTypeID   string            // only volumes of this type
 	GlanceMetadata map[string]string // only volumes whose image metadata holds each of these pairs
@@ -188,9 +188,16 @@ func (f *VolumeFilter) where(d *dialect) (string, []any) {
 	if f.HideTargets {
 		conds = append(conds, "migration_status NOT LIKE 'target:%'")
 	}
-	if f.Migration != "" {
-		conds = append(conds, "migration_status = ?")
-		args = append(args, f.Migration)
+	if len(f.Migrations) > 0 {
+		var or []string
+		for _, m := range f.Migrations {
+			if strings.HasSuffix(m, ":") {
+				or, args = append(or, "migration_status LIKE ?"), append(args, m+"%")
+			} else {
+				or, args = append(or, "migration_status = ?"), append(args, m)
+			}
+		}
+		conds = append(conds, "("+strings.Join(or, " OR ")+")")
 	}
 	if f.Name != "" {
 		conds = append(conds, "display_name = ?")
@@ -331,7 +338,7 @@ func (db *DB) CountVolumes(ctx context.Context, f VolumeFilter) (int, error) {
 // projectOnly reports whether f selects a project's volumes, or every
 // project's, with no filter but HideTargets.
 func (f *VolumeFilter) projectOnly() bool {
-	return f.Host == "" && len(f.Statuses) == 0 && f.Migration == "" && f.Name == "" && f.VolumeTypeID == "" &&
+	return f.Host == "" && len(f.Statuses) == 0 && len(f.Migrations) == 0 && f.Name == "" && f.VolumeTypeID == "" &&
 		len(f.Metadata) == 0 && len(f.GlanceMetadata) == 0 && len(f.Fields) == 0 && len(f.Like) == 0 &&
 		len(f.Times) == 0 && !f.Nothing
 }

@@ -110,6 +110,8 @@ func TestListVolumes(t *testing.T) {
 			{"backend with _ is not a pattern", VolumeFilter{Host: "h_lvm"}, []string{"e"}},
 			{"statuses", VolumeFilter{Statuses: []string{"in-use", "error"}}, []string{"b", "d"}},
 			{"hide migration targets", VolumeFilter{HideTargets: true, Host: "h@lvm"}, []string{"a", "b"}},
+			{"migration statuses, a prefix", VolumeFilter{Migrations: []string{"migrating", "target:"}}, []string{"d"}},
+			{"migration status, exact", VolumeFilter{Migrations: []string{cinder.MigrationTarget("b")}}, nil},
 			{"name", VolumeFilter{Name: "x"}, []string{"a", "c"}},
 			{"volume type", VolumeFilter{VolumeTypeID: "t1"}, []string{"b"}},
 			{"size then id descending", VolumeFilter{SortKey: "size", SortDescending: true}, []string{"e", "d", "a", "c", "b"}},

@@ -169,13 +169,35 @@ func (m *Manager) Init(ctx context.Context) error {
 // or deleting go to error (see recoverGroups). A volume it cannot recover
 // is logged and left as it is.
 func (m *Manager) recover(ctx context.Context) error {
-	vols, err := m.store.ListVolumes(ctx, db.VolumeFilter{Host: m.host})
+	vols, err := m.unfinished(ctx)
 	if err != nil {
-		return fmt.Errorf("list volumes of backend %s: %w", m.host, err)
+		return fmt.Errorf("list volumes of backend %s left in progress: %w", m.host, err)
 	}
 	m.recoverVolumes(ctx, vols)
 	m.recoverGroups(ctx)
 	return nil
+}
+
+// unfinished are the backend's volumes that recoverVolumes acts on: left
+// creating, deleting or reverting, or mid-migration (as source or as
+// target). Only they are read, however many volumes the backend holds.
+func (m *Manager) unfinished(ctx context.Context) ([]*cinder.Volume, error) {
+	vols, err := m.store.ListVolumes(ctx, db.VolumeFilter{Host: m.host,
+		Statuses: []string{cinder.StatusCreating, cinder.StatusDeleting, cinder.StatusReverting}})
+	if err != nil {
+		return nil, err
+	}
+	migrating, err := m.store.ListVolumes(ctx, db.VolumeFilter{Host: m.host, Migrations: []string{
+		cinder.MigrationStarting, cinder.MigrationMigrating, cinder.MigrationCompleting, cinder.MigrationTarget("")}})
+	if err != nil {
+		return nil, err
+	}
+	for _, v := range migrating { // a target is also creating while it is made
+		if !slices.ContainsFunc(vols, func(u *cinder.Volume) bool { return u.ID == v.ID }) {
+			vols = append(vols, v)
+		}
+	}
+	return vols, nil
 }
 
 // recoverVolumes is recover for vols, volumes of the backend, and for the

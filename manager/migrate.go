@@ -592,7 +592,7 @@ func nullable(s string) any {
 func (m *Manager) recoverMigration(ctx context.Context, v *cinder.Volume) error {
 	slog.Warn("volume migration was interrupted; failing it", "volume_id", v.ID, "host", m.host, "migration_status", v.MigrationStatus)
 	m.failMigration(ctx, v.ID, "")
-	targets, err := m.store.ListVolumes(ctx, db.VolumeFilter{Migration: cinder.MigrationTarget(v.ID)})
+	targets, err := m.store.ListVolumes(ctx, db.VolumeFilter{Migrations: []string{cinder.MigrationTarget(v.ID)}})
 	if err != nil {
 		return fmt.Errorf("list the migration targets of volume %s: %w", v.ID, err)
 	}

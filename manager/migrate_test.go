@@ -547,7 +547,7 @@ func TestMigrateTakenOver(t *testing.T) {
 
 	startMigration(t, src, v, dest, true)
 	waitLogged(t, logs, `msg="copying volume"`, "volume_id="+v.ID)
-	targets, err := s.store.ListVolumes(ctx, db.VolumeFilter{Migration: cinder.MigrationTarget(v.ID)})
+	targets, err := s.store.ListVolumes(ctx, db.VolumeFilter{Migrations: []string{cinder.MigrationTarget(v.ID)}})
 	if err != nil || len(targets) != 1 {
 		t.Fatalf("targets of the migration: %v, %v; want one", targets, err)
 	}
