@@ -5,17 +5,18 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/cinder-go/cinder"
-	"github.com/cinder-go/cinder/db"
 )
 
 // doCleanup (cast: cleanup_request; version 3.7) re-runs the backend's
 // recovery, as its start does, for the work cinder-scheduler's
-// work_cleanup names: the volumes of the backend last changed before the
-// request's until (all of them, or the one resource named, a snapshot's
-// volume for a snapshot) and their snapshots. As Cinder's do_cleanup
+// work_cleanup names: the volumes and snapshots of the backend left in
+// progress and last changed before the request's until (all of them, or
+// those of the one resource named: a volume, or a snapshot's volume, and
+// its snapshots). As Cinder's do_cleanup
 // asked of a service that is up, work still under way there is recovered
 // too: volumes creating go to error, those deleting are deleted again.
 func (m *Manager) doCleanup(ctx context.Context, raw json.RawMessage) (any, error) {
@@ -27,9 +28,9 @@ func (m *Manager) doCleanup(ctx context.Context, raw json.RawMessage) (any, erro
 	}
 	req := a.Request
 	slog.Info("initiating service cleanup", "host", m.host)
-	vols, err := m.store.ListVolumes(ctx, db.VolumeFilter{Host: m.host})
+	vols, snaps, err := m.unfinished(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("do_cleanup: list volumes of backend %s: %w", m.host, err)
+		return nil, fmt.Errorf("do_cleanup: %w", err)
 	}
 	only := ""
 	switch {
@@ -47,23 +48,24 @@ func (m *Manager) doCleanup(ctx context.Context, raw json.RawMessage) (any, erro
 	default:
 		only = req.ResourceID
 	}
-	var clean []*cinder.Volume
-	for _, v := range vols {
-		if (only == "" || v.ID == only) && changedBy(v, req.Until) {
-			clean = append(clean, v)
-		}
-	}
-	m.recoverVolumes(ctx, clean)
-	slog.Info("service cleanup completed", "host", m.host, "volumes", len(clean))
+	vols = slices.DeleteFunc(vols, func(v *cinder.Volume) bool {
+		return only != "" && v.ID != only || !changedBy(v.CreatedAt, v.UpdatedAt, req.Until)
+	})
+	snaps = slices.DeleteFunc(snaps, func(s *cinder.Snapshot) bool {
+		return only != "" && s.VolumeID != only || !changedBy(s.CreatedAt, s.UpdatedAt, req.Until)
+	})
+	m.recoverVolumes(ctx, vols, snaps)
+	slog.Info("service cleanup completed", "host", m.host, "volumes", len(vols), "snapshots", len(snaps))
 	return nil, nil
 }
 
-// changedBy reports whether v was last changed at or before until (any
-// time when nil).
-func changedBy(v *cinder.Volume, until *time.Time) bool {
-	last := v.CreatedAt
-	if v.UpdatedAt != nil {
-		last = *v.UpdatedAt
+// changedBy reports whether a row created at created and last updated at
+// updated (nil if never) was last changed at or before until (any row
+// when until is nil).
+func changedBy(created time.Time, updated, until *time.Time) bool {
+	last := created
+	if updated != nil {
+		last = *updated
 	}
 	return until == nil || !last.After(*until)
 }

@@ -74,16 +74,20 @@ func TestAcceptTransferAndExtendCompletion(t *testing.T) {
 }
 
 // TestDoCleanupRecoversTheWorkNamed: do_cleanup recovers, as the backend's
-// start does, the volumes last changed before until: all of them, or the
-// one named.
+// start does, the volumes and snapshots last changed before until: all of
+// them (a snapshot left creating on an available volume too), or the one
+// named.
 func TestDoCleanupRecoversTheWorkNamed(t *testing.T) {
 	e := newEnv(t, "thin")
 	e.start(t)
 	ctx := context.Background()
 	left := e.volume(t, e.pool(), cinder.StatusCreating, 1)
 	named := e.volume(t, e.pool(), cinder.StatusCreating, 1)
+	avail := e.volume(t, e.pool(), cinder.StatusAvailable, 1)
+	snap := e.snapshot(t, avail, cinder.SnapshotCreating)
 	until := time.Now().UTC()
 	later := e.volume(t, e.pool(), cinder.StatusCreating, 1)
+	laterSnap := e.snapshot(t, avail, cinder.SnapshotCreating)
 	if err := os.WriteFile(e.file(named), []byte("partial"), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -100,11 +104,18 @@ func TestDoCleanupRecoversTheWorkNamed(t *testing.T) {
 	if _, err := os.Stat(e.file(named)); !os.IsNotExist(err) {
 		t.Fatalf("storage of the volume left creating: %v", err)
 	}
+	if s, err := e.store.GetSnapshot(ctx, snap.ID); err != nil || s.Status != cinder.SnapshotCreating {
+		t.Fatalf("snapshot of a volume not named = %+v, %v; want it left creating", s, err)
+	}
 	req.ResourceID, req.ResourceType = "", ""
 	e.call(t, "do_cleanup", map[string]any{"cleanup_request": req})
 	e.waitStatus(t, left.ID, cinder.StatusError)
+	e.waitSnapshot(t, snap.ID, cinder.SnapshotError)
 	if got := e.waitStatus(t, later.ID, cinder.StatusCreating); got.Status != cinder.StatusCreating {
 		t.Fatalf("volume changed after until: %s", got.Status)
+	}
+	if s, err := e.store.GetSnapshot(ctx, laterSnap.ID); err != nil || s.Status != cinder.SnapshotCreating {
+		t.Fatalf("snapshot made after until = %+v, %v; want it left creating", s, err)
 	}
 }
 

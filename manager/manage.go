@@ -95,16 +95,16 @@ func (m *Manager) known(ctx context.Context) (map[string]bool, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list volumes of backend %s: %w", m.host, err)
 	}
-	known := map[string]bool{}
+	snaps, err := m.store.ListSnapshots(ctx, db.SnapshotFilter{Host: m.host})
+	if err != nil {
+		return nil, fmt.Errorf("list snapshots of backend %s: %w", m.host, err)
+	}
+	known := make(map[string]bool, len(vols)+len(snaps))
 	for _, v := range vols {
 		known[v.DataID()] = true
-		snaps, err := m.store.ListSnapshots(ctx, db.SnapshotFilter{VolumeID: v.ID})
-		if err != nil {
-			return nil, fmt.Errorf("list snapshots of volume %s: %w", v.ID, err)
-		}
-		for _, s := range snaps {
-			known[s.ID] = true
-		}
+	}
+	for _, s := range snaps {
+		known[s.ID] = true
 	}
 	return known, nil
 }

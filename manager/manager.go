@@ -169,40 +169,47 @@ func (m *Manager) Init(ctx context.Context) error {
 // or deleting go to error (see recoverGroups). A volume it cannot recover
 // is logged and left as it is.
 func (m *Manager) recover(ctx context.Context) error {
-	vols, err := m.unfinished(ctx)
+	vols, snaps, err := m.unfinished(ctx)
 	if err != nil {
-		return fmt.Errorf("list volumes of backend %s left in progress: %w", m.host, err)
+		return err
 	}
-	m.recoverVolumes(ctx, vols)
+	m.recoverVolumes(ctx, vols, snaps)
 	m.recoverGroups(ctx)
 	return nil
 }
 
-// unfinished are the backend's volumes that recoverVolumes acts on: left
-// creating, deleting or reverting, or mid-migration (as source or as
-// target). Only they are read, however many volumes the backend holds.
-func (m *Manager) unfinished(ctx context.Context) ([]*cinder.Volume, error) {
+// unfinished are the backend's volumes and snapshots that recoverVolumes
+// acts on: volumes left creating, deleting or reverting, or mid-migration
+// (as source or as target), and snapshots left creating, deleting or
+// restoring. Only they are read, however many the backend holds, as
+// Cinder's SnapshotList.get_by_host reads its snapshots in one query.
+func (m *Manager) unfinished(ctx context.Context) ([]*cinder.Volume, []*cinder.Snapshot, error) {
 	vols, err := m.store.ListVolumes(ctx, db.VolumeFilter{Host: m.host,
 		Statuses: []string{cinder.StatusCreating, cinder.StatusDeleting, cinder.StatusReverting}})
 	if err != nil {
-		return nil, err
+		return nil, nil, fmt.Errorf("list volumes of backend %s left in progress: %w", m.host, err)
 	}
 	migrating, err := m.store.ListVolumes(ctx, db.VolumeFilter{Host: m.host, Migrations: []string{
 		cinder.MigrationStarting, cinder.MigrationMigrating, cinder.MigrationCompleting, cinder.MigrationTarget("")}})
 	if err != nil {
-		return nil, err
+		return nil, nil, fmt.Errorf("list volumes of backend %s mid-migration: %w", m.host, err)
 	}
 	for _, v := range migrating { // a target is also creating while it is made
 		if !slices.ContainsFunc(vols, func(u *cinder.Volume) bool { return u.ID == v.ID }) {
 			vols = append(vols, v)
 		}
 	}
-	return vols, nil
+	snaps, err := m.store.ListSnapshots(ctx, db.SnapshotFilter{Host: m.host,
+		Statuses: []string{cinder.SnapshotCreating, cinder.SnapshotDeleting, cinder.SnapshotRestoring}})
+	if err != nil {
+		return nil, nil, fmt.Errorf("list snapshots of backend %s left in progress: %w", m.host, err)
+	}
+	return vols, snaps, nil
 }
 
-// recoverVolumes is recover for vols, volumes of the backend, and for the
-// backend's snapshots.
-func (m *Manager) recoverVolumes(ctx context.Context, vols []*cinder.Volume) {
+// recoverVolumes is recover for vols and snaps, volumes and snapshots of
+// the backend.
+func (m *Manager) recoverVolumes(ctx context.Context, vols []*cinder.Volume, snaps []*cinder.Snapshot) {
 	isTarget := func(v *cinder.Volume) bool { return strings.HasPrefix(v.MigrationStatus, cinder.MigrationTarget("")) }
 	// Sources before targets: a target's fate depends on how its source's migration ended.
 	slices.SortStableFunc(vols, func(a, b *cinder.Volume) int {
@@ -214,7 +221,7 @@ func (m *Manager) recoverVolumes(ctx context.Context, vols []*cinder.Volume) {
 		}
 		return -1
 	})
-	m.recoverSnapshots(ctx)
+	m.recoverSnapshots(ctx, snaps)
 	for _, v := range vols {
 		var err error
 		switch {

@@ -225,17 +225,10 @@ func (m *Manager) removeExportSnapshot(ctx context.Context, raw json.RawMessage)
 }
 
 // recoverSnapshots ends the snapshot work a previous run of the backend
-// left: snapshots creating go to error without storage, deleting ones are
-// deleted, and restoring ones go back to available (their volume, left
-// reverting, goes to error in recover). One query finds them all, as
-// Cinder's SnapshotList.get_by_host, however many volumes the backend has.
-func (m *Manager) recoverSnapshots(ctx context.Context) {
-	snaps, err := m.store.ListSnapshots(ctx, db.SnapshotFilter{Host: m.host,
-		Statuses: []string{cinder.SnapshotCreating, cinder.SnapshotDeleting, cinder.SnapshotRestoring}})
-	if err != nil {
-		slog.Error("failed to list the snapshots left in progress", "host", m.host, "err", err)
-		return
-	}
+// left on snaps: snapshots creating go to error without storage, deleting
+// ones are deleted, and restoring ones go back to available (their volume,
+// left reverting, goes to error in recover).
+func (m *Manager) recoverSnapshots(ctx context.Context, snaps []*cinder.Snapshot) {
 	for _, s := range snaps {
 		switch s.Status {
 		case cinder.SnapshotCreating:
