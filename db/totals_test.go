@@ -137,6 +137,34 @@ func TestVolumeTotalsFollowRows(t *testing.T) {
 	})
 }
 
+// TestVolumeTotalsFollowInPlaceChanges: an update (of one volume or of
+// two) that deletes a metadata key from the volume's map in place, as the
+// metadata API's delete does, takes its pair out of the totals: the
+// before they move from must not share the map.
+func TestVolumeTotalsFollowInPlaceChanges(t *testing.T) {
+	each(t, func(t *testing.T, url string) {
+		ctx := context.Background()
+		db := synced(t, url)
+		v := &cinder.Volume{ProjectID: "p1", Size: 1, Metadata: map[string]string{"k": "v", "keep": "x"}}
+		if err := db.CreateVolume(ctx, v); err != nil {
+			t.Fatal(err)
+		}
+		wantTotals(t, db, "p1")
+		if _, err := db.UpdateVolume(ctx, v.ID, func(v *cinder.Volume) error { delete(v.Metadata, "k"); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		wantTotals(t, db, "p1")
+		w := &cinder.Volume{ProjectID: "p1", Size: 1}
+		if err := db.CreateVolume(ctx, w); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := db.UpdateVolumes(ctx, v.ID, w.ID, func(a, _ *cinder.Volume) error { delete(a.Metadata, "keep"); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		wantTotals(t, db, allProjects)
+	})
+}
+
 // TestVolumeTotalsRollBack: a volume's write that does not commit, as one
 // a crash cuts short, leaves its project's totals as they were.
 func TestVolumeTotalsRollBack(t *testing.T) {

@@ -354,7 +354,7 @@ func (db *DB) UpdateVolume(ctx context.Context, id string, fn func(v *cinder.Vol
 		func(tx *sql.Tx) (*cinder.Volume, error) {
 			v, err := db.getVolume(ctx, tx, id, db.dialect.forUpdate)
 			if err == nil {
-				before = *v
+				before = copyVolume(v)
 			}
 			return v, err
 		},
@@ -379,7 +379,7 @@ func (db *DB) UpdateVolumes(ctx context.Context, a, b string, fn func(va, vb *ci
 				if err != nil {
 					return nil, err
 				}
-				pair[id], before[id] = v, *v
+				pair[id], before[id] = v, copyVolume(v)
 			}
 			return pair, nil
 		},
@@ -397,6 +397,14 @@ func (db *DB) UpdateVolumes(ctx context.Context, a, b string, fn func(va, vb *ci
 		return nil, nil, err
 	}
 	return pair[a], pair[b], nil
+}
+
+// copyVolume is a copy of v that fn's changes to v, its maps' included,
+// leave as it is: the before from which the totals and usage move.
+func copyVolume(v *cinder.Volume) cinder.Volume {
+	c := *v
+	c.Metadata, c.AdminMetadata, c.GlanceMetadata = maps.Clone(v.Metadata), maps.Clone(v.AdminMetadata), maps.Clone(v.GlanceMetadata)
+	return c
 }
 
 // putVolume writes v, which was before, as the row of volume id, UpdatedAt
