@@ -53,10 +53,11 @@ func wantTotals(t *testing.T, db *DB, project string) {
 }
 
 // TestVolumeTotalsFollowRows races creates, deletes, extends, retypes,
-// transfers, metadata changes and migrations of volumes in two projects,
+// transfers, metadata changes and migrations of volumes in three projects,
 // through two connections as two processes would, while the totals of one
-// project are made before the race, and those of the other and of every
-// project during it: at the end each total equals a count of the rows.
+// project are made before the race, those of another and of every project
+// during it, and the third has its first volumes in the race: at the end
+// each total equals a count of the rows.
 func TestVolumeTotalsFollowRows(t *testing.T) {
 	each(t, func(t *testing.T, url string) {
 		ctx := context.Background()
@@ -65,12 +66,12 @@ func TestVolumeTotalsFollowRows(t *testing.T) {
 		if err := dbs[0].CreateVolumeType(ctx, gold); err != nil {
 			t.Fatal(err)
 		}
-		projects := []string{"p1", "p2"}
+		projects := []string{"p1", "p2", "p3"}
 		tiers := []string{"gold", "silver", "bronze"}
 		var mu sync.Mutex
 		var live []string
-		create := func(db *DB, r *rand.Rand) error {
-			v := &cinder.Volume{ProjectID: projects[r.IntN(2)], Size: 1 + r.IntN(5), UseQuota: true,
+		create := func(db *DB, r *rand.Rand, among int) error {
+			v := &cinder.Volume{ProjectID: projects[r.IntN(among)], Size: 1 + r.IntN(5), UseQuota: true,
 				Metadata: map[string]string{"tier": tiers[r.IntN(3)], "n": fmt.Sprint(r.IntN(4))}}
 			if err := db.CreateVolume(ctx, v); err != nil {
 				return err
@@ -82,7 +83,7 @@ func TestVolumeTotalsFollowRows(t *testing.T) {
 		}
 		r := rand.New(rand.NewPCG(1, 2))
 		for range 20 {
-			if err := create(dbs[0], r); err != nil {
+			if err := create(dbs[0], r, 2); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -91,7 +92,7 @@ func TestVolumeTotalsFollowRows(t *testing.T) {
 		changes := []func(v *cinder.Volume, r *rand.Rand){
 			func(v *cinder.Volume, r *rand.Rand) { v.Size++ },
 			func(v *cinder.Volume, r *rand.Rand) { v.VolumeTypeID = []string{"", gold.ID}[r.IntN(2)] },
-			func(v *cinder.Volume, r *rand.Rand) { v.ProjectID = projects[r.IntN(2)] },
+			func(v *cinder.Volume, r *rand.Rand) { v.ProjectID = projects[r.IntN(3)] },
 			func(v *cinder.Volume, r *rand.Rand) { v.Metadata = map[string]string{"tier": tiers[r.IntN(3)]} },
 			func(v *cinder.Volume, r *rand.Rand) { delete(v.Metadata, "tier") },
 			func(v *cinder.Volume, r *rand.Rand) {
@@ -110,7 +111,7 @@ func TestVolumeTotalsFollowRows(t *testing.T) {
 					var err error
 					switch op := r.IntN(10); {
 					case op < 3:
-						err = create(db, r)
+						err = create(db, r, 3)
 					case op < 4:
 						err = db.DestroyVolume(ctx, id)
 					default:
@@ -131,7 +132,7 @@ func TestVolumeTotalsFollowRows(t *testing.T) {
 			}
 		})
 		wg.Wait()
-		for _, p := range []string{"p1", "p2", allProjects} {
+		for _, p := range []string{allProjects, "p1", "p2", "p3"} {
 			wantTotals(t, dbs[0], p)
 		}
 	})
