@@ -12,7 +12,9 @@ import (
 	"github.com/cinder-go/cinder"
 )
 
-// allProjects is the project_id of the totals of every project's volumes.
+// allProjects is the project_id of the marker row of volume_totals: once
+// it is there every project with volumes has its own row, and every
+// project's totals are their sum (volumes all have a project).
 const allProjects = ""
 
 // metadataPair is one key and value of a volume's metadata.
@@ -51,12 +53,14 @@ func (t *volumeTotals) zero() bool {
 }
 
 // followTotals moves the totals of the projects of a volume row written
-// from before to after (nil: inserted, or destroyed), and every project's,
-// in tx, the transaction writing it. Totals not made yet are left alone:
-// counting the rows when they are made includes this change. Every
-// project's row is locked by each write that moves it, until it commits;
-// a transaction writing volumes of two projects may deadlock with another
-// over it on PostgreSQL, and is retried.
+// from before to after (nil: inserted, or destroyed), in tx, the
+// transaction writing it. A project's totals not made yet are made now,
+// counting its rows with this change, once every project's totals are
+// kept (the marker, see markTotals); until then they are left for their
+// first read, which counts it too. A project's row is locked by each
+// write that moves it, until it commits; a transaction writing volumes of
+// two projects may deadlock with another over them on PostgreSQL, and is
+// retried.
 func (db *DB) followTotals(ctx context.Context, tx *sql.Tx, before, after *cinder.Volume) error {
 	diff := map[string]*volumeTotals{}
 	for _, c := range []struct {
@@ -66,12 +70,10 @@ func (db *DB) followTotals(ctx context.Context, tx *sql.Tx, before, after *cinde
 		if c.v == nil {
 			continue
 		}
-		for _, p := range slices.Compact([]string{allProjects, c.v.ProjectID}) {
-			if diff[p] == nil {
-				diff[p] = &volumeTotals{}
-			}
-			diff[p].add(c.v, c.sign)
+		if diff[c.v.ProjectID] == nil {
+			diff[c.v.ProjectID] = &volumeTotals{}
 		}
+		diff[c.v.ProjectID].add(c.v, c.sign)
 	}
 	maps.DeleteFunc(diff, func(_ string, t *volumeTotals) bool { return t.zero() })
 	if len(diff) == 0 {
@@ -123,21 +125,99 @@ func comparePairs(a, b metadataPair) int {
 }
 
 // lockTotals locks the totals rows of projects, sorted, for tx and returns
-// the projects that have one. One missing is looked for again once no
-// transaction is making it (see lockProject).
+// the projects whose row was there before this write, for it to move. One
+// missing is looked for again once no transaction is making it (see
+// lockProject), and made by counting in tx once every project's totals
+// are kept. On PostgreSQL the marker's lock, shared, comes first, as
+// markTotals takes it, exclusive, before the projects' locks.
 func (db *DB) lockTotals(ctx context.Context, tx *sql.Tx, projects []string) ([]string, error) {
 	made, err := db.totalsRows(ctx, tx, projects)
-	if err != nil || len(made) == len(projects) || db.dialect != postgresDialect {
+	if err != nil || len(made) == len(projects) {
+		return made, err
+	}
+	if db.dialect == postgresDialect {
+		if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock_shared($1, hashtext($2))", totalsLocks, allProjects); err != nil {
+			return nil, err
+		}
+		for _, p := range projects {
+			if !slices.Contains(made, p) {
+				if err := db.lockProject(ctx, tx, totalsLocks, p); err != nil {
+					return nil, err
+				}
+			}
+		}
+		if made, err = db.totalsRows(ctx, tx, projects); err != nil || len(made) == len(projects) {
+			return made, err
+		}
+	}
+	if marked, err := db.marked(ctx, tx); err != nil || !marked {
 		return made, err
 	}
 	for _, p := range projects {
 		if !slices.Contains(made, p) {
-			if err := db.lockProject(ctx, tx, totalsLocks, p); err != nil {
+			if _, err := db.makeTotals(ctx, tx, p); err != nil {
 				return nil, err
 			}
 		}
 	}
-	return db.totalsRows(ctx, tx, projects)
+	return made, nil
+}
+
+// marked reports whether every project's totals are kept: the marker row.
+func (db *DB) marked(ctx context.Context, q querier) (bool, error) {
+	var one int
+	err := q.QueryRowContext(ctx, db.dialect.rebind("SELECT 1 FROM volume_totals WHERE project_id = ?"), allProjects).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// markTotals makes in tx the totals of every project with volumes that has
+// none, then the marker, unless another transaction made it first.
+func (db *DB) markTotals(ctx context.Context, tx *sql.Tx) error {
+	if err := db.lockProject(ctx, tx, totalsLocks, allProjects); err != nil {
+		return err
+	}
+	if marked, err := db.marked(ctx, tx); err != nil || marked {
+		return err
+	}
+	rows, err := tx.QueryContext(ctx, db.dialect.rebind(`SELECT DISTINCT project_id FROM volumes WHERE deleted = FALSE
+		AND project_id <> ? AND project_id NOT IN (SELECT project_id FROM volume_totals)`), allProjects)
+	if err != nil {
+		return err
+	}
+	var missing []string
+	for rows.Next() {
+		var p string
+		if err := rows.Scan(&p); err != nil {
+			_ = rows.Close() // the scan's error is the one to report
+			return err
+		}
+		missing = append(missing, p)
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return err
+	}
+	slices.Sort(missing)
+	for _, p := range missing {
+		if err := db.lockProject(ctx, tx, totalsLocks, p); err != nil {
+			return err
+		}
+		// A reader of p's totals may have made them while this waited.
+		if _, err := db.readTotals(ctx, tx, p, false); !errors.Is(err, sql.ErrNoRows) {
+			if err != nil {
+				return err
+			}
+			continue
+		}
+		if _, err := db.makeTotals(ctx, tx, p); err != nil {
+			return err
+		}
+	}
+	_, err = tx.ExecContext(ctx, db.dialect.rebind(`INSERT INTO volume_totals
+		(project_id, volumes, gigabytes, targets, created_at) VALUES (?, 0, 0, 0, ?)`), allProjects, formatTime(now()))
+	return err
 }
 
 // totalsRows locks the totals rows of projects for tx, in one order for
@@ -168,6 +248,9 @@ func (db *DB) totalsRows(ctx context.Context, tx *sql.Tx, projects []string) ([]
 // metadata pairs when pairs, making them the first time by counting the
 // project's volumes, as usage rows are made.
 func (db *DB) totals(ctx context.Context, project string, pairs bool) (volumeTotals, error) {
+	if project == allProjects {
+		return db.allTotals(ctx, pairs)
+	}
 	t, err := db.readTotals(ctx, cached{db}, project, pairs)
 	if errors.Is(err, sql.ErrNoRows) {
 		err = db.inTx(ctx, func(tx *sql.Tx) error {
@@ -185,6 +268,27 @@ func (db *DB) totals(ctx context.Context, project string, pairs bool) (volumeTot
 	return t, wrap(err, "read the volume totals of project %q", project)
 }
 
+// allTotals returns every project's totals, the sum of the projects' own,
+// making the missing ones and the marker the first time.
+func (db *DB) allTotals(ctx context.Context, pairs bool) (volumeTotals, error) {
+	marked, err := db.marked(ctx, cached{db})
+	if err == nil && !marked {
+		err = db.inTx(ctx, func(tx *sql.Tx) error { return db.markTotals(ctx, tx) })
+	}
+	if err != nil {
+		return volumeTotals{}, wrap(err, "make the volume totals of every project")
+	}
+	var t volumeTotals
+	if err := db.queryRow(ctx, `SELECT COALESCE(SUM(volumes), 0), COALESCE(SUM(gigabytes), 0),
+		COALESCE(SUM(targets), 0) FROM volume_totals WHERE project_id <> ?`, allProjects).
+		Scan(&t.volumes, &t.gigabytes, &t.targets); err != nil || !pairs {
+		return t, wrap(err, "sum the volume totals of every project")
+	}
+	t.pairs, err = db.scanPairs(ctx, cached{db}, `SELECT key, value, SUM(volumes) FROM volume_metadata_totals
+		WHERE project_id <> ? GROUP BY key, value`, allProjects)
+	return t, wrap(err, "sum the volume metadata totals of every project")
+}
+
 // The queries of a project's totals, by project_id.
 const (
 	selectTotals = "SELECT volumes, gigabytes, targets FROM volume_totals WHERE project_id = ?"
@@ -200,21 +304,30 @@ func (db *DB) readTotals(ctx context.Context, q querier, project string, pairs b
 	if err != nil || !pairs {
 		return t, err
 	}
-	rows, err := q.QueryContext(ctx, db.dialect.rebind(selectPairs), project)
+	t.pairs, err = db.scanPairs(ctx, q, selectPairs, project)
+	return t, err
+}
+
+// scanPairs reads the metadata pairs, and how many volumes hold each, that
+// query (key, value, volumes) selects through q; none held is left out.
+func (db *DB) scanPairs(ctx context.Context, q querier, query string, args ...any) (map[metadataPair]int, error) {
+	rows, err := q.QueryContext(ctx, db.dialect.rebind(query), args...)
 	if err != nil {
-		return t, err
+		return nil, err
 	}
 	defer rows.Close()
-	t.pairs = map[metadataPair]int{}
+	pairs := map[metadataPair]int{}
 	for rows.Next() {
 		var p metadataPair
 		var n int
 		if err := rows.Scan(&p.key, &p.value, &n); err != nil {
-			return t, err
+			return nil, err
 		}
-		t.pairs[p] = n
+		if n > 0 {
+			pairs[p] = n
+		}
 	}
-	return t, rows.Err()
+	return pairs, rows.Err()
 }
 
 // makeTotals counts project's volumes and writes them as its totals in tx.

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/cinder-go/cinder"
 )
@@ -198,5 +199,55 @@ func TestVolumeTotalsRollBack(t *testing.T) {
 			!maps.EqualFunc(got.Metadata, map[string][]string{"k": {"v"}}, slices.Equal) {
 			t.Fatalf("summary %+v, %v; want the one volume", got, err)
 		}
+	})
+}
+
+// TestEveryProjectTotalsWaitForANewProject: every project's totals, made
+// while the write of a project's first volume is under way, count that
+// volume once it commits. On PostgreSQL the write holds the marker's lock,
+// shared, which making them takes exclusive: the test commits the write
+// once the maker waits for it. SQLite's one writer orders them anyway.
+func TestEveryProjectTotalsWaitForANewProject(t *testing.T) {
+	each(t, func(t *testing.T, url string) {
+		ctx := context.Background()
+		db := synced(t, url)
+		if err := db.CreateVolume(ctx, &cinder.Volume{ProjectID: "p1", Size: 1}); err != nil {
+			t.Fatal(err)
+		}
+		w := cinder.Volume{ID: "first-of-p9", ProjectID: "p9", Size: 2, Metadata: map[string]string{"k": "v"},
+			AdminMetadata: map[string]string{}, GlanceMetadata: map[string]string{}, CreatedAt: now()}
+		made := make(chan error, 1)
+		err := db.inTx(ctx, func(tx *sql.Tx) error {
+			if _, err := tx.ExecContext(ctx, db.dialect.rebind(insertSQL("volumes", volumeColumns)), volumeValues(&w)...); err != nil {
+				return err
+			}
+			if err := db.followVolume(ctx, tx, nil, &w); err != nil {
+				return err
+			}
+			go func() {
+				_, err := db.SummarizeVolumes(ctx, VolumeFilter{})
+				made <- err
+			}()
+			if db.dialect != postgresDialect {
+				return nil
+			}
+			for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+				var waiting int
+				if err := db.sql.QueryRowContext(ctx, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted").
+					Scan(&waiting); err != nil || waiting > 0 {
+					return err
+				}
+				if time.Now().After(deadline) {
+					return errors.New("making every project's totals never waited for the write")
+				}
+			}
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := <-made; err != nil {
+			t.Fatal(err)
+		}
+		wantTotals(t, db, allProjects)
 	})
 }
