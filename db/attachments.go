@@ -145,13 +145,8 @@ func (db *DB) VolumeAttachments(ctx context.Context, ids []string) (map[string][
 	if len(ids) == 0 {
 		return out, nil
 	}
-	args := make([]any, len(ids))
-	for i, id := range ids {
-		args[i] = id
-	}
-	query := selectAttachments + " WHERE deleted = FALSE AND volume_id IN (" +
-		strings.TrimSuffix(strings.Repeat("?, ", len(ids)), ", ") + ") ORDER BY created_at, id"
-	rows, err := db.sql.QueryContext(ctx, db.dialect.rebind(query), args...)
+	query := selectAttachments + " WHERE deleted = FALSE AND volume_id IN (" + marks(len(ids)) + ") ORDER BY created_at, id"
+	rows, err := db.sql.QueryContext(ctx, db.dialect.rebind(query), anys(ids)...)
 	if err != nil {
 		return nil, wrap(err, "list attachments of %d volumes", len(ids))
 	}

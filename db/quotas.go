@@ -235,6 +235,15 @@ func (db *DB) usageRows(ctx context.Context, q querier, where string, args []any
 // marks is n comma-separated placeholders.
 func marks(n int) string { return strings.TrimSuffix(strings.Repeat("?, ", n), ", ") }
 
+// anys is ss as query arguments.
+func anys(ss []string) []any {
+	args := make([]any, len(ss))
+	for i, s := range ss {
+		args[i] = s
+	}
+	return args
+}
+
 // lockUsages locks project's usage rows of resources for tx, first making
 // those missing with the usage counted from the project's rows, as
 // quota_reserve does.
@@ -282,10 +291,22 @@ const (
 // could both miss the change; this lock orders them (a deadlock it meets
 // is retried). SQLite runs one writer at a time.
 func (db *DB) lockProject(ctx context.Context, tx *sql.Tx, space int, project string) error {
+	return db.advisoryLock(ctx, tx, "pg_advisory_xact_lock", space, project)
+}
+
+// shareProject is lockProject's lock taken shared: transactions holding
+// it shared go together, and one taking it with lockProject waits for them.
+func (db *DB) shareProject(ctx context.Context, tx *sql.Tx, space int, project string) error {
+	return db.advisoryLock(ctx, tx, "pg_advisory_xact_lock_shared", space, project)
+}
+
+// advisoryLock takes, on PostgreSQL, the transaction-level advisory lock
+// of space and project with the function fn.
+func (db *DB) advisoryLock(ctx context.Context, tx *sql.Tx, fn string, space int, project string) error {
 	if db.dialect != postgresDialect {
 		return nil
 	}
-	_, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock($1, hashtext($2))", space, project)
+	_, err := tx.ExecContext(ctx, "SELECT "+fn+"($1, hashtext($2))", space, project)
 	return err
 }
 

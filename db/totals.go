@@ -136,7 +136,7 @@ func (db *DB) lockTotals(ctx context.Context, tx *sql.Tx, projects []string) ([]
 		return made, err
 	}
 	if db.dialect == postgresDialect {
-		if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock_shared($1, hashtext($2))", totalsLocks, allProjects); err != nil {
+		if err := db.shareProject(ctx, tx, totalsLocks, allProjects); err != nil {
 			return nil, err
 		}
 		for _, p := range projects {
@@ -182,36 +182,13 @@ func (db *DB) markTotals(ctx context.Context, tx *sql.Tx) error {
 	if marked, err := db.marked(ctx, tx); err != nil || marked {
 		return err
 	}
-	rows, err := tx.QueryContext(ctx, db.dialect.rebind(`SELECT DISTINCT project_id FROM volumes WHERE deleted = FALSE
-		AND project_id <> ? AND project_id NOT IN (SELECT project_id FROM volume_totals)`), allProjects)
+	missing, err := projectIDs(ctx, tx, db.dialect.rebind(`SELECT DISTINCT project_id FROM volumes WHERE deleted = FALSE
+		AND project_id <> ? AND project_id NOT IN (SELECT project_id FROM volume_totals) ORDER BY project_id`), allProjects)
 	if err != nil {
 		return err
 	}
-	var missing []string
-	for rows.Next() {
-		var p string
-		if err := rows.Scan(&p); err != nil {
-			_ = rows.Close() // the scan's error is the one to report
-			return err
-		}
-		missing = append(missing, p)
-	}
-	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
-		return err
-	}
-	slices.Sort(missing)
 	for _, p := range missing {
-		if err := db.lockProject(ctx, tx, totalsLocks, p); err != nil {
-			return err
-		}
-		// A reader of p's totals may have made them while this waited.
-		if _, err := db.readTotals(ctx, tx, p, false); !errors.Is(err, sql.ErrNoRows) {
-			if err != nil {
-				return err
-			}
-			continue
-		}
-		if _, err := db.makeTotals(ctx, tx, p); err != nil {
+		if _, err := db.makeTotalsOnce(ctx, tx, p, false); err != nil {
 			return err
 		}
 	}
@@ -223,25 +200,26 @@ func (db *DB) markTotals(ctx context.Context, tx *sql.Tx) error {
 // totalsRows locks the totals rows of projects for tx, in one order for
 // every transaction, and returns the projects that have one.
 func (db *DB) totalsRows(ctx context.Context, tx *sql.Tx, projects []string) ([]string, error) {
-	args := make([]any, len(projects))
-	for i, p := range projects {
-		args[i] = p
-	}
-	rows, err := tx.QueryContext(ctx, db.dialect.rebind("SELECT project_id FROM volume_totals WHERE project_id IN ("+
-		marks(len(projects))+") ORDER BY project_id"+db.dialect.forUpdate), args...)
+	return projectIDs(ctx, tx, db.dialect.rebind("SELECT project_id FROM volume_totals WHERE project_id IN ("+
+		marks(len(projects))+") ORDER BY project_id"+db.dialect.forUpdate), anys(projects)...)
+}
+
+// projectIDs runs query, which selects one column of project ids, in tx.
+func projectIDs(ctx context.Context, tx *sql.Tx, query string, args ...any) ([]string, error) {
+	rows, err := tx.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var made []string
+	var ids []string
 	for rows.Next() {
 		var p string
 		if err := rows.Scan(&p); err != nil {
 			return nil, err
 		}
-		made = append(made, p)
+		ids = append(ids, p)
 	}
-	return made, rows.Err()
+	return ids, rows.Err()
 }
 
 // totals returns project's totals (every project's when ""), with the
@@ -254,18 +232,25 @@ func (db *DB) totals(ctx context.Context, project string, pairs bool) (volumeTot
 	t, err := db.readTotals(ctx, cached{db}, project, pairs)
 	if errors.Is(err, sql.ErrNoRows) {
 		err = db.inTx(ctx, func(tx *sql.Tx) error {
-			if err := db.lockProject(ctx, tx, totalsLocks, project); err != nil {
-				return err
-			}
-			// Another transaction may have made them while this one waited.
-			if t, err = db.readTotals(ctx, tx, project, pairs); !errors.Is(err, sql.ErrNoRows) {
-				return err
-			}
-			t, err = db.makeTotals(ctx, tx, project)
+			t, err = db.makeTotalsOnce(ctx, tx, project, pairs)
 			return err
 		})
 	}
 	return t, wrap(err, "read the volume totals of project %q", project)
+}
+
+// makeTotalsOnce returns project's totals in tx, made by counting unless
+// another transaction made them while this one waited for the project's
+// lock (lockProject).
+func (db *DB) makeTotalsOnce(ctx context.Context, tx *sql.Tx, project string, pairs bool) (volumeTotals, error) {
+	if err := db.lockProject(ctx, tx, totalsLocks, project); err != nil {
+		return volumeTotals{}, err
+	}
+	t, err := db.readTotals(ctx, tx, project, pairs)
+	if !errors.Is(err, sql.ErrNoRows) {
+		return t, err
+	}
+	return db.makeTotals(ctx, tx, project)
 }
 
 // allTotals returns every project's totals, the sum of the projects' own,

@@ -464,12 +464,8 @@ func (db *DB) AllocatedCapacity(ctx context.Context, hosts ...string) (map[strin
 	if len(hosts) == 0 {
 		return sums, nil
 	}
-	args := make([]any, len(hosts))
-	for i, h := range hosts {
-		args[i] = h
-	}
 	rows, err := db.query(ctx, "SELECT host, SUM(size) FROM volumes WHERE host IN ("+marks(len(hosts))+
-		") AND deleted = FALSE GROUP BY host", args...)
+		") AND deleted = FALSE GROUP BY host", anys(hosts)...)
 	if err != nil {
 		return nil, wrap(err, "allocated capacity of %v", hosts)
 	}
