@@ -14,10 +14,17 @@ import (
 )
 
 // BenchmarkVolumesDetail serves GET /v3/{project}/volumes/detail over 100
-// volumes, the control-plane case of make bench, without the network.
+// volumes on SQLite and on PostgreSQL, without the network.
 func BenchmarkVolumesDetail(b *testing.B) {
-	h, _ := listHandler(b, 100)
-	serveBench(b, h, "/v3/admin/volumes/detail")
+	for _, d := range []struct {
+		name string
+		open func(testing.TB) *db.DB
+	}{{"sqlite", testdb.SQLite}, {"postgresql", testdb.Postgres}} {
+		b.Run("db="+d.name, func(b *testing.B) {
+			h, _ := listHandler(b, d.open(b), 100)
+			serveBench(b, h, "/v3/admin/volumes/detail")
+		})
+	}
 }
 
 // BenchmarkVolumesPage serves a page of 100 volumes, first, after a marker
@@ -26,7 +33,7 @@ func BenchmarkVolumesDetail(b *testing.B) {
 // case P goes to 100,000).
 func BenchmarkVolumesPage(b *testing.B) {
 	for _, n := range []int{100, 10_000} {
-		h, ids := listHandler(b, n)
+		h, ids := listHandler(b, testdb.SQLite(b), n)
 		b.Run(fmt.Sprintf("volumes=%d/first", n), func(b *testing.B) {
 			serveBench(b, h, "/v3/admin/volumes/detail?limit=100")
 		})
@@ -42,11 +49,10 @@ func BenchmarkVolumesPage(b *testing.B) {
 	}
 }
 
-// listHandler is an API over a SQLite store holding n available volumes
-// of project admin, and their ids in list order (newest first).
-func listHandler(b *testing.B, n int) (http.Handler, []string) {
+// listHandler is an API over store, given n available volumes of project
+// admin, and their ids in list order (newest first).
+func listHandler(b *testing.B, store *db.DB, n int) (http.Handler, []string) {
 	b.Helper()
-	store := testdb.SQLite(b)
 	ctx := context.Background()
 	vt, err := store.GetVolumeTypeByName(ctx, cinder.DefaultVolumeType)
 	if err != nil {

@@ -125,6 +125,7 @@ type dialect struct {
 	tableExists string // query counting tables named ?
 	numbered    bool   // placeholders are $1, $2… rather than ?
 	position    string // function (haystack, needle) → 1-based index, 0 when absent
+	literalRows bool   // LIMIT and OFFSET written into the query (see bound)
 }
 
 var (
@@ -142,8 +143,20 @@ var (
 		tableExists: "SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = ?",
 		numbered:    true,
 		position:    "strpos",
+		literalRows: true,
 	}
 )
+
+// bound appends clause (LIMIT or OFFSET) n to query and args. PostgreSQL
+// plans a prepared statement whose LIMIT is a parameter as if it read a
+// tenth of the table, so plans each execution afresh: there n is written
+// into the query. SQLite takes a parameter, one statement for every n.
+func (d *dialect) bound(query string, args []any, clause string, n int) (string, []any) {
+	if d.literalRows {
+		return query + " " + clause + " " + strconv.Itoa(n), args
+	}
+	return query + " " + clause + " ?", append(args, n)
+}
 
 // rebind turns the ? placeholders of query into the dialect's.
 func (d *dialect) rebind(query string) string {

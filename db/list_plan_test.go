@@ -2,6 +2,7 @@ package db
 
 import (
 	"context"
+	"crypto/md5"
 	"database/sql"
 	"fmt"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/cinder-go/cinder"
+	"github.com/cinder-go/cinder/internal/testenv"
 )
 
 // Lists read their page through an index in the sort's order: no query of
@@ -100,6 +102,68 @@ func checkPlan(t *testing.T, db *DB, conn *sql.Conn, name, query, table string, 
 	for _, bad := range []string{"SCAN " + table, "TEMP B-TREE", "Seq Scan", "Sort"} {
 		if strings.Contains(text, bad) {
 			t.Errorf("%s: plan holds %q:\n%s", name, bad, text)
+		}
+	}
+}
+
+// PostgreSQL plans a page's prepared statement once, not on each
+// execution: after its five custom plans it settles on a generic one. A
+// LIMIT passed as a parameter keeps it planning every execution of a first
+// or filtered page over a table of thousands. (The marker, deep in the
+// walk as case P's, leaves the choice to PostgreSQL's costs either way.)
+func TestPagePlannedOnce(t *testing.T) {
+	ctx := context.Background()
+	db := synced(t, testenv.PostgresURL(t))
+	if _, err := db.sql.ExecContext(ctx, `INSERT INTO volumes (id, user_id, project_id, size, status, created_at)
+		SELECT md5(i::text), 'u', 'p1', 1, 'available', to_char(timestamp '2020-01-01' + i * interval '1 second', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
+		FROM generate_series(1, 5000) AS i`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.sql.ExecContext(ctx, "ANALYZE volumes"); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := db.sql.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := conn.Close(); err != nil {
+			t.Error(err)
+		}
+	}()
+	for _, c := range []struct {
+		name string
+		f    VolumeFilter
+	}{
+		{"first page", VolumeFilter{ProjectID: "p1", HideTargets: true, SortDescending: true, Limit: 100}},
+		{"page after a marker", VolumeFilter{ProjectID: "p1", HideTargets: true, SortDescending: true, Limit: 100,
+			Marker: fmt.Sprintf("%x", md5.Sum([]byte("150")))}},
+		{"page by status", VolumeFilter{ProjectID: "p1", Statuses: []string{"available"}, SortDescending: true, Limit: 100, Offset: 10}},
+	} {
+		query, args, err := db.pageQuery(ctx, c.f.page(db.dialect))
+		if err != nil {
+			t.Fatal(err)
+		}
+		name := strings.ReplaceAll(c.name, " ", "_")
+		if _, err := conn.ExecContext(ctx, "PREPARE "+name+" AS "+db.dialect.rebind(query)); err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		literals := make([]string, len(args))
+		for i, a := range args {
+			literals[i] = fmt.Sprintf("'%v'", a)
+		}
+		for range 10 {
+			if _, err := conn.ExecContext(ctx, "EXECUTE "+name+"("+strings.Join(literals, ", ")+")"); err != nil {
+				t.Fatalf("%s: %v", c.name, err)
+			}
+		}
+		var generic, custom int
+		if err := conn.QueryRowContext(ctx, "SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE name = $1",
+			name).Scan(&generic, &custom); err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if custom > 5 || generic < 5 {
+			t.Errorf("%s: %d custom plans and %d generic in 10 executions, want a generic plan from the sixth on", c.name, custom, generic)
 		}
 	}
 }

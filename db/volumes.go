@@ -308,12 +308,10 @@ func (db *DB) pageQuery(ctx context.Context, p page) (string, []any, error) {
 	}
 	query := p.selectAll + where + " ORDER BY " + col + " " + dir + ", id " + dir
 	if p.limit > 0 || p.offset > 0 {
-		query += " LIMIT ?"
-		args = append(args, cmp.Or(p.limit, math.MaxInt32))
+		query, args = db.dialect.bound(query, args, "LIMIT", cmp.Or(p.limit, math.MaxInt32))
 	}
 	if p.offset > 0 {
-		query += " OFFSET ?"
-		args = append(args, p.offset)
+		query, args = db.dialect.bound(query, args, "OFFSET", p.offset)
 	}
 	return query, args, nil
 }

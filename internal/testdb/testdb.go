@@ -1,5 +1,5 @@
-// Package testdb gives a test a migrated SQLite database of its own and
-// waits on the volumes in it.
+// Package testdb gives a test a migrated SQLite or PostgreSQL database of
+// its own and waits on the volumes in it.
 package testdb
 
 import (
@@ -10,14 +10,29 @@ import (
 
 	"github.com/cinder-go/cinder"
 	"github.com/cinder-go/cinder/db"
+	"github.com/cinder-go/cinder/internal/testenv"
 )
 
 // SQLite opens a new SQLite database in t's temporary directory, applies
 // the schema migrations and closes it when t ends.
 func SQLite(t testing.TB) *db.DB {
 	t.Helper()
+	return open(t, "sqlite:///"+filepath.Join(t.TempDir(), "cinder.sqlite"))
+}
+
+// Postgres opens a new PostgreSQL database of its own (testenv.PostgresURL,
+// which skips t where PostgreSQL is unreachable), migrated, closed when t ends.
+func Postgres(t testing.TB) *db.DB {
+	t.Helper()
+	return open(t, testenv.PostgresURL(t))
+}
+
+// open opens the database at url, applies the schema migrations and
+// closes it when t ends.
+func open(t testing.TB, url string) *db.DB {
+	t.Helper()
 	ctx := context.Background()
-	store, err := db.Open(ctx, "sqlite:///"+filepath.Join(t.TempDir(), "cinder.sqlite"))
+	store, err := db.Open(ctx, url)
 	if err != nil {
 		t.Fatal(err)
 	}
