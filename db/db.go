@@ -126,6 +126,7 @@ type dialect struct {
 	numbered    bool   // placeholders are $1, $2… rather than ?
 	position    string // function (haystack, needle) → 1-based index, 0 when absent
 	literalRows bool   // LIMIT and OFFSET written into the query (see bound)
+	pgx         bool   // lists read through pgx's rows (see queryPgx)
 }
 
 var (
@@ -144,6 +145,7 @@ var (
 		numbered:    true,
 		position:    "strpos",
 		literalRows: true,
+		pgx:         true,
 	}
 )
 

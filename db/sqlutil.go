@@ -90,6 +90,10 @@ func decodeMap(text string) (map[string]string, error) {
 // what names the listing in errors. It returns an empty, non-nil slice when
 // no row matches.
 func queryAll[T any](ctx context.Context, db *DB, what, query string, args []any, scan func(scanner) (*T, error)) ([]*T, error) {
+	if db.dialect.pgx {
+		out, err := queryPgx(ctx, db, query, args, scan)
+		return out, wrap(err, "%s", what)
+	}
 	rows, err := db.query(ctx, query, args...)
 	if err != nil {
 		return nil, wrap(err, "%s", what)

@@ -375,8 +375,9 @@ func TestAllocatedCapacity(t *testing.T) {
 }
 
 // TestCachedStatements lists through more query shapes than the statement
-// cache holds, and sees another handle's writes through a cached statement:
-// statements are cached, results never.
+// cache holds (SQLite's; pgx keeps PostgreSQL's), and sees another
+// handle's writes through a cached statement: statements are cached,
+// results never.
 func TestCachedStatements(t *testing.T) {
 	each(t, func(t *testing.T, url string) {
 		ctx := context.Background()
@@ -390,7 +391,8 @@ func TestCachedStatements(t *testing.T) {
 			}
 			statuses = append(statuses, fmt.Sprintf("status-%d", n))
 		}
-		if n := len(a.stmts.m); n != maxStmts {
+		// PostgreSQL's lists use pgx's statement cache, one per connection.
+		if n := len(a.stmts.m); n != maxStmts && !a.dialect.pgx {
 			t.Fatalf("%d statements cached, want the cap %d", n, maxStmts)
 		}
 		createVolumes(t, b, &cinder.Volume{Size: 1, Status: cinder.StatusAvailable})
