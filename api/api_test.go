@@ -239,6 +239,8 @@ type env struct {
 	// and volumes (to serve more RPCs).
 	schedOverride   volume.Scheduler
 	volumesOverride volume.Backends
+	// wrap, when set, wraps the API's handler in the server.
+	wrap func(http.Handler) http.Handler
 }
 
 // testConfig is the cinder.conf of the API tests: noauth and Cinder's
@@ -277,7 +279,11 @@ func newEnv(t *testing.T, opts ...func(e *env)) *env {
 	if e.policy == nil {
 		e.policy = defaultPolicy(t)
 	}
-	e.srv = httptest.NewServer(New(e.cfg, store, volume.New(e.cfg, store, sched, volumes, e.backups), e.policy, nil))
+	h := New(e.cfg, store, volume.New(e.cfg, store, sched, volumes, e.backups), e.policy, nil)
+	if e.wrap != nil {
+		h = e.wrap(h)
+	}
+	e.srv = httptest.NewServer(h)
 	t.Cleanup(e.srv.Close)
 	return e
 }

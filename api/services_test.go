@@ -186,7 +186,17 @@ func TestExtensions(t *testing.T) {
 // runs to its end with its context intact, as under Cinder's WSGI server
 // (a cancelled query would cost pgx its PostgreSQL connection).
 func TestRequestOutlivesItsClient(t *testing.T) {
-	e := newEnv(t)
+	// net/http ends the context it gives the handler when it reads the
+	// client's hang-up: the held call goes on only after that.
+	hungUp := make(chan struct{})
+	e := newEnv(t, func(e *env) {
+		e.wrap = func(h http.Handler) http.Handler {
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				go func() { <-r.Context().Done(); close(hungUp) }()
+				h.ServeHTTP(w, r)
+			})
+		}
+	})
 	h := &held{started: make(chan struct{}), release: make(chan struct{}), err: make(chan error, 1)}
 	e.sched.held = h
 	ctx, cancel := context.WithCancel(context.Background())
@@ -208,8 +218,11 @@ func TestRequestOutlivesItsClient(t *testing.T) {
 	if err := <-done; err == nil {
 		t.Fatal("the cancelled client got an answer")
 	}
-	// The server sees the hang-up at once; give it time to cancel, if it would.
-	time.Sleep(200 * time.Millisecond)
+	select {
+	case <-hungUp:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the server never saw its client hang up")
+	}
 	close(h.release)
 	if err := <-h.err; err != nil {
 		t.Fatalf("the request's context ended with its client: %v", err)

@@ -320,7 +320,13 @@ func TestSQLiteReadsBesideWrites(t *testing.T) {
 	writers.Go(func() { write(true) })
 	<-held
 	writers.Go(func() { write(false) })
-	time.Sleep(50 * time.Millisecond) // the second writer waits for the first
+	for deadline := time.Now().Add(10 * time.Second); db.w.Stats().WaitCount == 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			close(release)
+			writers.Wait()
+			t.Fatal("the second writer never waited for the first's connection")
+		}
+	}
 	readCtx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	var readers sync.WaitGroup
 	for range 4 {
