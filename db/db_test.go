@@ -319,8 +319,9 @@ func TestSQLiteReadsBesideWrites(t *testing.T) {
 	}
 	writers.Go(func() { write(true) })
 	<-held
+	waits := db.w.Stats().WaitCount
 	writers.Go(func() { write(false) })
-	for deadline := time.Now().Add(10 * time.Second); db.w.Stats().WaitCount == 0; time.Sleep(time.Millisecond) {
+	for deadline := time.Now().Add(10 * time.Second); db.w.Stats().WaitCount == waits; time.Sleep(time.Millisecond) {
 		if time.Now().After(deadline) {
 			close(release)
 			writers.Wait()

@@ -42,5 +42,8 @@ func queryPgx[T any](ctx context.Context, db *DB, query string, args []any, scan
 		}
 		return rows.Err()
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }
